@@ -1,0 +1,287 @@
+"""The ``plugyard`` command. It translates arguments into calls on the core; it decides nothing.
+
+Exit codes: 0 success; 1 a tool call failed; 2 usage error; 3 configuration, plugin or database error.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import sys
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
+
+import anyio
+import click
+
+import plugyard
+from plugyard.core.config import Config, load_config
+from plugyard.core.errors import PlugyardError, UnknownTool
+from plugyard.core.host import PluginHost
+
+T = TypeVar("T")
+EXIT_TOOL_FAILED = 1
+EXIT_ERROR = 3
+
+
+class _State:
+    def __init__(self, config_path: str | None, strict: bool) -> None:
+        self.config_path = config_path
+        self.strict = strict
+        self._config: Config | None = None
+
+    @property
+    def config(self) -> Config:
+        if self._config is None:
+            self._config = load_config(self.config_path)
+        return self._config
+
+    def host(self) -> PluginHost:
+        return PluginHost(self.config, strict=self.strict).load()
+
+
+def _run(fn: Callable[[], Awaitable[T]]) -> T:
+    try:
+        return anyio.run(fn)
+    except PlugyardError as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+class _Exit(click.ClickException):
+    exit_code = EXIT_ERROR
+
+
+def _guard(fn: Callable[[], T]) -> T:
+    try:
+        return fn()
+    except PlugyardError as exc:
+        raise _Exit(str(exc)) from None
+
+
+def _setup_logging(verbose: int) -> None:
+    level = logging.WARNING - 10 * verbose
+    logging.basicConfig(level=max(level, logging.DEBUG), stream=sys.stderr, format="%(levelname)s %(name)s: %(message)s")
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(plugyard.__version__, prog_name="plugyard")
+@click.option("--config", "config_path", type=click.Path(dir_okay=False), envvar="PLUGYARD_CONFIG",
+              help="plugins.toml to use (default: ./plugins.toml if present).")
+@click.option("--strict", is_flag=True, help="Fail when any plugin fails to load instead of skipping it.")
+@click.option("-v", "--verbose", count=True, help="More logging on stderr (-vv for debug).")
+@click.pass_context
+def main(ctx: click.Context, config_path: str | None, strict: bool, verbose: int) -> None:
+    """plugyard: plugin tools served over MCP, every call recorded."""
+    _setup_logging(verbose)
+    ctx.obj = _State(config_path, strict)
+
+
+@main.command()
+@click.option("--transport", type=click.Choice(["stdio", "http"]), default="stdio", show_default=True)
+@click.option("--host", "bind", default=None, help="HTTP bind address (default 127.0.0.1).")
+@click.option("--port", type=int, default=None, help="HTTP port (default 8000).")
+@click.option("--stateless/--stateful", default=None, help="Stateless streamable HTTP (for several replicas).")
+@click.pass_obj
+def serve(state: _State, transport: str, bind: str | None, port: int | None, stateless: bool | None) -> None:
+    """Serve every enabled plugin's tools over MCP (stdio for desktop assistants, or HTTP)."""
+    from plugyard.mcp_server.run import ready_message
+    from plugyard.mcp_server.run import serve as run_serve
+
+    host = _guard(state.host)
+
+    async def go() -> None:
+        await run_serve(
+            host,
+            transport="http" if transport == "http" else "stdio",
+            bind=bind,
+            port=port,
+            stateless=stateless,
+            on_ready=lambda where: ready_message(where, host),
+        )
+
+    _guard(lambda: anyio.run(go))
+
+
+@main.command("plugins")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@click.pass_obj
+def plugins_cmd(state: _State, as_json: bool) -> None:
+    """List every discovered plugin: origin, version, hooks, tools, and load errors."""
+    host = PluginHost(_guard(lambda: state.config), strict=False).load()
+    infos = list(host.infos.values())
+    if as_json:
+        click.echo(json.dumps([i.as_dict() for i in infos], indent=2))
+    else:
+        for info in infos:
+            version = f" {info.version}" if info.version else ""
+            where = info.distribution or info.module or ""
+            click.echo(f"{info.name}{version}  [{info.status}]  {info.origin}: {where}")
+            if info.hooks:
+                click.echo(f"    hooks: {', '.join(info.hooks)}")
+            if info.tools:
+                click.echo(f"    tools: {', '.join(info.tools)}")
+            if info.classifiers:
+                click.echo(f"    intent classifiers: {', '.join(info.classifiers)}")
+            if info.workflows:
+                click.echo(f"    workflows: {', '.join(info.workflows)}")
+            if info.error:
+                click.echo(f"    error: {info.error}")
+    if state.strict and any(i.status == "failed" for i in infos):
+        sys.exit(EXIT_ERROR)
+
+
+@main.command("tools")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output, with input schemas.")
+@click.pass_obj
+def tools_cmd(state: _State, as_json: bool) -> None:
+    """List every tool the enabled plugins register."""
+    host = _guard(state.host)
+    tools = sorted(host.tools, key=lambda t: t.name)
+    if as_json:
+        data = [
+            {"name": t.name, "plugin": t.plugin, "description": t.description, "input_schema": t.input_schema}
+            for t in tools
+        ]
+        click.echo(json.dumps(data, indent=2))
+        return
+    for tool in tools:
+        summary = tool.description.splitlines()[0] if tool.description else ""
+        click.echo(f"{tool.name}  ({tool.plugin})  {summary}")
+
+
+def _parse_value(raw: str) -> Any:
+    try:
+        return json.loads(raw)
+    except ValueError:
+        return raw
+
+
+@main.command("call")
+@click.argument("tool")
+@click.argument("arguments", nargs=-1)
+@click.option("--json", "json_args", default=None, help="All arguments as one JSON object instead of key=value.")
+@click.option("--user", default=None, help="User id to record the call under.")
+@click.pass_obj
+def call_cmd(state: _State, tool: str, arguments: tuple[str, ...], json_args: str | None, user: str | None) -> None:
+    """Run one tool through the same pipeline as the server (the call is recorded).
+
+    Arguments are key=value; a value that parses as JSON (numbers, true, lists...) is used as such.
+    """
+    args: dict[str, Any] = {}
+    if json_args is not None:
+        try:
+            parsed = json.loads(json_args)
+        except ValueError as exc:
+            raise click.BadParameter(f"not valid JSON: {exc}", param_hint="--json") from None
+        if not isinstance(parsed, dict):
+            raise click.BadParameter("must be a JSON object", param_hint="--json")
+        args.update(parsed)
+    for item in arguments:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise click.BadParameter(f"{item!r} is not key=value", param_hint="ARGUMENTS")
+        args[key] = _parse_value(value)
+    host = _guard(state.host)
+
+    async def go() -> Any:
+        async with host.running():
+            kwargs: dict[str, Any] = {"session_id": f"cli-{os.getpid()}"}
+            if user:
+                kwargs["user_id"] = user
+            return await host.call_tool(tool, args, **kwargs)
+
+    try:
+        outcome = anyio.run(go)
+    except UnknownTool as exc:
+        raise _Exit(str(exc)) from None
+    except PlugyardError as exc:
+        raise _Exit(str(exc)) from None
+    if outcome.success:
+        result = outcome.result
+        if isinstance(result, str):
+            click.echo(result)
+        else:
+            import pydantic_core
+
+            click.echo(pydantic_core.to_json(result, indent=2).decode())
+        return
+    click.echo(f"error ({outcome.error_type}): {outcome.error_message}", err=True)
+    sys.exit(EXIT_TOOL_FAILED)
+
+
+@main.group("db")
+def db() -> None:
+    """Drive the history database's migrations (shipped inside plugyard)."""
+
+
+def _with_engine(state: _State, action: Callable[[Any], Awaitable[T]]) -> T:
+    from plugyard.core.history.db import create_engine
+
+    url = _guard(lambda: state.config.database_url)
+
+    async def go() -> T:
+        engine = create_engine(url)
+        try:
+            return await action(engine)
+        finally:
+            await engine.dispose()
+
+    try:
+        return anyio.run(go)
+    except PlugyardError as exc:
+        raise _Exit(str(exc)) from None
+    except Exception as exc:  # the database's own errors: say which database
+        raise _Exit(f"database {_safe_url(url)}: {type(exc).__name__}: {exc}") from None
+
+
+def _safe_url(url: str) -> str:
+    from sqlalchemy.engine import make_url
+
+    return make_url(url).render_as_string(hide_password=True)
+
+
+@db.command("upgrade")
+@click.argument("revision", default="head")
+@click.pass_obj
+def db_upgrade(state: _State, revision: str) -> None:
+    """Upgrade the schema to REVISION (default: head)."""
+    from plugyard.core.history import migrate
+
+    async def go(engine: Any) -> str | None:
+        await migrate.upgrade(engine, revision)
+        return await migrate.current(engine)
+
+    at = _with_engine(state, go)
+    click.echo(f"{_safe_url(state.config.database_url)} is at revision {at}")
+
+
+@db.command("downgrade")
+@click.argument("revision")
+@click.pass_obj
+def db_downgrade(state: _State, revision: str) -> None:
+    """Downgrade the schema to REVISION ('base' removes every plugyard table)."""
+    from plugyard.core.history import migrate
+
+    async def go(engine: Any) -> str | None:
+        await migrate.downgrade(engine, revision)
+        return await migrate.current(engine)
+
+    at = _with_engine(state, go)
+    click.echo(f"{_safe_url(state.config.database_url)} is at revision {at or 'base'}")
+
+
+@db.command("current")
+@click.pass_obj
+def db_current(state: _State) -> None:
+    """Show the schema's revision and whether it is at head."""
+    from plugyard.core.history import migrate
+
+    at = _with_engine(state, migrate.current)
+    head = migrate.head()
+    status = "up to date" if at == head else f"behind (head is {head}; run `plugyard db upgrade`)"
+    click.echo(f"{_safe_url(state.config.database_url)}: revision {at or 'none'}, {status}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,231 @@
+"""plugins.toml plus environment overrides, as typed settings.
+
+Where the file is found: ``--config PATH``, else ``PLUGYARD_CONFIG``, else ``plugins.toml`` in
+the working directory, else none (every default applies). ``PLUGYARD_DATABASE_URL`` overrides
+``[database] url``; without either, the SQLite file lives in the user's data directory so a
+desktop assistant that starts ``plugyard serve`` from any folder finds the same history.
+"""
+
+from __future__ import annotations
+
+import getpass
+import os
+import tomllib
+from pathlib import Path
+from typing import Any
+
+import platformdirs
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from plugyard.core.errors import ConfigError
+
+CONFIG_ENV = "PLUGYARD_CONFIG"
+DATABASE_ENV = "PLUGYARD_DATABASE_URL"
+USER_ENV = "PLUGYARD_USER"
+DATA_DIR_ENV = "PLUGYARD_DATA_DIR"
+CONFIG_FILE = "plugins.toml"
+RESERVED_PLUGIN_KEYS = frozenset({"disabled", "modules"})
+
+DEFAULT_REDACT_KEYS = (
+    "password",
+    "passwd",
+    "secret",
+    "token",
+    "api_key",
+    "apikey",
+    "access_key",
+    "private_key",
+    "authorization",
+    "cookie",
+    "credential",
+)
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class DatabaseSettings(_Section):
+    url: str | None = None
+    """SQLAlchemy async URL: ``sqlite+aiosqlite:///path.db`` or ``postgresql+asyncpg://...``."""
+
+
+class ServerSettings(_Section):
+    name: str = "plugyard"
+    host: str = "127.0.0.1"
+    port: int = Field(8000, ge=0, le=65535)
+    path: str = "/mcp"
+    stateless_http: bool = False
+    default_user: str | None = None
+    """The user id recorded for calls that carry no authenticated identity (default: the OS login)."""
+
+
+class HistorySettings(_Section):
+    batch_size: int = Field(500, ge=1, le=100_000)
+    flush_interval: float = Field(0.2, gt=0, le=60)
+    """Seconds a record may wait in memory before its batch is written."""
+    queue_size: int = Field(100_000, ge=1)
+    """Records held in memory while the database is slow; beyond this they go to the journal."""
+    redact_keys: tuple[str, ...] = DEFAULT_REDACT_KEYS
+    """Argument keys containing any of these (case-insensitive) are stored as "[REDACTED]"."""
+    journal: str | None = None
+    """Where records go when the database cannot take them (default: beside the SQLite file; for
+    PostgreSQL, in the data directory, one file per database)."""
+
+
+class ToolOverride(_Section):
+    timeout: float | None = Field(None, gt=0)
+
+
+class ToolsSettings(BaseModel):
+    model_config = ConfigDict(frozen=True)
+    timeout: float = Field(30.0, gt=0)
+    overrides: dict[str, ToolOverride] = Field(default_factory=dict)
+
+
+class PluginsSettings(BaseModel):
+    model_config = ConfigDict(frozen=True)
+    disabled: tuple[str, ...] = ()
+    modules: tuple[str, ...] = ()
+    """Extra plugins: importable module names, or paths to .py files (relative to plugins.toml)."""
+    settings: dict[str, dict[str, Any]] = Field(default_factory=dict)
+
+    @field_validator("disabled", "modules", mode="before")
+    @classmethod
+    def _strings(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return (value,)
+        return value
+
+
+class Config(BaseModel):
+    model_config = ConfigDict(frozen=True)
+    database: DatabaseSettings = DatabaseSettings()
+    server: ServerSettings = ServerSettings()
+    history: HistorySettings = HistorySettings()
+    tools: ToolsSettings = ToolsSettings()
+    plugins: PluginsSettings = PluginsSettings()
+    source: Path | None = None
+    """The plugins.toml this came from, if any; relative paths in it are relative to its folder."""
+
+    @property
+    def base_dir(self) -> Path:
+        return self.source.parent if self.source is not None else Path.cwd()
+
+    @property
+    def database_url(self) -> str:
+        return self.database.url or default_database_url()
+
+    @property
+    def default_user(self) -> str:
+        return os.environ.get(USER_ENV) or self.server.default_user or _login_name()
+
+    def resolve_path(self, value: str | os.PathLike[str]) -> Path:
+        path = Path(value).expanduser()
+        return path if path.is_absolute() else self.base_dir / path
+
+
+def _login_name() -> str:
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return "local"
+
+
+def data_dir() -> Path:
+    configured = os.environ.get(DATA_DIR_ENV)
+    return Path(configured).expanduser() if configured else Path(platformdirs.user_data_dir("plugyard"))
+
+
+def default_database_url() -> str:
+    return f"sqlite+aiosqlite:///{data_dir() / 'plugyard.db'}"
+
+
+def find_config_file(explicit: str | os.PathLike[str] | None = None) -> Path | None:
+    if explicit is not None:
+        path = Path(explicit).expanduser()
+        if not path.is_file():
+            raise ConfigError(f"config file {str(path)!r} does not exist")
+        return path.resolve()
+    env = os.environ.get(CONFIG_ENV)
+    if env:
+        path = Path(env).expanduser()
+        if not path.is_file():
+            raise ConfigError(f"{CONFIG_ENV} names {env!r}, which does not exist")
+        return path.resolve()
+    local = Path.cwd() / CONFIG_FILE
+    return local.resolve() if local.is_file() else None
+
+
+def _describe(exc: ValidationError, where: str) -> str:
+    parts = []
+    for err in exc.errors(include_url=False):
+        loc = ".".join(str(p) for p in err["loc"])
+        parts.append(f"{where}{'.' + loc if loc else ''}: {err['msg']}")
+    return "; ".join(parts)
+
+
+def parse_config(data: dict[str, Any], source: Path | None = None) -> Config:
+    """Turn the parsed TOML into typed settings; every problem names the key."""
+    where = str(source) if source else "configuration"
+    known = {"database", "server", "history", "tools", "plugins"}
+    unknown = sorted(set(data) - known)
+    if unknown:
+        raise ConfigError(f"{where}: unknown section(s) {unknown}; known sections are {sorted(known)}")
+    tools_raw = dict(data.get("tools", {}))
+    plugins_raw = dict(data.get("plugins", {}))
+    tools = {"timeout": tools_raw.pop("timeout", 30.0), "overrides": {}}
+    for name, table in tools_raw.items():
+        if not isinstance(table, dict):
+            raise ConfigError(f"{where}: [tools] {name} must be a table [tools.{name}] (only 'timeout' is a value)")
+        tools["overrides"][name] = table
+    plugins = {
+        "disabled": plugins_raw.pop("disabled", ()),
+        "modules": plugins_raw.pop("modules", ()),
+        "settings": {},
+    }
+    for name, table in plugins_raw.items():
+        if not isinstance(table, dict):
+            raise ConfigError(
+                f"{where}: [plugins] {name} = ... is not a table; plugin settings go in [plugins.{name}]"
+            )
+        plugins["settings"][name] = table
+    try:
+        return Config(
+            database=data.get("database", {}),
+            server=data.get("server", {}),
+            history=data.get("history", {}),
+            tools=tools,
+            plugins=plugins,
+            source=source,
+        )
+    except ValidationError as exc:
+        raise ConfigError(_describe(exc, where)) from None
+
+
+def load_config(explicit: str | os.PathLike[str] | None = None) -> Config:
+    """Find and read plugins.toml, then apply environment overrides."""
+    path = find_config_file(explicit)
+    data: dict[str, Any] = {}
+    if path is not None:
+        try:
+            data = tomllib.loads(path.read_text(encoding="utf-8"))
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"{path}: not valid TOML: {exc}") from None
+        except (OSError, UnicodeDecodeError) as exc:
+            raise ConfigError(f"{path}: cannot be read: {exc}") from None
+    config = parse_config(data, path)
+    url = os.environ.get(DATABASE_ENV)
+    if url:
+        config = config.model_copy(update={"database": DatabaseSettings(url=url)})
+    elif config.database.url and config.database.url.startswith("sqlite") and path is not None:
+        config = config.model_copy(update={"database": DatabaseSettings(url=_anchor_sqlite(config.database.url, path))})
+    return config
+
+
+def _anchor_sqlite(url: str, config_path: Path) -> str:
+    """A relative SQLite path in plugins.toml is relative to the file, not the working directory."""
+    prefix, sep, rest = url.partition(":///")
+    if not sep or not rest or rest.startswith("/") or rest == ":memory:":
+        return url
+    return f"{prefix}:///{(config_path.parent / rest).resolve()}"

@@ -1,0 +1,89 @@
+"""Every error plugyard raises, under one root.
+
+    PlugyardError
+    ├── ConfigError              plugins.toml or an environment override is invalid
+    ├── PluginError              a plugin could not be loaded or registered (names the plugin)
+    │   └── ToolNameClash        two plugins register the same tool name (names both)
+    ├── ToolCallError            a tool call did not produce a result (the client sees the message)
+    │   ├── UnknownTool
+    │   ├── InvalidArguments
+    │   ├── ToolVetoed           a before_tool_call hook refused the call
+    │   ├── ToolTimeout
+    │   └── ToolFailed           the tool itself raised
+    └── HistoryError             the history database is unreachable or its schema is not at head
+        └── SchemaBehind
+
+Every message names the plugin, tool or setting at fault and, where there is one, the fix.
+"""
+
+from __future__ import annotations
+
+
+class PlugyardError(Exception):
+    """The root of every error plugyard raises on purpose."""
+
+
+class ConfigError(PlugyardError):
+    """The configuration (plugins.toml, PLUGYARD_* variables) is invalid."""
+
+
+class PluginError(PlugyardError):
+    """A plugin failed to import, to register, or declared something invalid."""
+
+    def __init__(self, plugin: str, message: str) -> None:
+        super().__init__(f"plugin {plugin!r}: {message}")
+        self.plugin = plugin
+
+
+class ToolNameClash(PluginError):
+    """Two plugins registered a tool under the same name."""
+
+    def __init__(self, name: str, first: str, second: str) -> None:
+        PlugyardError.__init__(
+            self,
+            f"tool name {name!r} is registered by both plugin {first!r} and plugin {second!r}; "
+            f"disable one of them in plugins.toml or rename the tool",
+        )
+        self.plugin = second
+        self.name = name
+        self.plugins = (first, second)
+
+
+class ToolCallError(PlugyardError):
+    """A tool call ended without a result. ``kind`` is what gets recorded as the error type."""
+
+    kind = "ToolCallError"
+
+
+class UnknownTool(ToolCallError):
+    kind = "UnknownTool"
+
+
+class InvalidArguments(ToolCallError):
+    kind = "InvalidArguments"
+
+
+class ToolVetoed(ToolCallError):
+    kind = "ToolVetoed"
+
+    def __init__(self, message: str, plugin: str) -> None:
+        super().__init__(message)
+        self.plugin = plugin
+
+
+class ToolTimeout(ToolCallError):
+    kind = "ToolTimeout"
+
+
+class ToolFailed(ToolCallError):
+    """The tool raised; ``__cause__`` is what it raised."""
+
+    kind = "ToolFailed"
+
+
+class HistoryError(PlugyardError):
+    """The history database cannot be used."""
+
+
+class SchemaBehind(HistoryError):
+    """The database schema is older than this version of plugyard expects."""

@@ -1,0 +1,57 @@
+"""Engines for the history database: SQLite (WAL) by default, PostgreSQL through asyncpg."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+
+from plugyard.core.errors import ConfigError
+
+SUPPORTED = ("sqlite+aiosqlite", "postgresql+asyncpg")
+
+
+def is_sqlite(url: str) -> bool:
+    return make_url(url).get_backend_name() == "sqlite"
+
+
+def check_url(url: str) -> sa.URL:
+    try:
+        parsed = make_url(url)
+    except sa.exc.ArgumentError:
+        raise ConfigError(
+            f"database url {url!r} is not a SQLAlchemy URL; use sqlite+aiosqlite:///path.db "
+            "or postgresql+asyncpg://user@host/db"
+        ) from None
+    if parsed.drivername not in SUPPORTED:
+        raise ConfigError(
+            f"database url {url!r} uses driver {parsed.drivername!r}; plugyard supports {', '.join(SUPPORTED)}"
+        )
+    return parsed
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    # WAL lets readers (history queries, `plugyard history`) run beside the recorder's writes.
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute("PRAGMA busy_timeout=5000")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.close()
+
+
+def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
+    """An async engine for ``url``; a SQLite file's folder is created if missing."""
+    parsed = check_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        database = parsed.database
+        if database and database != ":memory:":
+            Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+        engine = create_async_engine(parsed, **kwargs)
+        sa.event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
+        return engine
+    kwargs.setdefault("pool_pre_ping", True)
+    return create_async_engine(parsed, **kwargs)

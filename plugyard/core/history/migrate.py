@@ -1,0 +1,70 @@
+"""Drive the Alembic migrations shipped in ``plugyard/migrations`` from code (``plugyard db``, ``serve``)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from alembic import command
+from alembic.config import Config as AlembicConfig
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy.engine import Connection
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+
+def alembic_config(url: str | None = None) -> AlembicConfig:
+    cfg = AlembicConfig()
+    cfg.set_main_option("script_location", "plugyard:migrations")
+    if url:
+        cfg.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
+    return cfg
+
+
+def head() -> str:
+    """The newest revision this version of plugyard knows."""
+    revision = ScriptDirectory.from_config(alembic_config()).get_current_head()
+    assert revision is not None
+    return revision
+
+
+async def _with_connection(engine: AsyncEngine, action: Any, *args: Any) -> Any:
+    async with engine.begin() as connection:
+        return await connection.run_sync(action, *args)
+
+
+def _upgrade(connection: Connection, revision: str) -> None:
+    cfg = alembic_config()
+    cfg.attributes["connection"] = connection
+    command.upgrade(cfg, revision)
+
+
+def _downgrade(connection: Connection, revision: str) -> None:
+    cfg = alembic_config()
+    cfg.attributes["connection"] = connection
+    command.downgrade(cfg, revision)
+
+
+def _current(connection: Connection) -> str | None:
+    return MigrationContext.configure(connection).get_current_revision()
+
+
+async def upgrade(engine: AsyncEngine, revision: str = "head") -> None:
+    await _with_connection(engine, _upgrade, revision)
+
+
+async def downgrade(engine: AsyncEngine, revision: str) -> None:
+    await _with_connection(engine, _downgrade, revision)
+
+
+async def current(engine: AsyncEngine) -> str | None:
+    """The revision the database is at (None: no plugyard tables yet)."""
+    result: str | None = await _with_connection(engine, _current)
+    return result
+
+
+def history() -> list[tuple[str, str | None, str]]:
+    """(revision, down revision, message) for every migration, oldest first."""
+    script = ScriptDirectory.from_config(alembic_config())
+    revisions = list(script.walk_revisions())
+    revisions.reverse()
+    return [(r.revision, r.down_revision if isinstance(r.down_revision, str) else None, r.doc) for r in revisions]

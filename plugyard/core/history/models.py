@@ -1,0 +1,55 @@
+"""The history tables. Created only by the Alembic migrations in ``plugyard/migrations``;
+a test checks that these models and the migrations never drift apart."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlmodel import Field, SQLModel
+
+# Explicit constraint names keep migrations identical on SQLite and PostgreSQL.
+SQLModel.metadata.naming_convention = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class ToolCallRecord(SQLModel, table=True):
+    """One row a plugin tool call: the study assistant's ``user_tool_history``."""
+
+    __tablename__ = "tool_call"
+    __table_args__ = (
+        sa.Index("ix_tool_call_user_id", "user_id"),
+        sa.Index("ix_tool_call_tool_name", "tool_name"),
+        sa.Index("ix_tool_call_success", "success"),
+        sa.Index("ix_tool_call_created_at", "created_at"),
+        sa.Index("ix_tool_call_user_created", "user_id", "created_at"),
+        sa.Index("ix_tool_call_metrics", "tool_name", "success", "execution_time_ms"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    call_id: str = Field(max_length=64, sa_column_kwargs={"unique": True})
+    """Unique per call, so a batch written twice (after a retry) never duplicates a row."""
+    user_id: str = Field(max_length=255)
+    session_id: str | None = Field(default=None, max_length=255)
+    tool_name: str = Field(max_length=64)
+    plugin_name: str = Field(max_length=255)
+    arguments: dict[str, Any] | None = Field(default=None, sa_type=sa.JSON)
+    success: bool
+    error_type: str | None = Field(default=None, max_length=255)
+    error_message: str | None = Field(default=None, sa_type=sa.Text)
+    execution_time_ms: float
+    result_size: int | None = None
+    satisfaction: int | None = None
+    intent: str | None = Field(default=None, max_length=64)
+    workflow_run_id: str | None = Field(default=None, max_length=64)
+    created_at: datetime = Field(sa_type=sa.DateTime(timezone=True))  # type: ignore[call-overload]
+
+
+tool_call_table: sa.Table = ToolCallRecord.__table__  # type: ignore[attr-defined]
+metadata = SQLModel.metadata

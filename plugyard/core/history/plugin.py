@@ -1,0 +1,96 @@
+"""The built-in plugin that feeds the recorder. It needs storage internals, so it lives in
+``core/history``, yet it is found through the ``plugyard`` entry-point group and uses the same
+hooks as any plugin (and can be disabled in plugins.toml like any plugin)."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from sqlalchemy.engine import make_url
+
+from plugyard.core.calls import ToolCall, ToolOutcome
+from plugyard.core.config import Config, data_dir
+from plugyard.core.errors import SchemaBehind
+from plugyard.core.history import migrate
+from plugyard.core.history.db import create_engine, is_sqlite
+from plugyard.core.history.recorder import Recorder
+from plugyard.core.hookspecs import hookimpl
+
+if TYPE_CHECKING:
+    from plugyard.core.host import PluginHost
+
+log = logging.getLogger("plugyard.history")
+
+
+def journal_path(config: Config) -> Path:
+    """The journal belongs to one database: replaying it elsewhere would mix histories."""
+    if config.history.journal:
+        return config.resolve_path(config.history.journal)
+    url = make_url(config.database_url)
+    if url.get_backend_name() == "sqlite" and url.database and url.database != ":memory:":
+        db = Path(url.database).expanduser()
+        return db.with_name(db.name + ".plugyard-journal.jsonl")
+    digest = hashlib.sha256(url.render_as_string(hide_password=True).encode()).hexdigest()[:12]
+    return data_dir() / f"journal-{digest}.jsonl"
+
+
+class HistoryPlugin:
+    """Records every plugin tool call into the ``tool_call`` table."""
+
+    def __init__(self) -> None:
+        self.engine: AsyncEngine | None = None
+        self.recorder: Recorder | None = None
+
+    @hookimpl
+    def startup(self, host: PluginHost) -> object:
+        return self._start(host)
+
+    async def _start(self, host: PluginHost) -> None:
+        config = host.config
+        url = config.database_url
+        self.engine = create_engine(url)
+        if is_sqlite(url):
+            # Dev mode: an embedded database is brought to the current schema by whoever opens it.
+            await migrate.upgrade(self.engine)
+        else:
+            at, head = await migrate.current(self.engine), migrate.head()
+            if at != head:
+                await self.engine.dispose()
+                raise SchemaBehind(
+                    f"the history database is at revision {at or 'none'}, this plugyard needs {head}; "
+                    "run `plugyard db upgrade` first (servers never migrate PostgreSQL by themselves)"
+                )
+        history = config.history
+        self.recorder = Recorder(
+            self.engine,
+            journal=journal_path(config),
+            redact_keys=history.redact_keys,
+            batch_size=history.batch_size,
+            flush_interval=history.flush_interval,
+            queue_size=history.queue_size,
+        )
+        await self.recorder.replay_journal()
+        host.start_background(self.recorder.run, name="plugyard history recorder")
+
+    @hookimpl
+    def after_tool_call(self, call: ToolCall, outcome: ToolOutcome) -> None:
+        if self.recorder is not None:
+            self.recorder.submit(outcome)
+
+    @hookimpl
+    def shutdown(self, host: PluginHost) -> object:
+        return self._stop()
+
+    async def _stop(self) -> None:
+        if self.recorder is not None:
+            await self.recorder.close()
+            log.info(
+                "history: %d record(s) written, %d journaled", self.recorder.written, self.recorder.journaled
+            )
+        if self.engine is not None:
+            await self.engine.dispose()

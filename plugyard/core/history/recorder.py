@@ -1,0 +1,224 @@
+"""The recorder: takes finished calls off the call path and writes them in batches.
+
+``submit`` only appends to an in-memory queue (the call's added latency). A background task
+writes batches, one transaction each, when a batch fills or ``flush_interval`` passes. When the
+database refuses, it retries with backoff; records that cannot wait (the queue is full, or the
+host is shutting down and the database is still away) go to an append-only JSON Lines journal,
+which is replayed into the database at the next start. Rows are keyed by a unique call id and
+inserted with ON CONFLICT DO NOTHING, so a batch written twice never duplicates a row.
+"""
+
+from __future__ import annotations
+
+import collections
+import json
+import logging
+import os
+import time
+from collections.abc import Iterable
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import anyio
+import pydantic_core
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from plugyard.core.calls import ToolOutcome
+from plugyard.core.history.models import tool_call_table
+from plugyard.core.history.redact import Redactor
+
+log = logging.getLogger("plugyard.history")
+
+MAX_ERROR_CHARS = 4000
+SHUTDOWN_ATTEMPTS = 3
+
+
+def outcome_row(outcome: ToolOutcome) -> dict[str, Any]:
+    call = outcome.call
+    message = outcome.error_message
+    return {
+        "call_id": call.call_id,
+        "user_id": call.user_id,
+        "session_id": call.session_id,
+        "tool_name": call.tool_name,
+        "plugin_name": call.plugin_name,
+        "arguments": call.arguments,
+        "success": outcome.success,
+        "error_type": outcome.error_type,
+        "error_message": message[:MAX_ERROR_CHARS] if message else None,
+        "execution_time_ms": outcome.duration_ms,
+        "result_size": outcome.result_size,
+        "satisfaction": None,
+        "intent": call.intent,
+        "workflow_run_id": call.workflow_run_id,
+        "created_at": call.started_at,
+    }
+
+
+class Recorder:
+    def __init__(
+        self,
+        engine: AsyncEngine,
+        *,
+        journal: Path,
+        redact_keys: Iterable[str] = (),
+        batch_size: int = 500,
+        flush_interval: float = 0.2,
+        queue_size: int = 100_000,
+    ) -> None:
+        self.engine = engine
+        self.journal = journal
+        self.batch_size = batch_size
+        self.flush_interval = flush_interval
+        self.queue_size = queue_size
+        self._redact = Redactor(redact_keys)
+        self._queue: collections.deque[dict[str, Any]] = collections.deque()
+        self._wake = anyio.Event()
+        self._closing = False
+        self._stopped = anyio.Event()
+        self._running = False
+        self.written = 0
+        self.journaled = 0
+        self.replayed = 0
+        self.failures = 0
+        insert = postgresql.insert if engine.dialect.name == "postgresql" else sqlite.insert
+        self._insert = insert(tool_call_table).on_conflict_do_nothing(index_elements=["call_id"])
+
+    @property
+    def depth(self) -> int:
+        """Records accepted and not yet written."""
+        return len(self._queue)
+
+    # -- the call path ---------------------------------------------------------------------
+
+    def submit(self, outcome: ToolOutcome) -> None:
+        row = outcome_row(outcome)
+        if len(self._queue) >= self.queue_size:
+            # The database has fallen far behind: keep the record on disk rather than in memory.
+            self._append_journal([row])
+            return
+        self._queue.append(row)
+        if len(self._queue) >= self.batch_size:
+            self._wake.set()
+
+    # -- the background writer -------------------------------------------------------------
+
+    async def run(self) -> None:
+        """Write batches until ``close()`` is called and the queue is empty."""
+        self._running = True
+        try:
+            while True:
+                if not self._queue:
+                    if self._closing:
+                        break
+                    with anyio.move_on_after(self.flush_interval):
+                        await self._wake.wait()
+                    self._wake = anyio.Event()
+                while self._queue:
+                    batch = [self._queue.popleft() for _ in range(min(self.batch_size, len(self._queue)))]
+                    await self._write_with_retry(batch)
+        finally:
+            self._running = False
+            self._stopped.set()
+
+    async def close(self) -> None:
+        """Flush everything accepted so far, then stop. Safe to call when ``run`` never started."""
+        self._closing = True
+        self._wake.set()
+        if self._running:
+            await self._stopped.wait()
+        elif self._queue:
+            rows = list(self._queue)
+            self._queue.clear()
+            await self._write_with_retry(rows)
+
+    def _prepare(self, row: dict[str, Any]) -> dict[str, Any]:
+        args = row["arguments"]
+        if args is not None:
+            # JSON-safe and redacted: what is stored is exactly what the journal would hold.
+            row = dict(row, arguments=self._redact(pydantic_core.to_jsonable_python(args, fallback=repr)))
+        return row
+
+    async def _write(self, rows: list[dict[str, Any]]) -> None:
+        async with self.engine.begin() as connection:
+            await connection.execute(self._insert, rows)
+
+    async def _write_with_retry(self, batch: list[dict[str, Any]]) -> None:
+        rows = [self._prepare(r) for r in batch]
+        delay = 0.05
+        attempt = 0
+        while True:
+            try:
+                await self._write(rows)
+            except (SQLAlchemyError, OSError) as exc:
+                attempt += 1
+                self.failures += 1
+                if self._closing and attempt >= SHUTDOWN_ATTEMPTS or len(self._queue) >= self.queue_size:
+                    log.error("history database unavailable (%s); %d record(s) kept in %s", exc, len(rows), self.journal)
+                    self._append_journal(rows)
+                    return
+                log.warning("history write failed (%s); retrying in %.2f s", exc, delay)
+                await anyio.sleep(delay)
+                delay = min(delay * 2, 5.0)
+                continue
+            self.written += len(rows)
+            return
+
+    # -- the journal -----------------------------------------------------------------------
+
+    def _append_journal(self, rows: list[dict[str, Any]]) -> None:
+        self.journal.parent.mkdir(parents=True, exist_ok=True)
+        lines = [
+            json.dumps(self._prepare(r), default=_json_default, ensure_ascii=False, separators=(",", ":")) + "\n"
+            for r in rows
+        ]
+        with self.journal.open("a", encoding="utf-8") as fh:
+            fh.writelines(lines)
+            fh.flush()
+            os.fsync(fh.fileno())
+        self.journaled += len(rows)
+
+    async def replay_journal(self) -> int:
+        """Write records left in the journal by an earlier run into the database; returns how many."""
+        pending = sorted(self.journal.parent.glob(self.journal.name + ".replaying-*"))
+        if self.journal.exists() and self.journal.stat().st_size > 0:
+            # Renamed first, so records journaled while replaying start a fresh file.
+            target = self.journal.with_name(f"{self.journal.name}.replaying-{time.time_ns()}")
+            self.journal.rename(target)
+            pending.append(target)
+        total = 0
+        for path in pending:
+            rows = list(_read_journal(path))
+            for start in range(0, len(rows), self.batch_size):
+                await self._write(rows[start : start + self.batch_size])
+            path.unlink()
+            total += len(rows)
+        if total:
+            log.info("replayed %d history record(s) from %s", total, self.journal)
+        self.replayed += total
+        return total
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return value.isoformat()
+    return repr(value)
+
+
+def _read_journal(path: Path) -> Iterable[dict[str, Any]]:
+    with path.open(encoding="utf-8") as fh:
+        for number, line in enumerate(fh, 1):
+            line = line.strip()
+            if not line:
+                continue
+            try:
+                row = json.loads(line)
+                row["created_at"] = datetime.fromisoformat(row["created_at"])
+            except (ValueError, KeyError, TypeError):
+                # A torn last line (the process died mid-write) is the only way to get here.
+                log.warning("%s:%d is not a complete record; skipped", path, number)
+                continue
+            yield row

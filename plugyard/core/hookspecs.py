@@ -1,0 +1,118 @@
+"""The plugin contract: every hook plugyard calls, and the only reference a plugin author needs.
+
+A plugin is a module (or a class, instantiated once per host) with functions marked
+``@plugyard.hookimpl`` whose names are hook names below. It may implement any subset, and may
+accept any subset of a hook's parameters, by name. Declare it in your package's
+``pyproject.toml``::
+
+    [project.entry-points.plugyard]
+    my_plugin = "my_package.plugin"
+
+Registration hooks run once, at start-up, in a plugin at a time; whatever a plugin
+registers is stamped with its name. Hooks stay synchronous: where a hook may need to wait,
+it returns an awaitable and the host awaits it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Any
+
+import pluggy
+
+if TYPE_CHECKING:
+    from plugyard.core.calls import ToolCall, ToolOutcome, Veto
+    from plugyard.core.host import PluginHost
+
+PROJECT = "plugyard"
+hookspec = pluggy.HookspecMarker(PROJECT)
+hookimpl = pluggy.HookimplMarker(PROJECT)
+
+
+@hookspec
+def plugin_settings() -> type[Any] | None:
+    """Declare the settings this plugin reads from its ``[plugins.<name>]`` table in plugins.toml.
+
+    Return a pydantic model class. The host validates the table against it at start-up
+    (unknown keys and wrong types are errors naming the plugin and the key) and hands the
+    instance to tools as ``ctx.settings`` and to ``startup`` through ``host.settings_for(name)``.
+    A plugin that declares nothing gets ``None``, and a non-empty table for it is an error.
+    Secrets belong in the environment, not in the file.
+    """
+
+
+@hookspec
+def register_tools(register: Callable[..., None]) -> None:
+    """Register this plugin's tools by calling ``register(fn, **options)`` once per tool.
+
+    ``fn`` is a typed function, sync (run in a worker thread) or async. Its parameters'
+    type hints become the tool's JSON input schema; its docstring the description. A parameter
+    annotated ``plugyard.ToolContext`` receives the call's context and is left out of the schema.
+
+    Options: ``name`` (default: the function's name; must match ``^[a-zA-Z0-9_-]{1,64}$``),
+    ``title``, ``description``, ``timeout`` (seconds; plugins.toml ``[tools.<name>] timeout`` wins),
+    ``capabilities`` (strings such as ``"search_notes"`` that workflows ask for),
+    ``read_only``, ``destructive``, ``idempotent``, ``open_world`` (hints shown to clients) and
+    ``structured_output`` (force structured output on or off).
+
+    A name already registered by another plugin is an error naming both plugins.
+    """
+
+
+@hookspec
+def register_intent_classifiers(register: Callable[..., None]) -> None:
+    """Register intent classifiers by calling ``register(classifier, name=None, weight=1.0)``.
+
+    A classifier has a method ``classify(message: str)`` returning a ``plugyard.IntentResult``
+    or ``None`` (no opinion); it may be sync or async. The host combines every classifier's
+    results, weighted by confidence and ``weight``.
+    """
+
+
+@hookspec
+def register_workflows(register: Callable[..., None]) -> None:
+    """Register workflows by calling ``register(workflow)``.
+
+    A workflow is a ``plugyard.Workflow``: a ``name``, the ``intents`` it handles, and
+    an async ``run`` method. The host picks a workflow for an intent that needs collaboration.
+    """
+
+
+@hookspec
+def before_tool_call(call: ToolCall) -> Veto | Awaitable[Veto | None] | None:
+    """Called before every tool call, after its arguments were validated.
+
+    Return ``plugyard.Veto(reason)`` (or an awaitable of one) to refuse the call: the caller
+    gets the reason, and the refusal is recorded. Return ``None`` to let it run. An
+    implementation that raises is logged and ignored; it never stops the call.
+    """
+
+
+@hookspec
+def after_tool_call(call: ToolCall, outcome: ToolOutcome) -> Awaitable[None] | None:
+    """Called after every tool call that reached its tool: success, failure, timeout or veto,
+    and calls whose arguments failed validation.
+
+    ``outcome`` holds ``success``, ``result``, ``error_type``, ``error_message``,
+    ``duration_ms`` and ``result_size``. Keep it fast: it runs on the call's path (the
+    history recorder only enqueues). An implementation that raises is logged and ignored.
+    """
+
+
+@hookspec
+def startup(host: PluginHost) -> Awaitable[None] | None:
+    """Called once when the host starts, before the first tool call.
+
+    Use ``host.settings_for(plugin_name)`` for settings, ``host.config`` for the global
+    configuration and ``host.start_background(async_fn)`` for tasks that live until shutdown.
+    May return an awaitable. A failure here is reported like a load error.
+    """
+
+
+@hookspec
+def shutdown(host: PluginHost) -> Awaitable[None] | None:
+    """Called once when the host stops (end of input, SIGINT or SIGTERM), after the last call.
+
+    Flush and close what ``startup`` opened; it is awaited, shielded from cancellation.
+    Background tasks are cancelled after every ``shutdown`` implementation returned.
+    """

@@ -1,0 +1,412 @@
+"""PluginHost: discovery, registration and the lifetime of the plugins.
+
+One host per process (or per test), built by a factory; there is no global plugin manager.
+Plugins come from entry points in the ``plugyard`` group, from modules named in
+``plugins.toml`` ``[plugins] modules``, and from objects handed to the constructor. Each is
+loaded on its own: one that fails to import, declares an unknown hook, has a hook with a
+wrong signature or raises while registering is reported and skipped, and the rest load
+(``strict=True`` makes the first failure fatal instead).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib
+import importlib.metadata
+import importlib.util
+import inspect
+import logging
+import sys
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping, Sequence
+from contextlib import asynccontextmanager
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import anyio
+import anyio.abc
+import pluggy
+import pydantic
+
+from plugyard.core import hookspecs
+from plugyard.core.calls import ToolOutcome
+from plugyard.core.config import RESERVED_PLUGIN_KEYS, Config
+from plugyard.core.errors import PluginError, PlugyardError
+from plugyard.core.intents import RegisteredClassifier
+from plugyard.core.tools import Tool, ToolPipeline, ToolRegistry, build_tool
+from plugyard.core.workflows import RegisteredWorkflow, Workflow
+
+log = logging.getLogger("plugyard.host")
+
+ENTRY_POINT_GROUP = "plugyard"
+
+
+@dataclasses.dataclass(slots=True)
+class PluginInfo:
+    """What ``plugyard plugins`` shows about one plugin."""
+
+    name: str
+    origin: str
+    """``entry point``, ``plugins.toml`` or ``registered`` (handed to the host in code)."""
+    module: str | None = None
+    distribution: str | None = None
+    version: str | None = None
+    status: str = "loaded"
+    """``loaded``, ``failed`` or ``disabled``."""
+    hooks: list[str] = dataclasses.field(default_factory=list)
+    tools: list[str] = dataclasses.field(default_factory=list)
+    classifiers: list[str] = dataclasses.field(default_factory=list)
+    workflows: list[str] = dataclasses.field(default_factory=list)
+    error: str | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+@dataclasses.dataclass(slots=True)
+class _Candidate:
+    info: PluginInfo
+    load: Callable[[], object]
+
+
+class PluginHost:
+    """Discovers plugins, collects what they register, runs their lifetime hooks and tool calls."""
+
+    def __init__(
+        self,
+        config: Config | None = None,
+        *,
+        strict: bool = False,
+        entry_points: bool = True,
+        plugins: Mapping[str, object] | Sequence[tuple[str, object]] = (),
+    ) -> None:
+        self.config = config or Config()
+        self.strict = strict
+        self._use_entry_points = entry_points
+        self._given = list(plugins.items()) if isinstance(plugins, Mapping) else list(plugins)
+        self.pm = pluggy.PluginManager(hookspecs.PROJECT)
+        self.pm.add_hookspecs(hookspecs)
+        self.infos: dict[str, PluginInfo] = {}
+        self.tools = ToolRegistry()
+        self.classifiers: list[RegisteredClassifier] = []
+        self.workflows: list[RegisteredWorkflow] = []
+        self._settings: dict[str, Any] = {}
+        self._task_group: anyio.abc.TaskGroup | None = None
+        self._loaded = False
+        self.pipeline = ToolPipeline(self.tools)
+
+    # -- discovery -------------------------------------------------------------------------
+
+    def load(self) -> PluginHost:
+        """Discover, import and register every enabled plugin. Idempotent."""
+        if self._loaded:
+            return self
+        self._loaded = True
+        disabled = set(self.config.plugins.disabled)
+        for candidate in self._candidates():
+            info = candidate.info
+            if info.name in self.infos:
+                self._fail(info, f"a plugin named {info.name!r} is already loaded from {self.infos[info.name].origin}")
+                self.infos.setdefault(f"{info.name} ({info.origin})", info)
+                continue
+            self.infos[info.name] = info
+            if info.name in disabled:
+                info.status = "disabled"
+                self.pm.set_blocked(info.name)
+                continue
+            self._load_one(candidate)
+        unknown_disabled = disabled - set(self.infos)
+        if unknown_disabled:
+            log.warning("plugins.toml disables plugins that were not found: %s", ", ".join(sorted(unknown_disabled)))
+        for name in self._loaded_names():
+            self._configure(name)
+        for name in self._loaded_names():
+            self._register(name)
+        for name in sorted(set(self.config.plugins.settings) - set(self.infos)):
+            log.warning("plugins.toml has settings for plugin %r, which was not found", name)
+        self._build_pipeline()
+        return self
+
+    def _candidates(self) -> Iterable[_Candidate]:
+        if self._use_entry_points:
+            for ep in sorted(importlib.metadata.entry_points(group=ENTRY_POINT_GROUP), key=lambda e: e.name):
+                dist = ep.dist
+                yield _Candidate(
+                    PluginInfo(
+                        name=ep.name,
+                        origin="entry point",
+                        module=ep.value,
+                        distribution=dist.name if dist is not None else None,
+                        version=dist.version if dist is not None else None,
+                    ),
+                    ep.load,
+                )
+        for spec in self.config.plugins.modules:
+            yield self._module_candidate(spec)
+        for name, obj in self._given:
+            yield _Candidate(
+                PluginInfo(name=name, origin="registered", module=getattr(obj, "__name__", type(obj).__name__)),
+                lambda obj=obj: obj,
+            )
+
+    def _module_candidate(self, spec: str) -> _Candidate:
+        if spec.endswith(".py"):
+            path = self.config.resolve_path(spec)
+            name = path.stem
+
+            def load_file() -> object:
+                if not path.is_file():
+                    raise FileNotFoundError(f"plugin file {str(path)!r} does not exist")
+                module_spec = importlib.util.spec_from_file_location(f"plugyard_local_{name}", path)
+                assert module_spec is not None and module_spec.loader is not None
+                module = importlib.util.module_from_spec(module_spec)
+                module_spec.loader.exec_module(module)
+                return module
+
+            return _Candidate(PluginInfo(name=name, origin="plugins.toml", module=str(path)), load_file)
+
+        def load_module() -> object:
+            base = str(self.config.base_dir)
+            if base not in sys.path:
+                sys.path.insert(0, base)
+            return importlib.import_module(spec)
+
+        return _Candidate(PluginInfo(name=spec, origin="plugins.toml", module=spec), load_module)
+
+    def _load_one(self, candidate: _Candidate) -> None:
+        info = candidate.info
+        try:
+            obj = candidate.load()
+            if inspect.isclass(obj):
+                obj = obj()
+        except Exception as exc:
+            self._fail(info, f"failed to import: {type(exc).__name__}: {exc}")
+            return
+        if info.version is None and isinstance(obj, ModuleType):
+            info.version = getattr(obj, "__version__", None)
+        try:
+            self.pm.register(obj, name=info.name)
+        except (pluggy.PluginValidationError, ValueError) as exc:
+            self._fail(info, f"invalid hook implementation: {exc}")
+            return
+        try:
+            self.pm.check_pending()
+        except pluggy.PluginValidationError as exc:
+            self.pm.unregister(name=info.name)
+            known = ", ".join(sorted(n for n in dir(hookspecs) if _is_spec(getattr(hookspecs, n))))
+            self._fail(info, f"implements a hook plugyard does not have ({exc}); the hooks are: {known}")
+            return
+        info.hooks = sorted(caller.name for caller in self.pm.get_hookcallers(obj) or ())
+
+    def _fail(self, info: PluginInfo, message: str) -> None:
+        info.status = "failed"
+        info.error = message
+        log.error("plugin %r skipped: %s", info.name, message)
+        if self.strict:
+            raise PluginError(info.name, message)
+
+    def _loaded_names(self) -> list[str]:
+        return [name for name, info in self.infos.items() if info.status == "loaded"]
+
+    def _drop(self, name: str, message: str) -> None:
+        if self.pm.get_plugin(name) is not None:
+            self.pm.unregister(name=name)
+        self._fail(self.infos[name], message)
+
+    # -- registration ----------------------------------------------------------------------
+
+    def _impl_of(self, hook_name: str, plugin: str) -> pluggy.HookImpl | None:
+        for impl in getattr(self.pm.hook, hook_name).get_hookimpls():
+            if impl.plugin_name == plugin:
+                return impl
+        return None
+
+    @staticmethod
+    def _invoke(impl: pluggy.HookImpl, **kwargs: Any) -> Any:
+        return impl.function(*[kwargs[arg] for arg in impl.argnames])
+
+    def _configure(self, name: str) -> None:
+        table = dict(self.config.plugins.settings.get(name, {}))
+        impl = self._impl_of("plugin_settings", name)
+        if impl is None:
+            if table:
+                self._drop(name, f"plugins.toml has [plugins.{name}] settings {sorted(table)}, but the plugin declares none")
+            return
+        try:
+            model = self._invoke(impl)
+        except Exception as exc:
+            self._drop(name, f"plugin_settings raised {type(exc).__name__}: {exc}")
+            return
+        if model is None:
+            return
+        if not (inspect.isclass(model) and issubclass(model, pydantic.BaseModel)):
+            self._drop(name, f"plugin_settings must return a pydantic model class, got {model!r}")
+            return
+        if model.model_config.get("extra") is None:
+            model = pydantic.create_model(model.__name__, __base__=model, __config__=None)
+            model.model_config["extra"] = "forbid"
+            model.model_rebuild(force=True)
+        try:
+            self._settings[name] = model.model_validate(table)
+        except pydantic.ValidationError as exc:
+            problems = "; ".join(
+                f"[plugins.{name}] {'.'.join(str(p) for p in e['loc'])}: {e['msg']}"
+                for e in exc.errors(include_url=False)
+            )
+            self._drop(name, f"invalid settings: {problems}")
+
+    def _register(self, name: str) -> None:
+        info = self.infos[name]
+        tools: list[Tool] = []
+        classifiers: list[RegisteredClassifier] = []
+        workflows: list[RegisteredWorkflow] = []
+
+        def register_tool(fn: Callable[..., Any], **options: Any) -> None:
+            tools.append(build_tool(fn, plugin=name, **options))
+
+        def register_classifier(classifier: Any, name_: str | None = None, weight: float = 1.0, **kw: Any) -> None:
+            label = kw.pop("name", None) or name_ or getattr(classifier, "name", None) or type(classifier).__name__
+            if kw:
+                raise TypeError(f"unexpected options {sorted(kw)}")
+            if not callable(getattr(classifier, "classify", None)):
+                raise TypeError(f"intent classifier {label!r} has no classify() method")
+            classifiers.append(RegisteredClassifier(name=str(label), plugin=name, classifier=classifier, weight=weight))
+
+        def register_workflow(workflow: Any) -> None:
+            if inspect.isclass(workflow):
+                workflow = workflow()
+            if not isinstance(workflow, Workflow) or not workflow.name:
+                raise TypeError(f"{workflow!r} is not a plugyard.Workflow with a name")
+            workflows.append(
+                RegisteredWorkflow(name=workflow.name, plugin=name, workflow=workflow, intents=tuple(workflow.intents))
+            )
+
+        for hook_name, register in (
+            ("register_tools", register_tool),
+            ("register_intent_classifiers", register_classifier),
+            ("register_workflows", register_workflow),
+        ):
+            impl = self._impl_of(hook_name, name)
+            if impl is None:
+                continue
+            try:
+                self._invoke(impl, register=register)
+            except PluginError as exc:
+                self._drop(name, str(exc).removeprefix(f"plugin {name!r}: "))
+                return
+            except Exception as exc:
+                self._drop(name, f"{hook_name} raised {type(exc).__name__}: {exc}")
+                return
+        for tool in tools:
+            try:
+                self.tools.add(tool)
+            except PluginError as exc:
+                # The tool is skipped; the plugin's other tools still serve.
+                log.error("%s", exc)
+                info.error = f"{info.error + '; ' if info.error else ''}{exc}"
+                if self.strict:
+                    raise
+                continue
+            info.tools.append(tool.name)
+        self.classifiers.extend(classifiers)
+        info.classifiers = [c.name for c in classifiers]
+        for workflow in workflows:
+            if any(w.name == workflow.name for w in self.workflows):
+                other = next(w.plugin for w in self.workflows if w.name == workflow.name)
+                message = f"workflow {workflow.name!r} is registered by both plugin {other!r} and plugin {name!r}"
+                log.error("%s", message)
+                if self.strict:
+                    raise PluginError(name, message)
+                continue
+            self.workflows.append(workflow)
+            info.workflows.append(workflow.name)
+
+    def _hook_callers(self, hook_name: str) -> list[tuple[str, Callable[..., Any]]]:
+        # pluggy calls implementations last-registered first; so do we.
+        callers: list[tuple[str, Callable[..., Any]]] = []
+        for impl in reversed(getattr(self.pm.hook, hook_name).get_hookimpls()):
+            callers.append((impl.plugin_name, _bind(impl)))
+        return callers
+
+    def _build_pipeline(self) -> None:
+        timeouts = {name: o.timeout for name, o in self.config.tools.overrides.items() if o.timeout is not None}
+        for name in sorted(set(timeouts) - {t.name for t in self.tools}):
+            log.warning("plugins.toml sets a timeout for tool %r, which no plugin registered", name)
+        self.pipeline = ToolPipeline(
+            self.tools,
+            before=self._hook_callers("before_tool_call"),
+            after=self._hook_callers("after_tool_call"),
+            default_timeout=self.config.tools.timeout,
+            timeouts=timeouts,
+            settings=self._settings,
+        )
+
+    # -- what plugins may use --------------------------------------------------------------
+
+    def settings_for(self, plugin: str) -> Any:
+        """The validated settings of ``plugin`` (None when it declares none)."""
+        return self._settings.get(plugin)
+
+    def get_plugin(self, name: str) -> object | None:
+        return self.pm.get_plugin(name)
+
+    def start_background(self, fn: Callable[[], Awaitable[Any]], *, name: str | None = None) -> None:
+        """Run ``fn()`` until the host stops. Only valid while the host is running."""
+        if self._task_group is None:
+            raise RuntimeError("start_background() is only available while the host is running")
+        self._task_group.start_soon(fn, name=name)
+
+    # -- lifetime --------------------------------------------------------------------------
+
+    @asynccontextmanager
+    async def running(self) -> AsyncIterator[PluginHost]:
+        """Load the plugins, run ``startup`` hooks, and on exit ``shutdown`` hooks (shielded)."""
+        self.load()
+        async with anyio.create_task_group() as tg:
+            self._task_group = tg
+            try:
+                await self._lifetime_hook("startup")
+                yield self
+            finally:
+                with anyio.CancelScope(shield=True):
+                    await self._lifetime_hook("shutdown")
+                self._task_group = None
+                tg.cancel_scope.cancel()
+
+    async def _lifetime_hook(self, hook_name: str) -> None:
+        for impl in getattr(self.pm.hook, hook_name).get_hookimpls():
+            try:
+                result = self._invoke(impl, host=self)
+                if inspect.isawaitable(result):
+                    await result
+            except PlugyardError:
+                # A deliberate refusal (for example a database schema behind): the host cannot run.
+                raise
+            except Exception as exc:
+                message = f"{hook_name} raised {type(exc).__name__}: {exc}"
+                log.exception("plugin %r: %s", impl.plugin_name, message)
+                info = self.infos.get(impl.plugin_name)
+                if info is not None:
+                    info.error = f"{info.error + '; ' if info.error else ''}{message}"
+                if self.strict:
+                    raise PluginError(impl.plugin_name, message) from exc
+
+    async def call_tool(self, name: str, arguments: Mapping[str, Any] | None = None, **context: Any) -> ToolOutcome:
+        """Run one call through the pipeline; ``user_id`` defaults to the configured user."""
+        context.setdefault("user_id", self.config.default_user)
+        return await self.pipeline.call(name, arguments, **context)
+
+
+def _bind(impl: pluggy.HookImpl) -> Callable[..., Any]:
+    fn = impl.function
+    argnames = impl.argnames
+
+    def call(**kwargs: Any) -> Any:
+        return fn(*[kwargs[arg] for arg in argnames])
+
+    return call
+
+
+def _is_spec(obj: object) -> bool:
+    return callable(obj) and hasattr(obj, f"{hookspecs.PROJECT}_spec")
+

@@ -1,0 +1,343 @@
+"""Tools: what a plugin registers, the registry of names, and the call pipeline.
+
+The pipeline is the journey of every call: validate -> before hooks -> run under a timeout
+-> after hooks. It never raises for a tool's fault: it returns a ``ToolOutcome``.
+Cancellation is always re-raised.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import inspect
+import logging
+import re
+import time
+import typing
+import uuid
+from collections.abc import Callable, Mapping, Sequence
+from datetime import UTC, datetime
+from functools import partial
+from typing import Any
+
+import anyio
+import anyio.to_thread
+import pydantic
+import pydantic_core
+
+from plugyard.core.calls import ProgressReporter, ToolCall, ToolContext, ToolOutcome, Veto
+from plugyard.core.errors import (
+    InvalidArguments,
+    PluginError,
+    ToolCallError,
+    ToolFailed,
+    ToolNameClash,
+    ToolTimeout,
+    ToolVetoed,
+    UnknownTool,
+)
+
+log = logging.getLogger("plugyard.tools")
+
+TOOL_NAME = re.compile(r"^[a-zA-Z0-9_-]{1,64}$")
+DEFAULT_TIMEOUT = 30.0
+
+BeforeHook = Callable[..., Any]
+AfterHook = Callable[..., Any]
+
+
+@dataclasses.dataclass(slots=True)
+class Tool:
+    """A registered tool: a typed Python function, sync or async, plus what plugyard knows of it."""
+
+    name: str
+    fn: Callable[..., Any]
+    plugin: str
+    description: str
+    input_schema: dict[str, Any]
+    arg_model: type[pydantic.BaseModel]
+    context_param: str | None
+    is_async: bool
+    title: str | None = None
+    timeout: float | None = None
+    capabilities: tuple[str, ...] = ()
+    read_only: bool | None = None
+    destructive: bool | None = None
+    idempotent: bool | None = None
+    open_world: bool | None = None
+    structured_output: bool | None = None
+
+
+def _context_param(sig: inspect.Signature, hints: Mapping[str, Any]) -> str | None:
+    for name in sig.parameters:
+        if hints.get(name) is ToolContext:
+            return name
+    return None
+
+
+def build_tool(
+    fn: Callable[..., Any],
+    *,
+    plugin: str,
+    name: str | None = None,
+    title: str | None = None,
+    description: str | None = None,
+    timeout: float | None = None,
+    capabilities: Sequence[str] = (),
+    read_only: bool | None = None,
+    destructive: bool | None = None,
+    idempotent: bool | None = None,
+    open_world: bool | None = None,
+    structured_output: bool | None = None,
+) -> Tool:
+    """Describe ``fn`` as a tool. Its input schema is the pydantic model of its signature."""
+    tool_name = name or getattr(fn, "__name__", "")
+    if not TOOL_NAME.match(tool_name):
+        raise PluginError(
+            plugin,
+            f"tool name {tool_name!r} is invalid: names must match {TOOL_NAME.pattern} "
+            "(letters, digits, '_' and '-', at most 64 characters)",
+        )
+    if timeout is not None and timeout <= 0:
+        raise PluginError(plugin, f"tool {tool_name!r}: timeout must be positive, got {timeout!r}")
+    try:
+        sig = inspect.signature(fn)
+        hints = typing.get_type_hints(fn, include_extras=True)
+    except (NameError, TypeError, ValueError) as exc:
+        raise PluginError(plugin, f"tool {tool_name!r}: cannot read its signature: {exc}") from exc
+    ctx_param = _context_param(sig, hints)
+    fields: dict[str, Any] = {}
+    for param in sig.parameters.values():
+        if param.name == ctx_param:
+            continue
+        if param.kind in (inspect.Parameter.VAR_POSITIONAL, inspect.Parameter.VAR_KEYWORD):
+            raise PluginError(plugin, f"tool {tool_name!r}: *args and **kwargs cannot be described as a schema")
+        if param.kind is inspect.Parameter.POSITIONAL_ONLY:
+            raise PluginError(plugin, f"tool {tool_name!r}: positional-only parameter {param.name!r}")
+        annotation = hints.get(param.name, Any)
+        default = ... if param.default is inspect.Parameter.empty else param.default
+        fields[param.name] = (annotation, default)
+    model_name = "".join(part.capitalize() for part in re.split(r"[_-]", tool_name)) + "Arguments"
+    try:
+        arg_model = pydantic.create_model(  # type: ignore[call-overload]
+            model_name,
+            __config__=pydantic.ConfigDict(extra="forbid", arbitrary_types_allowed=False),
+            **fields,
+        )
+        schema = arg_model.model_json_schema()
+    except (pydantic.PydanticSchemaGenerationError, pydantic.PydanticUserError, TypeError) as exc:
+        raise PluginError(plugin, f"tool {tool_name!r}: its parameters have no JSON schema: {exc}") from exc
+    schema.pop("title", None)
+    return Tool(
+        name=tool_name,
+        fn=fn,
+        plugin=plugin,
+        description=inspect.cleandoc(description or fn.__doc__ or ""),
+        input_schema=schema,
+        arg_model=arg_model,
+        context_param=ctx_param,
+        is_async=inspect.iscoroutinefunction(fn),
+        title=title,
+        timeout=timeout,
+        capabilities=tuple(capabilities),
+        read_only=read_only,
+        destructive=destructive,
+        idempotent=idempotent,
+        open_world=open_world,
+        structured_output=structured_output,
+    )
+
+
+class ToolRegistry:
+    """Tools by name. A name is owned by the first plugin that registers it."""
+
+    def __init__(self) -> None:
+        self._tools: dict[str, Tool] = {}
+
+    def add(self, tool: Tool) -> None:
+        existing = self._tools.get(tool.name)
+        if existing is not None:
+            raise ToolNameClash(tool.name, existing.plugin, tool.plugin)
+        self._tools[tool.name] = tool
+
+    def get(self, name: str) -> Tool | None:
+        return self._tools.get(name)
+
+    def __iter__(self) -> typing.Iterator[Tool]:
+        return iter(self._tools.values())
+
+    def __len__(self) -> int:
+        return len(self._tools)
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._tools
+
+    def by_plugin(self, plugin: str) -> list[Tool]:
+        return [t for t in self._tools.values() if t.plugin == plugin]
+
+    def with_capability(self, capability: str) -> list[Tool]:
+        return [t for t in self._tools.values() if capability in t.capabilities]
+
+
+def _describe_validation(tool: Tool, exc: pydantic.ValidationError) -> str:
+    problems = []
+    for err in exc.errors(include_url=False, include_input=False):
+        where = ".".join(str(p) for p in err["loc"]) or "(arguments)"
+        problems.append(f"{where}: {err['msg']}")
+    return f"invalid arguments for tool {tool.name!r}: " + "; ".join(problems)
+
+
+def _error_text(exc: BaseException) -> str:
+    text = str(exc)
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
+class ToolPipeline:
+    """Runs calls: validate -> before_tool_call -> tool under timeout -> after_tool_call.
+
+    ``before`` and ``after`` are (plugin name, hook function) pairs, called one at a time so that
+    a failing implementation is logged and isolated from the others and from the caller.
+    """
+
+    def __init__(
+        self,
+        registry: ToolRegistry,
+        *,
+        before: Sequence[tuple[str, BeforeHook]] = (),
+        after: Sequence[tuple[str, AfterHook]] = (),
+        default_timeout: float = DEFAULT_TIMEOUT,
+        timeouts: Mapping[str, float] | None = None,
+        settings: Mapping[str, Any] | None = None,
+    ) -> None:
+        self.registry = registry
+        self._before = list(before)
+        self._after = list(after)
+        self._default_timeout = default_timeout
+        self._timeouts = dict(timeouts or {})
+        self._settings = dict(settings or {})
+
+    def timeout_for(self, tool: Tool) -> float:
+        return self._timeouts.get(tool.name) or tool.timeout or self._default_timeout
+
+    async def call(
+        self,
+        name: str,
+        arguments: Mapping[str, Any] | None,
+        *,
+        user_id: str,
+        session_id: str | None = None,
+        call_id: str | None = None,
+        progress: ProgressReporter | None = None,
+        intent: str | None = None,
+        workflow_run_id: str | None = None,
+    ) -> ToolOutcome:
+        """Run one call through the pipeline. Raises ``UnknownTool`` only; every other failure
+        is a recorded, unsuccessful outcome."""
+        tool = self.registry.get(name)
+        if tool is None:
+            known = ", ".join(sorted(t.name for t in self.registry)) or "none"
+            raise UnknownTool(f"unknown tool {name!r} (tools available: {known})")
+        args: Mapping[str, Any] = arguments if arguments is not None else {}
+        call = ToolCall(
+            call_id=call_id or str(uuid.uuid4()),
+            tool_name=name,
+            plugin_name=tool.plugin,
+            arguments=args,
+            user_id=user_id,
+            session_id=session_id,
+            started_at=datetime.now(UTC),
+            intent=intent,
+            workflow_run_id=workflow_run_id,
+        )
+        start = time.perf_counter()
+        try:
+            result = await self._run(tool, call, args, progress)
+            try:
+                size = len(pydantic_core.to_json(result))
+            except pydantic_core.PydanticSerializationError as exc:
+                raise ToolFailed(
+                    f"tool {tool.name!r} of plugin {tool.plugin!r} returned a value that cannot be "
+                    f"serialised: {exc}"
+                ) from exc
+            outcome = ToolOutcome(
+                call=call,
+                success=True,
+                duration_ms=(time.perf_counter() - start) * 1000.0,
+                result=result,
+                result_size=size,
+            )
+        except ToolCallError as exc:
+            cause = exc.__cause__ if isinstance(exc, ToolFailed) and exc.__cause__ is not None else None
+            outcome = ToolOutcome(
+                call=call,
+                success=False,
+                duration_ms=(time.perf_counter() - start) * 1000.0,
+                error_type=type(cause).__name__ if cause is not None else exc.kind,
+                error_message=str(exc),
+                error=exc,
+            )
+        await self._after_hooks(call, outcome)
+        return outcome
+
+    async def _run(
+        self, tool: Tool, call: ToolCall, args: Mapping[str, Any], progress: ProgressReporter | None
+    ) -> Any:
+        try:
+            validated = tool.arg_model.model_validate(args)
+        except pydantic.ValidationError as exc:
+            raise InvalidArguments(_describe_validation(tool, exc)) from None
+        await self._before_hooks(call)
+        kwargs = {name: getattr(validated, name) for name in type(validated).model_fields}
+        if tool.context_param is not None:
+            kwargs[tool.context_param] = ToolContext(
+                user_id=call.user_id,
+                session_id=call.session_id,
+                call_id=call.call_id,
+                tool_name=tool.name,
+                plugin_name=tool.plugin,
+                settings=self._settings.get(tool.plugin),
+                _progress=progress,
+            )
+        timeout = self.timeout_for(tool)
+        try:
+            with anyio.fail_after(timeout):
+                if tool.is_async:
+                    return await tool.fn(**kwargs)
+                return await anyio.to_thread.run_sync(partial(tool.fn, **kwargs), abandon_on_cancel=True)
+        except TimeoutError:
+            raise ToolTimeout(
+                f"tool {tool.name!r} of plugin {tool.plugin!r} did not finish within {timeout:g} s "
+                f"(set [tools.{tool.name}] timeout in plugins.toml to allow longer)"
+            ) from None
+        except ToolCallError:
+            raise
+        except anyio.get_cancelled_exc_class():
+            raise
+        except Exception as exc:
+            raise ToolFailed(_error_text(exc)) from exc
+
+    async def _before_hooks(self, call: ToolCall) -> None:
+        for plugin, hook in self._before:
+            try:
+                verdict = hook(call=call)
+                if inspect.isawaitable(verdict):
+                    verdict = await verdict
+            except anyio.get_cancelled_exc_class():
+                raise
+            except Exception:
+                log.exception("before_tool_call of plugin %r failed for tool %r; ignored", plugin, call.tool_name)
+                continue
+            if isinstance(verdict, Veto):
+                raise ToolVetoed(
+                    f"call to tool {call.tool_name!r} refused by plugin {plugin!r}: {verdict.reason}", plugin
+                )
+
+    async def _after_hooks(self, call: ToolCall, outcome: ToolOutcome) -> None:
+        for plugin, hook in self._after:
+            try:
+                done = hook(call=call, outcome=outcome)
+                if inspect.isawaitable(done):
+                    await done
+            except anyio.get_cancelled_exc_class():
+                raise
+            except Exception:
+                log.exception("after_tool_call of plugin %r failed for tool %r; ignored", plugin, call.tool_name)

@@ -1,0 +1,122 @@
+"""Run a PluginHost as an MCP server over stdio or streamable HTTP until told to stop.
+
+Stopping (end of input on stdio, SIGINT, SIGTERM) always goes through the host's shutdown,
+so the recorder flushes every call it accepted before the process exits.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ipaddress
+import logging
+import signal
+import sys
+from collections.abc import Callable, Iterator
+from typing import Any, Literal
+
+import anyio
+import anyio.abc
+import uvicorn
+from mcp.server.transport_security import TransportSecuritySettings
+
+from plugyard.core.errors import ConfigError
+from plugyard.core.host import PluginHost
+from plugyard.mcp_server.server import PlugyardServer
+
+log = logging.getLogger("plugyard.serve")
+
+Transport = Literal["stdio", "http"]
+
+
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+class _UvicornServer(uvicorn.Server):
+    """uvicorn without its own signal handling: plugyard's stop path owns SIGINT/SIGTERM so
+    that the history flush runs before the process exits."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
+
+
+async def _watch_signals(on_signal: Callable[[], None], task_status: anyio.abc.TaskStatus[None]) -> None:
+    with anyio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
+        task_status.started()
+        async for signum in signals:
+            log.info("received %s; stopping", signal.Signals(signum).name)
+            on_signal()
+            return
+
+
+async def serve(
+    host: PluginHost,
+    *,
+    transport: Transport = "stdio",
+    bind: str | None = None,
+    port: int | None = None,
+    stateless: bool | None = None,
+    on_ready: Callable[[str], None] | None = None,
+) -> None:
+    """Serve until end of input (stdio) or a signal; then shut the host down cleanly."""
+    settings = host.config.server
+    bind = bind or settings.host
+    port = settings.port if port is None else port
+    if transport == "http" and not is_loopback(bind):
+        raise ConfigError(
+            f"refusing to serve HTTP on {bind!r} without authentication; bind to 127.0.0.1 "
+            "(behind a reverse proxy) or configure authentication"
+        )
+    async with host.running():
+        server = PlugyardServer(host)
+        async with anyio.create_task_group() as tg:
+            if transport == "stdio":
+                await tg.start(_watch_signals, tg.cancel_scope.cancel)
+                if on_ready:
+                    on_ready("stdio")
+                await server.run_stdio_async()
+                tg.cancel_scope.cancel()
+                return
+            app = server.streamable_http_app(
+                streamable_http_path=settings.path,
+                stateless_http=settings.stateless_http if stateless is None else stateless,
+                host=bind,
+                transport_security=_transport_security(bind, port),
+            )
+            config = uvicorn.Config(app, host=bind, port=port, log_level="warning", lifespan="on")
+            http = _UvicornServer(config)
+
+            def stop() -> None:
+                http.should_exit = True
+
+            await tg.start(_watch_signals, stop)
+            if on_ready:
+                on_ready(f"http://{bind}:{port}{settings.path}")
+            await http.serve()
+            tg.cancel_scope.cancel()
+
+
+def _transport_security(bind: str, port: int) -> TransportSecuritySettings | None:
+    if not is_loopback(bind):
+        return None
+    # DNS-rebinding protection: only loopback Host/Origin headers are accepted.
+    hosts = [f"127.0.0.1:{port}", f"localhost:{port}", f"[::1]:{port}", "127.0.0.1:*", "localhost:*", "[::1]:*"]
+    origins = [f"http://{h}" for h in hosts]
+    return TransportSecuritySettings(enable_dns_rebinding_protection=True, allowed_hosts=hosts, allowed_origins=origins)
+
+
+def ready_message(where: str, host: PluginHost, stream: Any = sys.stderr) -> None:
+    loaded = [i for i in host.infos.values() if i.status == "loaded"]
+    failed = [i for i in host.infos.values() if i.status == "failed"]
+    print(
+        f"plugyard serving {len(host.tools)} tool(s) from {len(loaded)} plugin(s) on {where}"
+        + (f"; {len(failed)} plugin(s) failed to load (see `plugyard plugins`)" if failed else ""),
+        file=stream,
+        flush=True,
+    )

@@ -1,0 +1,149 @@
+"""The MCP face of a PluginHost: plugin tools listed and called through the core pipeline.
+
+This adapter translates; it does not decide. Every plugin tool call goes to
+``host.pipeline`` (validation, hooks, timeout, recording); the result is turned into MCP
+content with the SDK's own conversion, so output schemas and structured content are exactly
+what an ``MCPServer`` tool would produce.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+import weakref
+from typing import Any
+
+from mcp.server.auth.middleware.auth_context import get_access_token
+from mcp.server.mcpserver import Context, MCPServer
+from mcp.server.mcpserver.utilities.func_metadata import FuncMetadata, func_metadata
+from mcp.types import CallToolResult, TextContent, ToolAnnotations
+from mcp.types import Tool as MCPTool
+
+import plugyard
+from plugyard.core.errors import UnknownTool
+from plugyard.core.host import PluginHost
+from plugyard.core.tools import Tool
+
+log = logging.getLogger("plugyard.mcp")
+
+CALL_ID_META = "plugyard/call_id"
+
+INSTRUCTIONS = (
+    "plugyard serves tools from installed plugins. Every call is recorded; each result's "
+    f"_meta['{CALL_ID_META}'] identifies the call."
+)
+
+
+def _annotations(tool: Tool) -> ToolAnnotations | None:
+    hints = {
+        "read_only_hint": tool.read_only,
+        "destructive_hint": tool.destructive,
+        "idempotent_hint": tool.idempotent,
+        "open_world_hint": tool.open_world,
+    }
+    if all(v is None for v in hints.values()) and tool.title is None:
+        return None
+    return ToolAnnotations(title=tool.title, **hints)
+
+
+def _output_metadata(tool: Tool) -> FuncMetadata | None:
+    skip = [tool.context_param] if tool.context_param else []
+    try:
+        return func_metadata(tool.fn, skip_names=skip, structured_output=tool.structured_output)
+    except Exception as exc:
+        # The tool still serves; its results are sent as unstructured content.
+        log.warning("tool %r of plugin %r: no output schema (%s)", tool.name, tool.plugin, exc)
+        return None
+
+
+class PlugyardServer(MCPServer[Any]):
+    """An ``MCPServer`` whose tools are the host's plugin tools."""
+
+    def __init__(self, host: PluginHost, **kwargs: Any) -> None:
+        kwargs.setdefault("instructions", INSTRUCTIONS)
+        super().__init__(name=host.config.server.name, version=plugyard.__version__, **kwargs)
+        self.host = host
+        self._outputs: dict[str, FuncMetadata | None] = {}
+        self._listed: list[MCPTool] = []
+        for tool in host.tools:
+            meta = _output_metadata(tool)
+            self._outputs[tool.name] = meta
+            self._listed.append(
+                MCPTool(
+                    name=tool.name,
+                    title=tool.title,
+                    description=tool.description,
+                    input_schema=tool.input_schema,
+                    output_schema=meta.output_schema if meta is not None else None,
+                    annotations=_annotations(tool),
+                    _meta={"plugyard/plugin": tool.plugin},
+                )
+            )
+        self._sessions: weakref.WeakKeyDictionary[Any, str] = weakref.WeakKeyDictionary()
+
+    async def list_tools(self) -> list[MCPTool]:
+        return [*self._listed, *await super().list_tools()]
+
+    def _tool_input_schema(self, name: str) -> dict[str, Any] | None:
+        tool = self.host.tools.get(name)
+        return tool.input_schema if tool is not None else super()._tool_input_schema(name)
+
+    def _session_id(self, context: Context[Any, Any] | None) -> str | None:
+        if context is None or context._request_context is None:
+            return None
+        headers = context.headers
+        if headers and headers.get("mcp-session-id"):
+            return headers["mcp-session-id"]
+        session = context.request_context.session
+        try:
+            found = self._sessions.get(session)
+            if found is None:
+                found = self._sessions[session] = str(uuid.uuid4())
+            return found
+        except TypeError:
+            return None
+
+    def _user_id(self) -> str:
+        token = get_access_token()
+        if token is not None:
+            return token.subject or token.client_id
+        return self.host.config.default_user
+
+    async def call_tool(
+        self, name: str, arguments: dict[str, Any], context: Context[Any, Any] | None = None
+    ) -> Any:
+        if name not in self.host.tools:
+            return await super().call_tool(name, arguments, context)
+        progress = None
+        if context is not None and context._request_context is not None:
+            progress = context.report_progress
+        try:
+            outcome = await self.host.pipeline.call(
+                name,
+                arguments,
+                user_id=self._user_id(),
+                session_id=self._session_id(context),
+                progress=progress,
+            )
+        except UnknownTool as exc:
+            return CallToolResult(content=[TextContent(type="text", text=str(exc))], is_error=True)
+        meta = {CALL_ID_META: outcome.call.call_id}
+        if not outcome.success:
+            text = outcome.error_message or outcome.error_type or "the tool failed"
+            return CallToolResult(content=[TextContent(type="text", text=text)], is_error=True, _meta=meta)
+        output = self._outputs.get(name)
+        try:
+            if output is None:
+                result = FuncMetadata.model_construct(output_schema=None).convert_result(outcome.result)
+            else:
+                result = output.convert_result(outcome.result)
+        except Exception as exc:
+            tool = self.host.tools.get(name)
+            plugin = tool.plugin if tool else "?"
+            log.warning("tool %r of plugin %r returned a result that does not fit its output schema: %s", name, plugin, exc)
+            text = f"tool {name!r} of plugin {plugin!r} returned a result that does not match its declared return type: {exc}"
+            return CallToolResult(content=[TextContent(type="text", text=text)], is_error=True, _meta=meta)
+        if isinstance(result, CallToolResult):
+            merged = {**(result.meta or {}), **meta}
+            return result.model_copy(update={"meta": merged})
+        return result
