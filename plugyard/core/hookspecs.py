@@ -36,7 +36,9 @@ def plugin_settings() -> type[Any] | None:
     Return a pydantic model class. The host validates the table against it at start-up
     (unknown keys and wrong types are errors naming the plugin and the key) and hands the
     instance to tools as ``ctx.settings`` and to ``startup`` through ``host.settings_for(name)``.
-    A plugin that declares nothing gets ``None``, and a non-empty table for it is an error.
+    Validation runs with context ``{"base_dir": <folder of plugins.toml>}``, so a validator can
+    make relative paths relative to the file. A plugin that declares nothing gets ``None``,
+    and a non-empty table for it is an error.
     Secrets belong in the environment, not in the file.
     """
 

@@ -247,7 +247,7 @@ class PluginHost:
             model.model_config["extra"] = "forbid"
             model.model_rebuild(force=True)
         try:
-            self._settings[name] = model.model_validate(table)
+            self._settings[name] = model.model_validate(table, context={"base_dir": self.config.base_dir})
         except pydantic.ValidationError as exc:
             problems = "; ".join(
                 f"[plugins.{name}] {'.'.join(str(p) for p in e['loc'])}: {e['msg']}"

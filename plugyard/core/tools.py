@@ -67,9 +67,18 @@ class Tool:
     structured_output: bool | None = None
 
 
+def _is_context_hint(hint: Any) -> bool:
+    if hint is ToolContext:
+        return True
+    # ``ToolContext | None`` (or Optional[ToolContext]) asks for the context too.
+    return ToolContext in typing.get_args(hint) and all(
+        arg is ToolContext or arg is type(None) for arg in typing.get_args(hint)
+    )
+
+
 def _context_param(sig: inspect.Signature, hints: Mapping[str, Any]) -> str | None:
     for name in sig.parameters:
-        if hints.get(name) is ToolContext:
+        if _is_context_hint(hints.get(name)):
             return name
     return None
 
@@ -90,8 +99,8 @@ def build_tool(
     structured_output: bool | None = None,
 ) -> Tool:
     """Describe ``fn`` as a tool. Its input schema is the pydantic model of its signature."""
-    tool_name = name or getattr(fn, "__name__", "")
-    if not TOOL_NAME.match(tool_name):
+    tool_name = name if name is not None else getattr(fn, "__name__", "")
+    if not TOOL_NAME.fullmatch(tool_name):
         raise PluginError(
             plugin,
             f"tool name {tool_name!r} is invalid: names must match {TOOL_NAME.pattern} "

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import logging
 import uuid
-import weakref
 from typing import Any
 
 from mcp.server.auth.middleware.auth_context import get_access_token
@@ -79,7 +78,8 @@ class PlugyardServer(MCPServer[Any]):
                     _meta={"plugyard/plugin": tool.plugin},
                 )
             )
-        self._sessions: weakref.WeakKeyDictionary[Any, str] = weakref.WeakKeyDictionary()
+        # stdio and in-memory transports carry one client per server: that connection is the session.
+        self._connection_id = str(uuid.uuid4())
 
     async def list_tools(self) -> list[MCPTool]:
         return [*self._listed, *await super().list_tools()]
@@ -92,16 +92,10 @@ class PlugyardServer(MCPServer[Any]):
         if context is None or context._request_context is None:
             return None
         headers = context.headers
-        if headers and headers.get("mcp-session-id"):
-            return headers["mcp-session-id"]
-        session = context.request_context.session
-        try:
-            found = self._sessions.get(session)
-            if found is None:
-                found = self._sessions[session] = str(uuid.uuid4())
-            return found
-        except TypeError:
-            return None
+        if headers is None:
+            return self._connection_id
+        # Streamable HTTP: the client's session, or none at all in stateless mode.
+        return headers.get("mcp-session-id")
 
     def _user_id(self) -> str:
         token = get_access_token()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from alembic import command
@@ -10,6 +11,9 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine
+
+# Alembic narrates every step at INFO; on stdio that is noise in a desktop client's log.
+logging.getLogger("alembic").setLevel(logging.WARNING)
 
 
 def alembic_config(url: str | None = None) -> AlembicConfig:

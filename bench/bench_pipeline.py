@@ -1,0 +1,564 @@
+#!/usr/bin/env python
+"""The foundation benchmark: what does plugyard's call path cost over a bare mcp SDK server?
+
+Three measurements, each against a baseline taken in the same run:
+
+1. in-memory: ``Client(server)`` in this process, plugyard (recording ON, SQLite file) against
+   a bare ``MCPServer`` serving the same no-op function;
+2. stdio: ``Client(StdioServerParameters(...))`` against real subprocesses: ``plugyard serve``
+   (plugins.toml with the no-op plugin and the history plugin) and ``bench/bare_server.py``;
+3. recorder: the history ``Recorder``'s sustained rows/s into SQLite against plain ``sqlite3``
+   ``executemany`` of the same rows into the same schema (batches of 500, one transaction each).
+
+Plugyard and bare alternate round by round (the order flips every round), so machine noise
+hits both. After the plugyard runs the history table is counted: it must hold one row per call.
+
+    python bench/bench_pipeline.py [--calls N] [--rounds R] [--rows M] [--db-rounds D] [--write]
+
+``--write`` replaces the pipeline section of ``bench/RESULTS.md``. Never run this as a test.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import gc
+import json
+import platform
+import shlex
+import sqlite3
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import anyio
+
+BENCH = Path(__file__).resolve().parent
+sys.path.insert(0, str(BENCH))
+
+import noop_plugin  # noqa: E402
+from mcp import Client, StdioServerParameters  # noqa: E402
+from mcp.server.mcpserver import MCPServer  # noqa: E402
+
+from plugyard.core.calls import ToolCall, ToolOutcome  # noqa: E402
+from plugyard.core.config import parse_config  # noqa: E402
+from plugyard.core.history import migrate  # noqa: E402
+from plugyard.core.history.db import create_engine  # noqa: E402
+from plugyard.core.history.plugin import HistoryPlugin  # noqa: E402
+from plugyard.core.history.recorder import Recorder  # noqa: E402
+from plugyard.core.host import PluginHost  # noqa: E402
+from plugyard.mcp_server.server import PlugyardServer  # noqa: E402
+
+RESULTS = BENCH / "RESULTS.md"
+BEGIN = "<!-- bench_pipeline:begin -->"
+END = "<!-- bench_pipeline:end -->"
+TOOL = "noop"
+BATCH = 500
+# Targets from the issue.
+STDIO_RATIO = 0.90
+STDIO_P50_MS = 0.1
+INPROC_RATIO = 0.80
+
+
+# -- measuring ----------------------------------------------------------------------------
+
+
+@dataclass
+class Series:
+    """One configuration's rounds: per-call latencies (ns) and the wall time of each round."""
+
+    latencies: list[int] = field(default_factory=list)
+    round_seconds: list[float] = field(default_factory=list)
+    round_calls: list[int] = field(default_factory=list)
+
+    @property
+    def calls_per_s(self) -> float:
+        return sum(self.round_calls) / sum(self.round_seconds)
+
+    def round_rates(self) -> list[float]:
+        return [n / s for n, s in zip(self.round_calls, self.round_seconds, strict=True)]
+
+    def pct_ms(self, q: float) -> float:
+        ordered = sorted(self.latencies)
+        index = min(len(ordered) - 1, max(0, round(q / 100 * len(ordered)) - 1))
+        return ordered[index] / 1e6
+
+
+async def _calls(client: Client, n: int, start: int, series: Series | None) -> None:
+    """n sequential calls; each result is checked (both sides pay the same check)."""
+    perf = time.perf_counter_ns
+    lat: list[int] = []
+    t0 = perf()
+    for i in range(start, start + n):
+        c0 = perf()
+        result = await client.call_tool(TOOL, {"x": i})
+        lat.append(perf() - c0)
+        if result.is_error or result.structured_content != {"result": i}:
+            raise RuntimeError(f"unexpected result for x={i}: {result!r}")
+    elapsed = (perf() - t0) / 1e9
+    if series is not None:
+        series.latencies.extend(lat)
+        series.round_seconds.append(elapsed)
+        series.round_calls.append(n)
+
+
+async def _wait_until(predicate: Callable[[], bool], what: str, timeout: float = 30.0) -> None:
+    try:
+        with anyio.fail_after(timeout):
+            while not predicate():
+                await anyio.sleep(0.005)
+    except TimeoutError:
+        raise RuntimeError(f"timed out after {timeout:g} s waiting for {what}") from None
+
+
+async def _alternate(
+    clients: dict[str, Client],
+    *,
+    calls: int,
+    rounds: int,
+    warmup: int,
+    settle: Callable[[int], Any],
+    progress: str,
+) -> tuple[dict[str, Series], int]:
+    """Warm both up, then ``rounds`` rounds of ``calls`` calls each, order flipping every round.
+
+    ``settle(plugyard_calls_so_far)`` runs after every segment, untimed: it waits until plugyard's
+    recorder has written everything, so no configuration is timed while the other's history
+    batch is still being written.
+    """
+    series = {name: Series() for name in clients}
+    made = 0
+    for name, client in clients.items():
+        await _calls(client, warmup, 0, None)
+        if name == "plugyard":
+            made += warmup
+        await settle(made)
+    names = list(clients)
+    for r in range(rounds):
+        order = names if r % 2 == 0 else names[::-1]
+        for name in order:
+            gc.collect()
+            await _calls(clients[name], calls, made, series[name])
+            if name == "plugyard":
+                made += calls
+            await settle(made)
+        print(f"  {progress} round {r + 1}/{rounds} done", file=sys.stderr, flush=True)
+    return series, made
+
+
+def count_rows(db: Path) -> int:
+    with sqlite3.connect(db) as conn:
+        (n,) = conn.execute("SELECT count(*) FROM tool_call").fetchone()
+    return int(n)
+
+
+@dataclass
+class PipelineResult:
+    transport: str
+    bare: Series
+    plugyard: Series
+    calls_made: int
+    rows: int
+
+
+async def bench_inprocess(tmp: Path, *, calls: int, rounds: int, warmup: int) -> PipelineResult:
+    bare = MCPServer("bare")
+    bare.add_tool(noop_plugin.noop)
+    db = tmp / "inprocess.db"
+    config = parse_config({"database": {"url": f"sqlite+aiosqlite:///{db}"}})
+    history = HistoryPlugin()
+    host = PluginHost(config, entry_points=False, plugins={"noop": noop_plugin, "history": history})
+
+    async def settle(made: int) -> None:
+        recorder = history.recorder
+        assert recorder is not None
+        await _wait_until(lambda: recorder.written + recorder.journaled >= made, "recorder drain")
+
+    async with host.running():
+        server = PlugyardServer(host)
+        async with Client(bare) as bare_client, Client(server) as plugyard_client:
+            series, made = await _alternate(
+                {"bare": bare_client, "plugyard": plugyard_client},
+                calls=calls,
+                rounds=rounds,
+                warmup=warmup,
+                settle=settle,
+                progress="in-memory",
+            )
+    assert history.recorder is not None and history.recorder.journaled == 0, "records went to the journal"
+    return PipelineResult("in-memory", series["bare"], series["plugyard"], made, count_rows(db))
+
+
+async def bench_stdio(tmp: Path, *, calls: int, rounds: int, warmup: int) -> PipelineResult:
+    db = tmp / "stdio.db"
+    toml = tmp / "plugins.toml"
+    toml.write_text(
+        f"[database]\nurl = {json.dumps(f'sqlite+aiosqlite:///{db}')}\n\n"
+        "[plugins]\n"
+        f"modules = [{json.dumps(str(BENCH / 'noop_plugin.py'))}]\n"
+        'disabled = ["notes", "diagnose", "calculator"]\n',
+        encoding="utf-8",
+    )
+    bare = StdioServerParameters(command=sys.executable, args=[str(BENCH / "bare_server.py")], cwd=tmp)
+    plugyard = StdioServerParameters(
+        command=sys.executable, args=["-m", "plugyard.cli", "--config", str(toml), "serve"], cwd=tmp
+    )
+
+    def rows_now() -> int:
+        try:
+            return count_rows(db)
+        except sqlite3.OperationalError:
+            return -1
+
+    async def settle(made: int) -> None:
+        # The server's recorder is in the other process: watch its rows land (WAL: reading is fine).
+        await _wait_until(lambda: rows_now() >= made, "plugyard history rows")
+
+    async with Client(bare) as bare_client, Client(plugyard) as plugyard_client:
+        series, made = await _alternate(
+            {"bare": bare_client, "plugyard": plugyard_client},
+            calls=calls,
+            rounds=rounds,
+            warmup=warmup,
+            settle=settle,
+            progress="stdio",
+        )
+    # Leaving the client closed the server's stdin; `plugyard serve` flushed and exited.
+    return PipelineResult("stdio", series["bare"], series["plugyard"], made, count_rows(db))
+
+
+# -- the recorder ---------------------------------------------------------------------------
+
+
+def make_outcomes(n: int) -> list[ToolOutcome]:
+    now = dt.datetime.now(dt.UTC)
+    session = str(uuid.uuid4())
+    out = []
+    for i in range(n):
+        call = ToolCall(
+            call_id=str(uuid.uuid4()),
+            tool_name=TOOL,
+            plugin_name="noop_plugin",
+            arguments={"x": i},
+            user_id="bench",
+            session_id=session,
+            started_at=now + dt.timedelta(microseconds=i),
+        )
+        out.append(ToolOutcome(call=call, success=True, duration_ms=0.05, result=i, result_size=len(str(i))))
+    return out
+
+
+COLUMNS = (
+    "call_id, user_id, session_id, tool_name, plugin_name, arguments, success, error_type, error_message, "
+    "execution_time_ms, result_size, satisfaction, intent, workflow_run_id, created_at"
+)
+RAW_INSERT = f"INSERT INTO tool_call ({COLUMNS}) VALUES ({', '.join('?' * 15)}) ON CONFLICT (call_id) DO NOTHING"
+
+
+def raw_params(outcomes: list[ToolOutcome]) -> list[tuple[Any, ...]]:
+    """The rows exactly as SQLAlchemy binds them for SQLite (JSON text, naive datetime text)."""
+    rows = []
+    for o in outcomes:
+        c = o.call
+        rows.append((
+            c.call_id, c.user_id, c.session_id, c.tool_name, c.plugin_name,
+            json.dumps(c.arguments), 1, None, None, o.duration_ms, o.result_size, None, None, None,
+            c.started_at.replace(tzinfo=None).isoformat(sep=" ", timespec="microseconds"),
+        ))  # fmt: skip
+    return rows
+
+
+async def fresh_db(path: Path) -> None:
+    engine = create_engine(f"sqlite+aiosqlite:///{path}")
+    await migrate.upgrade(engine)
+    await engine.dispose()
+
+
+def raw_sqlite(path: Path, params: list[tuple[Any, ...]]) -> float:
+    """Seconds to write ``params`` with plain sqlite3, same PRAGMAs as plugyard's engine."""
+    conn = sqlite3.connect(path, isolation_level=None)
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute("PRAGMA synchronous=NORMAL")
+    t0 = time.perf_counter()
+    for start in range(0, len(params), BATCH):
+        conn.execute("BEGIN")
+        conn.executemany(RAW_INSERT, params[start : start + BATCH])
+        conn.execute("COMMIT")
+    elapsed = time.perf_counter() - t0
+    conn.close()
+    return elapsed
+
+
+async def recorder_run(path: Path, tmp: Path, outcomes: list[ToolOutcome]) -> tuple[float, Recorder]:
+    """Seconds from the first submit until ``close()`` returns (every row written)."""
+    engine = create_engine(f"sqlite+aiosqlite:///{path}")
+    recorder = Recorder(engine, journal=tmp / f"{path.stem}.j.jsonl", batch_size=BATCH, flush_interval=0.2)
+    # Back-pressure below the recorder's queue_size, so nothing overflows to the journal: this
+    # measures what the database path sustains, not how fast a loop can append to a deque.
+    high_water = recorder.queue_size // 2
+    try:
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(recorder.run)
+            await anyio.sleep(0)
+            t0 = time.perf_counter()
+            for start in range(0, len(outcomes), BATCH):
+                for outcome in outcomes[start : start + BATCH]:
+                    recorder.submit(outcome)
+                await anyio.sleep(0)
+                while recorder.depth > high_water:
+                    await anyio.sleep(0.001)
+            await recorder.close()
+            elapsed = time.perf_counter() - t0
+    finally:
+        await engine.dispose()
+    return elapsed, recorder
+
+
+@dataclass
+class RecorderResult:
+    rows: int
+    raw_seconds: list[float] = field(default_factory=list)
+    recorder_seconds: list[float] = field(default_factory=list)
+    raw_counts: list[int] = field(default_factory=list)
+    recorder_counts: list[int] = field(default_factory=list)
+
+    @property
+    def raw_rate(self) -> float:
+        return self.rows * len(self.raw_seconds) / sum(self.raw_seconds)
+
+    @property
+    def recorder_rate(self) -> float:
+        return self.rows * len(self.recorder_seconds) / sum(self.recorder_seconds)
+
+
+async def bench_recorder(tmp: Path, *, rows: int, rounds: int) -> RecorderResult:
+    outcomes = make_outcomes(rows)
+    params = raw_params(outcomes)
+    result = RecorderResult(rows)
+    for r in range(rounds):
+        order = ("raw", "recorder") if r % 2 == 0 else ("recorder", "raw")
+        for which in order:
+            path = tmp / f"{which}-{r}.db"
+            await fresh_db(path)
+            gc.collect()
+            if which == "raw":
+                result.raw_seconds.append(raw_sqlite(path, params))
+                result.raw_counts.append(count_rows(path))
+            else:
+                seconds, recorder = await recorder_run(path, tmp, outcomes)
+                assert recorder.journaled == 0, f"{recorder.journaled} records went to the journal"
+                result.recorder_seconds.append(seconds)
+                result.recorder_counts.append(count_rows(path))
+            path.unlink()
+            for suffix in ("-wal", "-shm"):
+                Path(f"{path}{suffix}").unlink(missing_ok=True)
+        print(f"  recorder round {r + 1}/{rounds} done", file=sys.stderr, flush=True)
+    return result
+
+
+# -- reporting ------------------------------------------------------------------------------
+
+
+def machine() -> list[str]:
+    model = cpus = "?"
+    try:
+        for line in subprocess.run(["lscpu"], capture_output=True, text=True, check=True).stdout.splitlines():
+            key, _, value = line.partition(":")
+            if key.strip() == "Model name":
+                model = value.strip()
+            elif key.strip() == "CPU(s)":
+                cpus = value.strip()
+    except (OSError, subprocess.CalledProcessError):
+        pass
+    u = platform.uname()  # the node name (hostname) is left out on purpose
+    from importlib.metadata import version
+
+    libs = ", ".join(f"{p} {version(p)}" for p in ("mcp", "pydantic", "SQLAlchemy", "aiosqlite", "anyio"))
+    return [
+        f"- CPU: {model}, {cpus} CPU(s) (`lscpu`)",
+        f"- OS: {u.system} {u.release} {u.machine}",
+        f"- Python {platform.python_version()} ({platform.python_implementation()}), SQLite {sqlite3.sqlite_version}",
+        f"- {libs}",
+    ]
+
+
+def _fmt_rate(x: float) -> str:
+    return f"{x:,.0f}"
+
+
+def pipeline_table(results: list[PipelineResult]) -> list[str]:
+    lines = [
+        "| transport | server | calls/s | ×bare | p50 ms | Δp50 ms | p95 ms | Δp95 ms | per-round ×bare (min–max) |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for res in results:
+        b, p = res.bare, res.plugyard
+        ratios = [pr / br for pr, br in zip(p.round_rates(), b.round_rates(), strict=True)]
+        lines.append(
+            f"| {res.transport} | bare `MCPServer` | {_fmt_rate(b.calls_per_s)} | 1.00 | {b.pct_ms(50):.3f} | – "
+            f"| {b.pct_ms(95):.3f} | – | – |"
+        )
+        lines.append(
+            f"| {res.transport} | plugyard, recorded | {_fmt_rate(p.calls_per_s)} | "
+            f"**{p.calls_per_s / b.calls_per_s:.2f}** | {p.pct_ms(50):.3f} | **{p.pct_ms(50) - b.pct_ms(50):+.3f}** | "
+            f"{p.pct_ms(95):.3f} | {p.pct_ms(95) - b.pct_ms(95):+.3f} | {min(ratios):.2f}–{max(ratios):.2f} |"
+        )
+    return lines
+
+
+def targets_table(results: dict[str, PipelineResult]) -> list[str]:
+    lines = ["| target (from the issue) | measured | met |", "|---|---:|:---:|"]
+
+    def row(text: str, value: str, ok: bool) -> None:
+        lines.append(f"| {text} | {value} | {'yes' if ok else '**no**'} |")
+
+    s = results.get("stdio")
+    if s is not None:
+        ratio = s.plugyard.calls_per_s / s.bare.calls_per_s
+        delta = s.plugyard.pct_ms(50) - s.bare.pct_ms(50)
+        row(f"stdio calls/s ≥ {STDIO_RATIO:.2f}× bare", f"{ratio:.2f}×", ratio >= STDIO_RATIO)
+        row(f"stdio p50 ≤ bare + {STDIO_P50_MS} ms", f"{delta:+.3f} ms", delta <= STDIO_P50_MS)
+    m = results.get("in-memory")
+    if m is not None:
+        ratio = m.plugyard.calls_per_s / m.bare.calls_per_s
+        row(f"in-process calls/s ≥ {INPROC_RATIO:.2f}× bare", f"{ratio:.2f}×", ratio >= INPROC_RATIO)
+    return lines
+
+
+def recorder_table(rec: RecorderResult) -> list[str]:
+    return [
+        "| writer | rows/s | ×raw | per-round rows/s |",
+        "|---|---:|---:|---|",
+        f"| plain `sqlite3` `executemany`, {BATCH} rows/transaction (the raw limit) | {_fmt_rate(rec.raw_rate)} | "
+        f"1.00 | {', '.join(_fmt_rate(rec.rows / s) for s in rec.raw_seconds)} |",
+        f"| plugyard `Recorder` (batch_size={BATCH}, flush_interval=0.2) | {_fmt_rate(rec.recorder_rate)} | "
+        f"**{rec.recorder_rate / rec.raw_rate:.2f}** | "
+        f"{', '.join(_fmt_rate(rec.rows / s) for s in rec.recorder_seconds)} |",
+    ]
+
+
+def report(
+    results: list[PipelineResult], rec: RecorderResult | None, args: argparse.Namespace, wall: float
+) -> str:
+    command = "python bench/bench_pipeline.py " + shlex.join(a for a in sys.argv[1:] if a != "--write")
+    out = [
+        "## Pipeline: plugyard vs a bare `MCPServer`",
+        "",
+        f"Run {dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC, `{command.strip()}` ({wall:.0f} s wall).",
+        "",
+        *machine(),
+        "",
+    ]
+    if results:
+        out += [
+            f"A no-op async tool (`noop(x: int = 0) -> int`) called sequentially, {args.rounds} rounds × "
+            f"{args.calls:,} calls per configuration after {args.warmup:,} warm-up calls, plugyard and bare "
+            "alternating every round (order flipped each round). Plugyard records every call "
+            "(history plugin, SQLite file in a temp dir); between segments the benchmark waits, untimed, "
+            "until plugyard's recorder has written every row, so neither side is timed while the other's "
+            f"last batch (≤ {BATCH} rows) is being written. Latency is client-observed per call; calls/s is "
+            "calls / wall time of the rounds. Ratios are against the bare server in the same run.",
+            "",
+            *pipeline_table(results),
+            "",
+            *targets_table({r.transport: r for r in results}),
+            "",
+            "History rows after the plugyard runs (must equal the calls made, warm-up included): "
+            + "; ".join(
+                f"{r.transport} {r.rows:,} / {r.calls_made:,} {'ok' if r.rows == r.calls_made else 'MISMATCH'}"
+                for r in results
+            )
+            + ".",
+            "",
+        ]
+    if rec is not None:
+        out += [
+            "### Recorder: sustained rows/s into SQLite",
+            "",
+            f"{rec.rows:,} `ToolOutcome`s submitted to a `Recorder` while `run()` runs (the producer yields "
+            f"every {BATCH} and holds back above half the queue size, so nothing is journaled), timed from the "
+            "first submit until `close()` returns; against plain `sqlite3` `executemany` of the same rows "
+            "(pre-serialised) into the same migrated schema, same PRAGMAs (WAL, synchronous=NORMAL), same "
+            f"`ON CONFLICT (call_id) DO NOTHING`. {len(rec.raw_seconds)} round(s) each, alternating, fresh "
+            "database file every time.",
+            "",
+            *recorder_table(rec),
+            "",
+            f"Rows in the table after each run: raw {rec.raw_counts}, recorder {rec.recorder_counts} "
+            f"(expected {rec.rows:,} each).",
+            "",
+        ]
+    return "\n".join(out)
+
+
+def write_results(section: str) -> None:
+    block = f"{BEGIN}\n{section.rstrip()}\n{END}"
+    if RESULTS.exists():
+        text = RESULTS.read_text(encoding="utf-8")
+        if BEGIN in text and END in text:
+            head, _, rest = text.partition(BEGIN)
+            _, _, tail = rest.partition(END)
+            RESULTS.write_text(head + block + tail, encoding="utf-8")
+            return
+        RESULTS.write_text(text.rstrip() + "\n\n" + block + "\n", encoding="utf-8")
+        return
+    RESULTS.write_text(
+        "# Benchmark results\n\nFigures are ratios against a baseline measured in the same run; raw numbers "
+        "beside them. See `bench/README.md` for what each benchmark measures.\n\n" + block + "\n",
+        encoding="utf-8",
+    )
+
+
+async def main_async(args: argparse.Namespace) -> tuple[list[PipelineResult], RecorderResult | None]:
+    results: list[PipelineResult] = []
+    rec = None
+    with tempfile.TemporaryDirectory(prefix="plugyard-bench-") as name:
+        tmp = Path(name)
+        if "memory" in args.only:
+            results.append(await bench_inprocess(tmp, calls=args.calls, rounds=args.rounds, warmup=args.warmup))
+        if "stdio" in args.only:
+            results.append(await bench_stdio(tmp, calls=args.calls, rounds=args.rounds, warmup=args.warmup))
+        if "recorder" in args.only:
+            rec = await bench_recorder(tmp, rows=args.rows, rounds=args.db_rounds)
+    return results, rec
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--calls", type=int, default=2500, help="calls per configuration per round")
+    parser.add_argument("--rounds", type=int, default=6, help="rounds (each configuration once per round)")
+    parser.add_argument("--warmup", type=int, default=500, help="untimed calls per configuration first")
+    parser.add_argument("--rows", type=int, default=200_000, help="rows for the recorder benchmark")
+    parser.add_argument("--db-rounds", type=int, default=2, help="rounds of the recorder benchmark")
+    parser.add_argument(
+        "--only", nargs="+", choices=("memory", "stdio", "recorder"), default=("memory", "stdio", "recorder")
+    )
+    parser.add_argument("--write", action="store_true", help="rewrite the pipeline section of bench/RESULTS.md")
+    args = parser.parse_args()
+    t0 = time.perf_counter()
+    results, rec = anyio.run(main_async, args)
+    text = report(results, rec, args, time.perf_counter() - t0)
+    print(text)
+    dropped = [r for r in results if r.rows != r.calls_made]
+    if rec is not None and any(n != rec.rows for n in rec.raw_counts + rec.recorder_counts):
+        dropped.append(rec)  # type: ignore[arg-type]
+    for r in results:
+        print(f"history rows ({r.transport}): {r.rows:,} for {r.calls_made:,} calls", file=sys.stderr)
+    if dropped:
+        print("ERROR: history rows do not match the calls made; results not written", file=sys.stderr)
+        return 1
+    if args.write:
+        write_results(text)
+        print(f"wrote {RESULTS.relative_to(BENCH.parent)}", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,3 @@
+from plugyard.cli import main
+
+main()

@@ -1,0 +1,237 @@
+"""Discovery: entry points of separately installed distributions, plugins.toml modules,
+disabling, settings, and broken plugins reported while the rest load."""
+
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+
+import pytest
+from pydantic import BaseModel
+
+from plugyard import ToolContext, hookimpl
+from plugyard.core.config import parse_config
+from plugyard.core.errors import PluginError
+from plugyard.core.host import PluginHost
+
+pytestmark = pytest.mark.anyio
+
+
+def install_distribution(site: Path, dist: str, version: str, modules: dict[str, str], entry_points: dict[str, str]) -> None:
+    """Lay out a real installed distribution (code + dist-info with entry_points.txt) in ``site``."""
+    for name, source in modules.items():
+        (site / f"{name}.py").write_text(textwrap.dedent(source), encoding="utf-8")
+    info = site / f"{dist.replace('-', '_')}-{version}.dist-info"
+    info.mkdir(parents=True)
+    (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {dist}\nVersion: {version}\n", encoding="utf-8")
+    eps = "\n".join(f"{k} = {v}" for k, v in entry_points.items())
+    (info / "entry_points.txt").write_text(f"[plugyard]\n{eps}\n", encoding="utf-8")
+
+
+GOOD = """
+    from plugyard import hookimpl
+
+    def shout(text: str) -> str:
+        '''Upper-case a text.'''
+        return text.upper()
+
+    @hookimpl
+    def register_tools(register):
+        register(shout)
+"""
+
+
+@pytest.fixture
+def site(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, isolated_sys_path: None) -> Path:
+    site = tmp_path / "site"
+    site.mkdir()
+    monkeypatch.syspath_prepend(str(site))
+    return site
+
+
+def test_a_plugin_installed_as_its_own_distribution_is_found_without_configuration(site, config):
+    install_distribution(site, "plugyard-shout", "1.2.3", {"shout_plugin": GOOD}, {"shout": "shout_plugin"})
+    host = PluginHost(config).load()
+    info = host.infos["shout"]
+    assert (info.status, info.origin, info.distribution, info.version) == ("loaded", "entry point", "plugyard-shout", "1.2.3")
+    assert info.hooks == ["register_tools"] and info.tools == ["shout"]
+    assert host.tools.get("shout").plugin == "shout"
+
+
+async def test_a_discovered_plugin_tool_runs_through_the_pipeline(site, config):
+    install_distribution(site, "plugyard-shout", "1.2.3", {"shout_plugin": GOOD}, {"shout": "shout_plugin"})
+    host = PluginHost(config)
+    async with host.running():
+        assert (await host.call_tool("shout", {"text": "hi"})).result == "HI"
+
+
+def test_plugins_toml_can_disable_a_plugin_by_name(site, db_url):
+    install_distribution(site, "plugyard-shout", "1.2.3", {"shout_plugin": GOOD}, {"shout": "shout_plugin"})
+    host = PluginHost(parse_config({"database": {"url": db_url}, "plugins": {"disabled": ["shout"]}})).load()
+    assert host.infos["shout"].status == "disabled"
+    assert "shout" not in host.tools
+    assert host.pm.get_plugin("shout") is None
+
+
+BROKEN = {
+    "import_error": "import not_a_module_anywhere\n",
+    "unknown_hook": """
+        from plugyard import hookimpl
+        @hookimpl
+        def register_toolz(register):
+            pass
+    """,
+    "wrong_signature": """
+        from plugyard import hookimpl
+        @hookimpl
+        def after_tool_call(call, outcome, extra):
+            pass
+    """,
+    "register_raises": """
+        from plugyard import hookimpl
+        @hookimpl
+        def register_tools(register):
+            raise RuntimeError("cannot reach my backend")
+    """,
+    "bad_tool_name": """
+        from plugyard import hookimpl
+        @hookimpl
+        def register_tools(register):
+            register(lambda: 1, name="not a name")
+    """,
+}
+EXPECTED = {
+    "import_error": "failed to import: ModuleNotFoundError",
+    "unknown_hook": "implements a hook plugyard does not have",
+    "wrong_signature": "invalid hook implementation",
+    "register_raises": "register_tools raised RuntimeError: cannot reach my backend",
+    "bad_tool_name": "tool name 'not a name' is invalid",
+}
+
+
+def test_broken_plugins_are_reported_and_skipped_while_the_others_load(site, config):
+    modules = {f"broken_{k}": v for k, v in BROKEN.items()} | {"shout_plugin": GOOD}
+    eps = {k: f"broken_{k}" for k in BROKEN} | {"shout": "shout_plugin"}
+    install_distribution(site, "plugyard-mixed", "0.1", modules, eps)
+    host = PluginHost(config).load()
+    for name, expected in EXPECTED.items():
+        info = host.infos[name]
+        assert info.status == "failed", name
+        assert expected in info.error, (name, info.error)
+        assert host.pm.get_plugin(name) is None
+    assert host.infos["shout"].status == "loaded" and "shout" in host.tools
+
+
+@pytest.mark.parametrize("broken", sorted(BROKEN))
+def test_strict_mode_makes_a_broken_plugin_fatal(site, config, broken):
+    install_distribution(site, "plugyard-broken", "0.1", {f"broken_{broken}": BROKEN[broken]}, {broken: f"broken_{broken}"})
+    with pytest.raises(PluginError, match=f"plugin '{broken}'"):
+        PluginHost(config, strict=True).load()
+
+
+def test_modules_named_in_plugins_toml_are_loaded_relative_to_the_file(tmp_path, db_url):
+    (tmp_path / "local_plugin.py").write_text(textwrap.dedent(GOOD), encoding="utf-8")
+    toml = tmp_path / "conf" / "plugins.toml"
+    toml.parent.mkdir()
+    cfg = parse_config({"database": {"url": db_url}, "plugins": {"modules": ["../local_plugin.py"]}}, toml)
+    host = PluginHost(cfg, entry_points=False).load()
+    info = host.infos["local_plugin"]
+    assert info.origin == "plugins.toml" and info.status == "loaded" and info.tools == ["shout"]
+
+
+def test_a_missing_module_file_is_reported(db_url):
+    cfg = parse_config({"database": {"url": db_url}, "plugins": {"modules": ["nowhere.py"]}})
+    host = PluginHost(cfg, entry_points=False).load()
+    assert "does not exist" in host.infos["nowhere"].error
+
+
+class Greeter:
+    class Settings(BaseModel):
+        greeting: str = "hello"
+        times: int = 1
+
+    @hookimpl
+    def plugin_settings(self):  # type: ignore[no-untyped-def]
+        return self.Settings
+
+    @hookimpl
+    def register_tools(self, register):  # type: ignore[no-untyped-def]
+        def greet(name: str, ctx: ToolContext) -> str:
+            return " ".join([f"{ctx.settings.greeting} {name}"] * ctx.settings.times)
+
+        register(greet)
+
+
+async def test_plugin_settings_come_from_its_own_table(db_url):
+    cfg = parse_config({"database": {"url": db_url}, "plugins": {"greeter": {"greeting": "hi", "times": 2}}})
+    host = PluginHost(cfg, entry_points=False, plugins={"greeter": Greeter()})
+    async with host.running():
+        assert (await host.call_tool("greet", {"name": "ada"})).result == "hi ada hi ada"
+    assert host.settings_for("greeter").times == 2
+
+
+@pytest.mark.parametrize(
+    ("table", "message"),
+    [
+        ({"greting": "typo"}, "[plugins.greeter] greting: Extra inputs are not permitted"),
+        ({"times": "many"}, "[plugins.greeter] times: Input should be a valid integer"),
+    ],
+)
+def test_unknown_or_mistyped_settings_are_errors_naming_the_key(db_url, table, message):
+    cfg = parse_config({"database": {"url": db_url}, "plugins": {"greeter": table}})
+    host = PluginHost(cfg, entry_points=False, plugins={"greeter": Greeter()}).load()
+    assert host.infos["greeter"].status == "failed"
+    assert message in host.infos["greeter"].error
+
+
+def test_settings_for_a_plugin_that_declares_none_are_an_error(make_host, db_url):
+    cfg = parse_config({"database": {"url": db_url}, "plugins": {"sample": {"color": "red"}}})
+    host = make_host(cfg=cfg)
+    assert "declares none" in host.infos["sample"].error
+
+
+class Lifecycle:
+    def __init__(self) -> None:
+        self.events: list[str] = []
+
+    @hookimpl
+    def startup(self, host):  # type: ignore[no-untyped-def]
+        async def start() -> None:
+            self.events.append("startup")
+            host.start_background(self.tick)
+
+        return start()
+
+    async def tick(self) -> None:
+        self.events.append("background")
+
+    @hookimpl
+    def shutdown(self):  # type: ignore[no-untyped-def]
+        self.events.append("shutdown")
+
+
+async def test_startup_and_shutdown_run_around_the_hosts_life(make_host):
+    life = Lifecycle()
+    host = make_host(extra={"life": life})
+    async with host.running():
+        await __import__("anyio").sleep(0.01)
+        assert life.events == ["startup", "background"]
+    assert life.events[-1] == "shutdown"
+
+
+class BadStartup:
+    @hookimpl
+    def startup(self):  # type: ignore[no-untyped-def]
+        raise RuntimeError("no licence")
+
+
+async def test_a_failing_startup_is_reported_and_the_host_still_serves(make_host):
+    host = make_host(extra={"bad": BadStartup()})
+    async with host.running():
+        assert (await host.call_tool("add", {"a": 1})).success
+    assert "startup raised RuntimeError: no licence" in host.infos["bad"].error
+
+
+def test_hosts_are_independent(make_host):
+    first, second = make_host(), make_host()
+    assert first.pm is not second.pm and first.tools is not second.tools

@@ -1,0 +1,260 @@
+"""The call pipeline: validation, hooks, timeouts and failures, through a real host."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import anyio
+import pytest
+from pydantic import Field
+
+from plugyard import ToolContext, Veto, hookimpl
+from plugyard.core.errors import PluginError, UnknownTool
+from plugyard.core.host import PluginHost
+from plugyard.core.tools import build_tool
+from tests.conftest import rows
+
+pytestmark = pytest.mark.anyio
+
+
+async def test_a_successful_call_returns_the_result_and_is_recorded(running_host, db_path):
+    async with running_host() as host:
+        outcome = await host.call_tool("add", {"a": 2, "b": 3}, user_id="ada", session_id="s1")
+    assert outcome.success and outcome.result == 5
+    [row] = rows(db_path)
+    assert row["tool_name"] == "add" and row["plugin_name"] == "sample"
+    assert row["user_id"] == "ada" and row["session_id"] == "s1"
+    assert row["success"] == 1 and row["error_type"] is None
+    assert row["call_id"] == outcome.call.call_id
+    assert row["result_size"] == 1 and row["execution_time_ms"] >= 0
+
+
+async def test_invalid_arguments_give_a_clear_error_and_a_failed_row(running_host, db_path):
+    async with running_host() as host:
+        wrong_type = await host.call_tool("add", {"a": "two"})
+        missing = await host.call_tool("add", {})
+        extra = await host.call_tool("add", {"a": 1, "c": 2})
+    assert not wrong_type.success and wrong_type.error_type == "InvalidArguments"
+    assert "tool 'add'" in wrong_type.error_message and "a:" in wrong_type.error_message
+    assert "a: Field required" in missing.error_message
+    assert "c: Extra inputs are not permitted" in extra.error_message
+    assert [r["success"] for r in rows(db_path)] == [0, 0, 0]
+
+
+async def test_a_tool_that_raises_becomes_a_failed_outcome_with_its_message(running_host, db_path):
+    async with running_host() as host:
+        outcome = await host.call_tool("explode", {"message": "disk on fire"})
+    assert not outcome.success
+    assert outcome.error_type == "RuntimeError"
+    assert "disk on fire" in outcome.error_message
+    [row] = rows(db_path)
+    assert row["error_type"] == "RuntimeError" and "disk on fire" in row["error_message"]
+
+
+async def test_an_unknown_tool_is_refused_and_nothing_is_recorded(running_host, db_path):
+    async with running_host() as host:
+        with pytest.raises(UnknownTool, match="unknown tool 'nope'.*add"):
+            await host.call_tool("nope", {})
+    assert rows(db_path) == []
+
+
+@pytest.mark.parametrize("tool", ["sleep_sync", "sleep_async"])
+async def test_a_tool_past_its_timeout_is_stopped_and_recorded(running_host, db_path, tool):
+    async with running_host() as host:
+        with anyio.fail_after(5):
+            outcome = await host.call_tool(tool, {"seconds": 3})
+    assert not outcome.success and outcome.error_type == "ToolTimeout"
+    assert "0.5 s" in outcome.error_message and f"[tools.{tool}]" in outcome.error_message
+    assert rows(db_path)[0]["error_type"] == "ToolTimeout"
+
+
+async def test_plugins_toml_timeout_overrides_the_registered_one(make_host, config):
+    cfg = config.model_copy(update={"tools": config.tools.model_copy(update={"overrides": {}})})
+    from plugyard.core.config import parse_config
+
+    cfg = parse_config({"database": {"url": config.database_url}, "tools": {"sleep_async": {"timeout": 0.05}}})
+    host = make_host(cfg=cfg)
+    async with host.running():
+        outcome = await host.call_tool("sleep_async", {"seconds": 0.3})
+    assert outcome.error_type == "ToolTimeout" and "0.05 s" in outcome.error_message
+
+
+async def test_sync_tools_run_in_a_worker_thread_without_blocking_the_loop(running_host):
+    async with running_host() as host:
+        async with anyio.create_task_group() as tg:
+            results: list[Any] = []
+
+            async def call() -> None:
+                results.append(await host.call_tool("sleep_sync", {"seconds": 0.2}))
+
+            with anyio.fail_after(2):
+                start = anyio.current_time()
+                for _ in range(3):
+                    tg.start_soon(call)
+        assert all(r.success for r in results)
+        assert anyio.current_time() - start < 0.55  # three 0.2 s sleeps overlapped
+
+
+async def test_the_context_argument_carries_identity_and_is_not_in_the_schema(running_host):
+    async with running_host() as host:
+        assert "ctx" not in host.tools.get("whoami").input_schema.get("properties", {})
+        outcome = await host.call_tool("whoami", {}, user_id="grace", session_id="s9")
+    assert outcome.result == {
+        "user_id": "grace",
+        "session_id": "s9",
+        "call_id": outcome.call.call_id,
+        "plugin": "sample",
+    }
+
+
+class Gate:
+    def __init__(self) -> None:
+        self.seen: list[str] = []
+
+    @hookimpl
+    def before_tool_call(self, call):  # type: ignore[no-untyped-def]
+        self.seen.append(call.tool_name)
+        if call.tool_name == "explode":
+            return Veto("explosions are not allowed here")
+        return None
+
+
+async def test_before_tool_call_can_veto_and_the_refusal_is_recorded(running_host, db_path):
+    gate = Gate()
+    async with running_host(extra={"gate": gate}) as host:
+        refused = await host.call_tool("explode", {})
+        allowed = await host.call_tool("add", {"a": 1})
+    assert not refused.success and refused.error_type == "ToolVetoed"
+    assert "refused by plugin 'gate': explosions are not allowed here" in refused.error_message
+    assert allowed.success
+    assert gate.seen == ["explode", "add"]
+    assert [r["error_type"] for r in rows(db_path)] == ["ToolVetoed", None]
+
+
+class AsyncGate:
+    @hookimpl
+    def before_tool_call(self, call):  # type: ignore[no-untyped-def]
+        async def decide() -> Veto | None:
+            await anyio.sleep(0)
+            return Veto("quota used up") if call.user_id == "mallory" else None
+
+        return decide()
+
+
+async def test_before_tool_call_may_decide_asynchronously(running_host):
+    async with running_host(extra={"quota": AsyncGate()}) as host:
+        assert (await host.call_tool("add", {"a": 1}, user_id="alice")).success
+        refused = await host.call_tool("add", {"a": 1}, user_id="mallory")
+    assert refused.error_type == "ToolVetoed" and "quota used up" in refused.error_message
+
+
+class Faulty:
+    @hookimpl
+    def before_tool_call(self, call):  # type: ignore[no-untyped-def]
+        raise ValueError("before is broken")
+
+    @hookimpl
+    def after_tool_call(self, outcome):  # type: ignore[no-untyped-def]
+        raise ValueError("after is broken")
+
+
+async def test_failing_hook_implementations_are_isolated_and_recording_goes_on(running_host, db_path, caplog):
+    async with running_host(extra={"faulty": Faulty()}) as host:
+        outcome = await host.call_tool("add", {"a": 4})
+    assert outcome.success and outcome.result == 4
+    assert len(rows(db_path)) == 1
+    assert "before_tool_call of plugin 'faulty' failed" in caplog.text
+    assert "after_tool_call of plugin 'faulty' failed" in caplog.text
+
+
+class Unserialisable:
+    @hookimpl
+    def register_tools(self, register):  # type: ignore[no-untyped-def]
+        def handle() -> Any:
+            return object()
+
+        register(handle)
+
+
+async def test_a_result_that_cannot_be_serialised_is_a_clear_failure(running_host, db_path):
+    async with running_host(extra={"odd": Unserialisable()}) as host:
+        outcome = await host.call_tool("handle", {})
+    assert not outcome.success
+    assert "tool 'handle' of plugin 'odd' returned a value that cannot be serialised" in outcome.error_message
+    assert rows(db_path)[0]["success"] == 0
+
+
+def test_tool_names_follow_the_anthropic_rule():
+    def fn() -> None: ...
+
+    for bad in ["trailing\n", "has space", "dots.not.allowed", "x" * 65, "", "ünïcode"]:
+        with pytest.raises(PluginError, match="invalid"):
+            build_tool(fn, plugin="p", name=bad)
+    assert build_tool(fn, plugin="p", name="ok-name_2").name == "ok-name_2"
+
+
+def test_the_schema_comes_from_type_hints_with_descriptions_and_constraints():
+    def search(
+        query: Annotated[str, Field(description="What to look for")],
+        limit: Annotated[int, Field(ge=1, le=50)] = 10,
+        tags: list[str] | None = None,
+    ) -> list[str]:
+        """Search things."""
+        return []
+
+    tool = build_tool(search, plugin="p")
+    props = tool.input_schema["properties"]
+    assert tool.input_schema["required"] == ["query"]
+    assert props["query"]["description"] == "What to look for"
+    assert props["limit"]["maximum"] == 50 and props["limit"]["default"] == 10
+    assert tool.input_schema["additionalProperties"] is False
+    assert tool.description == "Search things."
+
+
+def test_var_args_cannot_be_a_tool():
+    def bad(*values: int) -> int:
+        return 0
+
+    with pytest.raises(PluginError, match=r"\*args"):
+        build_tool(bad, plugin="p")
+
+
+class Clasher:
+    @hookimpl
+    def register_tools(self, register):  # type: ignore[no-untyped-def]
+        def add(x: int) -> int:
+            return x
+
+        def unique_tool() -> str:
+            return "mine"
+
+        register(add)
+        register(unique_tool)
+
+
+def test_two_plugins_registering_one_name_is_an_error_naming_both(make_host):
+    host = make_host(extra={"clasher": Clasher()})
+    info = host.infos["clasher"]
+    assert "tool name 'add' is registered by both plugin 'sample' and plugin 'clasher'" in info.error
+    assert host.tools.get("add").plugin == "sample"
+    assert host.tools.get("unique_tool").plugin == "clasher"
+
+
+def test_a_name_clash_is_fatal_in_strict_mode(make_host):
+    with pytest.raises(PluginError, match="both plugin 'sample' and plugin 'clasher'"):
+        make_host(extra={"clasher": Clasher()}, strict=True)
+
+
+async def test_the_recorder_flushes_every_call_on_shutdown(running_host, db_path):
+    async with running_host() as host:
+        for i in range(250):
+            await host.call_tool("add", {"a": i})
+    assert len(rows(db_path)) == 250
+
+
+async def test_a_host_without_the_history_plugin_still_serves(config):
+    from tests.conftest import sample_plugin
+
+    host = PluginHost(config, entry_points=False, plugins={"sample": sample_plugin()})
+    async with host.running():
+        assert (await host.call_tool("add", {"a": 1})).result == 1

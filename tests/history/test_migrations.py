@@ -1,0 +1,64 @@
+"""Migrations ship in the package, upgrade and downgrade cleanly, and never drift from the models."""
+
+from __future__ import annotations
+
+import sqlite3
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+
+from plugyard.core.history import migrate
+from plugyard.core.history.db import create_engine
+from plugyard.core.history.models import metadata
+
+pytestmark = pytest.mark.anyio
+
+SIX_INDEXES = {
+    "ix_tool_call_user_id",
+    "ix_tool_call_tool_name",
+    "ix_tool_call_success",
+    "ix_tool_call_created_at",
+    "ix_tool_call_user_created",
+    "ix_tool_call_metrics",
+}
+
+
+def tables(path) -> set[str]:
+    with sqlite3.connect(path) as conn:
+        return {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+
+
+async def test_upgrade_to_head_then_downgrade_to_base_on_a_fresh_file(db_url, db_path):
+    engine = create_engine(db_url)
+    assert await migrate.current(engine) is None
+    await migrate.upgrade(engine)
+    assert await migrate.current(engine) == migrate.head()
+    assert "tool_call" in tables(db_path)
+    with sqlite3.connect(db_path) as conn:
+        indexes = {r[1] for r in conn.execute("PRAGMA index_list('tool_call')")}
+        assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    assert SIX_INDEXES <= indexes
+    await migrate.downgrade(engine, "base")
+    assert await migrate.current(engine) is None
+    assert tables(db_path) <= {"alembic_version"}
+    await engine.dispose()
+
+
+async def test_models_and_migrations_agree(db_url):
+    engine = create_engine(db_url)
+    await migrate.upgrade(engine)
+    async with engine.connect() as conn:
+        diff = await conn.run_sync(
+            lambda sync: compare_metadata(MigrationContext.configure(sync, opts={"compare_type": True}), metadata)
+        )
+    await engine.dispose()
+    assert diff == []
+
+
+def test_every_migration_is_small_named_and_linear():
+    revisions = migrate.history()
+    assert revisions[0][1] is None
+    for (rev, _down, doc), (_next, next_down, _d) in zip(revisions, revisions[1:], strict=False):
+        assert next_down == rev
+    assert all(doc for _r, _d, doc in revisions)

@@ -1,0 +1,155 @@
+"""The recorder: batches, redaction, the journal when the database is away, and replay."""
+
+from __future__ import annotations
+
+import sqlite3
+import uuid
+from datetime import UTC, datetime
+from pathlib import Path
+
+import anyio
+import pytest
+
+from plugyard.core.calls import ToolCall, ToolOutcome
+from plugyard.core.history import migrate
+from plugyard.core.history.db import create_engine
+from plugyard.core.history.recorder import Recorder
+from plugyard.core.history.redact import REDACTED, Redactor
+from tests.conftest import rows
+
+pytestmark = pytest.mark.anyio
+
+
+def outcome(tool: str = "add", args: dict | None = None, call_id: str | None = None) -> ToolOutcome:
+    call = ToolCall(
+        call_id=call_id or str(uuid.uuid4()),
+        tool_name=tool,
+        plugin_name="sample",
+        arguments=args or {"a": 1},
+        user_id="u1",
+        session_id="s1",
+        started_at=datetime.now(UTC),
+    )
+    return ToolOutcome(call=call, success=True, duration_ms=1.5, result=1, result_size=1)
+
+
+@pytest.fixture
+async def engine(db_url):
+    engine = create_engine(db_url)
+    await migrate.upgrade(engine)
+    yield engine
+    await engine.dispose()
+
+
+def test_secret_looking_keys_are_redacted_at_any_depth():
+    redact = Redactor(["password", "token", "api_key", "secret"])
+    stored = redact(
+        {
+            "user": "ada",
+            "Password": "hunter2",
+            "nested": {"X-Api-Key": "k", "apiKey": "k2", "list": [{"refresh_token": "t"}, "plain"]},
+            "client_secret_value": "s",
+            "tokens_used": 3,
+        }
+    )
+    assert stored == {
+        "user": "ada",
+        "Password": REDACTED,
+        "nested": {"X-Api-Key": REDACTED, "apiKey": REDACTED, "list": [{"refresh_token": REDACTED}, "plain"]},
+        "client_secret_value": REDACTED,
+        "tokens_used": REDACTED,
+    }
+
+
+async def test_batches_are_written_by_size_and_by_time(engine, db_path, tmp_path):
+    recorder = Recorder(engine, journal=tmp_path / "j.jsonl", batch_size=10, flush_interval=0.05)
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(recorder.run)
+        for _ in range(25):
+            recorder.submit(outcome())
+        with anyio.fail_after(5):
+            while recorder.written < 25:
+                await anyio.sleep(0.01)
+        await recorder.close()
+    assert len(rows(db_path)) == 25 and recorder.depth == 0
+
+
+async def test_arguments_are_stored_redacted_and_json_safe(engine, db_path, tmp_path):
+    recorder = Recorder(engine, journal=tmp_path / "j.jsonl", redact_keys=["password"])
+    recorder.submit(outcome(args={"password": "hunter2", "when": datetime(2026, 1, 1, tzinfo=UTC), "n": 1}))
+    await recorder.close()
+    [row] = rows(db_path)
+    assert "hunter2" not in row["arguments"]
+    assert '"password": "[REDACTED]"' in row["arguments"] and "2026-01-01" in row["arguments"]
+
+
+async def test_a_call_id_written_twice_is_stored_once(engine, db_path, tmp_path):
+    recorder = Recorder(engine, journal=tmp_path / "j.jsonl")
+    same = outcome(call_id="fixed-id")
+    recorder.submit(same)
+    await recorder.close()
+    again = Recorder(engine, journal=tmp_path / "j.jsonl")
+    again.submit(same)
+    again.submit(outcome())
+    await again.close()
+    assert [r["call_id"] for r in rows(db_path)].count("fixed-id") == 1
+    assert len(rows(db_path)) == 2
+
+
+async def test_while_sqlite_is_locked_by_another_process_records_wait_then_land(engine, db_path, tmp_path):
+    blocker = sqlite3.connect(db_path, timeout=0)
+    blocker.execute("BEGIN EXCLUSIVE")
+    recorder = Recorder(engine, journal=tmp_path / "j.jsonl", batch_size=5, flush_interval=0.02)
+    try:
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(recorder.run)
+            for _ in range(12):
+                recorder.submit(outcome())
+            await anyio.sleep(0.3)
+            assert recorder.written == 0
+            blocker.rollback()
+            with anyio.fail_after(20):
+                while recorder.written < 12:
+                    await anyio.sleep(0.02)
+            await recorder.close()
+    finally:
+        blocker.close()
+    assert len(rows(db_path)) == 12 and recorder.journaled == 0
+
+
+async def test_records_the_database_cannot_take_at_shutdown_go_to_the_journal_and_replay(tmp_path, db_path, db_url):
+    # No tables yet: every write fails, as when the database is gone.
+    broken = create_engine(db_url)
+    journal = tmp_path / "journal.jsonl"
+    recorder = Recorder(broken, journal=journal, redact_keys=["password"])
+    ids = []
+    for _ in range(7):
+        o = outcome(args={"password": "hunter2"})
+        ids.append(o.call.call_id)
+        recorder.submit(o)
+    with anyio.fail_after(20):
+        await recorder.close()
+    assert recorder.journaled == 7 and recorder.written == 0
+    assert "hunter2" not in journal.read_text()
+    await migrate.upgrade(broken)
+    # A torn last line, as a crash mid-append would leave, must not stop the replay.
+    with journal.open("a") as fh:
+        fh.write('{"call_id": "torn"')
+    replayer = Recorder(broken, journal=journal)
+    assert await replayer.replay_journal() == 7
+    assert not journal.exists()
+    # Replaying twice (a crash after writing, before deleting) never duplicates.
+    assert await replayer.replay_journal() == 0
+    assert sorted(r["call_id"] for r in rows(db_path)) == sorted(ids)
+    await broken.dispose()
+
+
+async def test_a_full_queue_spills_to_the_journal_instead_of_dropping(engine, tmp_path: Path, db_path):
+    journal = tmp_path / "j.jsonl"
+    recorder = Recorder(engine, journal=journal, queue_size=3)
+    for _ in range(5):
+        recorder.submit(outcome())
+    assert recorder.depth == 3 and recorder.journaled == 2
+    await recorder.close()
+    assert await Recorder(engine, journal=journal).replay_journal() == 2
+    assert len(rows(db_path)) == 5
