@@ -362,16 +362,22 @@ class PluginHost:
     async def running(self) -> AsyncIterator[PluginHost]:
         """Load the plugins, run ``startup`` hooks, and on exit ``shutdown`` hooks (shielded)."""
         self.load()
-        async with anyio.create_task_group() as tg:
-            self._task_group = tg
-            try:
-                await self._lifetime_hook("startup")
-                yield self
-            finally:
-                with anyio.CancelScope(shield=True):
-                    await self._lifetime_hook("shutdown")
-                self._task_group = None
-                tg.cancel_scope.cancel()
+        try:
+            async with anyio.create_task_group() as tg:
+                self._task_group = tg
+                try:
+                    await self._lifetime_hook("startup")
+                    yield self
+                finally:
+                    with anyio.CancelScope(shield=True):
+                        await self._lifetime_hook("shutdown")
+                    self._task_group = None
+                    tg.cancel_scope.cancel()
+        except BaseExceptionGroup as group:
+            # The task group is ours, not the caller's: hand back the one error that happened.
+            if len(group.exceptions) == 1:
+                raise group.exceptions[0] from group.exceptions[0].__cause__
+            raise
 
     async def _lifetime_hook(self, hook_name: str) -> None:
         for impl in getattr(self.pm.hook, hook_name).get_hookimpls():

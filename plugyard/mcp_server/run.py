@@ -22,6 +22,7 @@ from mcp.server.transport_security import TransportSecuritySettings
 from plugyard.core.errors import ConfigError
 from plugyard.core.host import PluginHost
 from plugyard.mcp_server.server import PlugyardServer
+from plugyard.mcp_server.stdio import run_stdio
 
 log = logging.getLogger("plugyard.serve")
 
@@ -80,7 +81,7 @@ async def serve(
                 await tg.start(_watch_signals, tg.cancel_scope.cancel)
                 if on_ready:
                     on_ready("stdio")
-                await server.run_stdio_async()
+                await run_stdio(server)
                 tg.cancel_scope.cancel()
                 return
             app = server.streamable_http_app(

@@ -1,0 +1,103 @@
+"""stdio whose input can be cancelled.
+
+The SDK reads stdin in a worker thread, and a thread blocked in ``read()`` cannot be
+cancelled: a SIGTERM would wait for the client's next message before the history flush could
+run. Here stdin is read without blocking, so stopping is immediate. As in the SDK, fd 0 points
+at the null device while serving, so a plugin (or its child process) reading stdin cannot
+steal protocol messages.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import os
+import stat
+from collections.abc import AsyncIterator, Iterator
+from typing import Any
+
+import anyio
+from mcp.server.mcpserver import MCPServer
+from mcp.server.stdio import stdio_server
+
+CHUNK = 1 << 16
+
+
+class CancellableLines:
+    """Lines of a non-blocking file descriptor, read on the event loop."""
+
+    def __init__(self, fd: int) -> None:
+        self._fd = fd
+        self._buffer = bytearray()
+        self._eof = False
+
+    def __aiter__(self) -> CancellableLines:
+        return self
+
+    async def __anext__(self) -> str:
+        while True:
+            newline = self._buffer.find(b"\n")
+            if newline >= 0:
+                line = bytes(self._buffer[: newline + 1])
+                del self._buffer[: newline + 1]
+                return line.decode("utf-8", errors="replace")
+            if self._eof:
+                if self._buffer:
+                    line = bytes(self._buffer)
+                    self._buffer.clear()
+                    return line.decode("utf-8", errors="replace")
+                raise StopAsyncIteration
+            await anyio.wait_readable(self._fd)
+            try:
+                chunk = os.read(self._fd, CHUNK)
+            except BlockingIOError:
+                continue
+            if chunk:
+                self._buffer += chunk
+            else:
+                self._eof = True
+
+
+def _pollable(fd: int) -> bool:
+    # epoll refuses regular files (stdin redirected from a file); those never block anyway.
+    try:
+        mode = os.fstat(fd).st_mode
+    except OSError:
+        return False
+    return stat.S_ISFIFO(mode) or stat.S_ISSOCK(mode) or stat.S_ISCHR(mode)
+
+
+@contextlib.contextmanager
+def _claimed_stdin() -> Iterator[int]:
+    private = fcntl.fcntl(0, fcntl.F_DUPFD_CLOEXEC, 3)
+    devnull = os.open(os.devnull, os.O_RDONLY)
+    os.dup2(devnull, 0)
+    os.close(devnull)
+    was_blocking = os.get_blocking(private)
+    os.set_blocking(private, False)
+    try:
+        yield private
+    finally:
+        with contextlib.suppress(OSError):
+            os.set_blocking(private, was_blocking)
+            os.dup2(private, 0)
+        with contextlib.suppress(OSError):
+            os.close(private)
+
+
+@contextlib.asynccontextmanager
+async def _streams() -> AsyncIterator[tuple[Any, Any]]:
+    if not _pollable(0):
+        async with stdio_server() as streams:
+            yield streams
+        return
+    with _claimed_stdin() as fd:
+        async with stdio_server(stdin=CancellableLines(fd)) as streams:  # type: ignore[arg-type]
+            yield streams
+
+
+async def run_stdio(server: MCPServer[Any]) -> None:
+    """Serve ``server`` on stdin/stdout until end of input or cancellation."""
+    lowlevel = server._lowlevel_server
+    async with _streams() as (read_stream, write_stream):
+        await lowlevel.run(read_stream, write_stream, lowlevel.create_initialization_options())
