@@ -61,13 +61,20 @@ def _guard(fn: Callable[[], T]) -> T:
 
 def _setup_logging(verbose: int) -> None:
     level = logging.WARNING - 10 * verbose
-    logging.basicConfig(level=max(level, logging.DEBUG), stream=sys.stderr, format="%(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=max(level, logging.DEBUG), stream=sys.stderr, format="%(levelname)s %(name)s: %(message)s"
+    )
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(plugyard.__version__, prog_name="plugyard")
-@click.option("--config", "config_path", type=click.Path(dir_okay=False), envvar="PLUGYARD_CONFIG",
-              help="plugins.toml to use (default: ./plugins.toml if present).")
+@click.option(
+    "--config",
+    "config_path",
+    type=click.Path(dir_okay=False),
+    envvar="PLUGYARD_CONFIG",
+    help="plugins.toml to use (default: ./plugins.toml if present).",
+)
 @click.option("--strict", is_flag=True, help="Fail when any plugin fails to load instead of skipping it.")
 @click.option("-v", "--verbose", count=True, help="More logging on stderr (-vv for debug).")
 @click.pass_context
@@ -236,9 +243,9 @@ def _with_engine(state: _State, action: Callable[[Any], Awaitable[T]]) -> T:
 
 
 def _safe_url(url: str) -> str:
-    from sqlalchemy.engine import make_url
+    from plugyard.core.history.db import safe_url
 
-    return make_url(url).render_as_string(hide_password=True)
+    return safe_url(url)
 
 
 @db.command("upgrade")

@@ -186,9 +186,7 @@ def parse_config(data: dict[str, Any], source: Path | None = None) -> Config:
     }
     for name, table in plugins_raw.items():
         if not isinstance(table, dict):
-            raise ConfigError(
-                f"{where}: [plugins] {name} = ... is not a table; plugin settings go in [plugins.{name}]"
-            )
+            raise ConfigError(f"{where}: [plugins] {name} = ... is not a table; plugin settings go in [plugins.{name}]")
         plugins["settings"][name] = table
     try:
         return Config(

@@ -11,15 +11,15 @@ wrong signature or raises while registering is reported and skipped, and the res
 from __future__ import annotations
 
 import dataclasses
+import functools
 import importlib
 import importlib.metadata
 import importlib.util
 import inspect
 import logging
 import sys
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Coroutine, Iterable, Mapping, Sequence
 from contextlib import asynccontextmanager
-from pathlib import Path
 from types import ModuleType
 from typing import Any
 
@@ -30,7 +30,7 @@ import pydantic
 
 from plugyard.core import hookspecs
 from plugyard.core.calls import ToolOutcome
-from plugyard.core.config import RESERVED_PLUGIN_KEYS, Config
+from plugyard.core.config import Config
 from plugyard.core.errors import PluginError, PlugyardError
 from plugyard.core.intents import RegisteredClassifier
 from plugyard.core.tools import Tool, ToolPipeline, ToolRegistry, build_tool
@@ -146,7 +146,7 @@ class PluginHost:
         for name, obj in self._given:
             yield _Candidate(
                 PluginInfo(name=name, origin="registered", module=getattr(obj, "__name__", type(obj).__name__)),
-                lambda obj=obj: obj,
+                functools.partial(_identity, obj),
             )
 
     def _module_candidate(self, spec: str) -> _Candidate:
@@ -216,7 +216,8 @@ class PluginHost:
     # -- registration ----------------------------------------------------------------------
 
     def _impl_of(self, hook_name: str, plugin: str) -> pluggy.HookImpl | None:
-        for impl in getattr(self.pm.hook, hook_name).get_hookimpls():
+        caller: pluggy.HookCaller = getattr(self.pm.hook, hook_name)
+        for impl in caller.get_hookimpls():
             if impl.plugin_name == plugin:
                 return impl
         return None
@@ -230,7 +231,9 @@ class PluginHost:
         impl = self._impl_of("plugin_settings", name)
         if impl is None:
             if table:
-                self._drop(name, f"plugins.toml has [plugins.{name}] settings {sorted(table)}, but the plugin declares none")
+                self._drop(
+                    name, f"plugins.toml has [plugins.{name}] settings {sorted(table)}, but the plugin declares none"
+                )
             return
         try:
             model = self._invoke(impl)
@@ -350,7 +353,7 @@ class PluginHost:
     def get_plugin(self, name: str) -> object | None:
         return self.pm.get_plugin(name)
 
-    def start_background(self, fn: Callable[[], Awaitable[Any]], *, name: str | None = None) -> None:
+    def start_background(self, fn: Callable[[], Coroutine[Any, Any, Any]], *, name: str | None = None) -> None:
         """Run ``fn()`` until the host stops. Only valid while the host is running."""
         if self._task_group is None:
             raise RuntimeError("start_background() is only available while the host is running")
@@ -403,6 +406,10 @@ class PluginHost:
         return await self.pipeline.call(name, arguments, **context)
 
 
+def _identity(obj: object) -> object:
+    return obj
+
+
 def _bind(impl: pluggy.HookImpl) -> Callable[..., Any]:
     fn = impl.function
     argnames = impl.argnames
@@ -415,4 +422,3 @@ def _bind(impl: pluggy.HookImpl) -> Callable[..., Any]:
 
 def _is_spec(obj: object) -> bool:
     return callable(obj) and hasattr(obj, f"{hookspecs.PROJECT}_spec")
-

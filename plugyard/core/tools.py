@@ -127,7 +127,7 @@ def build_tool(
         fields[param.name] = (annotation, default)
     model_name = "".join(part.capitalize() for part in re.split(r"[_-]", tool_name)) + "Arguments"
     try:
-        arg_model = pydantic.create_model(  # type: ignore[call-overload]
+        arg_model = pydantic.create_model(
             model_name,
             __config__=pydantic.ConfigDict(extra="forbid", arbitrary_types_allowed=False),
             **fields,
@@ -264,8 +264,7 @@ class ToolPipeline:
                 size = len(pydantic_core.to_json(result))
             except pydantic_core.PydanticSerializationError as exc:
                 raise ToolFailed(
-                    f"tool {tool.name!r} of plugin {tool.plugin!r} returned a value that cannot be "
-                    f"serialised: {exc}"
+                    f"tool {tool.name!r} of plugin {tool.plugin!r} returned a value that cannot be serialised: {exc}"
                 ) from exc
             outcome = ToolOutcome(
                 call=call,
@@ -287,9 +286,7 @@ class ToolPipeline:
         await self._after_hooks(call, outcome)
         return outcome
 
-    async def _run(
-        self, tool: Tool, call: ToolCall, args: Mapping[str, Any], progress: ProgressReporter | None
-    ) -> Any:
+    async def _run(self, tool: Tool, call: ToolCall, args: Mapping[str, Any], progress: ProgressReporter | None) -> Any:
         try:
             validated = tool.arg_model.model_validate(args)
         except pydantic.ValidationError as exc:

@@ -14,7 +14,7 @@ from typing import Any
 
 from mcp.server.auth.middleware.auth_context import get_access_token
 from mcp.server.mcpserver import Context, MCPServer
-from mcp.server.mcpserver.utilities.func_metadata import FuncMetadata, func_metadata
+from mcp.server.mcpserver.utilities.func_metadata import ArgModelBase, FuncMetadata, func_metadata
 from mcp.types import CallToolResult, TextContent, ToolAnnotations
 from mcp.types import Tool as MCPTool
 
@@ -53,6 +53,14 @@ def _output_metadata(tool: Tool) -> FuncMetadata | None:
         # The tool still serves; its results are sent as unstructured content.
         log.warning("tool %r of plugin %r: no output schema (%s)", tool.name, tool.plugin, exc)
         return None
+
+
+class _NoArguments(ArgModelBase):
+    pass
+
+
+# Conversion for tools whose return type has no schema: content blocks only, as the SDK does.
+_UNSTRUCTURED = FuncMetadata(arg_model=_NoArguments)
 
 
 class PlugyardServer(MCPServer[Any]):
@@ -103,9 +111,7 @@ class PlugyardServer(MCPServer[Any]):
             return token.subject or token.client_id
         return self.host.config.default_user
 
-    async def call_tool(
-        self, name: str, arguments: dict[str, Any], context: Context[Any, Any] | None = None
-    ) -> Any:
+    async def call_tool(self, name: str, arguments: dict[str, Any], context: Context[Any, Any] | None = None) -> Any:
         if name not in self.host.tools:
             return await super().call_tool(name, arguments, context)
         progress = None
@@ -127,15 +133,17 @@ class PlugyardServer(MCPServer[Any]):
             return CallToolResult(content=[TextContent(type="text", text=text)], is_error=True, _meta=meta)
         output = self._outputs.get(name)
         try:
-            if output is None:
-                result = FuncMetadata.model_construct(output_schema=None).convert_result(outcome.result)
-            else:
-                result = output.convert_result(outcome.result)
+            result = (output or _UNSTRUCTURED).convert_result(outcome.result)
         except Exception as exc:
             tool = self.host.tools.get(name)
             plugin = tool.plugin if tool else "?"
-            log.warning("tool %r of plugin %r returned a result that does not fit its output schema: %s", name, plugin, exc)
-            text = f"tool {name!r} of plugin {plugin!r} returned a result that does not match its declared return type: {exc}"
+            log.warning(
+                "tool %r of plugin %r returned a result that does not fit its output schema: %s", name, plugin, exc
+            )
+            text = (
+                f"tool {name!r} of plugin {plugin!r} returned a result that does not match "
+                f"its declared return type: {exc}"
+            )
             return CallToolResult(content=[TextContent(type="text", text=text)], is_error=True, _meta=meta)
         if isinstance(result, CallToolResult):
             merged = {**(result.meta or {}), **meta}

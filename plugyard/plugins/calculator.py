@@ -39,9 +39,7 @@ class UnitError(ValueError):
 class Calculation(BaseModel):
     expression: str
     result: int | float
-    text: str = Field(
-        description="The result as text: exact for integers, 15 significant digits for decimals."
-    )
+    text: str = Field(description="The result as text: exact for integers, 15 significant digits for decimals.")
 
 
 class Conversion(BaseModel):
@@ -114,9 +112,7 @@ _SYMBOLS: dict[type[ast.operator], str] = {
 def _checked(value: object) -> Number:
     if isinstance(value, bool) or not isinstance(value, int | float):
         if isinstance(value, complex):
-            raise CalculationError(
-                "the result is not a real number (e.g. a fractional power of a negative number)"
-            )
+            raise CalculationError("the result is not a real number (e.g. a fractional power of a negative number)")
         raise CalculationError(f"the result is not a number: {value!r}")
     if isinstance(value, int) and value.bit_length() > MAX_INT_BITS:
         raise CalculationError(f"the result is too large: results are limited to about {MAX_INT_BITS} bits")
@@ -147,9 +143,7 @@ def _eval(node: ast.AST, depth: int) -> Number:
     if isinstance(node, ast.UnaryOp):
         unary = _UNARY.get(type(node.op))
         if unary is None:
-            raise CalculationError(
-                f"the unary operator {type(node.op).__name__} is not allowed (only + and -)"
-            )
+            raise CalculationError(f"the unary operator {type(node.op).__name__} is not allowed (only + and -)")
         return _checked(unary(_eval(node.operand, depth + 1)))
     if isinstance(node, ast.Name):
         if node.id in CONSTANTS:
@@ -161,9 +155,7 @@ def _eval(node: ast.AST, depth: int) -> Number:
         return _call(node, depth)
     if isinstance(node, ast.Attribute):
         name = node.attr
-        instead = (
-            f"; write {name}(...)" if name in FUNCTIONS else f"; write {name}" if name in CONSTANTS else ""
-        )
+        instead = f"; write {name}(...)" if name in FUNCTIONS else f"; write {name}" if name in CONSTANTS else ""
         raise CalculationError(f"attributes such as {ast.unparse(node)!r} are not allowed{instead}")
     if isinstance(node, ast.Tuple):
         raise CalculationError("commas are only allowed between function arguments (write 1000, not 1,000)")
@@ -197,9 +189,7 @@ def _text(value: Number) -> str:
 def evaluate(expression: str) -> Number:
     """Evaluate an arithmetic expression safely; raises CalculationError for anything else."""
     if len(expression) > MAX_EXPRESSION:
-        raise CalculationError(
-            f"the expression is {len(expression)} characters long; the limit is {MAX_EXPRESSION}"
-        )
+        raise CalculationError(f"the expression is {len(expression)} characters long; the limit is {MAX_EXPRESSION}")
     # Accept the typographic times, divide and minus signs people paste from documents.
     source = expression.strip().translate(str.maketrans("\u00d7\u00f7\u2212", "*/-"))
     if not source:
@@ -394,8 +384,7 @@ def convert(value: float, from_unit: str, to_unit: str) -> Conversion:
     dim_to, dst = _lookup(to_unit, from_unit)
     if dim_from != dim_to:
         raise UnitError(
-            f"cannot convert {src} ({dim_from}) to {dst} ({dim_to}); "
-            f"units of {dim_from} are: {_units_of(dim_from)}"
+            f"cannot convert {src} ({dim_from}) to {dst} ({dim_to}); units of {dim_from} are: {_units_of(dim_from)}"
         )
     if dim_from == "temperature":
         kelvin = _to_kelvin(value, src)
@@ -412,9 +401,7 @@ def convert(value: float, from_unit: str, to_unit: str) -> Conversion:
 
 def convert_units(
     value: Annotated[float, Field(allow_inf_nan=False, description="The amount to convert.")],
-    from_unit: Annotated[
-        str, Field(min_length=1, max_length=40, description="e.g. 'km', 'lb', '°F', 'MiB'.")
-    ],
+    from_unit: Annotated[str, Field(min_length=1, max_length=40, description="e.g. 'km', 'lb', '°F', 'MiB'.")],
     to_unit: Annotated[str, Field(min_length=1, max_length=40, description="A unit of the same dimension.")],
 ) -> Conversion:
     """Convert a value between units of length, mass, time, temperature (°C/°F/K), data size

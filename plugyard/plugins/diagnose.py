@@ -28,9 +28,7 @@ class Frame(BaseModel):
     function: str | None = Field(description="None for the location line of a SyntaxError.")
     code: str | None = Field(description="The source line as the traceback shows it.")
     column: int | None = Field(description="1-based column in `code` that the ^ markers point at, if shown.")
-    is_user_code: bool = Field(
-        description="False for the standard library, installed packages, frozen modules."
-    )
+    is_user_code: bool = Field(description="False for the standard library, installed packages, frozen modules.")
     repeated: int = Field(description="How many more times Python says this frame repeated (recursion).")
 
 
@@ -50,9 +48,7 @@ class Diagnosis(BaseModel):
     summary: str
     has_traceback: bool = Field(description="False when only an error line was found, without frames.")
     frames: list[Frame] = Field(description="The final exception's frames, outermost call first.")
-    user_frame: Frame | None = Field(
-        description="The innermost frame in the user's own code: look there first."
-    )
+    user_frame: Frame | None = Field(description="The innermost frame in the user's own code: look there first.")
     chain: list[ChainedError] = Field(description="Earlier exceptions of a chained traceback, oldest first.")
     likely_causes: list[str]
     suggestions: list[str]
@@ -75,9 +71,7 @@ _EXC_SUFFIXES = ("Error", "Exception", "Warning", "Exit", "Interrupt", "Iteratio
 # An error line buried in other text: only names that look like exceptions, to avoid prose.
 _LOOSE = re.compile(rf"(?<![\w.])(?P<type>{_NAME}(?:Error|Exception)|{'|'.join(_BARE)})(?::\s*(?P<msg>.*))?$")
 _STDLIB = re.compile(r"(?i)(^|/)(lib/python\d+(\.\d+)?t?|python\d*/lib)/(?!(site|dist)-packages/)")
-_LOCAL_STDLIB = tuple(
-    {sysconfig.get_paths()[k].replace("\\", "/").rstrip("/") + "/" for k in ("stdlib", "platstdlib")}
-)
+_LOCAL_STDLIB = tuple({sysconfig.get_paths()[k].replace("\\", "/").rstrip("/") + "/" for k in ("stdlib", "platstdlib")})
 
 
 def is_user_code(path: str) -> bool:
@@ -400,9 +394,7 @@ def _where(frame: Frame) -> str:
     return f"{at}, column {frame.column}" if frame.column else at
 
 
-def _advice(
-    exc_type: str, message: str, frames: list[Frame], user: Frame | None
-) -> tuple[list[str], list[str]]:
+def _advice(exc_type: str, message: str, frames: list[Frame], user: Frame | None) -> tuple[list[str], list[str]]:
     short = exc_type.rsplit(".", 1)[-1]
     repeating = sorted({f.function or "?" for f in frames if f.repeated})
     fields = {
@@ -423,10 +415,7 @@ def _advice(
         return found
     return (
         [f"The program raised {exc_type}{fields['at']}" + (f": {message}" if message else ".")],
-        [
-            f"Check the values used on the failing line{fields['at']}: print them, or stop there "
-            "with breakpoint()."
-        ],
+        [f"Check the values used on the failing line{fields['at']}: print them, or stop there with breakpoint()."],
     )
 
 
@@ -435,9 +424,7 @@ def _merge(into: list[str], extra: list[str]) -> None:
 
 
 def parse_traceback(
-    text: Annotated[
-        str, Field(min_length=1, max_length=200_000, description="A Python traceback or error output.")
-    ],
+    text: Annotated[str, Field(min_length=1, max_length=200_000, description="A Python traceback or error output.")],
 ) -> Diagnosis:
     """Diagnose a Python error from its traceback, or from any text containing an error line
     such as "IndexError: list index out of range".

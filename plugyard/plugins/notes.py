@@ -65,9 +65,7 @@ class NoteMatch(BaseModel):
     path: str = Field(description="Path of the note relative to the notes root, with '/' separators.")
     title: str = Field(description="The note's first heading, or its file name.")
     score: float = Field(description="Higher is more relevant; title and file-name matches weigh more.")
-    line: int | None = Field(
-        description="1-based number of the best matching line; None if only the path matched."
-    )
+    line: int | None = Field(description="1-based number of the best matching line; None if only the path matched.")
     snippet: str = Field(description="The best matching line (shortened around the match).")
     match_count: int = Field(description="How many times the query words occur in the note's text.")
 
@@ -245,9 +243,7 @@ def score_note(relpath: str, text: str, words: list[str]) -> NoteMatch | None:
 
 
 def search_notes(
-    query: Annotated[
-        str, Field(min_length=1, max_length=500, description="Words to find, e.g. 'docker volume'.")
-    ],
+    query: Annotated[str, Field(min_length=1, max_length=500, description="Words to find, e.g. 'docker volume'.")],
     ctx: ToolContext,
     limit: Annotated[int, Field(ge=1, le=100, description="At most this many notes are returned.")] = 10,
 ) -> list[NoteMatch]:
@@ -290,9 +286,7 @@ def _modified(real: Path) -> datetime:
 def read_note(
     path: Annotated[
         str,
-        Field(
-            min_length=1, description="The note's path relative to the notes root, as list_notes gives it."
-        ),
+        Field(min_length=1, description="The note's path relative to the notes root, as list_notes gives it."),
     ],
     ctx: ToolContext,
 ) -> Note:
@@ -303,16 +297,12 @@ def read_note(
     root = notes_root(settings)
     real = confine(root, path)
     if real.is_dir():
-        raise IsADirectoryError(
-            f"{path!r} is a folder in the notes root {str(root)!r}; list it with list_notes"
-        )
+        raise IsADirectoryError(f"{path!r} is a folder in the notes root {str(root)!r}; list it with list_notes")
     if not real.is_file():
         known = [p for p, _ in _walk(root, root, settings)]
         close = difflib.get_close_matches(path, known, n=3, cutoff=0.5)
         hint = (
-            f"; did you mean {', '.join(map(repr, close))}?"
-            if close
-            else "; find it with list_notes or search_notes"
+            f"; did you mean {', '.join(map(repr, close))}?" if close else "; find it with list_notes or search_notes"
         )
         raise FileNotFoundError(f"there is no note {path!r} in the notes root {str(root)!r}{hint}")
     if real.suffix.lower() not in settings.extensions:

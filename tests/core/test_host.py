@@ -17,7 +17,9 @@ from plugyard.core.host import PluginHost
 pytestmark = pytest.mark.anyio
 
 
-def install_distribution(site: Path, dist: str, version: str, modules: dict[str, str], entry_points: dict[str, str]) -> None:
+def install_distribution(
+    site: Path, dist: str, version: str, modules: dict[str, str], entry_points: dict[str, str]
+) -> None:
     """Lay out a real installed distribution (code + dist-info with entry_points.txt) in ``site``."""
     for name, source in modules.items():
         (site / f"{name}.py").write_text(textwrap.dedent(source), encoding="utf-8")
@@ -53,7 +55,12 @@ def test_a_plugin_installed_as_its_own_distribution_is_found_without_configurati
     install_distribution(site, "plugyard-shout", "1.2.3", {"shout_plugin": GOOD}, {"shout": "shout_plugin"})
     host = PluginHost(config).load()
     info = host.infos["shout"]
-    assert (info.status, info.origin, info.distribution, info.version) == ("loaded", "entry point", "plugyard-shout", "1.2.3")
+    assert (info.status, info.origin, info.distribution, info.version) == (
+        "loaded",
+        "entry point",
+        "plugyard-shout",
+        "1.2.3",
+    )
     assert info.hooks == ["register_tools"] and info.tools == ["shout"]
     assert host.tools.get("shout").plugin == "shout"
 
@@ -124,7 +131,9 @@ def test_broken_plugins_are_reported_and_skipped_while_the_others_load(site, con
 
 @pytest.mark.parametrize("broken", sorted(BROKEN))
 def test_strict_mode_makes_a_broken_plugin_fatal(site, config, broken):
-    install_distribution(site, "plugyard-broken", "0.1", {f"broken_{broken}": BROKEN[broken]}, {broken: f"broken_{broken}"})
+    install_distribution(
+        site, "plugyard-broken", "0.1", {f"broken_{broken}": BROKEN[broken]}, {broken: f"broken_{broken}"}
+    )
     with pytest.raises(PluginError, match=f"plugin '{broken}'"):
         PluginHost(config, strict=True).load()
 

@@ -33,7 +33,9 @@ def site_env(tmp_path: Path) -> dict[str, str]:
     site = tmp_path / "site"
     site.mkdir()
     install_distribution(site, "plugyard-shout", "2.0.1", {"shout_plugin": GOOD}, {"shout": "shout_plugin"})
-    install_distribution(site, "plugyard-broken", "0.0.1", {"broken_mod": BROKEN["register_raises"]}, {"broken": "broken_mod"})
+    install_distribution(
+        site, "plugyard-broken", "0.0.1", {"broken_mod": BROKEN["register_raises"]}, {"broken": "broken_mod"}
+    )
     return subprocess_env(tmp_path, PYTHONPATH=str(site))
 
 
@@ -44,7 +46,9 @@ def test_plugins_lists_origins_versions_hooks_tools_and_errors(tmp_path, db_path
     infos = {p["name"]: p for p in json.loads(result.stdout)}
     assert infos["shout"] | {} == infos["shout"]
     assert (infos["shout"]["origin"], infos["shout"]["distribution"], infos["shout"]["version"]) == (
-        "entry point", "plugyard-shout", "2.0.1"
+        "entry point",
+        "plugyard-shout",
+        "2.0.1",
     )
     assert infos["shout"]["tools"] == ["shout"] and infos["shout"]["hooks"] == ["register_tools"]
     assert infos["broken"]["status"] == "failed"
@@ -68,7 +72,10 @@ def test_plugins_text_output_and_strict_exit_code(tmp_path, db_path, site_env):
 async def test_a_broken_plugin_is_reported_while_the_others_serve(tmp_path, db_path, site_env):
     config = write_config(tmp_path / "plugins.toml", db_path, extra='disabled = ["notes"]')
     params = StdioServerParameters(
-        command=sys.executable, args=["-m", "plugyard", "--config", str(config), "serve"], env=site_env, cwd=str(tmp_path)
+        command=sys.executable,
+        args=["-m", "plugyard", "--config", str(config), "serve"],
+        env=site_env,
+        cwd=str(tmp_path),
     )
     async with Client(params) as client:
         names = {t.name for t in (await client.list_tools()).tools}
@@ -96,7 +103,10 @@ def test_call_runs_a_tool_through_the_pipeline_and_records_it(tmp_path, db_path)
     assert usage.returncode == 2 and "'oops' is not key=value" in usage.stderr
     recorded = rows(db_path)
     assert [(r["tool_name"], r["success"]) for r in recorded] == [
-        ("add", 1), ("add_many", 1), ("explode", 0), ("add", 0)
+        ("add", 1),
+        ("add_many", 1),
+        ("explode", 0),
+        ("add", 0),
     ]
     assert recorded[0]["session_id"].startswith("cli-")
 

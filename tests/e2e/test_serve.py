@@ -70,8 +70,10 @@ async def test_stdio_first_party_tools_answer(config_file, tmp_path, mode):
         calc = await client.call_tool("calculate", {"expression": "2 * (3 + 4) ** 2"})
         diag = await client.call_tool(
             "parse_traceback",
-            {"text": 'Traceback (most recent call last):\n  File "app.py", line 3, in <module>\n    x[5]\n'
-             "IndexError: list index out of range"},
+            {
+                "text": 'Traceback (most recent call last):\n  File "app.py", line 3, in <module>\n    x[5]\n'
+                "IndexError: list index out of range"
+            },
         )
     assert calc.structured_content["result"] == 98
     assert diag.structured_content["exception_type"] == "IndexError"
@@ -104,7 +106,18 @@ def _alive(pid: int) -> bool:
 def http_server(config_file: Path, tmp_path: Path) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
     port = free_port()
     proc = subprocess.Popen(
-        [sys.executable, "-m", "plugyard", "--config", str(config_file), "serve", "--transport", "http", "--port", str(port)],
+        [
+            sys.executable,
+            "-m",
+            "plugyard",
+            "--config",
+            str(config_file),
+            "serve",
+            "--transport",
+            "http",
+            "--port",
+            str(port),
+        ],
         env=subprocess_env(tmp_path),
         cwd=tmp_path,
         stderr=subprocess.PIPE,
@@ -115,9 +128,10 @@ def http_server(config_file: Path, tmp_path: Path) -> Iterator[tuple[str, subpro
         try:
             httpx.get(f"http://127.0.0.1:{port}/", timeout=0.5)
             break
-        except httpx.TransportError:
+        except httpx.TransportError as exc:
             if proc.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"server did not start: {proc.stderr.read().decode() if proc.stderr else ''}")
+                output = proc.stderr.read().decode() if proc.stderr else ""
+                raise RuntimeError(f"server did not start: {output}") from exc
             time.sleep(0.1)
     try:
         yield url, proc
@@ -165,7 +179,18 @@ async def test_http_refuses_a_foreign_host_header(http_server):
 
 def test_http_refuses_to_bind_beyond_loopback_without_authentication(config_file, tmp_path):
     result = subprocess.run(
-        [sys.executable, "-m", "plugyard", "--config", str(config_file), "serve", "--transport", "http", "--host", "0.0.0.0"],
+        [
+            sys.executable,
+            "-m",
+            "plugyard",
+            "--config",
+            str(config_file),
+            "serve",
+            "--transport",
+            "http",
+            "--host",
+            "0.0.0.0",
+        ],
         env=subprocess_env(tmp_path),
         capture_output=True,
         text=True,

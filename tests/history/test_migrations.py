@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import sqlite3
 
 import pytest
@@ -59,6 +60,6 @@ async def test_models_and_migrations_agree(db_url):
 def test_every_migration_is_small_named_and_linear():
     revisions = migrate.history()
     assert revisions[0][1] is None
-    for (rev, _down, doc), (_next, next_down, _d) in zip(revisions, revisions[1:], strict=False):
+    for (rev, _down, _doc), (_next, next_down, _d) in itertools.pairwise(revisions):
         assert next_down == rev
     assert all(doc for _r, _d, doc in revisions)

@@ -104,9 +104,7 @@ def test_allowed_arithmetic_evaluates_like_python(expression: str, value: float)
         ("   ", "empty"),
     ],
 )
-def test_everything_outside_the_whitelist_is_refused_with_a_clear_error(
-    expression: str, message: str
-) -> None:
+def test_everything_outside_the_whitelist_is_refused_with_a_clear_error(expression: str, message: str) -> None:
     with pytest.raises(CalculationError) as caught:
         evaluate(expression)
     assert message in str(caught.value)
@@ -138,9 +136,7 @@ def test_everything_outside_the_whitelist_is_refused_with_a_clear_error(
         ("-" * 600 + "1", "nested more than"),
     ],
 )
-def test_results_that_would_exhaust_resources_or_are_undefined_are_refused(
-    expression: str, message: str
-) -> None:
+def test_results_that_would_exhaust_resources_or_are_undefined_are_refused(expression: str, message: str) -> None:
     with pytest.raises(CalculationError) as caught:
         evaluate(expression)
     assert message in str(caught.value)
@@ -227,9 +223,7 @@ def test_incompatible_units_are_refused_listing_the_units_of_that_dimension() ->
 
 
 def test_an_unknown_unit_lists_the_units_of_the_other_units_dimension() -> None:
-    with pytest.raises(
-        UnitError, match=r"unknown unit 'fet' \(did you mean 'feet'.*units of length are: m, km"
-    ):
+    with pytest.raises(UnitError, match=r"unknown unit 'fet' \(did you mean 'feet'.*units of length are: m, km"):
         convert(1, "m", "fet")
 
 

@@ -182,15 +182,11 @@ def test_a_multi_line_message_is_kept_whole() -> None:
         "x",
         "  Input should be a valid integer [type=int_parsing, input_value='a', input_type=str]",
     ]
-    assert d.summary.startswith(
-        "pydantic_core._pydantic_core.ValidationError: 1 validation error for Model (at"
-    )
+    assert d.summary.startswith("pydantic_core._pydantic_core.ValidationError: 1 validation error for Model (at")
 
 
 def test_a_custom_exception_class_is_recognised() -> None:
-    d = parse_traceback(
-        'Traceback (most recent call last):\n  File "a.py", line 1, in f\n    boom()\nOops: it broke\n'
-    )
+    d = parse_traceback('Traceback (most recent call last):\n  File "a.py", line 1, in f\n    boom()\nOops: it broke\n')
     assert (d.exception_type, d.message) == ("Oops", "it broke")
     assert "Oops" in d.likely_causes[0]
 
@@ -212,9 +208,7 @@ def test_a_bare_exception_name_is_diagnosed() -> None:
     assert parse_traceback("^C\nKeyboardInterrupt").exception_type == "KeyboardInterrupt"
 
 
-@pytest.mark.parametrize(
-    "text", ["all tests passed", "Error handling is hard", "", "ValueError('x') is raised"]
-)
+@pytest.mark.parametrize("text", ["all tests passed", "Error handling is hard", "", "ValueError('x') is raised"])
 def test_text_without_a_recognisable_error_is_a_clear_value_error(text: str) -> None:
     with pytest.raises(ValueError, match="no Python error found"):
         parse_traceback(text)

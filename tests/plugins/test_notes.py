@@ -42,9 +42,7 @@ def root(tmp_path: Path) -> Path:
 
 
 async def call(config: dict[str, Any], tool: str, arguments: dict[str, Any]) -> ToolOutcome:
-    host = PluginHost(
-        parse_config({"plugins": {"notes": config}}), entry_points=False, plugins={"notes": notes}
-    )
+    host = PluginHost(parse_config({"plugins": {"notes": config}}), entry_points=False, plugins={"notes": notes})
     async with host.running():
         return await host.call_tool(tool, arguments)
 
@@ -63,9 +61,7 @@ async def error(root: Path, tool: str, arguments: dict[str, Any]) -> str:
 
 
 def ctx_for(settings: NotesSettings) -> ToolContext:
-    return ToolContext(
-        user_id="u", session_id=None, call_id="c", tool_name="t", plugin_name="notes", settings=settings
-    )
+    return ToolContext(user_id="u", session_id=None, call_id="c", tool_name="t", plugin_name="notes", settings=settings)
 
 
 # -- search -------------------------------------------------------------------------------

@@ -33,6 +33,14 @@ def check_url(url: str) -> sa.URL:
     return parsed
 
 
+def safe_url(url: str) -> str:
+    """The URL with any password masked, for messages and logs."""
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except sa.exc.ArgumentError:
+        return "<invalid database url>"
+
+
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor = dbapi_connection.cursor()
     # WAL lets readers (history queries, `plugyard history`) run beside the recorder's writes.

@@ -48,7 +48,7 @@ class ToolCallRecord(SQLModel, table=True):
     satisfaction: int | None = None
     intent: str | None = Field(default=None, max_length=64)
     workflow_run_id: str | None = Field(default=None, max_length=64)
-    created_at: datetime = Field(sa_type=sa.DateTime(timezone=True))  # type: ignore[call-overload]
+    created_at: datetime = Field(sa_type=sa.DateTime(timezone=True))
 
 
 tool_call_table: sa.Table = ToolCallRecord.__table__  # type: ignore[attr-defined]

@@ -9,9 +9,8 @@ import logging
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from sqlalchemy.ext.asyncio import AsyncEngine
-
 from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from plugyard.core.calls import ToolCall, ToolOutcome
 from plugyard.core.config import Config, data_dir
@@ -89,8 +88,6 @@ class HistoryPlugin:
     async def _stop(self) -> None:
         if self.recorder is not None:
             await self.recorder.close()
-            log.info(
-                "history: %d record(s) written, %d journaled", self.recorder.written, self.recorder.journaled
-            )
+            log.info("history: %d record(s) written, %d journaled", self.recorder.written, self.recorder.journaled)
         if self.engine is not None:
             await self.engine.dispose()

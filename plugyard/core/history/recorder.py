@@ -156,8 +156,10 @@ class Recorder:
             except (SQLAlchemyError, OSError) as exc:
                 attempt += 1
                 self.failures += 1
-                if self._closing and attempt >= SHUTDOWN_ATTEMPTS or len(self._queue) >= self.queue_size:
-                    log.error("history database unavailable (%s); %d record(s) kept in %s", exc, len(rows), self.journal)
+                if (self._closing and attempt >= SHUTDOWN_ATTEMPTS) or len(self._queue) >= self.queue_size:
+                    log.error(
+                        "history database unavailable (%s); %d record(s) kept in %s", exc, len(rows), self.journal
+                    )
                     self._append_journal(rows)
                     return
                 log.warning("history write failed (%s); retrying in %.2f s", exc, delay)

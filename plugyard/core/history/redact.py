@@ -22,9 +22,7 @@ class Redactor:
         if depth > MAX_DEPTH:
             return "[TOO DEEP]"
         if isinstance(value, dict):
-            return {
-                str(k): REDACTED if self.is_secret(str(k)) else self(v, depth + 1) for k, v in value.items()
-            }
+            return {str(k): REDACTED if self.is_secret(str(k)) else self(v, depth + 1) for k, v in value.items()}
         if isinstance(value, list | tuple):
             return [self(v, depth + 1) for v in value]
         return value

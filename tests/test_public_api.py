@@ -1,0 +1,52 @@
+"""The public face is a promise to plugin authors: changes to it are deliberate."""
+
+import plugyard
+
+
+def test_the_public_names_are_pinned():
+    assert sorted(plugyard.__all__) == sorted(
+        [
+            "INTENTS",
+            "ConfigError",
+            "HistoryError",
+            "IntentClassifier",
+            "IntentResult",
+            "InvalidArguments",
+            "PluginError",
+            "PlugyardError",
+            "SchemaBehind",
+            "Tool",
+            "ToolCall",
+            "ToolCallError",
+            "ToolContext",
+            "ToolFailed",
+            "ToolNameClash",
+            "ToolOutcome",
+            "ToolTimeout",
+            "ToolVetoed",
+            "UnknownTool",
+            "Veto",
+            "Workflow",
+            "__version__",
+            "hookimpl",
+        ]
+    )
+    for name in plugyard.__all__:
+        assert hasattr(plugyard, name), name
+
+
+def test_every_error_shares_one_root():
+    errors = [
+        getattr(plugyard, n)
+        for n in plugyard.__all__
+        if n.endswith(("Error", "Clash", "Tool", "Timeout", "Vetoed", "Failed", "Arguments", "Behind"))
+    ]
+    assert all(issubclass(e, plugyard.PlugyardError) for e in errors if isinstance(e, type) and e is not plugyard.Tool)
+
+
+def test_every_hook_has_a_docstring():
+    from plugyard.core import hookspecs
+
+    specs = [getattr(hookspecs, n) for n in dir(hookspecs) if hasattr(getattr(hookspecs, n), "plugyard_spec")]
+    assert len(specs) == 8
+    assert all(spec.__doc__ and len(spec.__doc__.strip()) > 40 for spec in specs)

@@ -1,0 +1,60 @@
+"""Lint and types are part of the suite: one command runs them all."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).parent.parent
+
+
+def _run(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", *args], cwd=REPO, capture_output=True, text=True, timeout=600)
+
+
+@pytest.mark.skipif(
+    shutil.which("ruff") is None and not (Path(sys.executable).parent / "ruff").exists(), reason="ruff not installed"
+)
+def test_ruff_finds_nothing():
+    result = _run("ruff", "check", "plugyard", "tests", "bench")
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_mypy_strict_finds_nothing():
+    pytest.importorskip("mypy")
+    result = _run("mypy")
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_core_never_imports_the_mcp_adapter_the_cli_or_a_plugin():
+    offenders = []
+    for path in (REPO / "plugyard" / "core").rglob("*.py"):
+        text = path.read_text(encoding="utf-8")
+        for forbidden in ("plugyard.mcp_server", "plugyard.cli", "plugyard.plugins", "import mcp", "from mcp"):
+            if forbidden in text:
+                offenders.append(f"{path.relative_to(REPO)}: {forbidden}")
+    assert offenders == []
+
+
+def test_plugins_import_only_the_public_face():
+    offenders = []
+    for path in (REPO / "plugyard" / "plugins").rglob("*.py"):
+        for line in path.read_text(encoding="utf-8").splitlines():
+            if line.startswith(("from plugyard.", "import plugyard.")):
+                offenders.append(f"{path.relative_to(REPO)}: {line}")
+    assert offenders == []
+
+
+def test_only_core_history_touches_the_database():
+    offenders = []
+    for path in (REPO / "plugyard").rglob("*.py"):
+        if "history" in path.parts or "migrations" in path.parts:
+            continue
+        text = path.read_text(encoding="utf-8")
+        for marker in ("sqlalchemy", "sqlmodel", "aiosqlite", "asyncpg"):
+            if f"import {marker}" in text or f"from {marker}" in text:
+                offenders.append(f"{path.relative_to(REPO)}: {marker}")
+    assert offenders == []
