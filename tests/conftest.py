@@ -88,6 +88,21 @@ def rows(db_path: Path, where: str = "1=1") -> list[dict[str, Any]]:
         return [dict(r) for r in conn.execute(f"SELECT * FROM tool_call WHERE {where} ORDER BY id")]
 
 
+async def query(db_url: str, sql: str, **params: Any) -> list[dict[str, Any]]:
+    """Rows from any history database (SQLite or PostgreSQL), for assertions."""
+    import sqlalchemy as sa
+
+    from plugyard.core.history.db import create_engine
+
+    engine = create_engine(db_url)
+    try:
+        async with engine.connect() as conn:
+            result = await conn.execute(sa.text(sql), params)
+            return [dict(r._mapping) for r in result]
+    finally:
+        await engine.dispose()
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

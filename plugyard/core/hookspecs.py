@@ -15,7 +15,7 @@ it returns an awaitable and the host awaits it.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 import pluggy
@@ -23,6 +23,7 @@ import pluggy
 if TYPE_CHECKING:
     from plugyard.core.calls import ToolCall, ToolOutcome, Veto
     from plugyard.core.host import PluginHost
+    from plugyard.core.tools import Tool
 
 PROJECT = "plugyard"
 hookspec = pluggy.HookspecMarker(PROJECT)
@@ -77,6 +78,17 @@ def register_workflows(register: Callable[..., None]) -> None:
 
     A workflow is a ``plugyard.Workflow``: a ``name``, the ``intents`` it handles, and
     an async ``run`` method. The host picks a workflow for an intent that needs collaboration.
+    """
+
+
+@hookspec(firstresult=True)
+def choose_tool(capability: str, candidates: Sequence[Tool], user_id: str, intent: str | None) -> Tool | None:
+    """Pick the tool a workflow step should call for ``capability`` among ``candidates`` (every
+    registered tool declaring it, in registration order; never empty).
+
+    The first implementation that returns a tool wins; return ``None`` to leave the choice to
+    others. With no implementation, or none answering, the first candidate is used. The history
+    plugin's preference router answers from what past calls say about this user and intent.
     """
 
 

@@ -31,7 +31,7 @@ import pydantic
 from plugyard.core import hookspecs
 from plugyard.core.calls import ToolOutcome
 from plugyard.core.config import Config
-from plugyard.core.errors import PluginError, PlugyardError
+from plugyard.core.errors import PluginError, PlugyardError, UnknownTool
 from plugyard.core.intents import RegisteredClassifier
 from plugyard.core.tools import Tool, ToolPipeline, ToolRegistry, build_tool
 from plugyard.core.workflows import RegisteredWorkflow, Workflow
@@ -399,6 +399,23 @@ class PluginHost:
                     info.error = f"{info.error + '; ' if info.error else ''}{message}"
                 if self.strict:
                     raise PluginError(impl.plugin_name, message) from exc
+
+    def choose_tool(self, capability: str, *, user_id: str, intent: str | None = None) -> Tool:
+        """The tool to call for ``capability``: the ``choose_tool`` hook's answer, else the first
+        registered. Raises ``UnknownTool`` when no tool declares the capability."""
+        candidates = self.tools.with_capability(capability)
+        if not candidates:
+            raise UnknownTool(f"no tool declares capability {capability!r}; install or enable a plugin that does")
+        try:
+            chosen = self.pm.hook.choose_tool(
+                capability=capability, candidates=candidates, user_id=user_id, intent=intent
+            )
+        except Exception:
+            log.exception("choose_tool failed for capability %r; using the first registered tool", capability)
+            chosen = None
+        if chosen is None or chosen not in candidates:
+            return candidates[0]
+        return chosen  # type: ignore[no-any-return]
 
     async def call_tool(self, name: str, arguments: Mapping[str, Any] | None = None, **context: Any) -> ToolOutcome:
         """Run one call through the pipeline; ``user_id`` defaults to the configured user."""

@@ -272,3 +272,22 @@ async def test_a_host_without_the_history_plugin_still_serves(config):
     host = PluginHost(config, entry_points=False, plugins={"sample": sample_plugin()})
     async with host.running():
         assert (await host.call_tool("add", {"a": 1})).result == 1
+
+
+class Picky:
+    @hookimpl
+    def register_tools(self, register):  # type: ignore[no-untyped-def]
+        register(lambda: "first", name="first_searcher", capabilities=["search"])
+        register(lambda: "second", name="second_searcher", capabilities=["search"])
+
+    @hookimpl
+    def choose_tool(self, capability, candidates, user_id):  # type: ignore[no-untyped-def]
+        return candidates[-1] if user_id == "picky" else None
+
+
+def test_choose_tool_asks_the_hook_and_falls_back_to_the_first_registered(make_host):
+    host = make_host(extra={"picky": Picky()})
+    assert host.choose_tool("search", user_id="picky").name == "second_searcher"
+    assert host.choose_tool("search", user_id="anyone").name == "first_searcher"
+    with pytest.raises(UnknownTool, match="no tool declares capability 'teleport'"):
+        host.choose_tool("teleport", user_id="x")
