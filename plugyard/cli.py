@@ -10,6 +10,7 @@ import logging
 import os
 import sys
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import Any, TypeVar
 
 import anyio
@@ -215,6 +216,54 @@ def call_cmd(state: _State, tool: str, arguments: tuple[str, ...], json_args: st
         return
     click.echo(f"error ({outcome.error_type}): {outcome.error_message}", err=True)
     sys.exit(EXIT_TOOL_FAILED)
+
+
+@main.command("new-plugin")
+@click.argument("name")
+@click.option("--directory", type=click.Path(file_okay=False, path_type=Path), default=Path("."), show_default=True)
+def new_plugin(name: str, directory: Path) -> None:
+    """Create a ready plugin package NAME: pyproject.toml with the entry point, a tool, a hook, tests."""
+    from plugyard.scaffold import create_plugin
+
+    root = _guard(lambda: create_plugin(name, directory))
+    click.echo(f"created {root}")
+    click.echo(f'next: cd {root} && pip install -e ".[test]" && plugyard plugins && python -m pytest')
+
+
+@main.command("install")
+@click.argument("client", type=click.Choice(["claude-desktop", "cursor", "vscode"]))
+@click.option("--name", default="plugyard", show_default=True, help="The server's name in the client.")
+@click.option(
+    "--file",
+    "path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="The client's configuration file (default: where the client keeps it).",
+)
+@click.option("--env", "env_pairs", multiple=True, metavar="KEY=VALUE", help="Environment for the server.")
+@click.option("--dry-run", is_flag=True, help="Print the change; write nothing.")
+@click.pass_obj
+def install(
+    state: _State, client: str, name: str, path: Path | None, env_pairs: tuple[str, ...], dry_run: bool
+) -> None:
+    """Add plugyard to a desktop MCP client's configuration (merged, with a backup)."""
+    from plugyard.clients import apply_install, plan_install
+
+    env = {}
+    for pair in env_pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise click.BadParameter(f"{pair!r} is not KEY=VALUE", param_hint="--env")
+        env[key] = value
+    config_file = _guard(lambda: state.config.source)
+    plan = _guard(lambda: plan_install(client, name=name, config_file=config_file, path=path, env=env or None))
+    if dry_run:
+        click.echo(plan.diff() or f"{plan.path} already has this configuration")
+        return
+    backup = apply_install(plan)
+    verb = "updated" if plan.replaces else "added"
+    click.echo(f"{verb} server {name!r} in {plan.path}" + (f" (previous file kept as {backup})" if backup else ""))
+    click.echo(f"restart {client} to pick it up")
 
 
 @main.group("db")

@@ -7,8 +7,9 @@ from __future__ import annotations
 import hashlib
 import logging
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
+import sqlalchemy as sa
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -17,6 +18,7 @@ from plugyard.core.config import Config, data_dir
 from plugyard.core.errors import SchemaBehind
 from plugyard.core.history import migrate
 from plugyard.core.history.db import create_engine, is_sqlite
+from plugyard.core.history.models import tool_call_table
 from plugyard.core.history.recorder import Recorder
 from plugyard.core.hookspecs import hookimpl
 
@@ -84,6 +86,19 @@ class HistoryPlugin:
     @hookimpl
     def shutdown(self, host: PluginHost) -> object:
         return self._stop()
+
+    async def recorded_calls(self, **equal: Any) -> list[dict[str, Any]]:
+        """Every recorded call (oldest first), after flushing what is still queued; ``equal``
+        filters on columns, e.g. ``tool_name="add"``. Meant for tests and tooling."""
+        if self.engine is None or self.recorder is None:
+            raise RuntimeError("the history plugin is not running")
+        await self.recorder.flush()
+        statement = sa.select(tool_call_table).order_by(tool_call_table.c.id)
+        for column, value in equal.items():
+            statement = statement.where(tool_call_table.c[column] == value)
+        async with self.engine.connect() as connection:
+            result = await connection.execute(statement)
+            return [dict(row._mapping) for row in result]
 
     async def _stop(self) -> None:
         if self.recorder is not None:

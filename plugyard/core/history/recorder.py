@@ -80,6 +80,7 @@ class Recorder:
         self._closing = False
         self._stopped = anyio.Event()
         self._running = False
+        self._writing = 0
         self.written = 0
         self.journaled = 0
         self.replayed = 0
@@ -119,10 +120,26 @@ class Recorder:
                     self._wake = anyio.Event()
                 while self._queue:
                     batch = [self._queue.popleft() for _ in range(min(self.batch_size, len(self._queue)))]
-                    await self._write_with_retry(batch)
+                    self._writing += 1
+                    try:
+                        await self._write_with_retry(batch)
+                    finally:
+                        self._writing -= 1
         finally:
             self._running = False
             self._stopped.set()
+
+    async def flush(self) -> None:
+        """Wait until every record accepted so far is written (or journaled); the writer keeps running."""
+        if not self._running:
+            rows = list(self._queue)
+            self._queue.clear()
+            if rows:
+                await self._write_with_retry(rows)
+            return
+        self._wake.set()
+        while self._queue or self._writing:
+            await anyio.sleep(0.005)
 
     async def close(self) -> None:
         """Flush everything accepted so far, then stop. Safe to call when ``run`` never started."""

@@ -1,0 +1,131 @@
+"""``plugyard install CLIENT``: add plugyard to a desktop MCP client's configuration file,
+merging with what is there and keeping a backup."""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import json
+import os
+import shutil
+import sys
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from plugyard.core.errors import PlugyardError
+
+CLIENTS = ("claude-desktop", "cursor", "vscode")
+
+
+class InstallError(PlugyardError):
+    """The client's configuration cannot be updated (unknown client, unreadable or invalid file)."""
+
+
+def _app_support(*parts: str) -> Path:
+    home = Path.home()
+    if sys.platform == "darwin":
+        return home.joinpath("Library", "Application Support", *parts)
+    if sys.platform == "win32":
+        return Path(os.environ.get("APPDATA", home / "AppData" / "Roaming")).joinpath(*parts)
+    return Path(os.environ.get("XDG_CONFIG_HOME", home / ".config")).joinpath(*parts)
+
+
+def config_path(client: str) -> Path:
+    """Where ``client`` keeps its MCP servers on this platform."""
+    if client == "claude-desktop":
+        return _app_support("Claude", "claude_desktop_config.json")
+    if client == "cursor":
+        return Path.home() / ".cursor" / "mcp.json"
+    if client == "vscode":
+        return _app_support("Code", "User", "mcp.json")
+    raise InstallError(f"unknown client {client!r}; plugyard can install into {', '.join(CLIENTS)}")
+
+
+def serve_command(config_file: Path | None = None) -> tuple[str, list[str]]:
+    """An absolute command that starts ``plugyard serve`` from any folder, as desktop clients need."""
+    script = Path(sys.executable).parent / ("plugyard.exe" if sys.platform == "win32" else "plugyard")
+    found = str(script) if script.exists() else shutil.which("plugyard")
+    command, args = (found, []) if found else (sys.executable, ["-m", "plugyard"])
+    if config_file is not None:
+        args += ["--config", str(config_file.resolve())]
+    return command, [*args, "serve"]
+
+
+@dataclasses.dataclass(frozen=True)
+class InstallPlan:
+    client: str
+    path: Path
+    name: str
+    before: str | None
+    after: str
+
+    @property
+    def replaces(self) -> bool:
+        return self.before is not None and self.name in _servers(json.loads(self.before), self.client)
+
+    def diff(self) -> str:
+        before = (self.before or "").splitlines(keepends=True)
+        after = self.after.splitlines(keepends=True)
+        return "".join(difflib.unified_diff(before, after, f"{self.path} (before)", f"{self.path} (after)"))
+
+
+def _key(client: str) -> str:
+    return "servers" if client == "vscode" else "mcpServers"
+
+
+def _servers(document: dict[str, Any], client: str) -> dict[str, Any]:
+    servers = document.get(_key(client), {})
+    return servers if isinstance(servers, dict) else {}
+
+
+def plan_install(
+    client: str,
+    *,
+    name: str = "plugyard",
+    config_file: Path | None = None,
+    path: Path | None = None,
+    env: dict[str, str] | None = None,
+) -> InstallPlan:
+    """What installing would change; nothing is written."""
+    target = path or config_path(client)
+    before: str | None = None
+    document: dict[str, Any] = {}
+    if target.exists():
+        try:
+            before = target.read_text(encoding="utf-8")
+            loaded = json.loads(before) if before.strip() else {}
+        except (OSError, UnicodeDecodeError) as exc:
+            raise InstallError(f"cannot read {target}: {exc}") from None
+        except json.JSONDecodeError as exc:
+            raise InstallError(f"{target} is not valid JSON ({exc}); fix it by hand, nothing was changed") from None
+        if not isinstance(loaded, dict):
+            raise InstallError(f"{target} does not hold a JSON object; nothing was changed")
+        document = loaded
+        if not isinstance(document.get(_key(client), {}), dict):
+            raise InstallError(f"{target}: {_key(client)!r} is not an object; nothing was changed")
+    command, args = serve_command(config_file)
+    entry: dict[str, Any] = {"command": command, "args": args}
+    if client == "vscode":
+        entry = {"type": "stdio", **entry}
+    if env:
+        entry["env"] = dict(env)
+    servers = dict(_servers(document, client))
+    servers[name] = entry
+    document = {**document, _key(client): servers}
+    return InstallPlan(
+        client=client, path=target, name=name, before=before, after=json.dumps(document, indent=2) + "\n"
+    )
+
+
+def apply_install(plan: InstallPlan) -> Path | None:
+    """Write the plan; returns the backup of the previous file, if there was one."""
+    plan.path.parent.mkdir(parents=True, exist_ok=True)
+    backup = None
+    if plan.before is not None:
+        backup = plan.path.with_name(f"{plan.path.name}.{datetime.now():%Y%m%d-%H%M%S}.bak")
+        backup.write_text(plan.before, encoding="utf-8")
+    temporary = plan.path.with_name(plan.path.name + ".tmp")
+    temporary.write_text(plan.after, encoding="utf-8")
+    temporary.replace(plan.path)
+    return backup

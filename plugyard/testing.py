@@ -1,0 +1,132 @@
+"""pytest fixtures for plugin authors, registered through the ``pytest11`` entry point.
+
+A plugin's tests read like a user's session::
+
+    import pytest
+    import my_plugin
+
+    pytestmark = pytest.mark.anyio
+
+    @pytest.fixture
+    def plugyard_plugins():
+        return {"my_plugin": my_plugin}          # the plugins under test (history is always added)
+
+    async def test_shout(plugyard_client, plugyard_history):
+        result = await plugyard_client.call_tool("shout", {"text": "hi"})
+        assert result.structured_content == {"result": "HI"}
+        [call] = await plugyard_history.calls()
+        assert call["tool_name"] == "shout" and call["success"]
+
+Fixtures (override the first three in your conftest.py or test module):
+
+- ``plugyard_plugins``: ``{name: module_or_object}`` to load (default: none besides history).
+- ``plugyard_settings``: a plugins.toml-shaped dict merged into the test configuration,
+  e.g. ``{"plugins": {"my_plugin": {"root": "..."}}}``.
+- ``plugyard_entry_points``: also load installed entry-point plugins (default ``False``).
+- ``plugyard_config``: the ``Config`` (a temporary SQLite database, fast flushes).
+- ``plugyard_host``: a running ``PluginHost`` (strict: a broken plugin fails the test).
+- ``plugyard_client``: an in-memory MCP client session against it (protocol 2026-07-28;
+  parametrize ``plugyard_client_mode`` with ``"legacy"`` for the 2025-11-25 handshake).
+- ``plugyard_history``: the recorded calls of this test.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from plugyard.core.config import Config, parse_config
+from plugyard.core.history.plugin import HistoryPlugin
+from plugyard.core.host import PluginHost
+
+
+class RecordedHistory:
+    """The calls recorded while a test ran, read back from its database."""
+
+    def __init__(self, host: PluginHost) -> None:
+        self._host = host
+
+    def _plugin(self) -> HistoryPlugin:
+        plugin = self._host.get_plugin("history")
+        if not isinstance(plugin, HistoryPlugin):
+            raise RuntimeError("the history plugin is not loaded in this host")
+        return plugin
+
+    async def calls(self, **equal: Any) -> list[dict[str, Any]]:
+        """Every recorded call, oldest first; keyword arguments filter on columns."""
+        return await self._plugin().recorded_calls(**equal)
+
+    async def last(self) -> dict[str, Any]:
+        calls = await self.calls()
+        if not calls:
+            raise AssertionError("no tool call was recorded")
+        return calls[-1]
+
+
+@pytest.fixture
+def plugyard_plugins() -> dict[str, object]:
+    return {}
+
+
+@pytest.fixture
+def plugyard_settings() -> dict[str, Any]:
+    return {}
+
+
+@pytest.fixture
+def plugyard_entry_points() -> bool:
+    return False
+
+
+@pytest.fixture
+def plugyard_client_mode() -> str:
+    return "auto"
+
+
+def _merge(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
+    merged = dict(base)
+    for key, value in extra.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = _merge(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
+
+
+@pytest.fixture
+def plugyard_config(tmp_path: Path, plugyard_settings: dict[str, Any]) -> Config:
+    base = {
+        "database": {"url": f"sqlite+aiosqlite:///{tmp_path / 'plugyard-test.db'}"},
+        "history": {"flush_interval": 0.02, "journal": str(tmp_path / "plugyard-test-journal.jsonl")},
+    }
+    return parse_config(_merge(base, plugyard_settings), tmp_path / "plugins.toml")
+
+
+@pytest.fixture
+async def plugyard_host(
+    plugyard_config: Config, plugyard_plugins: dict[str, object], plugyard_entry_points: bool
+) -> AsyncIterator[PluginHost]:
+    plugins = dict(plugyard_plugins)
+    if not plugyard_entry_points:
+        plugins.setdefault("history", HistoryPlugin())
+    host = PluginHost(plugyard_config, strict=True, entry_points=plugyard_entry_points, plugins=plugins)
+    async with host.running():
+        yield host
+
+
+@pytest.fixture
+async def plugyard_client(plugyard_host: PluginHost, plugyard_client_mode: str) -> AsyncIterator[Any]:
+    from mcp import Client
+
+    from plugyard.mcp_server.server import PlugyardServer
+
+    async with Client(PlugyardServer(plugyard_host), mode=plugyard_client_mode) as client:
+        yield client
+
+
+@pytest.fixture
+def plugyard_history(plugyard_host: PluginHost) -> RecordedHistory:
+    return RecordedHistory(plugyard_host)
