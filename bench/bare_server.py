@@ -10,9 +10,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from mcp.server.mcpserver import MCPServer  # noqa: E402
-
-from noop_plugin import noop  # noqa: E402
+from mcp.server.mcpserver import MCPServer
+from noop_plugin import noop
 
 
 def build() -> MCPServer:

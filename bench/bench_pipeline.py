@@ -25,6 +25,7 @@ import contextlib
 import datetime as dt
 import gc
 import json
+import os
 import platform
 import shlex
 import sqlite3
@@ -40,22 +41,23 @@ from pathlib import Path
 from typing import Any
 
 import anyio
+import anyio.lowlevel
 
 BENCH = Path(__file__).resolve().parent
 sys.path.insert(0, str(BENCH))
 
-import noop_plugin  # noqa: E402
-from mcp import Client, StdioServerParameters  # noqa: E402
-from mcp.server.mcpserver import MCPServer  # noqa: E402
+import noop_plugin
+from mcp import Client, StdioServerParameters
+from mcp.server.mcpserver import MCPServer
 
-from plugyard.core.calls import ToolCall, ToolOutcome  # noqa: E402
-from plugyard.core.config import parse_config  # noqa: E402
-from plugyard.core.history import migrate  # noqa: E402
-from plugyard.core.history.db import create_engine  # noqa: E402
-from plugyard.core.history.plugin import HistoryPlugin  # noqa: E402
-from plugyard.core.history.recorder import Recorder  # noqa: E402
-from plugyard.core.host import PluginHost  # noqa: E402
-from plugyard.mcp_server.server import PlugyardServer  # noqa: E402
+from plugyard.core.calls import ToolCall, ToolOutcome
+from plugyard.core.config import parse_config
+from plugyard.core.history import migrate
+from plugyard.core.history.db import create_engine
+from plugyard.core.history.plugin import HistoryPlugin
+from plugyard.core.history.recorder import Recorder
+from plugyard.core.host import PluginHost
+from plugyard.mcp_server.server import PlugyardServer
 
 RESULTS = BENCH / "RESULTS.md"
 BEGIN = "<!-- bench_pipeline:begin -->"
@@ -118,13 +120,14 @@ async def _calls(client: Client, n: int, start: int, series: Series | None) -> N
         series.round_calls.append(n)
 
 
-async def _wait_until(predicate: Callable[[], bool], what: str, timeout: float = 60.0) -> None:
+async def _wait_until(predicate: Callable[[], bool], what: str, limit: float = 60.0) -> None:
+    # Polling on purpose: the condition is rows landing in a database, possibly in another process.
     try:
-        with anyio.fail_after(timeout):
+        with anyio.fail_after(limit):
             while not predicate():
                 await anyio.sleep(0.002)
     except TimeoutError:
-        raise RuntimeError(f"timed out after {timeout:g} s waiting for {what}") from None
+        raise RuntimeError(f"timed out after {limit:g} s waiting for {what}") from None
 
 
 RECORDED = "plugyard"
@@ -334,8 +337,9 @@ def raw_sqlite(path: Path, params: list[tuple[Any, ...]]) -> float:
     return elapsed
 
 
-async def recorder_run(path: Path, tmp: Path, outcomes: list[ToolOutcome]) -> tuple[float, Recorder]:
-    """Seconds from the first submit until ``close()`` returns (every row written)."""
+async def recorder_run(path: Path, tmp: Path, outcomes: list[ToolOutcome]) -> tuple[float, float, Recorder]:
+    """Seconds from the first submit until ``close()`` returns (every row written), and the CPU
+    seconds the event-loop thread spent meanwhile (the rest runs in the database worker thread)."""
     engine = create_engine(f"sqlite+aiosqlite:///{path}")
     recorder = Recorder(engine, journal=tmp / f"{path.stem}.j.jsonl", batch_size=BATCH, flush_interval=0.2)
     # Back-pressure below the recorder's queue_size, so nothing overflows to the journal: this
@@ -344,19 +348,19 @@ async def recorder_run(path: Path, tmp: Path, outcomes: list[ToolOutcome]) -> tu
     try:
         async with anyio.create_task_group() as tg:
             tg.start_soon(recorder.run)
-            await anyio.sleep(0)
-            t0 = time.perf_counter()
+            await anyio.lowlevel.checkpoint()
+            t0, cpu0 = time.perf_counter(), time.thread_time()
             for start in range(0, len(outcomes), BATCH):
                 for outcome in outcomes[start : start + BATCH]:
                     recorder.submit(outcome)
-                await anyio.sleep(0)
+                await anyio.lowlevel.checkpoint()
                 while recorder.depth > high_water:
                     await anyio.sleep(0.001)
             await recorder.close()
-            elapsed = time.perf_counter() - t0
+            elapsed, cpu = time.perf_counter() - t0, time.thread_time() - cpu0
     finally:
         await engine.dispose()
-    return elapsed, recorder
+    return elapsed, cpu, recorder
 
 
 @dataclass
@@ -364,6 +368,7 @@ class RecorderResult:
     rows: int
     raw_seconds: list[float] = field(default_factory=list)
     recorder_seconds: list[float] = field(default_factory=list)
+    recorder_loop_cpu: list[float] = field(default_factory=list)
     raw_counts: list[int] = field(default_factory=list)
     recorder_counts: list[int] = field(default_factory=list)
 
@@ -374,6 +379,11 @@ class RecorderResult:
     @property
     def recorder_rate(self) -> float:
         return self.rows * len(self.recorder_seconds) / sum(self.recorder_seconds)
+
+
+def _remove_db(path: Path) -> None:
+    for suffix in ("", "-wal", "-shm"):
+        Path(f"{path}{suffix}").unlink(missing_ok=True)
 
 
 async def bench_recorder(tmp: Path, *, rows: int, rounds: int) -> RecorderResult:
@@ -390,13 +400,12 @@ async def bench_recorder(tmp: Path, *, rows: int, rounds: int) -> RecorderResult
                 result.raw_seconds.append(raw_sqlite(path, params))
                 result.raw_counts.append(count_rows(path))
             else:
-                seconds, recorder = await recorder_run(path, tmp, outcomes)
+                seconds, cpu, recorder = await recorder_run(path, tmp, outcomes)
+                result.recorder_loop_cpu.append(cpu)
                 assert recorder.journaled == 0, f"{recorder.journaled} records went to the journal"
                 result.recorder_seconds.append(seconds)
                 result.recorder_counts.append(count_rows(path))
-            path.unlink()
-            for suffix in ("-wal", "-shm"):
-                Path(f"{path}{suffix}").unlink(missing_ok=True)
+            _remove_db(path)
         print(f"  recorder round {r + 1}/{rounds} done", file=sys.stderr, flush=True)
     return result
 
@@ -433,7 +442,8 @@ def _fmt_rate(x: float) -> str:
 
 def pipeline_table(results: list[PipelineResult]) -> list[str]:
     lines = [
-        "| transport | server | calls/s | ×bare | p50 ms | Δp50 ms | p95 ms | Δp95 ms | ×bare per round (min–max) |",
+        "| transport | server | calls/s | ×bare | p50 ms | Δp50 ms | p95 ms | Δp95 ms "
+        "| ×bare per round: median (min–max) |",
         "|---|---|---:|---:|---:|---:|---:|---:|---:|",
     ]
     labels = {"bare": "bare `MCPServer` (baseline)", RECORDED: "**plugyard, recorded**",
@@ -453,7 +463,8 @@ def pipeline_table(results: list[PipelineResult]) -> list[str]:
                 f"| {res.transport} | {labels[name]} | {_fmt_rate(s.calls_per_s)} | "
                 f"{bold}{s.calls_per_s / b.calls_per_s:.2f}{bold} | {s.pct_ms(50):.3f} | "
                 f"{bold}{s.pct_ms(50) - b.pct_ms(50):+.3f}{bold} | {s.pct_ms(95):.3f} | "
-                f"{s.pct_ms(95) - b.pct_ms(95):+.3f} | {min(ratios):.2f}–{max(ratios):.2f} |"
+                f"{s.pct_ms(95) - b.pct_ms(95):+.3f} | "
+                f"{statistics.median(ratios):.2f} ({min(ratios):.2f}–{max(ratios):.2f}) |"
             )
     return lines
 
@@ -501,20 +512,19 @@ def targets_table(results: dict[str, PipelineResult]) -> list[str]:
 
 
 def recorder_table(rec: RecorderResult) -> list[str]:
+    loop_us = sum(rec.recorder_loop_cpu) / (rec.rows * len(rec.recorder_loop_cpu)) * 1e6
     return [
-        "| writer | rows/s | ×raw | per-round rows/s |",
-        "|---|---:|---:|---|",
+        "| writer | rows/s | ×raw | µs/row | event-loop thread CPU µs/row | per-round rows/s |",
+        "|---|---:|---:|---:|---:|---|",
         f"| plain `sqlite3` `executemany`, {BATCH} rows/transaction (the raw limit) | {_fmt_rate(rec.raw_rate)} | "
-        f"1.00 | {', '.join(_fmt_rate(rec.rows / s) for s in rec.raw_seconds)} |",
+        f"1.00 | {1e6 / rec.raw_rate:.1f} | – | {', '.join(_fmt_rate(rec.rows / s) for s in rec.raw_seconds)} |",
         f"| plugyard `Recorder` (batch_size={BATCH}, flush_interval=0.2) | {_fmt_rate(rec.recorder_rate)} | "
-        f"**{rec.recorder_rate / rec.raw_rate:.2f}** | "
+        f"**{rec.recorder_rate / rec.raw_rate:.2f}** | {1e6 / rec.recorder_rate:.1f} | {loop_us:.1f} | "
         f"{', '.join(_fmt_rate(rec.rows / s) for s in rec.recorder_seconds)} |",
     ]
 
 
-def report(
-    results: list[PipelineResult], rec: RecorderResult | None, args: argparse.Namespace, wall: float
-) -> str:
+def report(results: list[PipelineResult], rec: RecorderResult | None, args: argparse.Namespace, wall: float) -> str:
     command = "python bench/bench_pipeline.py " + shlex.join(a for a in sys.argv[1:] if a != "--write")
     out = [
         "## Pipeline: plugyard vs a bare `MCPServer`",
@@ -522,21 +532,24 @@ def report(
         f"Run {dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC, `{command.strip()}` ({wall:.0f} s wall).",
         "",
         *machine(),
+        f"- 1-minute load average {args.load[0]:.2f} at the start, {args.load[1]:.2f} at the end "
+        "(other processes share the machine; the rotation spreads their noise over every configuration)",
         "",
     ]
     if results:
-        names = list(results[0].series)
         out += [
             f"A no-op async tool (`noop(x: int = 0) -> int`, the same function on every server) called "
             f"sequentially by one client: {args.warmup:,} warm-up calls, then {args.rounds} rounds × "
             f"{args.calls:,} calls per configuration, the configurations taking turns and the order rotating "
-            f"every round ({len(names)} configurations: {', '.join(names)}). Recorded plugyard writes every "
+            "every round. Over stdio each server is a real subprocess: `plugyard serve` with a plugins.toml "
+            "(the no-op plugin from `bench/noop_plugin.py`, the history plugin, the other first-party "
+            "plugins disabled) and `bench/bare_server.py` (`MCPServer.run()`). Recorded plugyard writes every "
             "call to a SQLite file in a temp dir through the history plugin (default batch_size 500, "
             "flush_interval 0.2 s). After every segment the benchmark waits, untimed, until that history is "
             "in the database, so no configuration is timed while plugyard's last batch is being written "
             "(what that wait hides is listed below the table). Latency is per call as the client sees it; "
             "calls/s is the calls over the wall time of the rounds; Δ and × are against the bare server "
-            "of the same run and transport. The \"history plugin disabled\" row is a diagnostic (not a "
+            'of the same run and transport. The "history plugin disabled" row is a diagnostic (not a '
             "target): the same pipeline with nothing recorded, to split the cost between the pipeline and "
             "the recorder.",
             "",
@@ -618,13 +631,16 @@ def main() -> int:
         "--only", nargs="+", choices=("memory", "stdio", "recorder"), default=("memory", "stdio", "recorder")
     )
     parser.add_argument(
-        "--no-diagnostic", dest="diagnostic", action="store_false",
+        "--no-diagnostic",
+        dest="diagnostic",
+        action="store_false",
         help="skip the plugyard-with-history-disabled configuration",
     )
     parser.add_argument("--write", action="store_true", help="rewrite the pipeline section of bench/RESULTS.md")
     args = parser.parse_args()
-    t0 = time.perf_counter()
+    t0, load0 = time.perf_counter(), os.getloadavg()[0]
     results, rec = anyio.run(main_async, args)
+    args.load = (load0, os.getloadavg()[0])
     text = report(results, rec, args, time.perf_counter() - t0)
     print(text)
     dropped = [r for r in results if r.rows != r.calls_made]

@@ -1,15 +1,17 @@
 #!/usr/bin/env python
-"""Where plugyard's per-call time goes (a diagnostic, not the benchmark of record).
+"""Where plugyard's per-call time goes. A diagnostic beside ``bench_pipeline.py``, not a benchmark
+of record: its what-if variants monkeypatch plugyard in memory (never on disk) to measure what a
+change would save before anyone makes it.
 
-    python bench/profile_pipeline.py layers      # µs/call of each layer and step, in-process
-    python bench/profile_pipeline.py memory      # bare vs plugyard recording on vs off, in-memory
-    python bench/profile_pipeline.py stdio       # the same over stdio
-    python bench/profile_pipeline.py cprofile    # cProfile of the in-memory client->server path
-    python bench/profile_pipeline.py cprofile-stdio   # cProfile inside a `plugyard serve` subprocess
+    python bench/profile_pipeline.py layers          # us/call of each layer and step, in isolation
+    python bench/profile_pipeline.py ablate          # in-memory end to end, one cost removed at a time
+    python bench/profile_pipeline.py ablate-stdio    # the same over stdio (real `plugyard serve`)
+    python bench/profile_pipeline.py cprofile        # cProfile diff: plugyard vs bare, in-memory
+    python bench/profile_pipeline.py cprofile-stdio  # cProfile inside a `plugyard serve` subprocess
 
-``layers`` times each piece of the call path on its own (best of several repeats, so it is
-the CPU cost of the code, not noise); ``stdio`` splits the stdio gap into what the recorder costs
-and what the rest of the pipeline costs (same for ``memory``).
+``layers`` takes the best of several repeats (the CPU cost of the code, no noise); ``ablate``
+alternates the variants round by round like the benchmark does and reports the change in
+us/call against the bare server of the same run.
 """
 
 from __future__ import annotations
@@ -20,12 +22,16 @@ import cProfile
 import datetime as dt
 import gc
 import inspect
+import itertools
 import json
 import pstats
+import resource
+import sqlite3
 import sys
 import tempfile
 import time
 import timeit
+import types
 import uuid
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -36,20 +42,94 @@ import anyio
 BENCH = Path(__file__).resolve().parent
 sys.path.insert(0, str(BENCH))
 
-import bench_pipeline  # noqa: E402
-import noop_plugin  # noqa: E402
-import pydantic_core  # noqa: E402
-from mcp import Client, StdioServerParameters  # noqa: E402
-from mcp.server.mcpserver import MCPServer  # noqa: E402
+import bench_pipeline as bp
+import noop_plugin
+import pydantic_core
+from mcp import Client, StdioServerParameters
+from mcp.server.mcpserver import MCPServer
 
-from plugyard.core.calls import ToolCall, ToolOutcome  # noqa: E402
-from plugyard.core.config import parse_config  # noqa: E402
-from plugyard.core.history.plugin import HistoryPlugin  # noqa: E402
-from plugyard.core.history.recorder import Recorder, outcome_row  # noqa: E402
-from plugyard.core.host import PluginHost  # noqa: E402
-from plugyard.mcp_server.server import PlugyardServer  # noqa: E402
+import plugyard.core.tools as tools_module
+from plugyard.core.calls import ToolCall, ToolOutcome
+from plugyard.core.config import parse_config
+from plugyard.core.history.plugin import HistoryPlugin
+from plugyard.core.history.recorder import Recorder, outcome_row
+from plugyard.core.host import PluginHost
+from plugyard.mcp_server.server import PlugyardServer
 
 REPEATS = 7
+FIRST_PARTY = ["notes", "diagnose", "calculator"]
+
+
+# -- what-if patches (in memory only) -------------------------------------------------------
+
+
+async def _write_nothing(self: Recorder, rows: list[dict[str, Any]]) -> None:
+    """Recorder._write that drops the batch: what recording costs apart from the database."""
+
+
+async def _write_inline(self: Recorder, rows: list[dict[str, Any]]) -> None:
+    """Recorder._write with plain sqlite3 on the event-loop thread: no worker thread, no SQLAlchemy."""
+    conn = getattr(self, "_bench_conn", None)
+    if conn is None:
+        conn = sqlite3.connect(self.engine.url.database, isolation_level=None)
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute("PRAGMA synchronous=NORMAL")
+        self._bench_conn = conn  # type: ignore[attr-defined]
+    params = [
+        (
+            r["call_id"], r["user_id"], r["session_id"], r["tool_name"], r["plugin_name"],
+            None if r["arguments"] is None else json.dumps(r["arguments"]), r["success"], r["error_type"],
+            r["error_message"], r["execution_time_ms"], r["result_size"], r["satisfaction"], r["intent"],
+            r["workflow_run_id"], r["created_at"].replace(tzinfo=None).isoformat(sep=" ", timespec="microseconds"),
+        )
+        for r in rows
+    ]  # fmt: skip
+    conn.execute("BEGIN")
+    conn.executemany(bp.RAW_INSERT, params)
+    conn.execute("COMMIT")
+
+
+class _NoTimeoutAnyio:
+    """Stands in for ``anyio`` inside tools.py while one call runs: ``fail_after`` does nothing."""
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(anyio, name)
+
+    @staticmethod
+    def fail_after(_delay: float | None) -> contextlib.nullcontext[None]:
+        return contextlib.nullcontext()
+
+
+def patch_no_timeout(pipeline: tools_module.ToolPipeline) -> None:
+    original = type(pipeline)._run
+
+    async def run(self: tools_module.ToolPipeline, *args: Any, **kwargs: Any) -> Any:
+        saved, tools_module.anyio = tools_module.anyio, _NoTimeoutAnyio()  # type: ignore[assignment]
+        try:
+            return await original(self, *args, **kwargs)
+        finally:
+            tools_module.anyio = saved
+
+    pipeline._run = types.MethodType(run, pipeline)  # type: ignore[method-assign]
+
+
+def patch_cheap_call_id(pipeline: tools_module.ToolPipeline) -> None:
+    original = type(pipeline).call
+    counter = itertools.count()
+
+    async def call(self: tools_module.ToolPipeline, name: str, arguments: Any, **kwargs: Any) -> Any:
+        kwargs.setdefault("call_id", f"c{next(counter)}")
+        return await original(self, name, arguments, **kwargs)
+
+    pipeline.call = types.MethodType(call, pipeline)  # type: ignore[method-assign]
+
+
+def patch_const_user(server: PlugyardServer) -> None:
+    user = server.host.config.default_user
+    server._user_id = lambda: user  # type: ignore[method-assign]
+
+
+# -- helpers ----------------------------------------------------------------------------------
 
 
 def best_us(fn: Callable[[], Any], number: int) -> float:
@@ -67,8 +147,8 @@ async def best_async_us(fn: Callable[[], Awaitable[Any]], number: int) -> float:
     return best / number * 1e6
 
 
-def host_for(tmp: Path, *, recording: bool) -> tuple[PluginHost, HistoryPlugin | None]:
-    config = parse_config({"database": {"url": f"sqlite+aiosqlite:///{tmp / 'layers.db'}"}})
+def make_host(db_dir: Path, *, recording: bool) -> tuple[PluginHost, HistoryPlugin | None]:
+    config = parse_config({"database": {"url": f"sqlite+aiosqlite:///{db_dir / 'history.db'}"}})
     history = HistoryPlugin() if recording else None
     plugins: dict[str, object] = {"noop": noop_plugin}
     if history is not None:
@@ -76,207 +156,340 @@ def host_for(tmp: Path, *, recording: bool) -> tuple[PluginHost, HistoryPlugin |
     return PluginHost(config, entry_points=False, plugins=plugins), history
 
 
+def bare_server() -> MCPServer:
+    server = MCPServer("bare")
+    server.add_tool(noop_plugin.noop)
+    return server
+
+
+# -- layers -----------------------------------------------------------------------------------
+
+
 async def layers(n: int) -> None:
     rows: list[tuple[str, float]] = []
-    bare = MCPServer("bare")
-    bare.add_tool(noop_plugin.noop)
+    bare = bare_server()
     with tempfile.TemporaryDirectory(prefix="plugyard-prof-") as name:
         tmp = Path(name)
-        host_on, history = host_for(tmp, recording=True)
-        host_off, _ = host_for(tmp / "off", recording=False)
+        host_on, history = make_host(tmp, recording=True)
+        host_off, _ = make_host(tmp, recording=False)
         async with host_on.running(), host_off.running():
-            srv_on, srv_off = PlugyardServer(host_on), PlugyardServer(host_off)
+            assert history is not None and history.recorder is not None
+            live = history.recorder
+            on, off = PlugyardServer(host_on), PlugyardServer(host_off)
             args = {"x": 1}
-            rows.append(("bare MCPServer.call_tool (direct, no client)", await best_async_us(lambda: bare.call_tool("noop", args), n)))
-            rows.append(("PlugyardServer.call_tool, recording on", await best_async_us(lambda: srv_on.call_tool("noop", args), n)))
-            rows.append(("PlugyardServer.call_tool, recording off", await best_async_us(lambda: srv_off.call_tool("noop", args), n)))
-            rows.append(("host.pipeline.call, recording on", await best_async_us(lambda: host_on.pipeline.call("noop", args, user_id="u"), n)))
-            rows.append(("host.pipeline.call, recording off", await best_async_us(lambda: host_off.pipeline.call("noop", args, user_id="u"), n)))
 
-            # -- the steps of ToolPipeline.call / _run / PlugyardServer.call_tool, one by one --
+            async def timed(label: str, fn: Callable[[], Awaitable[Any]]) -> None:
+                rows.append((label, await best_async_us(fn, n)))
+                live._queue.clear()  # these loops never yield, so the writer never runs: drop the rows
+
+            await timed("bare MCPServer.call_tool (no client)", lambda: bare.call_tool("noop", args))
+            await timed("PlugyardServer.call_tool, recorded (no client)", lambda: on.call_tool("noop", args))
+            await timed("PlugyardServer.call_tool, history off", lambda: off.call_tool("noop", args))
+            await timed("ToolPipeline.call, recorded", lambda: host_on.pipeline.call("noop", args, user_id="u"))
+            await timed("ToolPipeline.call, history off", lambda: host_off.pipeline.call("noop", args, user_id="u"))
+
             tool = host_on.tools.get("noop")
             assert tool is not None
             validated = tool.arg_model.model_validate(args)
             now = dt.datetime.now(dt.UTC)
-            call = ToolCall(call_id="c", tool_name="noop", plugin_name="p", arguments=args, user_id="u",
-                            session_id="s", started_at=now)
+            call = ToolCall(
+                call_id="c", tool_name="noop", plugin_name="p", arguments=args, user_id="u", session_id="s",
+                started_at=now,
+            )  # fmt: skip
             outcome = ToolOutcome(call=call, success=True, duration_ms=0.1, result=1, result_size=1)
+            scratch = Recorder(live.engine, journal=tmp / "unused.jsonl")
+            after = host_on.pipeline._after
+
+            def submit() -> None:
+                scratch.submit(outcome)
+                if scratch.depth >= 400:
+                    scratch._queue.clear()
+
+            def after_hooks() -> None:
+                for _plugin, hook in after:
+                    hook(call=call, outcome=outcome)
+                live._queue.clear()
+
+            output = on._outputs["noop"]
+            assert output is not None
+            converted = output.convert_result(1)
             steps: list[tuple[str, Callable[[], Any]]] = [
-                ("  str(uuid.uuid4())  [tools.py ToolPipeline.call: call_id]", lambda: str(uuid.uuid4())),
-                ("  datetime.now(UTC)  [ToolPipeline.call: started_at]", lambda: dt.datetime.now(dt.UTC)),
-                ("  ToolCall(...)", lambda: ToolCall(call_id="c", tool_name="noop", plugin_name="p", arguments=args,
-                                                     user_id="u", session_id="s", started_at=now)),
-                ("  tool.arg_model.model_validate(args)  [_run]", lambda: tool.arg_model.model_validate(args)),
-                ("  {n: getattr(v, n) for n in type(v).model_fields}  [_run]",
+                ("  PlugyardServer._user_id() [server.py -> Config.default_user -> getpass]", on._user_id),
+                ("  str(uuid.uuid4()) [tools.py ToolPipeline.call: call_id]", lambda: str(uuid.uuid4())),
+                ("  datetime.now(UTC) [ToolPipeline.call]", lambda: dt.datetime.now(dt.UTC)),
+                ("  ToolCall(...) + ToolOutcome(...)", lambda: ToolOutcome(call=ToolCall(
+                    call_id="c", tool_name="noop", plugin_name="p", arguments=args, user_id="u", session_id="s",
+                    started_at=now), success=True, duration_ms=0.1, result=1, result_size=1)),
+                ("  tool.arg_model.model_validate(args) [ToolPipeline._run]",
+                 lambda: tool.arg_model.model_validate(args)),
+                ("  kwargs from the validated model [ToolPipeline._run]",
                  lambda: {k: getattr(validated, k) for k in type(validated).model_fields}),
-                ("  pydantic_core.to_json(result)  [call: result_size]", lambda: len(pydantic_core.to_json(1))),
-                ("  ToolOutcome(...)", lambda: ToolOutcome(call=call, success=True, duration_ms=0.1, result=1, result_size=1)),
-                ("  outcome_row(outcome)  [recorder.py Recorder.submit]", lambda: outcome_row(outcome)),
-                ("  host.config.default_user  [server.py _user_id -> config.py]", lambda: host_on.config.default_user),
-                ("  PlugyardServer._user_id()", srv_on._user_id),
-                ("  inspect.isawaitable(None)", lambda: inspect.isawaitable(None)),
-            ]
-            scratch = Recorder(history.recorder.engine, journal=tmp / "unused.jsonl") if history and history.recorder else None
-            if scratch is not None:
-                def submit_one() -> None:
-                    scratch.submit(outcome)
-                    if scratch.depth >= 400:
-                        scratch._queue.clear()
-                steps.append(("  Recorder.submit(outcome)  [queue append]", submit_one))
-                after = host_on.pipeline._after
-                def after_hooks() -> None:
-                    for _plugin, hook in after:
-                        hook(call=call, outcome=outcome)
-                    history.recorder._queue.clear()  # type: ignore[union-attr]  # nothing gets written
+                ("  len(pydantic_core.to_json(result)) [ToolPipeline.call: result_size]",
+                 lambda: len(pydantic_core.to_json(1))),
+                ("  inspect.isawaitable(x) (per hook)", lambda: inspect.isawaitable(None)),
+                ("  after_tool_call hooks (HistoryPlugin -> Recorder.submit)", after_hooks),
+                ("  Recorder.submit(outcome) [outcome_row + deque append]", submit),
+                ("  outcome_row(outcome)", lambda: outcome_row(outcome)),
+                ("  FuncMetadata.convert_result(result) [both servers pay this]", lambda: output.convert_result(1)),
+                ("  CallToolResult.model_copy(update={'meta': ...}) [server.py call_tool]",
+                 lambda: converted.model_copy(update={"meta": {**(converted.meta or {}), "k": "v"}})),
+            ]  # fmt: skip
             for label, fn in steps:
                 rows.append((label, best_us(fn, n)))
-            out = srv_on._outputs["noop"]
-            assert out is not None
-            converted = out.convert_result(1)
-            rows.append(("  FuncMetadata.convert_result(result)  [both servers pay it]", best_us(lambda: out.convert_result(1), n)))
-            rows.append(("  CallToolResult.model_copy(update={'meta': ...})  [server.py call_tool]",
-                         best_us(lambda: converted.model_copy(update={"meta": {**(converted.meta or {}), "k": "v"}}), n)))
 
-            async def fail_after() -> None:
+            async def with_timeout() -> None:
                 with anyio.fail_after(30):
                     await noop_plugin.noop(1)
 
-            async def bare_await() -> None:
+            async def without_timeout() -> None:
                 await noop_plugin.noop(1)
 
-            rows.append(("  await noop(1)", await best_async_us(bare_await, n)))
-            rows.append(("  with anyio.fail_after(30): await noop(1)  [_run]", await best_async_us(fail_after, n)))
-            rows.append(("  ToolPipeline._before_hooks(call) (no before hooks)", await best_async_us(lambda: host_on.pipeline._before_hooks(call), n)))
-            if scratch is not None:
-                rows.append(("  after_tool_call hooks (HistoryPlugin -> submit)", best_us(after_hooks, n)))
-        if history is not None and history.recorder is not None:
-            print(f"(recorder wrote {history.recorder.written} rows during the layer timings)", file=sys.stderr)
+            rows.append(("  await noop(1)", await best_async_us(without_timeout, n)))
+            label = "  with anyio.fail_after(30): await noop(1) [ToolPipeline._run]"
+            rows.append((label, await best_async_us(with_timeout, n)))
+            rows.append(("  ToolPipeline._before_hooks (none registered)", await best_async_us(
+                lambda: host_on.pipeline._before_hooks(call), n)))  # fmt: skip
     width = max(len(label) for label, _ in rows)
-    print(f"{'layer / step':<{width}}  µs/call (best of {REPEATS} × {n:,})")
+    print(f"{'layer / step':<{width}}  us/call (best of {REPEATS} x {n:,})")
     for label, us in rows:
         print(f"{label:<{width}}  {us:8.2f}")
 
 
-async def compare(transport: str, calls: int, rounds: int) -> None:
-    """bare vs plugyard with recording on vs off (history plugin disabled), alternating."""
+# -- ablate (in-memory) -----------------------------------------------------------------------
+
+
+async def _rotate(clients: dict[str, Client], calls: int, rounds: int, recorders: list[Recorder]) -> dict[str, Any]:
+    series = {k: bp.Series() for k in clients}
+    cpu: dict[str, list[float]] = {k: [] for k in clients}
+    switches: dict[str, list[int]] = {k: [] for k in clients}
+    for client in clients.values():
+        await bp._calls(client, 500, 0, None)
+    names = list(clients)
+    for r in range(rounds):
+        k = r % len(names)
+        for name in names[k:] + names[:k]:
+            gc.collect()
+            t0, u0 = time.thread_time(), resource.getrusage(resource.RUSAGE_SELF).ru_nvcsw
+            await bp._calls(clients[name], calls, 0, series[name])
+            cpu[name].append(time.thread_time() - t0)
+            switches[name].append(resource.getrusage(resource.RUSAGE_SELF).ru_nvcsw - u0)
+            for rec in recorders:
+                await bp._wait_until(lambda rec=rec: rec.depth == 0, "recorder")
+            await anyio.sleep(0.05)
+        print(f"  round {r + 1}/{rounds}", file=sys.stderr, flush=True)
+    return {"series": series, "cpu": cpu, "switches": switches}
+
+
+def _ablation_table(series: dict[str, bp.Series], extra: dict[str, list[str]] | None = None) -> None:
+    b = series["bare"]
+    head = "| variant | calls/s | x bare | us/call | delta us/call | p50 ms | delta p50 ms |"
+    cols = list(extra or {})
+    print(head + "".join(f" {c} |" for c in cols))
+    print("|---|---:|---:|---:|---:|---:|---:|" + "---:|" * len(cols))
+    for name, s in series.items():
+        us, bus = 1e6 / s.calls_per_s, 1e6 / b.calls_per_s
+        i = list(series).index(name)
+        cells = "".join(f" {extra[c][i]} |" for c in cols) if extra else ""
+        print(
+            f"| {name} | {s.calls_per_s:,.0f} | {s.calls_per_s / b.calls_per_s:.2f} | {us:.0f} | {us - bus:+.0f} | "
+            f"{s.pct_ms(50):.3f} | {s.pct_ms(50) - b.pct_ms(50):+.3f} |{cells}"
+        )
+
+
+async def ablate(calls: int, rounds: int) -> None:
     with tempfile.TemporaryDirectory(prefix="plugyard-prof-") as name:
         tmp = Path(name)
-
-        def toml(tag: str, disabled: list[str]) -> Path:
-            path = tmp / f"{tag}.toml"
-            path.write_text(
-                f"[database]\nurl = {json.dumps(f'sqlite+aiosqlite:///{tmp / tag}.db')}\n\n[plugins]\n"
-                f"modules = [{json.dumps(str(BENCH / 'noop_plugin.py'))}]\ndisabled = {json.dumps(disabled)}\n",
-                encoding="utf-8",
-            )
-            return path
-
-        base = ["notes", "diagnose", "calculator"]
+        specs: list[tuple[str, bool]] = [
+            ("recorded (as shipped)", True),
+            ("recorded, Recorder._write drops the batch", True),
+            ("recorded, plain sqlite3 write on the loop thread", True),
+            ("history off", False),
+            ("history off, _user_id constant", False),
+            ("history off, _user_id constant, no fail_after", False),
+            ("history off, _user_id constant, no fail_after, counter call_id", False),
+        ]
         async with contextlib.AsyncExitStack() as stack:
-            if transport == "stdio":
-                targets: dict[str, Any] = {
-                    "bare": StdioServerParameters(command=sys.executable, args=[str(BENCH / "bare_server.py")], cwd=tmp),
-                    "plugyard rec on": StdioServerParameters(
-                        command=sys.executable,
-                        args=["-m", "plugyard.cli", "--config", str(toml("on", base)), "serve"], cwd=tmp),
-                    "plugyard rec off": StdioServerParameters(
-                        command=sys.executable,
-                        args=["-m", "plugyard.cli", "--config", str(toml("off", [*base, "history"])), "serve"], cwd=tmp),
-                }
-            else:
-                bare = MCPServer("bare")
-                bare.add_tool(noop_plugin.noop)
-                on, _ = host_for(tmp, recording=True)
-                off, _ = host_for(tmp / "off", recording=False)
-                await stack.enter_async_context(on.running())
-                await stack.enter_async_context(off.running())
-                targets = {"bare": bare, "plugyard rec on": PlugyardServer(on), "plugyard rec off": PlugyardServer(off)}
+            servers: dict[str, Any] = {"bare": bare_server()}
+            recorders: list[Recorder] = []
+            for i, (label, recording) in enumerate(specs):
+                (tmp / str(i)).mkdir()
+                host, history = make_host(tmp / str(i), recording=recording)
+                await stack.enter_async_context(host.running())
+                server = PlugyardServer(host)
+                if history is not None and history.recorder is not None:
+                    recorders.append(history.recorder)
+                    if "drops" in label:
+                        history.recorder._write = types.MethodType(_write_nothing, history.recorder)  # type: ignore[method-assign]
+                    elif "sqlite3" in label:
+                        history.recorder._write = types.MethodType(_write_inline, history.recorder)  # type: ignore[method-assign]
+                if "_user_id" in label:
+                    patch_const_user(server)
+                if "fail_after" in label:
+                    patch_no_timeout(host.pipeline)
+                if "call_id" in label:
+                    patch_cheap_call_id(host.pipeline)
+                servers[label] = server
+            clients = {k: await stack.enter_async_context(Client(s)) for k, s in servers.items()}
+            out = await _rotate(clients, calls, rounds, recorders)
+    n = calls * rounds
+    extra = {
+        "loop-thread CPU us/call": [f"{sum(out['cpu'][k]) / n * 1e6:.0f}" for k in servers],
+        "voluntary ctx switches/call": [f"{sum(out['switches'][k]) / n:.2f}" for k in servers],
+    }
+    print(f"in-memory, {rounds} rounds x {calls:,} calls, variants rotating:")
+    _ablation_table(out["series"], extra)
+
+
+# -- ablate over stdio ------------------------------------------------------------------------
+
+STDIO_VARIANTS = {
+    "recorded (as shipped)": ("as-shipped", FIRST_PARTY),
+    "recorded, Recorder._write drops the batch": ("write-nothing", FIRST_PARTY),
+    "recorded, plain sqlite3 write on the loop thread": ("write-inline", FIRST_PARTY),
+    "history off": ("as-shipped", [*FIRST_PARTY, "history"]),
+}
+
+
+def serve_variant(variant: str, argv: list[str]) -> None:
+    """Entry point of the stdio what-if servers: patch, then run the real CLI."""
+    if variant == "bare-plugyard-stdio":
+        # The bare server over plugyard's own stdio transport (stdin read on the event loop).
+        from bare_server import build
+
+        from plugyard.mcp_server.stdio import run_stdio
+
+        anyio.run(run_stdio, build())
+        return
+    if variant == "write-nothing":
+        Recorder._write = _write_nothing  # type: ignore[method-assign]
+    elif variant == "write-inline":
+        Recorder._write = _write_inline  # type: ignore[method-assign]
+    from plugyard.cli import main as cli_main
+
+    sys.argv = ["plugyard", *argv]
+    cli_main()
+
+
+async def ablate_stdio(calls: int, rounds: int) -> None:
+    with tempfile.TemporaryDirectory(prefix="plugyard-prof-") as name:
+        tmp = Path(name)
+        me = str(Path(__file__).resolve())
+        targets: dict[str, StdioServerParameters] = {
+            "bare": StdioServerParameters(command=sys.executable, args=[str(BENCH / "bare_server.py")], cwd=tmp),
+            "bare, served by plugyard's stdio transport": StdioServerParameters(
+                command=sys.executable, args=[me, "_serve", "bare-plugyard-stdio"], cwd=tmp
+            ),
+        }
+        for i, (label, (variant, disabled)) in enumerate(STDIO_VARIANTS.items()):
+            toml = bp._plugins_toml(tmp / f"{i}.toml", tmp / f"{i}.db", disabled)
+            targets[label] = StdioServerParameters(
+                command=sys.executable,
+                args=[me, "_serve", variant, "--config", str(toml), "serve"],
+                cwd=tmp,
+            )
+        async with contextlib.AsyncExitStack() as stack:
             clients = {k: await stack.enter_async_context(Client(t)) for k, t in targets.items()}
-            series = {k: bench_pipeline.Series() for k in clients}
-            for cl in clients.values():
-                await bench_pipeline._calls(cl, 500, 0, None)
+            series = {k: bp.Series() for k in clients}
+            for client in clients.values():
+                await bp._calls(client, 500, 0, None)
             names = list(clients)
             for r in range(rounds):
-                order = names[r % 3 :] + names[: r % 3]
-                for k in order:
+                k = r % len(names)
+                for label in names[k:] + names[:k]:
                     gc.collect()
-                    await bench_pipeline._calls(clients[k], calls, 0, series[k])
-                    await anyio.sleep(0.3)  # let the recorder's last batch land untimed
-        b = series["bare"]
-        print(f"{transport}:\n| server | calls/s | ×bare | µs/call | Δ µs/call | p50 ms | Δp50 ms | p95 ms |")
-        print("|---|---:|---:|---:|---:|---:|---:|---:|")
-        for k, s in series.items():
-            print(f"| {k} | {s.calls_per_s:,.0f} | {s.calls_per_s / b.calls_per_s:.2f} | {1e6 / s.calls_per_s:.0f} | "
-                  f"{1e6 / s.calls_per_s - 1e6 / b.calls_per_s:+.0f} | {s.pct_ms(50):.3f} | "
-                  f"{s.pct_ms(50) - b.pct_ms(50):+.3f} | {s.pct_ms(95):.3f} |")
+                    await bp._calls(clients[label], calls, 0, series[label])
+                    await anyio.sleep(0.3)  # > flush_interval: the last batch lands untimed
+                print(f"  round {r + 1}/{rounds}", file=sys.stderr, flush=True)
+    print(f"stdio, {rounds} rounds x {calls:,} calls, variants rotating:")
+    _ablation_table(series)
+
+
+# -- cProfile ---------------------------------------------------------------------------------
+
+
+def _short(file: str) -> str:
+    for marker in ("site-packages/", "/plugyard/"):
+        if marker in file:
+            return file.split(marker, 1)[1]
+    return file.split("/lib/", 1)[-1]
+
+
+def _per_call(stats: pstats.Stats, n: int) -> dict[tuple[str, int, str], tuple[float, float, float]]:
+    raw: dict[Any, Any] = stats.stats  # type: ignore[attr-defined]
+    return {
+        (_short(f), line, fn): (nc / n, tt / n * 1e6, ct / n * 1e6)
+        for (f, line, fn), (_cc, nc, tt, ct, _callers) in raw.items()
+    }
 
 
 async def cprofile_inmemory(n: int, top: int) -> None:
     with tempfile.TemporaryDirectory(prefix="plugyard-prof-") as name:
-        tmp = Path(name)
-        bare = MCPServer("bare")
-        bare.add_tool(noop_plugin.noop)
-        host, _ = host_for(tmp, recording=True)
+        host, _ = make_host(Path(name), recording=True)
+        profiles: dict[str, pstats.Stats] = {}
         async with host.running():
-            for label, server in (("bare", bare), ("plugyard", PlugyardServer(host))):
+            for label, server in (("bare", bare_server()), ("plugyard", PlugyardServer(host))):
                 async with Client(server) as client:
-                    await bench_pipeline._calls(client, 500, 0, None)
+                    await bp._calls(client, 500, 0, None)
                     prof = cProfile.Profile()
                     prof.enable()
-                    await bench_pipeline._calls(client, n, 0, None)
+                    await bp._calls(client, n, 0, None)
                     prof.disable()
-                show(prof, label, n, top)
-
-
-def show(prof: cProfile.Profile | pstats.Stats, label: str, n: int, top: int) -> None:
-    st = prof if isinstance(prof, pstats.Stats) else pstats.Stats(prof)
-    print(f"\n=== {label}: {st.total_tt / n * 1e6:.1f} µs/call under cProfile ({n:,} calls) ===")
-    print(f"{'tottime µs/call':>15} {'cumtime µs/call':>15}  function")
-    entries = sorted(st.stats.items(), key=lambda kv: kv[1][2], reverse=True)[:top]  # type: ignore[attr-defined]
-    for (file, line, func), (_cc, _nc, tt, ct, _callers) in entries:
-        short = file.split("site-packages/")[-1].split("/plugyard/", 1)[-1] if "plugyard/" in file or "site-packages" in file else file
-        print(f"{tt / n * 1e6:15.2f} {ct / n * 1e6:15.2f}  {short}:{line}({func})")
+                profiles[label] = pstats.Stats(prof)
+    b, p = _per_call(profiles["bare"], n), _per_call(profiles["plugyard"], n)
+    print(
+        f"main thread under cProfile: bare {profiles['bare'].total_tt / n * 1e6:.0f} us/call, "  # type: ignore[attr-defined]
+        f"plugyard {profiles['plugyard'].total_tt / n * 1e6:.0f} us/call ({n:,} calls each; profiler inflates)"  # type: ignore[attr-defined]
+    )
+    print(f"{'delta tottime us/call':>21} {'delta cumtime':>13} {'calls/call bare':>15} {'plugyard':>8}  function")
+    rows = []
+    for key in set(b) | set(p):
+        nb, tb, cb = b.get(key, (0, 0, 0))
+        np_, tp, cp = p.get(key, (0, 0, 0))
+        rows.append((tp - tb, cp - cb, nb, np_, key))
+    for dt_, dc, nb, np_, (f, line, fn) in sorted(rows, reverse=True)[:top]:
+        print(f"{dt_:21.2f} {dc:13.2f} {nb:15.2f} {np_:8.2f}  {f}:{line}({fn})")
 
 
 async def cprofile_stdio(n: int, top: int) -> None:
     with tempfile.TemporaryDirectory(prefix="plugyard-prof-") as name:
         tmp = Path(name)
         out = tmp / "serve.prof"
-        (tmp / "plugins.toml").write_text(
-            f"[database]\nurl = {json.dumps(f'sqlite+aiosqlite:///{tmp}/p.db')}\n\n[plugins]\n"
-            f"modules = [{json.dumps(str(BENCH / 'noop_plugin.py'))}]\n"
-            'disabled = ["notes", "diagnose", "calculator"]\n',
-            encoding="utf-8",
-        )
+        toml = bp._plugins_toml(tmp / "plugins.toml", tmp / "p.db", FIRST_PARTY)
         params = StdioServerParameters(
             command=sys.executable,
-            args=["-m", "cProfile", "-o", str(out), "-m", "plugyard.cli", "--config", str(tmp / "plugins.toml"), "serve"],
+            args=["-m", "cProfile", "-o", str(out), "-m", "plugyard.cli", "--config", str(toml), "serve"],
             cwd=tmp,
         )
         async with Client(params) as client:
-            await bench_pipeline._calls(client, n, 0, None)
-        for _ in range(100):
-            if out.exists():
-                break
-            await anyio.sleep(0.1)
-        show(pstats.Stats(str(out)), "plugyard serve subprocess (whole process, incl. startup)", n, top)
+            await bp._calls(client, n, 0, None)
+        await bp._wait_until(out.exists, "the profile")
+        stats = pstats.Stats(str(out))
+    print(f"`plugyard serve` main thread, {n:,} calls (startup included; blocking waits show as epoll.poll):")
+    print(f"{'tottime us/call':>15} {'cumtime us/call':>15}  function")
+    for (f, line, fn), (_nc, tt, ct) in sorted(_per_call(stats, n).items(), key=lambda kv: -kv[1][1])[:top]:
+        print(f"{tt:15.2f} {ct:15.2f}  {f}:{line}({fn})")
 
 
 def main() -> None:
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("what", choices=("layers", "memory", "stdio", "cprofile", "cprofile-stdio"))
-    p.add_argument("-n", type=int, default=5000)
-    p.add_argument("--rounds", type=int, default=6)
-    p.add_argument("--top", type=int, default=40)
-    a = p.parse_args()
+    if len(sys.argv) > 2 and sys.argv[1] == "_serve":
+        serve_variant(sys.argv[2], sys.argv[3:])
+        return
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("what", choices=("layers", "ablate", "ablate-stdio", "cprofile", "cprofile-stdio"))
+    parser.add_argument("-n", type=int, default=None, help="calls (per round for the ablations)")
+    parser.add_argument("--rounds", type=int, default=8)
+    parser.add_argument("--top", type=int, default=40)
+    a = parser.parse_args()
     if a.what == "layers":
-        anyio.run(layers, a.n)
-    elif a.what in ("memory", "stdio"):
-        anyio.run(compare, a.what, a.n, a.rounds)
+        anyio.run(layers, a.n or 5000)
+    elif a.what == "ablate":
+        anyio.run(ablate, a.n or 2000, a.rounds)
+    elif a.what == "ablate-stdio":
+        anyio.run(ablate_stdio, a.n or 1500, a.rounds)
     elif a.what == "cprofile":
-        anyio.run(cprofile_inmemory, a.n, a.top)
+        anyio.run(cprofile_inmemory, a.n or 10000, a.top)
     else:
-        anyio.run(cprofile_stdio, a.n, a.top)
+        anyio.run(cprofile_stdio, a.n or 10000, a.top)
 
 
 if __name__ == "__main__":

@@ -4,6 +4,8 @@ This module is the public face for plugin authors; everything here is stable API
 """
 
 from plugyard.core.calls import ToolCall, ToolContext, ToolOutcome, Veto
+from plugyard.core.cards import ActionCard
+from plugyard.core.config import data_dir
 from plugyard.core.errors import (
     ConfigError,
     HistoryError,
@@ -19,21 +21,28 @@ from plugyard.core.errors import (
     UnknownTool,
 )
 from plugyard.core.hookspecs import hookimpl
+from plugyard.core.intent_model import NgramIntentModel
 from plugyard.core.intents import INTENTS, IntentClassifier, IntentResult
+from plugyard.core.llm import complete as ask_model_text
+from plugyard.core.llm import structured as ask_model
 from plugyard.core.tools import Tool
-from plugyard.core.workflows import Workflow
+from plugyard.core.workflows import END, Run, Workflow, WorkflowState, branch, step
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "END",
     "INTENTS",
+    "ActionCard",
     "ConfigError",
     "HistoryError",
     "IntentClassifier",
     "IntentResult",
     "InvalidArguments",
+    "NgramIntentModel",
     "PluginError",
     "PlugyardError",
+    "Run",
     "SchemaBehind",
     "Tool",
     "ToolCall",
@@ -47,6 +56,12 @@ __all__ = [
     "UnknownTool",
     "Veto",
     "Workflow",
+    "WorkflowState",
     "__version__",
+    "ask_model",
+    "ask_model_text",
+    "branch",
+    "data_dir",
     "hookimpl",
+    "step",
 ]

@@ -266,6 +266,44 @@ def install(
     click.echo(f"restart {client} to pick it up")
 
 
+@main.group("intents")
+def intents_group() -> None:
+    """The offline intent classifier: retrain it on your own labelled messages."""
+
+
+@intents_group.command("fit")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False))
+@click.option(
+    "--out",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="Where to write the model (default: <data dir>/intent_model.json, which the intents plugin then uses).",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+def intents_fit(file: str, out: str | None, as_json: bool) -> None:
+    """Retrain the n-gram model on FILE (JSON Lines: text, intent, optional lang and split) and
+    re-tune its thresholds; rows with split "test" are held out and evaluated."""
+    from plugyard.core.config import data_dir
+    from plugyard.core.intent_model import read_jsonl
+    from plugyard.plugins.intents import USER_MODEL_NAME, fit
+
+    try:
+        rows = read_jsonl(file)
+    except (ValueError, OSError) as exc:
+        raise click.BadParameter(str(exc), param_hint="FILE") from None
+    if len({r["intent"] for r in rows}) < 2:
+        raise click.BadParameter("needs messages of at least two intents", param_hint="FILE")
+    model, report = fit(rows)
+    target = out or str(data_dir() / USER_MODEL_NAME)
+    model.save(target)
+    report["model"] = target
+    if as_json:
+        click.echo(json.dumps(report, indent=2))
+        return
+    for key, value in report.items():
+        click.echo(f"{key}: {round(value, 4) if isinstance(value, float) else value}")
+
+
 @main.group("db")
 def db() -> None:
     """Drive the history database's migrations (shipped inside plugyard)."""
@@ -337,6 +375,130 @@ def db_current(state: _State) -> None:
     head = migrate.head()
     status = "up to date" if at == head else f"behind (head is {head}; run `plugyard db upgrade`)"
     click.echo(f"{_safe_url(state.config.database_url)}: revision {at or 'none'}, {status}")
+
+
+@main.group("history")
+def history() -> None:
+    """Ask the recorded history: statistics, failures; export, clean up and re-import it."""
+
+
+def _with_service(state: _State, action: Callable[[Any], Awaitable[T]]) -> T:
+    from plugyard.core.history.service import open_service
+
+    config = _guard(lambda: state.config)
+
+    async def go() -> T:
+        async with open_service(config) as service:
+            return await action(service)
+
+    try:
+        return anyio.run(go)
+    except PlugyardError as exc:
+        raise _Exit(str(exc)) from None
+    except (OSError, ValueError) as exc:
+        raise _Exit(str(exc)) from None
+
+
+def _ms(value: float | None) -> str:
+    return "-" if value is None else f"{value:.1f}"
+
+
+@history.command("stats")
+@click.option("--tool", default=None, help="One tool (default: every tool).")
+@click.option("--days", type=click.IntRange(min=1), default=30, show_default=True, help="Whole days back.")
+@click.option("--user", default=None, help="One user's calls (default: everyone's).")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@click.pass_obj
+def history_stats(state: _State, tool: str | None, days: int, user: str | None, as_json: bool) -> None:
+    """Calls, success rate, p50/p95 latency and top errors per tool."""
+    stats = _with_service(state, lambda s: s.get_tool_statistics(tool, days, user_id=user))
+    if as_json:
+        click.echo(json.dumps([s.as_dict() for s in stats], indent=2))
+        return
+    if not stats:
+        click.echo(f"no calls in the last {days} day(s)")
+        return
+    click.echo(f"{'tool':<24} {'calls':>8} {'success':>8} {'p50 ms':>9} {'p95 ms':>9}  top errors")
+    for s in stats:
+        errors = ", ".join(f"{e} ({n})" for e, n in s.top_errors)
+        click.echo(
+            f"{s.tool_name:<24} {s.calls:>8} {s.success_rate:>8.1%} {_ms(s.p50_ms):>9} {_ms(s.p95_ms):>9}  {errors}"
+        )
+
+
+@history.command("failures")
+@click.option("--user", default=None, help="One user's failures (default: everyone's).")
+@click.option("--limit", type=click.IntRange(min=1), default=10, show_default=True)
+@click.option("--days", type=click.IntRange(min=1), default=None, help="Only the last DAYS whole days.")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@click.pass_obj
+def history_failures(state: _State, user: str | None, limit: int, days: int | None, as_json: bool) -> None:
+    """The most recent failed calls, newest first."""
+    failures = _with_service(state, lambda s: s.get_recent_failed_tools(user, limit, days))
+    if as_json:
+        click.echo(json.dumps([f.as_dict() for f in failures], indent=2))
+        return
+    for f in failures:
+        click.echo(f"{f.created_at:%Y-%m-%d %H:%M:%S}  {f.user_id}  {f.tool_name}  {f.error_type}: {f.error_message}")
+        click.echo(f"    call {f.call_id}")
+
+
+@history.command("export")
+@click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path), default=None, help="Default: stdout.")
+@click.option("--user", default=None, help="One user's calls.")
+@click.option("--days", type=click.IntRange(min=1), default=None, help="Only the last DAYS whole days.")
+@click.pass_obj
+def history_export(state: _State, output: Path | None, user: str | None, days: int | None) -> None:
+    """Write calls (with their ratings) as JSON Lines, oldest first; `history import` reads them back."""
+
+    async def go(service: Any) -> int:
+        if output is None:
+            return int(await service.export(sys.stdout, user_id=user, days=days))
+        with output.open("w", encoding="utf-8") as fh:
+            return int(await service.export(fh, user_id=user, days=days))
+
+    count = _with_service(state, go)
+    click.echo(f"exported {count} call(s)" + (f" to {output}" if output else ""), err=True)
+
+
+@history.command("cleanup")
+@click.option("--older-than", "older_than", default="90d", show_default=True, help="Keep the last N days: 90d, 12w.")
+@click.option(
+    "--archive",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Append the deleted calls to this JSON Lines file first.",
+)
+@click.option("--chunk-size", type=click.IntRange(min=1), default=5000, show_default=True, help="Rows per transaction.")
+@click.option("--dry-run", is_flag=True, help="Count what would go; delete nothing.")
+@click.pass_obj
+def history_cleanup(state: _State, older_than: str, archive: Path | None, chunk_size: int, dry_run: bool) -> None:
+    """Delete calls older than the retention period, in bounded chunks (archived first with --archive)."""
+    from plugyard.core.history.service import parse_days
+
+    try:
+        days = parse_days(older_than)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--older-than") from None
+    result = _with_service(
+        state, lambda s: s.cleanup_old_records(days, archive=archive, chunk_size=chunk_size, dry_run=dry_run)
+    )
+    if dry_run:
+        click.echo(f"would delete {result.deleted} call(s) from before {result.cutoff:%Y-%m-%d}")
+        return
+    click.echo(
+        f"deleted {result.deleted} call(s) from before {result.cutoff:%Y-%m-%d} in {result.seconds:.2f} s "
+        f"({result.rows_per_second:,.0f} rows/s)" + (f"; archived {result.archived} to {archive}" if archive else "")
+    )
+
+
+@history.command("import")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.pass_obj
+def history_import(state: _State, file: Path) -> None:
+    """Read an archive or export back in; calls already stored are skipped."""
+    read, inserted = _with_service(state, lambda s: s.import_records(file))
+    click.echo(f"read {read} call(s), imported {inserted}, {read - inserted} already present")
 
 
 if __name__ == "__main__":

@@ -1,13 +1,18 @@
 from __future__ import annotations
 
+import asyncio
+import concurrent.futures
+import functools
+import json
 import os
 import socket
 import sqlite3
 import sys
-from collections.abc import AsyncIterator, Callable, Iterator
-from contextlib import asynccontextmanager
+import uuid
+from collections.abc import AsyncIterator, Callable, Coroutine, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import pytest
 
@@ -38,9 +43,152 @@ def db_path(tmp_path: Path) -> Path:
     return tmp_path / "history.db"
 
 
+# -- databases: every test that takes `db_url` runs on SQLite and on a real PostgreSQL ----------
+#
+# Each PostgreSQL test gets a database of its own, created on the server's maintenance database
+# and dropped (WITH (FORCE)) afterwards. PostgreSQL tests are skipped only when no server answers
+# AND $CI is unset; the run's header and summary say so. Tests about SQLite itself (WAL, file
+# locking) carry @pytest.mark.sqlite_only("why").
+
+POSTGRES_ADMIN_URL = os.environ.get("PLUGYARD_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/postgres")
+BACKENDS = ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
+T = TypeVar("T")
+
+
+def _run_async(coro: Coroutine[Any, Any, T]) -> T:
+    """Run ``coro`` to completion on a private loop (in a thread when this one already runs a
+    loop): database set-up from sync fixtures and async tests alike, never on the test's loop."""
+
+    def run() -> T:
+        loop = asyncio.new_event_loop()
+        try:
+            return loop.run_until_complete(coro)
+        finally:
+            loop.close()
+
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return run()
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        return pool.submit(run).result()
+
+
+async def _admin(*statements: str) -> None:
+    import asyncpg
+
+    conn = await asyncpg.connect(POSTGRES_ADMIN_URL, timeout=5)
+    try:
+        for statement in statements:
+            await conn.execute(statement)
+    finally:
+        await conn.close()
+
+
+@functools.cache
+def postgres_unavailable() -> str | None:
+    """None when the test PostgreSQL server answers; else why it does not."""
+    try:
+        _run_async(_admin("SELECT 1"))
+    except Exception as exc:
+        return f"{type(exc).__name__}: {exc}"
+    return None
+
+
+def _postgres_url(database: str) -> str:
+    from sqlalchemy.engine import make_url
+
+    url = make_url(POSTGRES_ADMIN_URL).set(drivername="postgresql+asyncpg", database=database)
+    return url.render_as_string(hide_password=False)
+
+
+@contextmanager
+def postgres_database() -> Iterator[str]:
+    """A fresh, empty PostgreSQL database for one test: its ``postgresql+asyncpg://`` URL."""
+    why = postgres_unavailable()
+    if why is not None:
+        message = f"PostgreSQL at {POSTGRES_ADMIN_URL} is not reachable ({why})"
+        if os.environ.get("CI"):
+            pytest.fail(f"{message}; CI is set, so PostgreSQL tests may not be skipped")
+        pytest.skip(f"{message}; set CI=1 to make this a failure")
+    name = f"plugyard_test_{uuid.uuid4().hex[:16]}"
+    _run_async(_admin(f'CREATE DATABASE "{name}"'))
+    try:
+        yield _postgres_url(name)
+    finally:
+        _run_async(_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers", "sqlite_only(reason): the test is about SQLite itself; db_url is not run on PostgreSQL"
+    )
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if "db_url" in metafunc.fixturenames:
+        sqlite_only = metafunc.definition.get_closest_marker("sqlite_only") is not None
+        metafunc.parametrize("db_url", ["sqlite"] if sqlite_only else BACKENDS, indirect=True)
+
+
+def pytest_report_header(config: pytest.Config) -> str:
+    why = postgres_unavailable()
+    if why is None:
+        return f"postgresql: {POSTGRES_ADMIN_URL} reachable; database tests run on SQLite and PostgreSQL"
+    verdict = "CI is set: PostgreSQL tests will FAIL" if os.environ.get("CI") else "PostgreSQL tests are SKIPPED"
+    return f"postgresql: NOT REACHABLE at {POSTGRES_ADMIN_URL} ({why}); {verdict}"
+
+
+def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
+    why = postgres_unavailable()
+    if why is not None and not os.environ.get("CI"):
+        terminalreporter.write_sep(
+            "!", f"PostgreSQL NOT REACHABLE at {POSTGRES_ADMIN_URL}: its tests were SKIPPED ({why})", red=True
+        )
+
+
 @pytest.fixture
-def db_url(db_path: Path) -> str:
-    return f"sqlite+aiosqlite:///{db_path}"
+def db_url(request: pytest.FixtureRequest, db_path: Path) -> Iterator[str]:
+    """An empty history database: a SQLite file, or a fresh PostgreSQL database."""
+    if getattr(request, "param", "sqlite") == "sqlite":
+        yield f"sqlite+aiosqlite:///{db_path}"
+        return
+    with postgres_database() as url:
+        yield url
+
+
+@pytest.fixture
+def postgres_url() -> Iterator[str]:
+    """For tests about PostgreSQL only (mark them `postgres`): a fresh, empty database."""
+    with postgres_database() as url:
+        yield url
+
+
+def drop_postgres_database(url: str) -> None:
+    """Take a test's PostgreSQL database away, as when the server loses it."""
+    from sqlalchemy.engine import make_url
+
+    name = make_url(url).database
+    _run_async(_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+def is_postgres(url: str) -> bool:
+    return url.startswith("postgresql")
+
+
+def upgrade_to_head(url: str) -> None:
+    """What an operator's `plugyard db upgrade` does, from a sync fixture or test."""
+    from plugyard.core.history import migrate
+    from plugyard.core.history.db import create_engine
+
+    async def go() -> None:
+        engine = create_engine(url)
+        try:
+            await migrate.upgrade(engine)
+        finally:
+            await engine.dispose()
+
+    _run_async(go())
 
 
 def sample_plugin() -> Any:
@@ -55,6 +203,9 @@ def sample_plugin() -> Any:
 
 @pytest.fixture
 def config(db_url: str) -> Config:
+    if is_postgres(db_url):
+        # Servers never migrate PostgreSQL themselves: play the operator's `plugyard db upgrade`.
+        upgrade_to_head(db_url)
     return parse_config({"database": {"url": db_url}, "history": {"flush_interval": 0.05}})
 
 
@@ -82,7 +233,10 @@ def running_host(make_host: Callable[..., PluginHost]) -> Callable[..., Any]:
 
 
 def rows(db_path: Path, where: str = "1=1") -> list[dict[str, Any]]:
-    """The recorded calls, straight from the SQLite file."""
+    """The recorded calls, straight from the SQLite file (SQLite-only tests and e2e tests;
+    a test that takes `db_url` runs on PostgreSQL too and uses `recorded(db_url)`)."""
+    if not Path(db_path).exists():
+        raise AssertionError(f"{db_path} does not exist; on PostgreSQL use `await recorded(db_url)`")
     with sqlite3.connect(db_path) as conn:
         conn.row_factory = sqlite3.Row
         return [dict(r) for r in conn.execute(f"SELECT * FROM tool_call WHERE {where} ORDER BY id")]
@@ -101,6 +255,16 @@ async def query(db_url: str, sql: str, **params: Any) -> list[dict[str, Any]]:
             return [dict(r._mapping) for r in result]
     finally:
         await engine.dispose()
+
+
+async def recorded(db_url: str, where: str = "1=1") -> list[dict[str, Any]]:
+    """The recorded calls, oldest first, from either backend: ``arguments`` decoded from JSON
+    (SQLite hands back text, PostgreSQL a dict); ``success`` is 1/0 or True/False (both == 1/0)."""
+    found = await query(db_url, f"SELECT * FROM tool_call WHERE {where} ORDER BY id")
+    for row in found:
+        if isinstance(row.get("arguments"), str):
+            row["arguments"] = json.loads(row["arguments"])
+    return found
 
 
 def free_port() -> int:

@@ -6,7 +6,17 @@ import plugyard
 def test_the_public_names_are_pinned():
     assert sorted(plugyard.__all__) == sorted(
         [
+            "END",
             "INTENTS",
+            "ActionCard",
+            "NgramIntentModel",
+            "Run",
+            "WorkflowState",
+            "ask_model",
+            "ask_model_text",
+            "branch",
+            "data_dir",
+            "step",
             "ConfigError",
             "HistoryError",
             "IntentClassifier",
@@ -48,5 +58,5 @@ def test_every_hook_has_a_docstring():
     from plugyard.core import hookspecs
 
     specs = [getattr(hookspecs, n) for n in dir(hookspecs) if hasattr(getattr(hookspecs, n), "plugyard_spec")]
-    assert len(specs) == 9
+    assert len(specs) == 10
     assert all(spec.__doc__ and len(spec.__doc__.strip()) > 40 for spec in specs)

@@ -56,8 +56,16 @@ class ServerSettings(_Section):
     port: int = Field(8000, ge=0, le=65535)
     path: str = "/mcp"
     stateless_http: bool = False
+    shutdown_timeout: int = Field(30, ge=1)
+    """Seconds SIGTERM waits for in-flight HTTP requests before cancelling them (then the history flushes)."""
     default_user: str | None = None
     """The user id recorded for calls that carry no authenticated identity (default: the OS login)."""
+    rank_tools: bool = False
+    """List tools in the caller's learned order of preference (best first) instead of registration order."""
+    max_listed_tools: int | None = Field(None, ge=1)
+    """With rank_tools, list at most this many tools (pinned tools are always listed)."""
+    pinned_tools: tuple[str, ...] = ()
+    """With rank_tools, tools always listed, first, in this order."""
 
 
 class HistorySettings(_Section):
@@ -68,6 +76,12 @@ class HistorySettings(_Section):
     """Records held in memory while the database is slow; beyond this they go to the journal."""
     redact_keys: tuple[str, ...] = DEFAULT_REDACT_KEYS
     """Argument keys containing any of these (case-insensitive) are stored as "[REDACTED]"."""
+    half_life_days: float = Field(14.0, gt=0)
+    """The preference router's memory: an outcome this many days old counts half as much as a new one."""
+    breaker_failures: int = Field(5, ge=1)
+    """Consecutive failures of a tool after which the router stops choosing it for a while."""
+    breaker_cooldown: float = Field(30.0, gt=0)
+    """Seconds before a tool whose circuit opened gets one trial call (half-open)."""
     journal: str | None = None
     """Where records go when the database cannot take them (default: beside the SQLite file; for
     PostgreSQL, in the data directory, one file per database)."""

@@ -11,7 +11,8 @@
     │   ├── ToolTimeout
     │   └── ToolFailed           the tool itself raised
     └── HistoryError             the history database is unreachable or its schema is not at head
-        └── SchemaBehind
+        ├── SchemaBehind
+        └── UnknownCall          no recorded call of this user has that id (rating a call)
 
 Every message names the plugin, tool or setting at fault and, where there is one, the fix.
 """
@@ -87,3 +88,7 @@ class HistoryError(PlugyardError):
 
 class SchemaBehind(HistoryError):
     """The database schema is older than this version of plugyard expects."""
+
+
+class UnknownCall(HistoryError):
+    """No recorded call has this id (for this user): it cannot be rated."""

@@ -64,20 +64,26 @@ def register_tools(register: Callable[..., None]) -> None:
 
 @hookspec
 def register_intent_classifiers(register: Callable[..., None]) -> None:
-    """Register intent classifiers by calling ``register(classifier, name=None, weight=1.0)``.
+    """Register intent classifiers by calling ``register(classifier, name=None, weight=1.0, fallback=False)``.
 
     A classifier has a method ``classify(message: str)`` returning a ``plugyard.IntentResult``
     or ``None`` (no opinion); it may be sync or async. The host combines every classifier's
-    results, weighted by confidence and ``weight``.
+    results, weighted by confidence and ``weight`` (``IntentResult.scores``, when given, spread a
+    classifier's vote over several intents). A ``fallback`` classifier (a language model, say) is
+    asked only when the others together stay below the quick_task confidence threshold.
     """
 
 
 @hookspec
 def register_workflows(register: Callable[..., None]) -> None:
-    """Register workflows by calling ``register(workflow)``.
+    """Register workflows by calling ``register(workflow)`` (a class or an instance).
 
-    A workflow is a ``plugyard.Workflow``: a ``name``, the ``intents`` it handles, and
-    an async ``run`` method. The host picks a workflow for an intent that needs collaboration.
+    A workflow is a ``plugyard.Workflow``: a ``name``, the ``intents`` it handles, a typed
+    ``State`` (a ``plugyard.WorkflowState``) and async methods marked ``@plugyard.step`` that
+    return partial state updates; ``next=`` / ``plugyard.branch(...)`` are its edges. The graph is
+    checked here (one start step, known targets, every step reachable): an invalid one fails the
+    plugin's registration. The host picks a workflow for an intent that needs collaboration
+    (plugins.toml ``[plugins.assistant.workflows]`` maps intents to workflow names).
     """
 
 
@@ -89,6 +95,17 @@ def choose_tool(capability: str, candidates: Sequence[Tool], user_id: str, inten
     The first implementation that returns a tool wins; return ``None`` to leave the choice to
     others. With no implementation, or none answering, the first candidate is used. The history
     plugin's preference router answers from what past calls say about this user and intent.
+    """
+
+
+@hookspec(firstresult=True)
+def rank_tools(tools: Sequence[Tool], user_id: str) -> Sequence[Tool] | None:
+    """Order ``tools`` (every registered tool, in registration order) for ``user_id``, best first.
+
+    Called for ``tools/list`` when plugins.toml sets ``[server] rank_tools = true``; the host then
+    puts ``pinned_tools`` first and lists at most ``max_listed_tools``. The first implementation that
+    returns a sequence wins; return ``None`` to leave the order alone. It runs on every listing:
+    answer from memory. The history plugin's preference router answers with the user's learned order.
     """
 
 

@@ -34,7 +34,7 @@ from plugyard.core.config import Config
 from plugyard.core.errors import PluginError, PlugyardError, UnknownTool
 from plugyard.core.intents import RegisteredClassifier
 from plugyard.core.tools import Tool, ToolPipeline, ToolRegistry, build_tool
-from plugyard.core.workflows import RegisteredWorkflow, Workflow
+from plugyard.core.workflows import RegisteredWorkflow, Workflow, build_graph
 
 log = logging.getLogger("plugyard.host")
 
@@ -267,19 +267,26 @@ class PluginHost:
         def register_tool(fn: Callable[..., Any], **options: Any) -> None:
             tools.append(build_tool(fn, plugin=name, **options))
 
-        def register_classifier(classifier: Any, name_: str | None = None, weight: float = 1.0, **kw: Any) -> None:
+        def register_classifier(
+            classifier: Any, name_: str | None = None, weight: float = 1.0, fallback: bool = False, **kw: Any
+        ) -> None:
             label = kw.pop("name", None) or name_ or getattr(classifier, "name", None) or type(classifier).__name__
             if kw:
                 raise TypeError(f"unexpected options {sorted(kw)}")
             if not callable(getattr(classifier, "classify", None)):
                 raise TypeError(f"intent classifier {label!r} has no classify() method")
-            classifiers.append(RegisteredClassifier(name=str(label), plugin=name, classifier=classifier, weight=weight))
+            classifiers.append(
+                RegisteredClassifier(
+                    name=str(label), plugin=name, classifier=classifier, weight=weight, fallback=fallback
+                )
+            )
 
         def register_workflow(workflow: Any) -> None:
             if inspect.isclass(workflow):
                 workflow = workflow()
             if not isinstance(workflow, Workflow) or not workflow.name:
                 raise TypeError(f"{workflow!r} is not a plugyard.Workflow with a name")
+            build_graph(workflow, name)  # an invalid graph fails here, naming the plugin and the step
             workflows.append(
                 RegisteredWorkflow(name=workflow.name, plugin=name, workflow=workflow, intents=tuple(workflow.intents))
             )
@@ -416,6 +423,33 @@ class PluginHost:
         if chosen is None or chosen not in candidates:
             return candidates[0]
         return chosen  # type: ignore[no-any-return]
+
+    def tools_for(self, user_id: str) -> list[Tool]:
+        """The tools to list for ``user_id``: every tool in registration order; with ``[server]
+        rank_tools``, in the ``rank_tools`` hook's order, ``pinned_tools`` first, at most
+        ``max_listed_tools`` (pinned ones are never cut)."""
+        tools = list(self.tools)
+        server = self.config.server
+        if not server.rank_tools:
+            return tools
+        try:
+            ranked = self.pm.hook.rank_tools(tools=tools, user_id=user_id)
+        except Exception:
+            log.exception("rank_tools failed; listing tools in registration order")
+            ranked = None
+        if ranked is not None:
+            known = {t.name for t in tools}
+            ordered = list({t.name: t for t in ranked if t.name in known}.values())
+            seen = {t.name for t in ordered}
+            # A ranking that forgot some tools still lists them, after the ranked ones.
+            tools = ordered + [t for t in tools if t.name not in seen]
+        by_name = {t.name: t for t in tools}
+        pinned = [by_name[n] for n in dict.fromkeys(server.pinned_tools) if n in by_name]
+        pinned_names = {t.name for t in pinned}
+        rest = [t for t in tools if t.name not in pinned_names]
+        if server.max_listed_tools is not None:
+            rest = rest[: max(0, server.max_listed_tools - len(pinned))]
+        return pinned + rest
 
     async def call_tool(self, name: str, arguments: Mapping[str, Any] | None = None, **context: Any) -> ToolOutcome:
         """Run one call through the pipeline; ``user_id`` defaults to the configured user."""

@@ -3,7 +3,14 @@
 from __future__ import annotations
 
 import dataclasses
+import inspect
+import logging
+from collections.abc import Sequence
 from typing import Any, Protocol, runtime_checkable
+
+import anyio
+
+log = logging.getLogger("plugyard.intents")
 
 #: The intents plugyard knows out of the box (the study assistant's six).
 INTENTS: tuple[str, ...] = (
@@ -44,3 +51,109 @@ class RegisteredClassifier:
     plugin: str
     classifier: IntentClassifier
     weight: float = 1.0
+    fallback: bool = False
+
+
+DEFAULT_THRESHOLD = 0.45
+
+
+@dataclasses.dataclass(slots=True)
+class Classification:
+    """The host's verdict on a message: the combined intent and how it was reached."""
+
+    intent: str
+    confidence: float
+    scores: dict[str, float]
+    votes: list[dict[str, Any]]
+    """Each classifier that answered: name, plugin, intent, confidence, weight."""
+    below_threshold: bool = False
+    """True when no intent cleared the threshold and the message was treated as quick_task."""
+    top_intent: str | None = None
+    """The best intent before the threshold was applied."""
+
+
+def combine(results: Sequence[tuple[IntentResult, float]]) -> dict[str, float]:
+    """Confidence-weighted vote: each result adds ``weight x confidence`` to its intent (and
+    ``weight x score`` to the others its ``scores`` name); the totals are divided by the total weight
+    of the classifiers that answered."""
+    totals: dict[str, float] = {}
+    weight_sum = 0.0
+    for result, weight in results:
+        if weight <= 0:
+            continue
+        weight_sum += weight
+        spread = {k: max(0.0, min(1.0, v)) for k, v in (result.scores or {}).items()}
+        spread[result.intent] = max(spread.get(result.intent, 0.0), result.confidence)
+        for intent, value in spread.items():
+            totals[intent] = totals.get(intent, 0.0) + weight * value
+    if weight_sum == 0:
+        return {}
+    return {intent: min(1.0, value / weight_sum) for intent, value in totals.items()}
+
+
+async def _ask(entry: RegisteredClassifier, message: str) -> IntentResult | None:
+    try:
+        result = entry.classifier.classify(message)
+        if inspect.isawaitable(result):
+            result = await result
+    except anyio.get_cancelled_exc_class():
+        raise
+    except Exception:
+        log.exception("intent classifier %r of plugin %r failed; ignored", entry.name, entry.plugin)
+        return None
+    if result is None:
+        return None
+    if not isinstance(result, IntentResult):
+        log.error(
+            "intent classifier %r of plugin %r returned %r, not an IntentResult", entry.name, entry.plugin, result
+        )
+        return None
+    return result
+
+
+async def classify(
+    classifiers: Sequence[RegisteredClassifier], message: str, *, threshold: float = DEFAULT_THRESHOLD
+) -> Classification:
+    """Ask every classifier, combine their answers, and below ``threshold`` call it quick_task.
+
+    Fallback classifiers are asked only when the others together stay below the threshold.
+    """
+    votes: list[dict[str, Any]] = []
+    answered: list[tuple[IntentResult, float]] = []
+
+    async def ask_all(entries: Sequence[RegisteredClassifier]) -> None:
+        for entry in entries:
+            result = await _ask(entry, message)
+            if result is None:
+                continue
+            answered.append((result, entry.weight))
+            votes.append(
+                {
+                    "classifier": entry.name,
+                    "plugin": entry.plugin,
+                    "intent": result.intent,
+                    "confidence": round(result.confidence, 4),
+                    "weight": entry.weight,
+                }
+            )
+
+    await ask_all([c for c in classifiers if not c.fallback])
+    scores = combine(answered)
+    top = max(scores.items(), key=lambda kv: kv[1]) if scores else None
+    if top is None or top[1] < threshold:
+        fallbacks = [c for c in classifiers if c.fallback]
+        if fallbacks:
+            await ask_all(fallbacks)
+            scores = combine(answered)
+            top = max(scores.items(), key=lambda kv: kv[1]) if scores else None
+    rounded = {k: round(v, 4) for k, v in sorted(scores.items(), key=lambda kv: -kv[1])}
+    if top is None or top[1] < threshold:
+        return Classification(
+            intent="quick_task",
+            confidence=round(top[1], 4) if top else 0.0,
+            scores=rounded,
+            votes=votes,
+            below_threshold=True,
+            top_intent=top[0] if top else None,
+        )
+    return Classification(intent=top[0], confidence=round(top[1], 4), scores=rounded, votes=votes, top_intent=top[0])

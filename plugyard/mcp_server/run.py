@@ -47,13 +47,28 @@ class _UvicornServer(uvicorn.Server):
         yield
 
 
-async def _watch_signals(on_signal: Callable[[], None], task_status: anyio.abc.TaskStatus[None]) -> None:
+async def _watch_signals(
+    on_signal: Callable[[], None],
+    on_second_signal: Callable[[], None] | None = None,
+    *,
+    task_status: anyio.abc.TaskStatus[None] = anyio.TASK_STATUS_IGNORED,
+) -> None:
     with anyio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
         task_status.started()
+        stopping = False
         async for signum in signals:
-            log.info("received %s; stopping", signal.Signals(signum).name)
-            on_signal()
-            return
+            name = signal.Signals(signum).name
+            if not stopping:
+                log.info("received %s; stopping", name)
+                on_signal()
+                stopping = True
+                if on_second_signal is None:
+                    return
+            elif on_second_signal is not None:
+                # An impatient operator: stop waiting for in-flight requests (the history still flushes).
+                log.warning("received %s again; not waiting for in-flight requests", name)
+                on_second_signal()
+                return
 
 
 async def serve(
@@ -90,13 +105,25 @@ async def serve(
                 host=bind,
                 transport_security=_transport_security(bind, port),
             )
-            config = uvicorn.Config(app, host=bind, port=port, log_level="warning", lifespan="on")
+            # SIGTERM: stop accepting, let in-flight requests finish (at most shutdown_timeout), then
+            # the lifespan ends and host.running() flushes the recorder; see _UvicornServer.
+            config = uvicorn.Config(
+                app,
+                host=bind,
+                port=port,
+                log_level="warning",
+                lifespan="on",
+                timeout_graceful_shutdown=settings.shutdown_timeout,
+            )
             http = _UvicornServer(config)
 
             def stop() -> None:
                 http.should_exit = True
 
-            await tg.start(_watch_signals, stop)
+            def force() -> None:
+                http.force_exit = True
+
+            await tg.start(_watch_signals, stop, force)
             if on_ready:
                 on_ready(f"http://{bind}:{port}{settings.path}")
             await http.serve()

@@ -17,15 +17,21 @@ from mcp.server.mcpserver import Context, MCPServer
 from mcp.server.mcpserver.utilities.func_metadata import ArgModelBase, FuncMetadata, func_metadata
 from mcp.types import CallToolResult, TextContent, ToolAnnotations
 from mcp.types import Tool as MCPTool
+from starlette.requests import Request
+from starlette.responses import JSONResponse
 
 import plugyard
 from plugyard.core.errors import UnknownTool
+from plugyard.core.history import health
 from plugyard.core.host import PluginHost
+from plugyard.core.llm import use_sampler
 from plugyard.core.tools import Tool
+from plugyard.mcp_server.sampling import client_sampler
 
 log = logging.getLogger("plugyard.mcp")
 
 CALL_ID_META = "plugyard/call_id"
+HEALTH_PATH = "/healthz"
 
 INSTRUCTIONS = (
     "plugyard serves tools from installed plugins. Every call is recorded; each result's "
@@ -88,9 +94,22 @@ class PlugyardServer(MCPServer[Any]):
             )
         # stdio and in-memory transports carry one client per server: that connection is the session.
         self._connection_id = str(uuid.uuid4())
+        # Read once: it may consult the OS user database, which costs more than the whole call path.
+        self._default_user = host.config.default_user
+        # Load balancers probe this; like every custom route it is outside MCP authentication.
+        self.custom_route(HEALTH_PATH, methods=["GET"], include_in_schema=False)(self._healthz)
+
+    async def _healthz(self, request: Request) -> JSONResponse:
+        report = await health.check(self.host)
+        return JSONResponse(report.as_dict(), status_code=200 if report.healthy else 503)
 
     async def list_tools(self) -> list[MCPTool]:
-        return [*self._listed, *await super().list_tools()]
+        listed = self._listed
+        if self.host.config.server.rank_tools:
+            # The order (and cap) is the core's decision; this only applies it.
+            by_name = {t.name: t for t in self._listed}
+            listed = [by_name[t.name] for t in self.host.tools_for(self._user_id()) if t.name in by_name]
+        return [*listed, *await super().list_tools()]
 
     def _tool_input_schema(self, name: str) -> dict[str, Any] | None:
         tool = self.host.tools.get(name)
@@ -109,7 +128,7 @@ class PlugyardServer(MCPServer[Any]):
         token = get_access_token()
         if token is not None:
             return token.subject or token.client_id
-        return self.host.config.default_user
+        return self._default_user
 
     async def call_tool(self, name: str, arguments: dict[str, Any], context: Context[Any, Any] | None = None) -> Any:
         if name not in self.host.tools:
@@ -118,13 +137,15 @@ class PlugyardServer(MCPServer[Any]):
         if context is not None and context._request_context is not None:
             progress = context.report_progress
         try:
-            outcome = await self.host.pipeline.call(
-                name,
-                arguments,
-                user_id=self._user_id(),
-                session_id=self._session_id(context),
-                progress=progress,
-            )
+            # A tool that needs a language model (the assistant) may reach the client's through sampling.
+            with use_sampler(client_sampler(context)):
+                outcome = await self.host.pipeline.call(
+                    name,
+                    arguments,
+                    user_id=self._user_id(),
+                    session_id=self._session_id(context),
+                    progress=progress,
+                )
         except UnknownTool as exc:
             return CallToolResult(content=[TextContent(type="text", text=str(exc))], is_error=True)
         meta = {CALL_ID_META: outcome.call.call_id}
@@ -147,5 +168,6 @@ class PlugyardServer(MCPServer[Any]):
             return CallToolResult(content=[TextContent(type="text", text=text)], is_error=True, _meta=meta)
         if isinstance(result, CallToolResult):
             merged = {**(result.meta or {}), **meta}
-            return result.model_copy(update={"meta": merged})
+            result.meta = merged  # the result is ours alone; copying it would cost more than the call
+            return result
         return result

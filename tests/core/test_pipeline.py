@@ -14,16 +14,16 @@ from plugyard import Veto, hookimpl
 from plugyard.core.errors import PluginError, UnknownTool
 from plugyard.core.host import PluginHost
 from plugyard.core.tools import build_tool
-from tests.conftest import rows
+from tests.conftest import recorded
 
 pytestmark = pytest.mark.anyio
 
 
-async def test_a_successful_call_returns_the_result_and_is_recorded(running_host, db_path):
+async def test_a_successful_call_returns_the_result_and_is_recorded(running_host, db_url):
     async with running_host() as host:
         outcome = await host.call_tool("add", {"a": 2, "b": 3}, user_id="ada", session_id="s1")
     assert outcome.success and outcome.result == 5
-    [row] = rows(db_path)
+    [row] = await recorded(db_url)
     assert row["tool_name"] == "add" and row["plugin_name"] == "sample"
     assert row["user_id"] == "ada" and row["session_id"] == "s1"
     assert row["success"] == 1 and row["error_type"] is None
@@ -31,7 +31,7 @@ async def test_a_successful_call_returns_the_result_and_is_recorded(running_host
     assert row["result_size"] == 1 and row["execution_time_ms"] >= 0
 
 
-async def test_invalid_arguments_give_a_clear_error_and_a_failed_row(running_host, db_path):
+async def test_invalid_arguments_give_a_clear_error_and_a_failed_row(running_host, db_url):
     async with running_host() as host:
         wrong_type = await host.call_tool("add", {"a": "two"})
         missing = await host.call_tool("add", {})
@@ -40,34 +40,34 @@ async def test_invalid_arguments_give_a_clear_error_and_a_failed_row(running_hos
     assert "tool 'add'" in wrong_type.error_message and "a:" in wrong_type.error_message
     assert "a: Field required" in missing.error_message
     assert "c: Extra inputs are not permitted" in extra.error_message
-    assert [r["success"] for r in rows(db_path)] == [0, 0, 0]
+    assert [r["success"] for r in await recorded(db_url)] == [0, 0, 0]
 
 
-async def test_a_tool_that_raises_becomes_a_failed_outcome_with_its_message(running_host, db_path):
+async def test_a_tool_that_raises_becomes_a_failed_outcome_with_its_message(running_host, db_url):
     async with running_host() as host:
         outcome = await host.call_tool("explode", {"message": "disk on fire"})
     assert not outcome.success
     assert outcome.error_type == "RuntimeError"
     assert "disk on fire" in outcome.error_message
-    [row] = rows(db_path)
+    [row] = await recorded(db_url)
     assert row["error_type"] == "RuntimeError" and "disk on fire" in row["error_message"]
 
 
-async def test_an_unknown_tool_is_refused_and_nothing_is_recorded(running_host, db_path):
+async def test_an_unknown_tool_is_refused_and_nothing_is_recorded(running_host, db_url):
     async with running_host() as host:
         with pytest.raises(UnknownTool, match=r"unknown tool 'nope'.*add"):
             await host.call_tool("nope", {})
-    assert rows(db_path) == []
+    assert (await recorded(db_url)) == []
 
 
 @pytest.mark.parametrize("tool", ["sleep_sync", "sleep_async"])
-async def test_a_tool_past_its_timeout_is_stopped_and_recorded(running_host, db_path, tool):
+async def test_a_tool_past_its_timeout_is_stopped_and_recorded(running_host, db_url, tool):
     async with running_host() as host:
         with anyio.fail_after(5):
             outcome = await host.call_tool(tool, {"seconds": 3})
     assert not outcome.success and outcome.error_type == "ToolTimeout"
     assert "0.5 s" in outcome.error_message and f"[tools.{tool}]" in outcome.error_message
-    assert rows(db_path)[0]["error_type"] == "ToolTimeout"
+    assert (await recorded(db_url))[0]["error_type"] == "ToolTimeout"
 
 
 async def test_plugins_toml_timeout_overrides_the_registered_one(make_host, config):
@@ -133,7 +133,7 @@ class Gate:
         return None
 
 
-async def test_before_tool_call_can_veto_and_the_refusal_is_recorded(running_host, db_path):
+async def test_before_tool_call_can_veto_and_the_refusal_is_recorded(running_host, db_url):
     gate = Gate()
     async with running_host(extra={"gate": gate}) as host:
         refused = await host.call_tool("explode", {})
@@ -142,7 +142,7 @@ async def test_before_tool_call_can_veto_and_the_refusal_is_recorded(running_hos
     assert "refused by plugin 'gate': explosions are not allowed here" in refused.error_message
     assert allowed.success
     assert gate.seen == ["explode", "add"]
-    assert [r["error_type"] for r in rows(db_path)] == ["ToolVetoed", None]
+    assert [r["error_type"] for r in await recorded(db_url)] == ["ToolVetoed", None]
 
 
 class AsyncGate:
@@ -172,11 +172,11 @@ class Faulty:
         raise ValueError("after is broken")
 
 
-async def test_failing_hook_implementations_are_isolated_and_recording_goes_on(running_host, db_path, caplog):
+async def test_failing_hook_implementations_are_isolated_and_recording_goes_on(running_host, db_url, caplog):
     async with running_host(extra={"faulty": Faulty()}) as host:
         outcome = await host.call_tool("add", {"a": 4})
     assert outcome.success and outcome.result == 4
-    assert len(rows(db_path)) == 1
+    assert len(await recorded(db_url)) == 1
     assert "before_tool_call of plugin 'faulty' failed" in caplog.text
     assert "after_tool_call of plugin 'faulty' failed" in caplog.text
 
@@ -190,12 +190,12 @@ class Unserialisable:
         register(handle)
 
 
-async def test_a_result_that_cannot_be_serialised_is_a_clear_failure(running_host, db_path):
+async def test_a_result_that_cannot_be_serialised_is_a_clear_failure(running_host, db_url):
     async with running_host(extra={"odd": Unserialisable()}) as host:
         outcome = await host.call_tool("handle", {})
     assert not outcome.success
     assert "tool 'handle' of plugin 'odd' returned a value that cannot be serialised" in outcome.error_message
-    assert rows(db_path)[0]["success"] == 0
+    assert (await recorded(db_url))[0]["success"] == 0
 
 
 def test_tool_names_follow_the_anthropic_rule():
@@ -259,11 +259,11 @@ def test_a_name_clash_is_fatal_in_strict_mode(make_host):
         make_host(extra={"clasher": Clasher()}, strict=True)
 
 
-async def test_the_recorder_flushes_every_call_on_shutdown(running_host, db_path):
+async def test_the_recorder_flushes_every_call_on_shutdown(running_host, db_url):
     async with running_host() as host:
         for i in range(250):
             await host.call_tool("add", {"a": i})
-    assert len(rows(db_path)) == 250
+    assert len(await recorded(db_url)) == 250
 
 
 async def test_a_host_without_the_history_plugin_still_serves(config):
@@ -285,8 +285,9 @@ class Picky:
         return candidates[-1] if user_id == "picky" else None
 
 
-def test_choose_tool_asks_the_hook_and_falls_back_to_the_first_registered(make_host):
-    host = make_host(extra={"picky": Picky()})
+def test_choose_tool_asks_the_hook_and_falls_back_to_the_first_registered(config):
+    # Without the history plugin, whose preference router would answer for everyone.
+    host = PluginHost(config, entry_points=False, plugins={"picky": Picky()}).load()
     assert host.choose_tool("search", user_id="picky").name == "second_searcher"
     assert host.choose_tool("search", user_id="anyone").name == "first_searcher"
     with pytest.raises(UnknownTool, match="no tool declares capability 'teleport'"):

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from mcp import Client, StdioServerParameters
 
+from plugyard.core.history import migrate
 from tests.conftest import rows, subprocess_env, write_config
 from tests.core.test_host import BROKEN, GOOD, install_distribution
 
@@ -54,7 +55,14 @@ def test_plugins_lists_origins_versions_hooks_tools_and_errors(tmp_path, db_path
     assert infos["broken"]["status"] == "failed"
     assert "register_tools raised RuntimeError: cannot reach my backend" in infos["broken"]["error"]
     assert infos["sample_plugin"]["origin"] == "plugins.toml"
-    assert set(infos["history"]["hooks"]) == {"after_tool_call", "shutdown", "startup"}
+    assert set(infos["history"]["hooks"]) == {
+        "after_tool_call",
+        "choose_tool",
+        "rank_tools",
+        "register_tools",
+        "shutdown",
+        "startup",
+    }
     for first_party in ("notes", "diagnose", "calculator"):
         assert infos[first_party]["status"] == "loaded" and infos[first_party]["origin"] == "entry point"
 
@@ -116,7 +124,7 @@ def test_db_upgrade_current_and_downgrade(tmp_path, db_path):
     before = plugyard(tmp_path, "--config", str(config), "db", "current")
     assert "revision none, behind" in before.stdout
     up = plugyard(tmp_path, "--config", str(config), "db", "upgrade")
-    assert up.returncode == 0 and "is at revision 0001" in up.stdout
+    assert up.returncode == 0 and f"is at revision {migrate.head()}" in up.stdout
     assert "up to date" in plugyard(tmp_path, "--config", str(config), "db", "current").stdout
     down = plugyard(tmp_path, "--config", str(config), "db", "downgrade", "base")
     assert down.returncode == 0 and "is at revision base" in down.stdout

@@ -30,6 +30,7 @@ def tables(path) -> set[str]:
         return {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
 
 
+@pytest.mark.sqlite_only("reads the file with sqlite3: tables, indexes and the WAL journal mode")
 async def test_upgrade_to_head_then_downgrade_to_base_on_a_fresh_file(db_url, db_path):
     engine = create_engine(db_url)
     assert await migrate.current(engine) is None
@@ -63,3 +64,21 @@ def test_every_migration_is_small_named_and_linear():
     for (rev, _down, _doc), (_next, next_down, _d) in itertools.pairwise(revisions):
         assert next_down == rev
     assert all(doc for _r, _d, doc in revisions)
+
+
+@pytest.mark.postgres
+async def test_upgrade_to_head_then_downgrade_to_base_on_postgresql(postgres_url):
+    from tests.conftest import query
+
+    tables_sql = "SELECT tablename AS name FROM pg_tables WHERE schemaname = 'public'"
+    engine = create_engine(postgres_url)
+    assert await migrate.current(engine) is None
+    await migrate.upgrade(engine)
+    assert await migrate.current(engine) == migrate.head()
+    assert "tool_call" in {r["name"] for r in await query(postgres_url, tables_sql)}
+    indexes = await query(postgres_url, "SELECT indexname FROM pg_indexes WHERE tablename = 'tool_call'")
+    assert SIX_INDEXES <= {r["indexname"] for r in indexes}
+    await migrate.downgrade(engine, "base")
+    assert await migrate.current(engine) is None
+    assert {r["name"] for r in await query(postgres_url, tables_sql)} <= {"alembic_version"}
+    await engine.dispose()

@@ -9,6 +9,7 @@ from alembic import command
 from alembic.config import Config as AlembicConfig
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
+from sqlalchemy import text
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -36,13 +37,27 @@ async def _with_connection(engine: AsyncEngine, action: Any, *args: Any) -> Any:
         return await connection.run_sync(action, *args)
 
 
+# One advisory lock key for plugyard's migrations (advisory locks are scoped to one database).
+MIGRATION_LOCK_KEY = 0x706C_7567_7961_7264  # "plugyard"
+
+
+def _serialise(connection: Connection) -> None:
+    """On PostgreSQL, hold an advisory lock until the migration's transaction ends: replicas that
+    run `plugyard db upgrade` at the same moment take turns, and the later ones find the schema at
+    head and do nothing. SQLite serialises writers by itself."""
+    if connection.dialect.name == "postgresql":
+        connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK_KEY})
+
+
 def _upgrade(connection: Connection, revision: str) -> None:
+    _serialise(connection)
     cfg = alembic_config()
     cfg.attributes["connection"] = connection
     command.upgrade(cfg, revision)
 
 
 def _downgrade(connection: Connection, revision: str) -> None:
+    _serialise(connection)
     cfg = alembic_config()
     cfg.attributes["connection"] = connection
     command.downgrade(cfg, revision)

@@ -30,6 +30,16 @@ class ToolCallRecord(SQLModel, table=True):
         sa.Index("ix_tool_call_created_at", "created_at"),
         sa.Index("ix_tool_call_user_created", "user_id", "created_at"),
         sa.Index("ix_tool_call_metrics", "tool_name", "success", "execution_time_ms"),
+        # 0002: a user's per-tool window (success rate, statistics) is read from the index alone.
+        sa.Index("ix_tool_call_user_tool_time", "user_id", "tool_name", "created_at", "success", "execution_time_ms"),
+        # 0002: a user's recent failures, newest first, without walking their successes.
+        sa.Index(
+            "ix_tool_call_user_failures",
+            "user_id",
+            "created_at",
+            sqlite_where=sa.text("NOT success"),
+            postgresql_where=sa.text("NOT success"),
+        ),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -52,4 +62,13 @@ class ToolCallRecord(SQLModel, table=True):
 
 
 tool_call_table: sa.Table = ToolCallRecord.__table__  # type: ignore[attr-defined]
+
+# The rollups the read side and the learner use (tool_daily, user_tool_stats, call_feedback ...) live in
+# their own module; importing it here puts them in the metadata the migrations are checked against.
+from plugyard.core.history import rollup_models as _rollup_models  # noqa: E402, F401
+
+# The assistant's tables (workflow_run, action_card) live in their own module; importing it here
+# puts them in the one metadata the migrations are checked against.
+from plugyard.core.history import workflow_models as _workflow_models  # noqa: E402, F401
+
 metadata = SQLModel.metadata

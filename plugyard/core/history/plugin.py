@@ -6,24 +6,30 @@ from __future__ import annotations
 
 import hashlib
 import logging
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from plugyard.core.calls import ToolCall, ToolOutcome
 from plugyard.core.config import Config, data_dir
-from plugyard.core.errors import SchemaBehind
+from plugyard.core.errors import HistoryError, SchemaBehind
 from plugyard.core.history import migrate
-from plugyard.core.history.db import create_engine, is_sqlite
+from plugyard.core.history.db import create_engine, is_sqlite, safe_url
+from plugyard.core.history.history_tools import HistoryTools
 from plugyard.core.history.models import tool_call_table
 from plugyard.core.history.recorder import Recorder
+from plugyard.core.history.service import ToolHistoryService
 from plugyard.core.hookspecs import hookimpl
+from plugyard.core.preference import BayesianLearner, ToolPreferenceRouter
 
 if TYPE_CHECKING:
     from plugyard.core.host import PluginHost
+    from plugyard.core.tools import Tool
 
 log = logging.getLogger("plugyard.history")
 
@@ -46,6 +52,10 @@ class HistoryPlugin:
     def __init__(self) -> None:
         self.engine: AsyncEngine | None = None
         self.recorder: Recorder | None = None
+        self.service: ToolHistoryService | None = None
+        self.router = ToolPreferenceRouter()
+        self.host: PluginHost | None = None
+        self.name = "history"
 
     @hookimpl
     def startup(self, host: PluginHost) -> object:
@@ -59,7 +69,16 @@ class HistoryPlugin:
             # Dev mode: an embedded database is brought to the current schema by whoever opens it.
             await migrate.upgrade(self.engine)
         else:
-            at, head = await migrate.current(self.engine), migrate.head()
+            try:
+                at = await migrate.current(self.engine)
+            except (SQLAlchemyError, OSError) as exc:
+                # Serving without recording would lose every call: refuse, naming the database.
+                await self.engine.dispose()
+                raise HistoryError(
+                    f"the history database {safe_url(url)} cannot be reached ({type(exc).__name__}: "
+                    f"{str(exc).splitlines()[0] if str(exc) else exc!r}); check [database] url / PLUGYARD_DATABASE_URL"
+                ) from exc
+            head = migrate.head()
             if at != head:
                 await self.engine.dispose()
                 raise SchemaBehind(
@@ -76,12 +95,62 @@ class HistoryPlugin:
             queue_size=history.queue_size,
         )
         await self.recorder.replay_journal()
+        await self._start_learning(host, self.engine)
         host.start_background(self.recorder.run, name="plugyard history recorder")
+
+    async def _start_learning(self, host: PluginHost, engine: AsyncEngine) -> None:
+        """The service over the database, and the router warmed from its rollups."""
+        history = host.config.history
+        self.host = host
+        self.name = host.pm.get_name(self) or self.name
+        self.service = ToolHistoryService(engine)
+
+        def timeout_for(name: str) -> float:
+            tool = host.tools.get(name)
+            return host.pipeline.timeout_for(tool) if tool is not None else host.config.tools.timeout
+
+        self.router = ToolPreferenceRouter(
+            BayesianLearner(half_life_days=history.half_life_days),
+            timeout_for=timeout_for,
+            failure_threshold=history.breaker_failures,
+            cooldown=history.breaker_cooldown,
+        )
+        warmed = self.router.warm(await self.service.stored_counts())
+        log.info("preference router warmed from %d rollup row(s)", warmed)
+
+    @hookimpl
+    def register_tools(self, register: Any) -> None:
+        tools = HistoryTools(self)
+        register(tools.tool_stats, read_only=True)
+        register(tools.preferred_tools, read_only=True)
+        register(tools.recent_failures, read_only=True)
+        register(tools.rate_tool_call, idempotent=True)
+        register(tools.recommend_tools, read_only=True)
+
+    @hookimpl
+    def choose_tool(self, capability: str, candidates: Sequence[Tool], user_id: str, intent: str | None) -> Tool | None:
+        decision = self.router.choose(user_id, [t.name for t in candidates], intent=intent, capability=capability)
+        return next(t for t in candidates if t.name == decision.chosen)
+
+    @hookimpl
+    def rank_tools(self, tools: Sequence[Tool], user_id: str) -> list[Tool]:
+        by_name = {t.name: t for t in tools}
+        return [by_name[name] for name in self.router.order(user_id, list(by_name))]
 
     @hookimpl
     def after_tool_call(self, call: ToolCall, outcome: ToolOutcome) -> None:
         if self.recorder is not None:
             self.recorder.submit(outcome)
+        # The router learns at once, in memory; the rollups it warms from catch up with the batch.
+        self.router.observe(
+            call.user_id,
+            call.tool_name,
+            outcome.success,
+            outcome.duration_ms,
+            intent=call.intent,
+            error_type=outcome.error_type,
+            at=call.started_at.timestamp(),
+        )
 
     @hookimpl
     def shutdown(self, host: PluginHost) -> object:

@@ -22,13 +22,12 @@ from typing import Any
 
 import anyio
 import pydantic_core
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from plugyard.core.calls import ToolOutcome
-from plugyard.core.history.models import tool_call_table
 from plugyard.core.history.redact import Redactor
+from plugyard.core.history.rollups import write_calls
 
 log = logging.getLogger("plugyard.history")
 
@@ -85,8 +84,6 @@ class Recorder:
         self.journaled = 0
         self.replayed = 0
         self.failures = 0
-        insert = postgresql.insert if engine.dialect.name == "postgresql" else sqlite.insert
-        self._insert = insert(tool_call_table).on_conflict_do_nothing(index_elements=["call_id"])
 
     @property
     def depth(self) -> int:
@@ -161,7 +158,8 @@ class Recorder:
 
     async def _write(self, rows: list[dict[str, Any]]) -> None:
         async with self.engine.begin() as connection:
-            await connection.execute(self._insert, rows)
+            # The rollups change in the same transaction, by the rows actually inserted only.
+            await write_calls(connection, rows)
 
     async def _write_with_retry(self, batch: list[dict[str, Any]]) -> None:
         rows = [self._prepare(r) for r in batch]

@@ -1,0 +1,118 @@
+"""The history plugin's MCP tools. Each answers for the caller only (``ctx.user_id``): a user sees
+their own calls, failures, preferences and ratings, never anyone else's."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Annotated, Any
+
+from pydantic import Field
+
+from plugyard.core.calls import ToolContext
+from plugyard.core.errors import HistoryError, UnknownCall
+from plugyard.core.history.service import ToolHistoryService
+
+if TYPE_CHECKING:
+    from plugyard.core.history.plugin import HistoryPlugin
+
+Days = Annotated[int, Field(ge=1, le=3650, description="Whole days back, today included.")]
+Limit = Annotated[int, Field(ge=1, le=100, description="At most this many entries.")]
+
+
+class HistoryTools:
+    """Bound to one HistoryPlugin; registered through its ``register_tools`` hook."""
+
+    def __init__(self, plugin: HistoryPlugin) -> None:
+        self.plugin = plugin
+
+    def _service(self) -> ToolHistoryService:
+        if self.plugin.service is None:
+            raise HistoryError("the history is not open yet (the history plugin has not started)")
+        return self.plugin.service
+
+    async def _flush(self) -> None:
+        # A call finished a moment ago may still be queued; answer about it too.
+        if self.plugin.recorder is not None:
+            await self.plugin.recorder.flush()
+
+    async def tool_stats(
+        self,
+        ctx: ToolContext,
+        tool: Annotated[str | None, Field(description="One tool's name; every tool you used when omitted.")] = None,
+        days: Days = 30,
+    ) -> dict[str, Any]:
+        """Your calls per tool: count, success rate, average/p50/p95 latency in ms, and the most frequent errors."""
+        await self._flush()
+        stats = await self._service().get_tool_statistics(tool, days, user_id=ctx.user_id)
+        return {"days": days, "tools": [s.as_dict() for s in stats]}
+
+    async def preferred_tools(
+        self,
+        ctx: ToolContext,
+        limit: Limit = 10,
+        intent: Annotated[str | None, Field(description="Only calls made for this intent.")] = None,
+    ) -> dict[str, Any]:
+        """The tools you have used, best first by what your history says (success, speed, your ratings),
+        each with the reason."""
+        scores = self.plugin.router.preferred_tools(ctx.user_id, intent=intent, limit=limit)
+        return {"intent": intent, "tools": [_public(s.as_dict()) for s in scores]}
+
+    async def recent_failures(self, ctx: ToolContext, limit: Limit = 10) -> dict[str, Any]:
+        """Your most recent failed tool calls, newest first, with their errors and call ids."""
+        await self._flush()
+        failures = await self._service().get_recent_failed_tools(ctx.user_id, limit)
+        return {"failures": [f.as_dict() for f in failures]}
+
+    async def rate_tool_call(
+        self,
+        ctx: ToolContext,
+        call_id: Annotated[str, Field(description="The call's id, from its result's _meta['plugyard/call_id'].")],
+        score: Annotated[int, Field(ge=1, le=5, description="1 (useless) to 5 (exactly right).")],
+        comment: Annotated[str | None, Field(max_length=2000)] = None,
+    ) -> dict[str, Any]:
+        """Rate how satisfied you were with one of your tool calls; rating again replaces the rating."""
+        service = self._service()
+        try:
+            feedback = await service.update_user_satisfaction(call_id, score, user_id=ctx.user_id, comment=comment)
+        except UnknownCall:
+            await self._flush()
+            feedback = await service.update_user_satisfaction(call_id, score, user_id=ctx.user_id, comment=comment)
+        self.plugin.router.observe_feedback(
+            feedback.user_id, feedback.tool_name, feedback.previous, feedback.score, intent=feedback.intent
+        )
+        return {
+            "call_id": feedback.call_id,
+            "tool": feedback.tool_name,
+            "score": feedback.score,
+            "previous_score": feedback.previous,
+        }
+
+    async def recommend_tools(
+        self,
+        ctx: ToolContext,
+        intent: Annotated[str | None, Field(description="What you are doing, e.g. error_diagnosis.")] = None,
+        capability: Annotated[
+            str | None, Field(description="Only tools offering this capability, e.g. search_notes.")
+        ] = None,
+        limit: Limit = 10,
+    ) -> dict[str, Any]:
+        """The tools best suited to an intent or a capability for you, ranked, with their scores and why."""
+        host = self.plugin.host
+        if host is None:
+            raise HistoryError("the history plugin has not started")
+        if capability:
+            candidates = [t.name for t in host.tools.with_capability(capability)]
+        else:
+            candidates = [t.name for t in host.tools if t.plugin != self.plugin.name]
+        ranked = self.plugin.router.rank(ctx.user_id, candidates, intent=intent)[:limit]
+        return {
+            "intent": intent,
+            "capability": capability,
+            "policy_version": self.plugin.router.policy_version,
+            "tools": [_public(s.as_dict()) for s in ranked],
+        }
+
+
+def _public(score: dict[str, Any]) -> dict[str, Any]:
+    """What a user may see of a score: nothing counted over other users."""
+    score.pop("global_calls", None)
+    return score

@@ -1,0 +1,187 @@
+"""Storage for workflow runs (with their checkpoints) and action cards.
+
+Runs and cards are written directly, one short transaction each: a run writes a handful of rows
+(start, one checkpoint per step, the end), unlike tool calls, which go through the batch recorder.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping, Sequence
+from datetime import UTC, date, datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from plugyard.core.history import migrate
+from plugyard.core.history.db import create_engine, is_sqlite
+from plugyard.core.history.workflow_models import action_card_table, workflow_run_table
+
+CARD_FIELDS = ("title", "description", "kind", "estimated_minutes", "priority", "due_date", "suggested_tool")
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _card_dict(row: Mapping[Any, Any]) -> dict[str, Any]:
+    card = {key: row[key] for key in (*CARD_FIELDS, "card_id", "workflow_run_id", "origin", "status")}
+    due = card["due_date"]
+    card["due_date"] = due.isoformat() if isinstance(due, date) else due
+    card["created_at"] = _aware(row["created_at"]).isoformat()
+    completed = row["completed_at"]
+    card["completed_at"] = _aware(completed).isoformat() if completed is not None else None
+    return card
+
+
+def _aware(value: datetime) -> datetime:
+    # SQLite hands timestamps back without their zone; they were written in UTC.
+    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+
+
+class WorkflowStore:
+    """Reads and writes ``workflow_run`` and ``action_card``."""
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self.engine = engine
+
+    @classmethod
+    async def open(cls, url: str) -> WorkflowStore:
+        """An engine for ``url``; an embedded SQLite database is brought to head (dev mode)."""
+        engine = create_engine(url)
+        if is_sqlite(url):
+            await migrate.upgrade(engine)
+        return cls(engine)
+
+    async def close(self) -> None:
+        await self.engine.dispose()
+
+    # -- runs ------------------------------------------------------------------------------
+
+    async def start_run(
+        self,
+        *,
+        run_id: str,
+        user_id: str,
+        session_id: str | None,
+        workflow: str,
+        plugin_name: str,
+        intent: str | None,
+        message: str,
+        next_step: str,
+        state: dict[str, Any],
+    ) -> None:
+        now = _now()
+        async with self.engine.begin() as conn:
+            await conn.execute(
+                workflow_run_table.insert().values(
+                    run_id=run_id,
+                    user_id=user_id,
+                    session_id=session_id,
+                    workflow=workflow,
+                    plugin_name=plugin_name,
+                    intent=intent,
+                    message=message,
+                    status="running",
+                    steps=[],
+                    step_count=0,
+                    next_step=next_step,
+                    state=state,
+                    created_at=now,
+                    updated_at=now,
+                )
+            )
+
+    async def checkpoint(
+        self, run_id: str, *, steps: Sequence[dict[str, Any]], next_step: str | None, state: dict[str, Any]
+    ) -> None:
+        async with self.engine.begin() as conn:
+            await conn.execute(
+                workflow_run_table.update()
+                .where(workflow_run_table.c.run_id == run_id)
+                .values(steps=list(steps), step_count=len(steps), next_step=next_step, state=state, updated_at=_now())
+            )
+
+    async def finish_run(
+        self,
+        run_id: str,
+        *,
+        status: str,
+        steps: Sequence[dict[str, Any]],
+        state: dict[str, Any],
+        duration_ms: float,
+        next_step: str | None = None,
+        error_type: str | None = None,
+        error_message: str | None = None,
+    ) -> None:
+        now = _now()
+        async with self.engine.begin() as conn:
+            await conn.execute(
+                workflow_run_table.update()
+                .where(workflow_run_table.c.run_id == run_id)
+                .values(
+                    status=status,
+                    steps=list(steps),
+                    step_count=len(steps),
+                    next_step=next_step,
+                    state=state,
+                    duration_ms=duration_ms,
+                    error_type=error_type,
+                    error_message=error_message,
+                    updated_at=now,
+                    finished_at=now,
+                )
+            )
+
+    async def get_run(self, run_id: str) -> dict[str, Any] | None:
+        async with self.engine.connect() as conn:
+            result = await conn.execute(sa.select(workflow_run_table).where(workflow_run_table.c.run_id == run_id))
+            row = result.mappings().first()
+        return dict(row) if row is not None else None
+
+    # -- cards -----------------------------------------------------------------------------
+
+    async def add_cards(
+        self, user_id: str, cards: Sequence[Mapping[str, Any]], *, workflow_run_id: str | None, origin: str
+    ) -> list[dict[str, Any]]:
+        """Store cards (dicts with the ActionCard fields) for ``user_id``; returns them as stored."""
+        now = _now()
+        rows = [
+            {
+                **{key: card.get(key) for key in CARD_FIELDS},
+                "card_id": uuid.uuid4().hex,
+                "user_id": user_id,
+                "workflow_run_id": workflow_run_id,
+                "origin": origin,
+                "status": "open",
+                "created_at": now,
+                "completed_at": None,
+            }
+            for card in cards
+        ]
+        if rows:
+            async with self.engine.begin() as conn:
+                await conn.execute(action_card_table.insert(), rows)
+        return [_card_dict(row) for row in rows]
+
+    async def list_cards(self, user_id: str, status: str | None = None) -> list[dict[str, Any]]:
+        query = sa.select(action_card_table).where(action_card_table.c.user_id == user_id)
+        if status is not None:
+            query = query.where(action_card_table.c.status == status)
+        query = query.order_by(action_card_table.c.created_at.desc(), action_card_table.c.id.desc())
+        async with self.engine.connect() as conn:
+            result = await conn.execute(query)
+            return [_card_dict(row) for row in result.mappings()]
+
+    async def complete_card(self, user_id: str, card_id: str) -> dict[str, Any] | None:
+        """Mark the caller's card done; None when ``user_id`` has no card ``card_id``."""
+        where = sa.and_(action_card_table.c.card_id == card_id, action_card_table.c.user_id == user_id)
+        async with self.engine.begin() as conn:
+            row = (await conn.execute(sa.select(action_card_table).where(where))).mappings().first()
+            if row is None:
+                return None
+            if row["status"] != "done":
+                await conn.execute(action_card_table.update().where(where).values(status="done", completed_at=_now()))
+            row = (await conn.execute(sa.select(action_card_table).where(where))).mappings().one()
+        return _card_dict(row)

@@ -1,0 +1,182 @@
+"""The one door to a language model.
+
+Which model answers, in order:
+
+1. the Anthropic API through the ``anthropic`` SDK, when ``ANTHROPIC_API_KEY`` is set
+   (model: ``PLUGYARD_ANTHROPIC_MODEL``, default ``claude-sonnet-5-5``);
+2. else the connected MCP client's model through sampling, when the adapter serving the current
+   request installed a sampler (it does when the client declared sampling and the session can carry
+   a server-to-client request mid-call);
+3. else none: ``backend()`` is None, ``complete`` and ``structured`` return None, and callers take
+   their deterministic path.
+
+Nothing here raises for a model's fault: an API error, a refusal or output that does not validate
+is logged and reported as None. Core never imports the MCP SDK: the adapter hands a plain
+``Sampler`` callable in through ``use_sampler``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import contextvars
+import json
+import logging
+import os
+import re
+from collections.abc import Awaitable, Iterator
+from typing import Any, Protocol, TypeVar
+
+import anyio
+import pydantic
+
+log = logging.getLogger("plugyard.llm")
+
+API_KEY_ENV = "ANTHROPIC_API_KEY"
+MODEL_ENV = "PLUGYARD_ANTHROPIC_MODEL"
+DEFAULT_MODEL = "claude-sonnet-5-5"
+DEFAULT_TIMEOUT = 60.0
+
+M = TypeVar("M", bound=pydantic.BaseModel)
+
+
+class Sampler(Protocol):
+    """What the MCP adapter provides: ask the client's model, get its text back."""
+
+    def __call__(self, *, prompt: str, system: str | None, max_tokens: int) -> Awaitable[str]: ...
+
+
+_sampler: contextvars.ContextVar[Sampler | None] = contextvars.ContextVar("plugyard_sampler", default=None)
+_anthropic: contextvars.ContextVar[Any] = contextvars.ContextVar("plugyard_anthropic_client", default=None)
+_clients: dict[str, Any] = {}
+
+
+@contextlib.contextmanager
+def use_sampler(sampler: Sampler | None) -> Iterator[None]:
+    """Make ``sampler`` the fallback model for code running inside this block (one request)."""
+    token = _sampler.set(sampler)
+    try:
+        yield
+    finally:
+        _sampler.reset(token)
+
+
+@contextlib.contextmanager
+def use_anthropic_client(client: Any) -> Iterator[None]:
+    """Use this ``anthropic.AsyncAnthropic`` inside the block (tests pass one with a fake transport)."""
+    token = _anthropic.set(client)
+    try:
+        yield
+    finally:
+        _anthropic.reset(token)
+
+
+def backend() -> str | None:
+    """``"anthropic"``, ``"sampling"`` or None: which model a call made now would reach."""
+    if os.environ.get(API_KEY_ENV):
+        return "anthropic"
+    if _sampler.get() is not None:
+        return "sampling"
+    return None
+
+
+def _anthropic_client() -> Any:
+    given = _anthropic.get() or _clients.get("override")
+    if given is not None:
+        return given
+    key = os.environ[API_KEY_ENV]
+    client = _clients.get(key)
+    if client is None:
+        import anthropic
+
+        client = anthropic.AsyncAnthropic(api_key=key, max_retries=1, timeout=DEFAULT_TIMEOUT)
+        _clients[key] = client
+    return client
+
+
+def _model() -> str:
+    return os.environ.get(MODEL_ENV) or DEFAULT_MODEL
+
+
+def _text_of(content: Any) -> str:
+    parts = [getattr(block, "text", "") for block in content if getattr(block, "type", None) == "text"]
+    return "".join(parts)
+
+
+async def complete(prompt: str, *, system: str | None = None, max_tokens: int = 1024) -> str | None:
+    """The model's text answer to ``prompt``, or None (no model, or it failed)."""
+    which = backend()
+    try:
+        if which == "anthropic":
+            message = await _anthropic_client().messages.create(
+                model=_model(),
+                max_tokens=max_tokens,
+                messages=[{"role": "user", "content": prompt}],
+                **({"system": system} if system else {}),
+            )
+            return _text_of(message.content)
+        if which == "sampling":
+            sampler = _sampler.get()
+            assert sampler is not None
+            return await sampler(prompt=prompt, system=system, max_tokens=max_tokens)
+    except anyio.get_cancelled_exc_class():
+        raise
+    except Exception as exc:
+        log.warning("language model (%s) failed: %s: %s", which, type(exc).__name__, exc)
+    return None
+
+
+def _json_in(text: str) -> Any:
+    """The JSON value in a model's text: the whole text, a fenced block, or the outermost braces."""
+    candidates = [text.strip()]
+    fenced = re.search(r"```(?:json)?\s*(.*?)```", text, re.DOTALL)
+    if fenced:
+        candidates.append(fenced.group(1).strip())
+    start, end = text.find("{"), text.rfind("}")
+    if 0 <= start < end:
+        candidates.append(text[start : end + 1])
+    for candidate in candidates:
+        try:
+            return json.loads(candidate)
+        except ValueError:
+            continue
+    raise ValueError("no JSON object in the model's answer")
+
+
+async def structured(
+    prompt: str, model: type[M], *, system: str | None = None, max_tokens: int = 2048, name: str = "answer"
+) -> M | None:
+    """Ask for an answer shaped like ``model`` and validate it; None when there is no model, it
+    failed, or its answer does not validate (invalid output never reaches the caller)."""
+    which = backend()
+    schema = model.model_json_schema()
+    try:
+        if which == "anthropic":
+            # Structured output through a forced tool call: the tool's input schema is the model's.
+            message = await _anthropic_client().messages.create(
+                model=_model(),
+                max_tokens=max_tokens,
+                messages=[{"role": "user", "content": prompt}],
+                tools=[{"name": name, "description": f"Record the {name}.", "input_schema": schema}],
+                tool_choice={"type": "tool", "name": name},
+                **({"system": system} if system else {}),
+            )
+            for block in message.content:
+                if getattr(block, "type", None) == "tool_use":
+                    return model.model_validate(block.input)
+            return model.model_validate(_json_in(_text_of(message.content)))
+        if which == "sampling":
+            sampler = _sampler.get()
+            assert sampler is not None
+            ask = (
+                f"{prompt}\n\nAnswer with one JSON object only, no prose, matching this JSON schema:\n"
+                f"{json.dumps(schema, ensure_ascii=False)}"
+            )
+            text = await sampler(prompt=ask, system=system, max_tokens=max_tokens)
+            return model.model_validate(_json_in(text))
+    except anyio.get_cancelled_exc_class():
+        raise
+    except (ValueError, pydantic.ValidationError) as exc:
+        log.warning("language model (%s) gave an invalid %s: %s", which, name, str(exc)[:300])
+    except Exception as exc:
+        log.warning("language model (%s) failed: %s: %s", which, type(exc).__name__, exc)
+    return None

@@ -1,0 +1,118 @@
+"""Fixtures for the assistant: a host with the first-party assistant plugins, a notes folder,
+and the Anthropic SDK wired to a fake HTTP transport."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+import anthropic
+import httpx2
+import pytest
+
+from plugyard.core import llm
+from plugyard.core.assistant import AssistantPlugin
+from plugyard.core.config import Config, parse_config
+from plugyard.core.history.plugin import HistoryPlugin
+from plugyard.core.host import PluginHost
+from plugyard.plugins import calculator, diagnose, intents, intents_llm, notes, workflows
+from tests.conftest import is_postgres, upgrade_to_head
+
+
+@pytest.fixture
+def notes_dir(tmp_path: Path) -> Path:
+    root = tmp_path / "notes"
+    root.mkdir()
+    (root / "recursion.md").write_text("# Recursion\nA function that calls itself needs a base case.\n")
+    (root / "indexerror.md").write_text("# IndexError\nlist index out of range: check len() before indexing.\n")
+    (root / "calculus.md").write_text("# Calculus\nlimits, derivatives, integrals. Calculus exam tips.\n")
+    return root
+
+
+@pytest.fixture
+def assistant_config(db_url: str, notes_dir: Path) -> Callable[..., Config]:
+    if is_postgres(db_url):
+        # Servers never migrate PostgreSQL themselves: play the operator's `plugyard db upgrade`.
+        upgrade_to_head(db_url)
+
+    def make(**assistant: Any) -> Config:
+        plugins: dict[str, Any] = {"notes": {"root": str(notes_dir)}}
+        if assistant:
+            plugins["assistant"] = assistant
+        return parse_config({"database": {"url": db_url}, "history": {"flush_interval": 0.05}, "plugins": plugins})
+
+    return make
+
+
+def assistant_plugins() -> dict[str, object]:
+    return {
+        "history": HistoryPlugin(),
+        "assistant": AssistantPlugin(),
+        "intents": intents,
+        "intents_llm": intents_llm,
+        "workflows": workflows,
+        "diagnose": diagnose,
+        "notes": notes,
+        "calculator": calculator,
+    }
+
+
+@pytest.fixture
+def assistant_host(assistant_config: Callable[..., Config]) -> Callable[..., Any]:
+    @asynccontextmanager
+    async def run(extra: dict[str, object] | None = None, **settings: Any) -> AsyncIterator[PluginHost]:
+        plugins = assistant_plugins()
+        plugins.update(extra or {})
+        host = PluginHost(assistant_config(**settings), entry_points=False, plugins=plugins, strict=True).load()
+        async with host.running():
+            yield host
+
+    return run
+
+
+def anthropic_message(content: list[dict[str, Any]]) -> dict[str, Any]:
+    return {
+        "id": "msg_test",
+        "type": "message",
+        "role": "assistant",
+        "model": "claude-test",
+        "content": content,
+        "stop_reason": "end_turn",
+        "stop_sequence": None,
+        "usage": {"input_tokens": 10, "output_tokens": 10},
+    }
+
+
+class FakeAnthropic:
+    """Answers POST /v1/messages with whatever ``answer(request_json)`` returns; records requests."""
+
+    def __init__(self, answer: Callable[[dict[str, Any]], list[dict[str, Any]]]) -> None:
+        self.answer = answer
+        self.requests: list[dict[str, Any]] = []
+
+    def handle(self, request: httpx2.Request) -> httpx2.Response:
+        assert request.url.path == "/v1/messages"
+        body = json.loads(request.content)
+        self.requests.append(body)
+        return httpx2.Response(200, json=anthropic_message(self.answer(body)))
+
+
+@pytest.fixture
+def fake_anthropic(monkeypatch: pytest.MonkeyPatch) -> Callable[..., FakeAnthropic]:
+    """The real SDK, with ANTHROPIC_API_KEY set, talking to an in-process fake of the API."""
+
+    def install(answer: Callable[[dict[str, Any]], list[dict[str, Any]]]) -> FakeAnthropic:
+        fake = FakeAnthropic(answer)
+        monkeypatch.setenv(llm.API_KEY_ENV, "sk-test")
+        client = anthropic.AsyncAnthropic(
+            api_key="sk-test",
+            max_retries=0,
+            http_client=httpx2.AsyncClient(transport=httpx2.MockTransport(fake.handle)),
+        )
+        monkeypatch.setitem(llm._clients, "override", client)
+        return fake
+
+    return install

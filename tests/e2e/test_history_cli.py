@@ -1,0 +1,75 @@
+"""`plugyard history`: stats, failures, export, cleanup with an archive, and import, as an operator runs them."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+
+import anyio
+import pytest
+from click.testing import CliRunner
+
+from plugyard.cli import main
+from plugyard.core.config import parse_config
+from plugyard.core.history.service import open_service, parse_days
+from tests.conftest import is_postgres, upgrade_to_head
+
+
+@pytest.fixture
+def config_file(tmp_path, db_url):
+    if is_postgres(db_url):
+        upgrade_to_head(db_url)  # the operator's `plugyard db upgrade`
+    path = tmp_path / "plugins.toml"
+    path.write_text(f'[database]\nurl = "{db_url}"\n[plugins]\ndisabled = ["notes"]\n', encoding="utf-8")
+    return path
+
+
+@pytest.fixture
+def history(db_url, config_file):
+    """ada: two ok calls of calc today, one failed search today; bob: one ok search 200 days ago."""
+    now = datetime.now(UTC)
+
+    async def fill() -> None:
+        async with open_service(parse_config({"database": {"url": db_url}})) as service:
+            await service.record_tool_execution("ada", "calc", True, 2.0, created_at=now)
+            await service.record_tool_execution("ada", "calc", True, 4.0, created_at=now)
+            await service.record_tool_execution(
+                "ada", "search", False, 9.0, error_type="Boom", error_message="no index", created_at=now
+            )
+            await service.record_tool_execution("bob", "search", True, 1.0, created_at=now - timedelta(days=200))
+
+    anyio.run(fill)
+
+
+def run(config_file, *args: str):
+    result = CliRunner().invoke(main, ["--config", str(config_file), "history", *args], catch_exceptions=False)
+    return result
+
+
+def test_stats_and_failures(config_file, history):
+    stats = json.loads(run(config_file, "stats", "--json").output)
+    assert [(s["tool_name"], s["calls"], s["success_rate"]) for s in stats] == [("calc", 2, 1.0), ("search", 1, 0.0)]
+    table = run(config_file, "stats", "--user", "ada").output
+    assert "calc" in table and "100.0%" in table and "Boom (1)" in table
+    [failure] = json.loads(run(config_file, "failures", "--json").output)
+    assert (failure["user_id"], failure["error_message"]) == ("ada", "no index")
+    assert "no calls in the last 1 day(s)" in run(config_file, "stats", "--user", "nobody", "--days", "1").output
+
+
+def test_cleanup_archives_then_import_restores(config_file, history, tmp_path):
+    archive = tmp_path / "archive.jsonl"
+    assert "would delete 1 call(s)" in run(config_file, "cleanup", "--dry-run").output
+    done = run(config_file, "cleanup", "--older-than", "90d", "--archive", str(archive))
+    assert done.exit_code == 0 and "deleted 1 call(s)" in done.output and "archived 1" in done.output
+    assert json.loads(archive.read_text())["user_id"] == "bob"
+    assert "read 1 call(s), imported 1, 0 already present" in run(config_file, "import", str(archive)).output
+    assert "imported 0, 1 already present" in run(config_file, "import", str(archive)).output
+    exported = tmp_path / "all.jsonl"
+    assert run(config_file, "export", "-o", str(exported)).exit_code == 0
+    assert len(exported.read_text().splitlines()) == 4
+
+
+def test_a_bad_duration_is_a_usage_error(config_file):
+    result = run(config_file, "cleanup", "--older-than", "soon")
+    assert result.exit_code == 2 and "90d, 12w or 90" in result.output
+    assert (parse_days("12w"), parse_days("90d"), parse_days("7")) == (84, 90, 7)

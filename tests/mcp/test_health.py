@@ -1,0 +1,74 @@
+"""GET /healthz: 200 with a JSON report when the database answers at head, 503 otherwise."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx2 as httpx
+import pytest
+
+from plugyard.core.config import parse_config
+from plugyard.core.history import migrate
+from plugyard.core.history.db import create_engine
+from plugyard.mcp_server.server import HEALTH_PATH, PlugyardServer
+from tests.conftest import drop_postgres_database, upgrade_to_head
+
+pytestmark = pytest.mark.anyio
+
+
+async def healthz(server: PlugyardServer) -> tuple[int, dict[str, Any]]:
+    app = server.streamable_http_app(stateless_http=True)
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1") as http:
+        response = await http.get(HEALTH_PATH)
+    return response.status_code, response.json()
+
+
+async def test_a_healthy_server_answers_200_with_database_recorder_and_plugins(running_host, db_url):
+    async with running_host() as host:
+        await host.call_tool("add", {"a": 1})
+        status, body = await healthz(PlugyardServer(host))
+    assert status == 200 and body["status"] == "ok"
+    database = body["database"]
+    assert database["reachable"] is True and database["at_head"] is True and database["error"] is None
+    assert database["revision"] == database["head"] == migrate.head()
+    assert database["backend"] == ("postgresql" if db_url.startswith("postgresql") else "sqlite")
+    assert set(body["recorder"]) == {"queue_depth", "written", "journaled", "failures"}
+    assert {"sample", "history"} <= set(body["plugins"]["loaded"]) and body["plugins"]["failed"] == {}
+
+
+async def test_a_schema_behind_head_answers_503_naming_db_upgrade(running_host, db_url):
+    async with running_host() as host:
+        engine = create_engine(db_url)
+        await migrate.downgrade(engine, "base")
+        await engine.dispose()
+        status, body = await healthz(PlugyardServer(host))
+    assert status == 503 and body["status"] == "unavailable"
+    assert body["database"]["reachable"] is True and body["database"]["at_head"] is False
+    assert "plugyard db upgrade" in body["database"]["error"]
+
+
+@pytest.mark.postgres
+async def test_an_unreachable_database_answers_503(make_host, postgres_url):
+    upgrade_to_head(postgres_url)
+    cfg = parse_config({"database": {"url": postgres_url}, "history": {"flush_interval": 0.05}})
+    async with make_host(cfg=cfg).running() as host:
+        assert (await healthz(PlugyardServer(host)))[0] == 200
+        drop_postgres_database(postgres_url)
+        status, body = await healthz(PlugyardServer(host))
+    assert status == 503 and body["database"]["reachable"] is False
+    assert body["database"]["error"] and "postgres" in body["database"]["url"]
+
+
+async def test_failed_plugins_are_reported_but_do_not_fail_the_check(running_host):
+    class Broken:
+        from plugyard import hookimpl
+
+        @hookimpl
+        def register_tools(self, register: Any) -> None:
+            raise RuntimeError("cannot register")
+
+    async with running_host(extra={"broken": Broken()}) as host:
+        status, body = await healthz(PlugyardServer(host))
+    assert status == 200
+    assert "cannot register" in body["plugins"]["failed"]["broken"]
