@@ -214,7 +214,7 @@ def call_cmd(state: _State, tool: str, arguments: tuple[str, ...], json_args: st
 
             click.echo(pydantic_core.to_json(result, indent=2).decode())
         return
-    click.echo(f"error ({outcome.error_type}): {outcome.error_message}", err=True)
+    click.echo(f"error ({outcome.error_type}): {outcome.message}", err=True)
     sys.exit(EXIT_TOOL_FAILED)
 
 

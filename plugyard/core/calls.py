@@ -48,6 +48,9 @@ class ToolCall:
     workflow_run_id: str | None = None
 
 
+_PIPELINE_ERRORS = frozenset({"InvalidArguments", "ToolVetoed", "ToolTimeout", "ToolFailed", "UnknownTool"})
+
+
 @dataclasses.dataclass(slots=True)
 class ToolOutcome:
     """How a call ended. ``result`` is set on success; ``error_type``/``error_message`` on failure."""
@@ -60,6 +63,17 @@ class ToolOutcome:
     error_type: str | None = None
     error_message: str | None = None
     error: BaseException | None = dataclasses.field(default=None, repr=False)
+
+    @property
+    def message(self) -> str:
+        """What the caller is told when the call failed: the error, naming the tool and its plugin
+        when the tool itself raised (validation, veto and timeout messages name them already)."""
+        if self.success:
+            return ""
+        text = self.error_message or self.error_type or "the tool failed"
+        if self.error_type in _PIPELINE_ERRORS:
+            return text
+        return f"tool {self.call.tool_name!r} of plugin {self.call.plugin_name!r} failed: {text}"
 
     def unwrap(self) -> Any:
         """The result, or the error that ended the call raised again."""

@@ -94,6 +94,8 @@ class ToolOverride(_Section):
 class ToolsSettings(BaseModel):
     model_config = ConfigDict(frozen=True)
     timeout: float = Field(30.0, gt=0)
+    max_argument_bytes: int = Field(1 << 20, ge=1)
+    """A call whose arguments encode to more JSON than this is refused before it reaches a tool."""
     overrides: dict[str, ToolOverride] = Field(default_factory=dict)
 
 
@@ -188,10 +190,15 @@ def parse_config(data: dict[str, Any], source: Path | None = None) -> Config:
         raise ConfigError(f"{where}: unknown section(s) {unknown}; known sections are {sorted(known)}")
     tools_raw = dict(data.get("tools", {}))
     plugins_raw = dict(data.get("plugins", {}))
-    tools = {"timeout": tools_raw.pop("timeout", 30.0), "overrides": {}}
+    tools: dict[str, Any] = {"timeout": tools_raw.pop("timeout", 30.0), "overrides": {}}
+    if "max_argument_bytes" in tools_raw:
+        tools["max_argument_bytes"] = tools_raw.pop("max_argument_bytes")
     for name, table in tools_raw.items():
         if not isinstance(table, dict):
-            raise ConfigError(f"{where}: [tools] {name} must be a table [tools.{name}] (only 'timeout' is a value)")
+            raise ConfigError(
+                f"{where}: [tools] {name} must be a table [tools.{name}] "
+                "(only 'timeout' and 'max_argument_bytes' are values)"
+            )
         tools["overrides"][name] = table
     plugins = {
         "disabled": plugins_raw.pop("disabled", ()),

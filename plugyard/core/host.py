@@ -347,6 +347,7 @@ class PluginHost:
             before=self._hook_callers("before_tool_call"),
             after=self._hook_callers("after_tool_call"),
             default_timeout=self.config.tools.timeout,
+            max_argument_bytes=self.config.tools.max_argument_bytes,
             timeouts=timeouts,
             settings=self._settings,
         )

@@ -42,6 +42,7 @@ log = logging.getLogger("plugyard.tools")
 
 TOOL_NAME = re.compile(r"^[a-zA-Z0-9_-]{1,64}$")
 DEFAULT_TIMEOUT = 30.0
+MAX_ARGUMENT_BYTES = 1 << 20
 
 BeforeHook = Callable[..., Any]
 AfterHook = Callable[..., Any]
@@ -222,6 +223,7 @@ class ToolPipeline:
         before: Sequence[tuple[str, BeforeHook]] = (),
         after: Sequence[tuple[str, AfterHook]] = (),
         default_timeout: float = DEFAULT_TIMEOUT,
+        max_argument_bytes: int = MAX_ARGUMENT_BYTES,
         timeouts: Mapping[str, float] | None = None,
         settings: Mapping[str, Any] | None = None,
     ) -> None:
@@ -229,6 +231,7 @@ class ToolPipeline:
         self._before = list(before)
         self._after = list(after)
         self._default_timeout = default_timeout
+        self._max_argument_bytes = max_argument_bytes
         self._timeouts = dict(timeouts or {})
         self._settings = dict(settings or {})
 
@@ -254,6 +257,10 @@ class ToolPipeline:
             known = ", ".join(sorted(t.name for t in self.registry)) or "none"
             raise UnknownTool(f"unknown tool {name!r} (tools available: {known})")
         args: Mapping[str, Any] = arguments if arguments is not None else {}
+        refusal = self._oversize(tool, args)
+        if refusal is not None:
+            # The call is recorded as refused, without the payload that was refused.
+            args = {"[omitted]": refusal}
         call = ToolCall(
             call_id=call_id or str(uuid.uuid4()),
             tool_name=name,
@@ -267,6 +274,8 @@ class ToolPipeline:
         )
         start = time.perf_counter()
         try:
+            if refusal is not None:
+                raise InvalidArguments(refusal)
             result = await self._run(tool, call, args, progress)
             try:
                 size = len(pydantic_core.to_json(result))
@@ -293,6 +302,18 @@ class ToolPipeline:
             )
         await self._after_hooks(call, outcome)
         return outcome
+
+    def _oversize(self, tool: Tool, args: Mapping[str, Any]) -> str | None:
+        try:
+            size = len(pydantic_core.to_json(args))
+        except (ValueError, RecursionError) as exc:
+            return f"arguments for tool {tool.name!r} cannot be encoded as JSON: {exc}"
+        if size > self._max_argument_bytes:
+            return (
+                f"arguments for tool {tool.name!r} are {size:,} bytes of JSON; the limit is "
+                f"{self._max_argument_bytes:,} ([tools] max_argument_bytes in plugins.toml)"
+            )
+        return None
 
     async def _run(self, tool: Tool, call: ToolCall, args: Mapping[str, Any], progress: ProgressReporter | None) -> Any:
         try:

@@ -150,8 +150,7 @@ class PlugyardServer(MCPServer[Any]):
             return CallToolResult(content=[TextContent(type="text", text=str(exc))], is_error=True)
         meta = {CALL_ID_META: outcome.call.call_id}
         if not outcome.success:
-            text = outcome.error_message or outcome.error_type or "the tool failed"
-            return CallToolResult(content=[TextContent(type="text", text=text)], is_error=True, _meta=meta)
+            return CallToolResult(content=[TextContent(type="text", text=outcome.message)], is_error=True, _meta=meta)
         output = self._outputs.get(name)
         try:
             result = (output or _UNSTRUCTURED).convert_result(outcome.result)

@@ -292,3 +292,28 @@ def test_choose_tool_asks_the_hook_and_falls_back_to_the_first_registered(config
     assert host.choose_tool("search", user_id="anyone").name == "first_searcher"
     with pytest.raises(UnknownTool, match="no tool declares capability 'teleport'"):
         host.choose_tool("teleport", user_id="x")
+
+
+async def test_arguments_over_the_size_cap_are_refused_and_recorded_without_the_payload(make_host, db_url):
+    from plugyard.core.config import parse_config
+    from tests.conftest import query
+
+    cfg = parse_config({"database": {"url": db_url}, "tools": {"max_argument_bytes": 1000}})
+    host = make_host(cfg=cfg)
+    async with host.running():
+        refused = await host.call_tool("login", {"username": "x" * 2000, "password": "p"})
+        fine = await host.call_tool("login", {"username": "ada", "password": "p"})
+    assert not refused.success and refused.error_type == "InvalidArguments"
+    assert "the limit is 1,000 ([tools] max_argument_bytes" in refused.error_message
+    assert fine.success
+    stored = await query(db_url, "SELECT arguments, success FROM tool_call ORDER BY id")
+    assert len(stored) == 2 and "xxxx" not in str(stored[0]["arguments"])
+
+
+async def test_deeply_nested_arguments_get_a_clear_error_not_a_crash(running_host):
+    nested: object = 1
+    for _ in range(5000):
+        nested = [nested]
+    async with running_host() as host:
+        outcome = await host.call_tool("add", {"a": nested})
+    assert not outcome.success and outcome.error_type == "InvalidArguments"

@@ -63,7 +63,7 @@ async def test_a_failing_tool_is_an_mcp_tool_error_with_its_message(running_host
     async with running_host() as host, Client(PlugyardServer(host), mode=mode) as client:
         result = await client.call_tool("explode", {"message": "no coffee"})
     assert result.is_error
-    assert result.content[0].text == "RuntimeError: no coffee"
+    assert result.content[0].text == "tool 'explode' of plugin 'sample' failed: RuntimeError: no coffee"
     assert (await recorded(db_url))[0]["error_type"] == "RuntimeError"
 
 
