@@ -5,8 +5,11 @@ This module is the public face for plugin authors; everything here is stable API
 
 from plugyard.core.calls import ToolCall, ToolContext, ToolOutcome, Veto
 from plugyard.core.cards import ActionCard
+from plugyard.core.client import Elicitation, InputRequired
 from plugyard.core.config import data_dir
+from plugyard.core.content import Audio, EmbeddedResource, Image, PromptMessage, ResourceLink, Text, ToolResult
 from plugyard.core.errors import (
+    ClientFeatureUnavailable,
     ConfigError,
     HistoryError,
     InvalidArguments,
@@ -34,16 +37,25 @@ __all__ = [
     "END",
     "INTENTS",
     "ActionCard",
+    "Audio",
+    "ClientFeatureUnavailable",
     "ConfigError",
+    "Elicitation",
+    "EmbeddedResource",
     "HistoryError",
+    "Image",
+    "InputRequired",
     "IntentClassifier",
     "IntentResult",
     "InvalidArguments",
     "NgramIntentModel",
     "PluginError",
     "PlugyardError",
+    "PromptMessage",
+    "ResourceLink",
     "Run",
     "SchemaBehind",
+    "Text",
     "Tool",
     "ToolCall",
     "ToolCallError",
@@ -51,6 +63,7 @@ __all__ = [
     "ToolFailed",
     "ToolNameClash",
     "ToolOutcome",
+    "ToolResult",
     "ToolTimeout",
     "ToolVetoed",
     "UnknownTool",

@@ -9,6 +9,16 @@ def test_the_public_names_are_pinned():
             "END",
             "INTENTS",
             "ActionCard",
+            "Audio",
+            "ClientFeatureUnavailable",
+            "Elicitation",
+            "EmbeddedResource",
+            "Image",
+            "InputRequired",
+            "PromptMessage",
+            "ResourceLink",
+            "Text",
+            "ToolResult",
             "NgramIntentModel",
             "Run",
             "WorkflowState",
@@ -58,5 +68,5 @@ def test_every_hook_has_a_docstring():
     from plugyard.core import hookspecs
 
     specs = [getattr(hookspecs, n) for n in dir(hookspecs) if hasattr(getattr(hookspecs, n), "plugyard_spec")]
-    assert len(specs) == 10
+    assert len(specs) == 12
     assert all(spec.__doc__ and len(spec.__doc__.strip()) > 40 for spec in specs)

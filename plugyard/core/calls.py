@@ -5,7 +5,20 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Awaitable, Callable, Mapping
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
+
+import pydantic
+
+from plugyard.core.client import (
+    ClientChannel,
+    Elicitation,
+    HostEvents,
+    LogLevel,
+    ResourceUpdated,
+)
+from plugyard.core.errors import ClientFeatureUnavailable
+
+M = TypeVar("M", bound=pydantic.BaseModel)
 
 ProgressReporter = Callable[[float, float | None, str | None], Awaitable[None]]
 
@@ -25,11 +38,50 @@ class ToolContext:
     settings: Any = None
     """The plugin's validated settings (the model its ``plugin_settings`` hook declared), or None."""
     _progress: ProgressReporter | None = dataclasses.field(default=None, repr=False)
+    _client: ClientChannel | None = dataclasses.field(default=None, repr=False)
+    _events: HostEvents | None = dataclasses.field(default=None, repr=False)
 
     async def report_progress(self, progress: float, total: float | None = None, message: str | None = None) -> None:
         """Tell the client how far the call has got. A no-op when the client asked for no progress."""
         if self._progress is not None:
             await self._progress(progress, total, message)
+
+    async def log(self, level: LogLevel, message: Any, *, logger: str | None = None) -> None:
+        """Send a log message to the client (``level``: debug, info, notice, warning, error, ...).
+
+        Delivered when the client asked for that level: ``logging/setLevel`` on 2025-11-25 sessions
+        (everything until it does), the request's log-level opt-in on 2026-07-28. Never raises.
+        """
+        if self._client is not None:
+            await self._client.log(level, message, logger or self.plugin_name)
+
+    async def sample(
+        self, prompt: str, *, system: str | None = None, max_tokens: int = 1024, temperature: float | None = None
+    ) -> str:
+        """Ask the client's language model (MCP sampling) and return its text.
+
+        Raises ``plugyard.ClientFeatureUnavailable`` when the client declared no sampling. On
+        2026-07-28 sessions the tool is run again with the answer (see ``plugyard.InputRequired``).
+        """
+        if self._client is None:
+            raise ClientFeatureUnavailable(f"tool {self.tool_name!r}: no MCP client to sample from")
+        return await self._client.sample(prompt, system=system, max_tokens=max_tokens, temperature=temperature)
+
+    async def elicit(self, message: str, schema: type[M]) -> Elicitation[M]:
+        """Ask the user for values shaped by ``schema`` (a pydantic model of flat primitive fields).
+
+        Returns a ``plugyard.Elicitation`` (accept with ``data``, decline or cancel). Raises
+        ``plugyard.ClientFeatureUnavailable`` when the client declared no elicitation. On 2026-07-28
+        sessions the tool is run again with the answer (see ``plugyard.InputRequired``).
+        """
+        if self._client is None:
+            raise ClientFeatureUnavailable(f"tool {self.tool_name!r}: no MCP client to ask")
+        return await self._client.elicit(message, schema)
+
+    async def notify_resource_updated(self, uri: str) -> None:
+        """Tell clients subscribed to ``uri`` that its contents changed."""
+        if self._events is not None:
+            await self._events.publish(ResourceUpdated(uri))
 
 
 @dataclasses.dataclass(slots=True)

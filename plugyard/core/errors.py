@@ -10,6 +10,10 @@
     │   ├── ToolVetoed           a before_tool_call hook refused the call
     │   ├── ToolTimeout
     │   └── ToolFailed           the tool itself raised
+    ├── ClientFeatureUnavailable a tool asked the MCP client for sampling/elicitation it did not declare
+    ├── ResourceNotFound         no registered resource matches a URI
+    ├── PromptNotFound           no registered prompt has that name
+    ├── PromptArgumentsInvalid   a prompt was asked for with missing or unknown arguments
     └── HistoryError             the history database is unreachable or its schema is not at head
         ├── SchemaBehind
         └── UnknownCall          no recorded call of this user has that id (rating a call)
@@ -80,6 +84,23 @@ class ToolFailed(ToolCallError):
     """The tool raised; ``__cause__`` is what it raised."""
 
     kind = "ToolFailed"
+
+
+class ClientFeatureUnavailable(PlugyardError):
+    """The client cannot do what a tool asked (it declared no sampling or elicitation, or there is
+    no client at all, as in a direct ``host.call_tool``)."""
+
+
+class ResourceNotFound(PlugyardError):
+    """No registered resource or template matches the URI."""
+
+
+class PromptNotFound(PlugyardError):
+    """No registered prompt has this name."""
+
+
+class PromptArgumentsInvalid(PlugyardError):
+    """A prompt was asked for without a required argument, or with one it does not take."""
 
 
 class HistoryError(PlugyardError):

@@ -32,7 +32,8 @@ during the test); choose the plugins under test by overriding the `plugyard_plug
 their settings with `plugyard_settings`.
 
 Everything a plugin imports comes from the public face, `plugyard`: `hookimpl`, `ToolContext`, `ToolCall`,
-`ToolOutcome`, `Veto`, `IntentResult`, `Workflow` and the errors.
+`ToolOutcome`, `Veto`, `IntentResult`, `Workflow`, the content types (`Text`, `Image`, `Audio`,
+`EmbeddedResource`, `ResourceLink`, `ToolResult`, `PromptMessage`), `Elicitation` and the errors.
 
 ## Hooks
 """
@@ -42,7 +43,7 @@ def _specs() -> list[tuple[str, object]]:
     marker = f"{hookspecs.PROJECT}_spec"
     found = [(name, obj) for name, obj in vars(hookspecs).items() if callable(obj) and hasattr(obj, marker)]
     # Document in the order the contract file declares them.
-    return sorted(found, key=lambda item: inspect.getsourcelines(item[1])[1])  # type: ignore[arg-type]
+    return sorted(found, key=lambda item: inspect.getsourcelines(item[1])[1])
 
 
 def render() -> str:

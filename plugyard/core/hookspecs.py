@@ -58,6 +58,52 @@ def register_tools(register: Callable[..., None]) -> None:
     ``read_only``, ``destructive``, ``idempotent``, ``open_world`` (hints shown to clients) and
     ``structured_output`` (force structured output on or off).
 
+    Besides plain values (sent as structured content when the return type has a schema), a tool
+    may return MCP content: ``plugyard.Text``, ``Image``, ``Audio``, ``EmbeddedResource``,
+    ``ResourceLink``, a list mixing them with strings (declare it in the return type, e.g.
+    ``list[str | plugyard.Image]``, so no output schema is derived), or ``plugyard.ToolResult``
+    (content plus structured content; ``Annotated[plugyard.ToolResult, Model]`` publishes ``Model``
+    as the output schema). From the ``ToolContext``: ``report_progress``, ``log(level, message)``,
+    ``sample(prompt)`` (the client's model), ``elicit(message, Model)`` (the user) and
+    ``notify_resource_updated(uri)``. On 2026-07-28 sessions a tool that samples or elicits runs
+    again from the top once the client answered (see ``plugyard.InputRequired``): keep what comes
+    before the question safe to repeat.
+
+    A name already registered by another plugin is an error naming both plugins.
+    """
+
+
+@hookspec
+def register_resources(register: Callable[..., None]) -> None:
+    """Register resources and resource templates by calling ``register(fn, uri=..., **options)``.
+
+    ``fn`` returns the contents: ``str`` (text), ``bytes`` (binary) or anything JSON-serialisable
+    (sent as ``application/json`` text); sync functions run in a worker thread. A ``uri`` with
+    ``{name}`` variables (``{+name}`` also matches ``/``) is a template, such as
+    ``"notes://{path}"``: ``fn``'s parameters are the variables, filled from the URI the client reads.
+
+    Options: ``name`` (default: the function's name), ``title``, ``description`` (default: the
+    docstring), ``mime_type`` and ``complete`` (``{variable: choices}`` for argument completion,
+    where choices is a list of strings filtered by what the user typed, or a function
+    ``(value, arguments) -> list[str]``, sync or async).
+
+    Tell subscribed clients that contents changed with ``ctx.notify_resource_updated(uri)`` from a
+    tool, or ``host.notify_resource_updated(uri)`` (keep the host from ``startup``).
+    A URI already registered by another plugin is an error naming both plugins.
+    """
+
+
+@hookspec
+def register_prompts(register: Callable[..., None]) -> None:
+    """Register prompts (message templates clients offer as commands) by calling ``register(fn, **options)``.
+
+    ``fn``'s parameters are the prompt's arguments (strings; one with a default is optional) and its
+    docstring the description. It returns a string (one user message), a ``plugyard.PromptMessage``
+    (``role`` and a string or content block such as ``plugyard.EmbeddedResource``), or a list of
+    these; sync or async.
+
+    Options: ``name`` (default: the function's name), ``title``, ``description``, ``arguments``
+    (``{argument: description}``) and ``complete`` (``{argument: choices}``, as for resources).
     A name already registered by another plugin is an error naming both plugins.
     """
 

@@ -29,10 +29,14 @@ import pluggy
 import pydantic
 
 from plugyard.core import hookspecs
+from plugyard.core.builtins import add_builtins
 from plugyard.core.calls import ToolOutcome
+from plugyard.core.client import HostEvents, ListsChanged, ResourceUpdated
 from plugyard.core.config import Config
 from plugyard.core.errors import PluginError, PlugyardError, UnknownTool
 from plugyard.core.intents import RegisteredClassifier
+from plugyard.core.prompts import Prompt, PromptRegistry, build_prompt
+from plugyard.core.resources import Resource, ResourceRegistry, build_resource
 from plugyard.core.tools import Tool, ToolPipeline, ToolRegistry, build_tool
 from plugyard.core.workflows import RegisteredWorkflow, Workflow, build_graph
 
@@ -57,6 +61,8 @@ class PluginInfo:
     tools: list[str] = dataclasses.field(default_factory=list)
     classifiers: list[str] = dataclasses.field(default_factory=list)
     workflows: list[str] = dataclasses.field(default_factory=list)
+    resources: list[str] = dataclasses.field(default_factory=list)
+    prompts: list[str] = dataclasses.field(default_factory=list)
     error: str | None = None
 
     def as_dict(self) -> dict[str, Any]:
@@ -90,6 +96,9 @@ class PluginHost:
         self.tools = ToolRegistry()
         self.classifiers: list[RegisteredClassifier] = []
         self.workflows: list[RegisteredWorkflow] = []
+        self.resources = ResourceRegistry()
+        self.prompts = PromptRegistry()
+        self.events = HostEvents()
         self._settings: dict[str, Any] = {}
         self._task_group: anyio.abc.TaskGroup | None = None
         self._loaded = False
@@ -124,6 +133,7 @@ class PluginHost:
             self._register(name)
         for name in sorted(set(self.config.plugins.settings) - set(self.infos)):
             log.warning("plugins.toml has settings for plugin %r, which was not found", name)
+        add_builtins(self)
         self._build_pipeline()
         return self
 
@@ -263,6 +273,14 @@ class PluginHost:
         tools: list[Tool] = []
         classifiers: list[RegisteredClassifier] = []
         workflows: list[RegisteredWorkflow] = []
+        resources: list[Resource] = []
+        prompts: list[Prompt] = []
+
+        def register_resource(fn: Callable[..., Any], **options: Any) -> None:
+            resources.append(build_resource(fn, plugin=name, **options))
+
+        def register_prompt(fn: Callable[..., Any], **options: Any) -> None:
+            prompts.append(build_prompt(fn, plugin=name, **options))
 
         def register_tool(fn: Callable[..., Any], **options: Any) -> None:
             tools.append(build_tool(fn, plugin=name, **options))
@@ -295,6 +313,8 @@ class PluginHost:
             ("register_tools", register_tool),
             ("register_intent_classifiers", register_classifier),
             ("register_workflows", register_workflow),
+            ("register_resources", register_resource),
+            ("register_prompts", register_prompt),
         ):
             impl = self._impl_of(hook_name, name)
             if impl is None:
@@ -330,6 +350,28 @@ class PluginHost:
                 continue
             self.workflows.append(workflow)
             info.workflows.append(workflow.name)
+        self._add_owned(info, resources, self.resources.add, info.resources, lambda r: r.uri)
+        self._add_owned(info, prompts, self.prompts.add, info.prompts, lambda p: p.name)
+
+    def _add_owned(
+        self,
+        info: PluginInfo,
+        items: Sequence[Any],
+        add: Callable[[Any], None],
+        names: list[str],
+        name_of: Callable[[Any], str],
+    ) -> None:
+        for item in items:
+            try:
+                add(item)
+            except PluginError as exc:
+                # A clash skips the item; the plugin's other registrations still serve.
+                log.error("%s", exc)
+                info.error = f"{info.error + '; ' if info.error else ''}{exc}"
+                if self.strict:
+                    raise
+                continue
+            names.append(name_of(item))
 
     def _hook_callers(self, hook_name: str) -> list[tuple[str, Callable[..., Any]]]:
         # pluggy calls implementations last-registered first; so do we.
@@ -350,6 +392,7 @@ class PluginHost:
             max_argument_bytes=self.config.tools.max_argument_bytes,
             timeouts=timeouts,
             settings=self._settings,
+            events=self.events,
         )
 
     # -- what plugins may use --------------------------------------------------------------
@@ -360,6 +403,14 @@ class PluginHost:
 
     def get_plugin(self, name: str) -> object | None:
         return self.pm.get_plugin(name)
+
+    async def notify_resource_updated(self, uri: str) -> None:
+        """Tell every client subscribed to ``uri`` that its contents changed."""
+        await self.events.publish(ResourceUpdated(uri))
+
+    async def notify_lists_changed(self) -> None:
+        """Tell connected clients to list tools, prompts and resources again."""
+        await self.events.publish(ListsChanged())
 
     def start_background(self, fn: Callable[[], Coroutine[Any, Any, Any]], *, name: str | None = None) -> None:
         """Run ``fn()`` until the host stops. Only valid while the host is running."""

@@ -27,6 +27,7 @@ import pydantic_core
 import sniffio
 
 from plugyard.core.calls import ProgressReporter, ToolCall, ToolContext, ToolOutcome, Veto
+from plugyard.core.client import ClientChannel, HostEvents
 from plugyard.core.errors import (
     InvalidArguments,
     PluginError,
@@ -226,6 +227,7 @@ class ToolPipeline:
         max_argument_bytes: int = MAX_ARGUMENT_BYTES,
         timeouts: Mapping[str, float] | None = None,
         settings: Mapping[str, Any] | None = None,
+        events: HostEvents | None = None,
     ) -> None:
         self.registry = registry
         self._before = list(before)
@@ -234,6 +236,7 @@ class ToolPipeline:
         self._max_argument_bytes = max_argument_bytes
         self._timeouts = dict(timeouts or {})
         self._settings = dict(settings or {})
+        self._events = events
 
     def timeout_for(self, tool: Tool) -> float:
         return self._timeouts.get(tool.name) or tool.timeout or self._default_timeout
@@ -247,6 +250,7 @@ class ToolPipeline:
         session_id: str | None = None,
         call_id: str | None = None,
         progress: ProgressReporter | None = None,
+        client: ClientChannel | None = None,
         intent: str | None = None,
         workflow_run_id: str | None = None,
     ) -> ToolOutcome:
@@ -276,7 +280,7 @@ class ToolPipeline:
         try:
             if refusal is not None:
                 raise InvalidArguments(refusal)
-            result = await self._run(tool, call, args, progress)
+            result = await self._run(tool, call, args, progress, client)
             try:
                 size = len(pydantic_core.to_json(result))
             except pydantic_core.PydanticSerializationError as exc:
@@ -315,7 +319,14 @@ class ToolPipeline:
             )
         return None
 
-    async def _run(self, tool: Tool, call: ToolCall, args: Mapping[str, Any], progress: ProgressReporter | None) -> Any:
+    async def _run(
+        self,
+        tool: Tool,
+        call: ToolCall,
+        args: Mapping[str, Any],
+        progress: ProgressReporter | None,
+        client: ClientChannel | None = None,
+    ) -> Any:
         try:
             validated = tool.arg_model.model_validate(args)
         except pydantic.ValidationError as exc:
@@ -331,6 +342,8 @@ class ToolPipeline:
                 plugin_name=tool.plugin,
                 settings=self._settings.get(tool.plugin),
                 _progress=progress,
+                _client=client,
+                _events=self._events,
             )
         timeout = self.timeout_for(tool)
         try:

@@ -9,11 +9,12 @@ what an ``MCPServer`` tool would produce.
 from __future__ import annotations
 
 import logging
+import typing
 import uuid
 from typing import Any
 
 from mcp.server.auth.middleware.auth_context import get_access_token
-from mcp.server.mcpserver import Context, MCPServer
+from mcp.server.mcpserver import Context
 from mcp.server.mcpserver.utilities.func_metadata import ArgModelBase, FuncMetadata, func_metadata
 from mcp.types import CallToolResult, TextContent, ToolAnnotations
 from mcp.types import Tool as MCPTool
@@ -21,11 +22,16 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 
 import plugyard
+from plugyard.core.client import InputRequired
+from plugyard.core.content import declares_content, structured_model_of
 from plugyard.core.errors import UnknownTool
 from plugyard.core.history import health
 from plugyard.core.host import PluginHost
 from plugyard.core.llm import use_sampler
 from plugyard.core.tools import Tool
+from plugyard.mcp_server.client_channel import McpClientChannel
+from plugyard.mcp_server.content import tool_result
+from plugyard.mcp_server.features import FeatureServer, connection_of
 from plugyard.mcp_server.sampling import client_sampler
 
 log = logging.getLogger("plugyard.mcp")
@@ -53,8 +59,12 @@ def _annotations(tool: Tool) -> ToolAnnotations | None:
 
 def _output_metadata(tool: Tool) -> FuncMetadata | None:
     skip = [tool.context_param] if tool.context_param else []
+    structured = tool.structured_output
+    if structured is None and declares_content(_return_annotation(tool)):
+        # plugyard content blocks are what the model reads, not data: no schema (as the SDK does for its own).
+        structured = False
     try:
-        return func_metadata(tool.fn, skip_names=skip, structured_output=tool.structured_output)
+        return func_metadata(tool.fn, skip_names=skip, structured_output=structured)
     except Exception as exc:
         # The tool still serves; its results are sent as unstructured content.
         log.warning("tool %r of plugin %r: no output schema (%s)", tool.name, tool.plugin, exc)
@@ -69,35 +79,64 @@ class _NoArguments(ArgModelBase):
 _UNSTRUCTURED = FuncMetadata(arg_model=_NoArguments)
 
 
-class PlugyardServer(MCPServer[Any]):
-    """An ``MCPServer`` whose tools are the host's plugin tools."""
+def _return_annotation(tool: Tool) -> Any:
+    try:
+        return typing.get_type_hints(tool.fn, include_extras=True).get("return")
+    except Exception:
+        return None
+
+
+def _structured_metadata(tool: Tool) -> FuncMetadata | None:
+    """For ``Annotated[plugyard.ToolResult, Model]``: the SDK's metadata of a function returning ``Model``."""
+    model = structured_model_of(_return_annotation(tool))
+    if model is None:
+        return None
+
+    def shape() -> Any: ...
+
+    shape.__annotations__["return"] = model
+    shape.__name__ = tool.name
+    return func_metadata(shape, structured_output=True)
+
+
+class PlugyardServer(FeatureServer):
+    """An ``MCPServer`` whose tools, resources and prompts are the host's plugins'."""
 
     def __init__(self, host: PluginHost, **kwargs: Any) -> None:
         kwargs.setdefault("instructions", INSTRUCTIONS)
         super().__init__(name=host.config.server.name, version=plugyard.__version__, **kwargs)
         self.host = host
-        self._outputs: dict[str, FuncMetadata | None] = {}
-        self._listed: list[MCPTool] = []
-        for tool in host.tools:
-            meta = _output_metadata(tool)
-            self._outputs[tool.name] = meta
-            self._listed.append(
-                MCPTool(
-                    name=tool.name,
-                    title=tool.title,
-                    description=tool.description,
-                    input_schema=tool.input_schema,
-                    output_schema=meta.output_schema if meta is not None else None,
-                    annotations=_annotations(tool),
-                    _meta={"plugyard/plugin": tool.plugin},
-                )
-            )
+        self._index_tools()
         # stdio and in-memory transports carry one client per server: that connection is the session.
         self._connection_id = str(uuid.uuid4())
         # Read once: it may consult the OS user database, which costs more than the whole call path.
         self._default_user = host.config.default_user
         # Load balancers probe this; like every custom route it is outside MCP authentication.
         self.custom_route(HEALTH_PATH, methods=["GET"], include_in_schema=False)(self._healthz)
+        self._install_features()
+
+    def _index_tools(self) -> None:
+        """What tools/list shows and how results convert, computed once per host state."""
+        self._outputs: dict[str, FuncMetadata | None] = {}
+        self._structured: dict[str, FuncMetadata | None] = {}
+        self._listed: list[MCPTool] = []
+        for tool in self.host.tools:
+            meta = _output_metadata(tool)
+            self._outputs[tool.name] = meta
+            structured = _structured_metadata(tool)
+            self._structured[tool.name] = structured
+            schema_of = structured or meta
+            self._listed.append(
+                MCPTool(
+                    name=tool.name,
+                    title=tool.title,
+                    description=tool.description,
+                    input_schema=tool.input_schema,
+                    output_schema=schema_of.output_schema if schema_of is not None else None,
+                    annotations=_annotations(tool),
+                    _meta={"plugyard/plugin": tool.plugin},
+                )
+            )
 
     async def _healthz(self, request: Request) -> JSONResponse:
         report = await health.check(self.host)
@@ -134,8 +173,10 @@ class PlugyardServer(MCPServer[Any]):
         if name not in self.host.tools:
             return await super().call_tool(name, arguments, context)
         progress = None
+        channel: McpClientChannel | None = None
         if context is not None and context._request_context is not None:
             progress = context.report_progress
+            channel = McpClientChannel(context, connection_of(context.request_context.session).state)
         try:
             # A tool that needs a language model (the assistant) may reach the client's through sampling.
             with use_sampler(client_sampler(context)):
@@ -145,15 +186,19 @@ class PlugyardServer(MCPServer[Any]):
                     user_id=self._user_id(),
                     session_id=self._session_id(context),
                     progress=progress,
+                    client=channel,
                 )
         except UnknownTool as exc:
             return CallToolResult(content=[TextContent(type="text", text=str(exc))], is_error=True)
         meta = {CALL_ID_META: outcome.call.call_id}
+        if channel is not None and channel.pending and isinstance(_cause(outcome.error), InputRequired):
+            # 2026-07-28: the tool asked its client something; it runs again with the answer.
+            return channel.input_required()
         if not outcome.success:
             return CallToolResult(content=[TextContent(type="text", text=outcome.message)], is_error=True, _meta=meta)
         output = self._outputs.get(name)
         try:
-            result = (output or _UNSTRUCTURED).convert_result(outcome.result)
+            result = tool_result(outcome.result, output or _UNSTRUCTURED, self._structured.get(name))
         except Exception as exc:
             tool = self.host.tools.get(name)
             plugin = tool.plugin if tool else "?"
@@ -170,3 +215,7 @@ class PlugyardServer(MCPServer[Any]):
             result.meta = merged  # the result is ours alone; copying it would cost more than the call
             return result
         return result
+
+
+def _cause(error: BaseException | None) -> BaseException | None:
+    return error.__cause__ if error is not None and error.__cause__ is not None else error

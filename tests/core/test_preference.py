@@ -184,3 +184,17 @@ def test_a_tool_that_degrades_loses_its_lead_within_a_few_dozen_calls():
     assert learner.drift_resets >= 1
     assert learner.global_posterior(None, "best", NOW + 1800).mean < 0.5
     assert learner.user_posterior("u1", None, "best", NOW + 1800).mean < 0.5
+
+
+def test_every_choice_is_logged_as_one_json_line_for_offline_evaluation(caplog):
+    import json
+    import logging
+
+    r, _ = router()
+    with caplog.at_level(logging.INFO, logger="plugyard.preference.decisions"):
+        decision = r.choose("ada", ["a", "b"], intent="error_diagnosis", capability="diagnose_error")
+    [record] = [rec for rec in caplog.records if rec.name == "plugyard.preference.decisions"]
+    logged = json.loads(record.getMessage())
+    assert logged["decision_id"] == decision.decision_id and logged["chosen"] == decision.chosen
+    assert logged["policy_version"] == r.policy_version and 0 < logged["propensity"] <= 1
+    assert set(logged["candidates"]) == {"a", "b"} and logged["intent"] == "error_diagnosis"

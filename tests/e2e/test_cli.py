@@ -102,7 +102,8 @@ def test_call_runs_a_tool_through_the_pipeline_and_records_it(tmp_path, db_path)
     structured = plugyard(tmp_path, "--config", str(config), "call", "add_many", "values=[1,2,3]")
     assert json.loads(structured.stdout) == {"total": 6, "terms": 3}
     failed = plugyard(tmp_path, "--config", str(config), "call", "explode", "message=bad day")
-    assert failed.returncode == 1 and "error (RuntimeError): tool 'explode' of plugin 'sample_plugin' failed: RuntimeError: bad day" in failed.stderr
+    expected = "error (RuntimeError): tool 'explode' of plugin 'sample_plugin' failed: RuntimeError: bad day"
+    assert failed.returncode == 1 and expected in failed.stderr
     invalid = plugyard(tmp_path, "--config", str(config), "call", "add", "a=two")
     assert invalid.returncode == 1 and "invalid arguments for tool 'add'" in invalid.stderr
     unknown = plugyard(tmp_path, "--config", str(config), "call", "nope")

@@ -30,8 +30,10 @@ class ToolCallRecord(SQLModel, table=True):
         sa.Index("ix_tool_call_created_at", "created_at"),
         sa.Index("ix_tool_call_user_created", "user_id", "created_at"),
         sa.Index("ix_tool_call_metrics", "tool_name", "success", "execution_time_ms"),
-        # 0002: a user's per-tool window (success rate, statistics) is read from the index alone.
-        sa.Index("ix_tool_call_user_tool_time", "user_id", "tool_name", "created_at", "success", "execution_time_ms"),
+        # 0002: a user's window (success rate, statistics, one tool or all) is read from the index alone.
+        sa.Index(
+            "ix_tool_call_user_time_cover", "user_id", "created_at", "tool_name", "success", "execution_time_ms"
+        ),
         # 0002: a user's recent failures, newest first, without walking their successes.
         sa.Index(
             "ix_tool_call_user_failures",

@@ -50,8 +50,13 @@ NO_INTENT = ""
 """``user_tool_stats.intent`` for calls made without an intent (a key column cannot be NULL)."""
 
 
+# On SQLite the rollups are clustered by their key (WITHOUT ROWID): a tool's days, a user's tools are adjacent.
+_CLUSTERED = {"sqlite_with_rowid": False}
+
+
 class ToolDaily(SQLModel, table=True):
     __tablename__ = "tool_daily"
+    __table_args__ = _CLUSTERED
 
     tool_name: str = Field(max_length=64, primary_key=True)
     day: date = Field(primary_key=True)
@@ -87,6 +92,7 @@ class ToolDaily(SQLModel, table=True):
 
 class ToolErrorDaily(SQLModel, table=True):
     __tablename__ = "tool_error_daily"
+    __table_args__ = _CLUSTERED
 
     tool_name: str = Field(max_length=64, primary_key=True)
     day: date = Field(primary_key=True)
@@ -96,6 +102,7 @@ class ToolErrorDaily(SQLModel, table=True):
 
 class UserToolStats(SQLModel, table=True):
     __tablename__ = "user_tool_stats"
+    __table_args__ = _CLUSTERED
 
     user_id: str = Field(max_length=255, primary_key=True)
     intent: str = Field(max_length=64, primary_key=True)

@@ -9,15 +9,13 @@ the latency histogram of the rollup otherwise (``ToolStatistics.percentiles`` sa
 
 from __future__ import annotations
 
-import dataclasses
-import json
 import math
 import os
 import time
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterable
 from contextlib import asynccontextmanager
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import IO, Any
 
@@ -27,8 +25,10 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from plugyard.core.config import Config
 from plugyard.core.errors import SchemaBehind, UnknownCall
 from plugyard.core.history import migrate
+from plugyard.core.history.archive import dump_line, load_line, rows_with_feedback
 from plugyard.core.history.db import create_engine, is_sqlite
 from plugyard.core.history.models import tool_call_table
+from plugyard.core.history.results import CleanupResult, FailedCall, Feedback, PreferredTool, ToolStatistics
 from plugyard.core.history.rollup_models import (
     BUCKET_COLUMNS,
     NO_INTENT,
@@ -45,88 +45,6 @@ TOP_ERRORS = 3
 _NOT_SUCCESS = sa.text("NOT success")  # exactly the partial index's predicate, so SQLite uses it
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
-class ToolStatistics:
-    tool_name: str
-    days: int
-    calls: int
-    successes: int
-    failures: int
-    success_rate: float
-    avg_ms: float
-    p50_ms: float | None
-    p95_ms: float | None
-    max_ms: float
-    top_errors: list[tuple[str, int]]
-    percentiles: str
-    """``exact`` (from raw rows) or ``histogram`` (estimated from the rollup's latency buckets)."""
-
-    def as_dict(self) -> dict[str, Any]:
-        data = dataclasses.asdict(self)
-        data["top_errors"] = [{"error_type": e, "count": n} for e, n in self.top_errors]
-        return data
-
-
-@dataclasses.dataclass(frozen=True, slots=True)
-class PreferredTool:
-    tool_name: str
-    calls: int
-    successes: int
-    success_rate: float
-    score: float
-    """Discounted success estimate: (1 + discounted successes) / (2 + discounted calls)."""
-    avg_ms: float
-    satisfaction: float | None
-    last_called_at: datetime | None
-    reason: str
-
-    def as_dict(self) -> dict[str, Any]:
-        data = dataclasses.asdict(self)
-        data["last_called_at"] = self.last_called_at.isoformat() if self.last_called_at else None
-        return data
-
-
-@dataclasses.dataclass(frozen=True, slots=True)
-class FailedCall:
-    call_id: str
-    user_id: str
-    tool_name: str
-    error_type: str | None
-    error_message: str | None
-    intent: str | None
-    execution_time_ms: float
-    created_at: datetime
-
-    def as_dict(self) -> dict[str, Any]:
-        data = dataclasses.asdict(self)
-        data["created_at"] = self.created_at.isoformat()
-        return data
-
-
-@dataclasses.dataclass(frozen=True, slots=True)
-class Feedback:
-    call_id: str
-    user_id: str
-    tool_name: str
-    intent: str | None
-    score: int
-    previous: int | None
-    comment: str | None
-
-
-@dataclasses.dataclass(frozen=True, slots=True)
-class CleanupResult:
-    cutoff: datetime
-    deleted: int
-    archived: int
-    seconds: float
-    archive: Path | None
-
-    @property
-    def rows_per_second(self) -> float:
-        return self.deleted / self.seconds if self.seconds > 0 else 0.0
-
-
 def _now() -> datetime:
     return datetime.now(UTC)
 
@@ -139,14 +57,6 @@ def _exact_percentile(sorted_ms: list[float], q: float) -> float | None:
     if not sorted_ms:
         return None
     return sorted_ms[max(0, math.ceil(q * len(sorted_ms) - 1e-9) - 1)]
-
-
-def _jsonable(value: Any) -> Any:
-    if isinstance(value, datetime):
-        return utc(value).isoformat()
-    if isinstance(value, date):
-        return value.isoformat()
-    return repr(value)
 
 
 class ToolHistoryService:
@@ -519,7 +429,7 @@ class ToolHistoryService:
                     if not ids:
                         break
                     if handle is not None:
-                        lines = [_dump(r) for r in await _rows_with_feedback(connection, t.c.id.in_(ids))]
+                        lines = [dump_line(r) for r in await rows_with_feedback(connection, t.c.id.in_(ids))]
                         handle.writelines(lines)
                         handle.flush()
                         os.fsync(handle.fileno())
@@ -546,10 +456,10 @@ class ToolHistoryService:
             if days is not None:
                 where.append(t.c.created_at >= self.window_start(days))
             async with self.engine.connect() as connection:
-                rows = await _rows_with_feedback(connection, sa.and_(*where), limit=chunk_size)
+                rows = await rows_with_feedback(connection, sa.and_(*where), limit=chunk_size)
             if not rows:
                 return written
-            out.writelines(_dump(r) for r in rows)
+            out.writelines(dump_line(r) for r in rows)
             written += len(rows)
             last_id = rows[-1]["id"]
 
@@ -562,7 +472,7 @@ class ToolHistoryService:
                 if not line.strip():
                     continue
                 try:
-                    batch.append(_load(line))
+                    batch.append(load_line(line))
                 except (ValueError, KeyError, TypeError) as exc:
                     raise ValueError(f"{path}:{number}: not a plugyard call record ({exc})") from None
                 if len(batch) >= batch_size:
@@ -617,55 +527,6 @@ def _as_utc(value: Any) -> datetime | None:
 
 def _top(errors: Iterable[tuple[str, int]]) -> list[tuple[str, int]]:
     return sorted(errors, key=lambda e: (-e[1], e[0]))[:TOP_ERRORS]
-
-
-async def _rows_with_feedback(
-    connection: AsyncConnection, where: sa.ColumnElement[bool], limit: int | None = None
-) -> list[dict[str, Any]]:
-    t, fb = tool_call_table, call_feedback_table
-    statement = (
-        sa.select(t, fb.c.score, fb.c.comment, fb.c.created_at.label("fb_created"), fb.c.updated_at.label("fb_updated"))
-        .select_from(t.outerjoin(fb, fb.c.call_id == t.c.call_id))
-        .where(where)
-        .order_by(t.c.id)
-    )
-    if limit is not None:
-        statement = statement.limit(limit)
-    rows = []
-    for r in await connection.execute(statement):
-        m = dict(r._mapping)
-        score, comment, fb_created, fb_updated = (
-            m.pop("score"),
-            m.pop("comment"),
-            m.pop("fb_created"),
-            m.pop("fb_updated"),
-        )
-        m["success"] = bool(m["success"])
-        m["created_at"] = utc(m["created_at"])
-        m["feedback"] = (
-            {"score": score, "comment": comment, "created_at": utc(fb_created), "updated_at": utc(fb_updated)}
-            if score is not None
-            else None
-        )
-        rows.append(m)
-    return rows
-
-
-def _dump(row: dict[str, Any]) -> str:
-    data = {k: v for k, v in row.items() if k != "id"}
-    return json.dumps(data, default=_jsonable, ensure_ascii=False, separators=(",", ":")) + "\n"
-
-
-def _load(line: str) -> dict[str, Any]:
-    row: dict[str, Any] = json.loads(line)
-    row["created_at"] = utc(datetime.fromisoformat(row["created_at"]))
-    row["success"] = bool(row["success"])
-    row["execution_time_ms"] = float(row["execution_time_ms"])
-    for key in ("call_id", "user_id", "tool_name"):
-        if not isinstance(row.get(key), str):
-            raise ValueError(f"{key} is missing")
-    row.setdefault("plugin_name", "")
-    return row
 
 
 async def open_engine(config: Config) -> AsyncEngine:

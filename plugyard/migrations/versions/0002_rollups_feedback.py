@@ -2,8 +2,9 @@
 
 The read side answers from per-(tool, day) and per-(user, intent, tool) rollups the recorder keeps in
 the same transaction as each batch; satisfaction is feedback on a call (the call row stays append-only).
-Two indexes serve what must read raw rows: a user's per-tool window (covering) and a user's failures
-(partial). Existing rows are rolled up here, so an upgraded database's rollups match its history.
+Two indexes serve what must read raw rows: a user's window (covering) and a user's failures (partial).
+On SQLite the rollups are WITHOUT ROWID tables, clustered by their key, so a tool's days or a user's tools
+are read from adjacent pages. Existing rows are rolled up here, so an upgraded database's rollups match its history.
 
 Revision ID: 0002
 Revises: 0001
@@ -48,6 +49,7 @@ def upgrade() -> None:
         sa.Column("max_ms", sa.Float(), nullable=False),
         *_buckets(),
         sa.PrimaryKeyConstraint("tool_name", "day", name=op.f("pk_tool_daily")),
+        sqlite_with_rowid=False,
     )
     op.create_table(
         "tool_error_daily",
@@ -56,6 +58,7 @@ def upgrade() -> None:
         sa.Column("error_type", sa.String(length=255), nullable=False),
         sa.Column("count", sa.Integer(), nullable=False),
         sa.PrimaryKeyConstraint("tool_name", "day", "error_type", name=op.f("pk_tool_error_daily")),
+        sqlite_with_rowid=False,
     )
     op.create_table(
         "user_tool_stats",
@@ -72,6 +75,7 @@ def upgrade() -> None:
         sa.Column("satisfaction_count", sa.Integer(), nullable=False),
         sa.Column("last_called_at", sa.DateTime(timezone=True), nullable=True),
         sa.PrimaryKeyConstraint("user_id", "intent", "tool_name", name=op.f("pk_user_tool_stats")),
+        sqlite_with_rowid=False,
     )
     op.create_table(
         "call_feedback",
@@ -86,9 +90,9 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("call_id", name=op.f("pk_call_feedback")),
     )
     op.create_index(
-        "ix_tool_call_user_tool_time",
+        "ix_tool_call_user_time_cover",
         "tool_call",
-        ["user_id", "tool_name", "created_at", "success", "execution_time_ms"],
+        ["user_id", "created_at", "tool_name", "success", "execution_time_ms"],
     )
     op.create_index(
         "ix_tool_call_user_failures",
@@ -172,7 +176,7 @@ def _backfill() -> None:
 
 def downgrade() -> None:
     op.drop_index("ix_tool_call_user_failures", table_name="tool_call")
-    op.drop_index("ix_tool_call_user_tool_time", table_name="tool_call")
+    op.drop_index("ix_tool_call_user_time_cover", table_name="tool_call")
     op.drop_table("call_feedback")
     op.drop_table("user_tool_stats")
     op.drop_table("tool_error_daily")

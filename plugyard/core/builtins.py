@@ -1,0 +1,81 @@
+"""What the host itself offers beside its plugins: read-only resources and one prompt per workflow.
+
+Registered under the reserved plugin name ``plugyard`` after every plugin registered, so they
+see the final state (a plugin registering the same URI or prompt name keeps it; the built-in is
+skipped with a warning).
+
+- ``plugyard://plugins``: every plugin with its origin, status, load error and what it registered.
+- one prompt per registered workflow, named after it (``run_<workflow>``), taking ``message``: the
+  user's request, phrased so the client's model hands it to ``assist`` with that workflow's intent.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from typing import TYPE_CHECKING, Any
+
+from plugyard.core.errors import PluginError
+from plugyard.core.prompts import build_prompt
+from plugyard.core.resources import build_resource
+
+if TYPE_CHECKING:
+    from plugyard.core.host import PluginHost
+    from plugyard.core.workflows import RegisteredWorkflow
+
+log = logging.getLogger("plugyard.host")
+
+BUILTIN = "plugyard"
+PLUGINS_URI = "plugyard://plugins"
+
+
+def add_builtins(host: PluginHost) -> None:
+    def plugins() -> list[dict[str, Any]]:
+        return [info.as_dict() for info in host.infos.values()]
+
+    _add(
+        host,
+        lambda: host.resources.add(
+            build_resource(
+                plugins,
+                plugin=BUILTIN,
+                uri=PLUGINS_URI,
+                name="plugins",
+                title="Plugins",
+                description="Every plugin plugyard found: origin, version, status, load error, what it registered.",
+                mime_type="application/json",
+            )
+        ),
+    )
+    for workflow in host.workflows:
+        _add(host, lambda w=workflow: host.prompts.add(workflow_prompt(w)))
+
+
+def _add(host: PluginHost, add: Any) -> None:
+    try:
+        add()
+    except PluginError as exc:
+        log.warning("built-in skipped: %s", exc)
+
+
+def workflow_prompt(workflow: RegisteredWorkflow) -> Any:
+    doc = (type(workflow.workflow).__doc__ or "").strip()
+    summary = doc.splitlines()[0] if doc else f"Run the {workflow.name} workflow."
+    intents = ", ".join(workflow.intents) or "any"
+    name = "run_" + re.sub(r"[^a-zA-Z0-9_.-]+", "_", workflow.name).strip("_").lower()
+
+    def render(message: str) -> str:
+        return (
+            f"{message}\n\n"
+            f"(Handle this with plugyard's `assist` tool, passing the request above as `message`: "
+            f"it runs the {workflow.name} workflow for intents {intents} and ends with action cards.)"
+        )
+
+    return build_prompt(
+        render,
+        plugin=BUILTIN,
+        name=name,
+        title=workflow.name,
+        description=f"{summary} (workflow of plugin {workflow.plugin!r}; intents: {intents})",
+        arguments={"message": "What you want help with, in your own words"},
+    )

@@ -1,0 +1,101 @@
+"""What a tool may ask of the client that called it: log messages, its model, its user.
+
+The MCP adapter installs a ``ClientChannel`` for each call; ``ToolContext.log``, ``.sample`` and
+``.elicit`` go through it. Core never imports the SDK: this module only says what a channel does.
+
+Protocol versions (the adapter's channel decides):
+
+- 2025-11-25 handshake sessions: sampling and elicitation are requests sent to the client in the
+  middle of the call; the tool's code simply awaits the answer.
+- 2026-07-28 sessions cannot carry a request mid-call. There, the first ``sample``/``elicit`` a tool
+  reaches ends that run with ``InputRequired``: the client gets the question, answers, and calls the
+  tool again with the answer attached; the tool runs again from the top and this time the same
+  question returns the answer at once. So code before a question must be safe to run twice
+  (read-only, or idempotent). Each run is a recorded call; the one that stopped to ask has
+  ``error_type == "InputRequired"``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any, Generic, Literal, Protocol, TypeVar
+
+import pydantic
+
+M = TypeVar("M", bound=pydantic.BaseModel)
+
+LogLevel = Literal["debug", "info", "notice", "warning", "error", "critical", "alert", "emergency"]
+LOG_LEVELS: tuple[LogLevel, ...] = ("debug", "info", "notice", "warning", "error", "critical", "alert", "emergency")
+
+
+class InputRequired(Exception):
+    """Raised inside a tool on 2026-07-28 sessions when it asks a question not answered yet.
+
+    Do not catch it: the adapter turns it into the protocol's input-required answer and the client
+    calls the tool again with the answer. (A tool that catches ``Exception`` should re-raise it.)
+    """
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Elicitation(Generic[M]):
+    """The user's answer to ``ctx.elicit``: ``action`` is accept, decline or cancel; ``data`` is set on accept."""
+
+    action: Literal["accept", "decline", "cancel"]
+    data: M | None = None
+
+    @property
+    def accepted(self) -> bool:
+        return self.action == "accept" and self.data is not None
+
+
+class ClientChannel(Protocol):
+    """The adapter's side of ``ToolContext.log`` / ``sample`` / ``elicit``."""
+
+    async def log(self, level: LogLevel, data: Any, logger: str | None) -> None: ...
+
+    async def sample(self, prompt: str, *, system: str | None, max_tokens: int, temperature: float | None) -> str: ...
+
+    async def elicit(self, message: str, schema: type[M]) -> Elicitation[M]: ...
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class ResourceUpdated:
+    """A plugin said the contents at ``uri`` changed."""
+
+    uri: str
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class ListsChanged:
+    """The tools, prompts and resources the host offers changed (a reload)."""
+
+
+HostEvent = ResourceUpdated | ListsChanged
+Listener = Callable[[HostEvent], Awaitable[None]]
+
+log = logging.getLogger("plugyard.events")
+
+
+class HostEvents:
+    """Fan-out of host events to listeners (the MCP adapter, which tells subscribed clients)."""
+
+    def __init__(self) -> None:
+        self._listeners: dict[object, Listener] = {}
+
+    def subscribe(self, listener: Listener) -> Callable[[], None]:
+        token = object()
+        self._listeners[token] = listener
+
+        def unsubscribe() -> None:
+            self._listeners.pop(token, None)
+
+        return unsubscribe
+
+    async def publish(self, event: HostEvent) -> None:
+        for listener in list(self._listeners.values()):
+            try:
+                await listener(event)
+            except Exception:
+                log.exception("a listener failed on %r; ignored", event)

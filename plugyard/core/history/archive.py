@@ -1,0 +1,76 @@
+"""The JSON Lines format of exports and cleanup archives: one call a line, with its feedback.
+
+Each line is a ``tool_call`` row (without the database id; timestamps in ISO 8601 UTC) plus
+``"feedback": {"score", "comment", "created_at", "updated_at"}`` or ``null``. ``history import``
+reads it back through ``rollups.write_calls`` (calls already stored are skipped).
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import date, datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from plugyard.core.history.models import tool_call_table
+from plugyard.core.history.rollup_models import call_feedback_table
+from plugyard.core.history.rollups import utc
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return utc(value).isoformat()
+    if isinstance(value, date):
+        return value.isoformat()
+    return repr(value)
+
+
+async def rows_with_feedback(
+    connection: AsyncConnection, where: sa.ColumnElement[bool], limit: int | None = None
+) -> list[dict[str, Any]]:
+    t, fb = tool_call_table, call_feedback_table
+    statement = (
+        sa.select(t, fb.c.score, fb.c.comment, fb.c.created_at.label("fb_created"), fb.c.updated_at.label("fb_updated"))
+        .select_from(t.outerjoin(fb, fb.c.call_id == t.c.call_id))
+        .where(where)
+        .order_by(t.c.id)
+    )
+    if limit is not None:
+        statement = statement.limit(limit)
+    rows = []
+    for r in await connection.execute(statement):
+        m = dict(r._mapping)
+        score, comment, fb_created, fb_updated = (
+            m.pop("score"),
+            m.pop("comment"),
+            m.pop("fb_created"),
+            m.pop("fb_updated"),
+        )
+        m["success"] = bool(m["success"])
+        m["created_at"] = utc(m["created_at"])
+        m["feedback"] = (
+            {"score": score, "comment": comment, "created_at": utc(fb_created), "updated_at": utc(fb_updated)}
+            if score is not None
+            else None
+        )
+        rows.append(m)
+    return rows
+
+
+def dump_line(row: dict[str, Any]) -> str:
+    data = {k: v for k, v in row.items() if k != "id"}
+    return json.dumps(data, default=_jsonable, ensure_ascii=False, separators=(",", ":")) + "\n"
+
+
+def load_line(line: str) -> dict[str, Any]:
+    row: dict[str, Any] = json.loads(line)
+    row["created_at"] = utc(datetime.fromisoformat(row["created_at"]))
+    row["success"] = bool(row["success"])
+    row["execution_time_ms"] = float(row["execution_time_ms"])
+    for key in ("call_id", "user_id", "tool_name"):
+        if not isinstance(row.get(key), str):
+            raise ValueError(f"{key} is missing")
+    row.setdefault("plugin_name", "")
+    return row

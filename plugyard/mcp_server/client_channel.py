@@ -1,0 +1,162 @@
+"""``ToolContext.log`` / ``.sample`` / ``.elicit`` over MCP, on both protocol versions.
+
+- Log messages: ``notifications/message`` on the request's own stream. 2025-11-25 sessions get every
+  level at or above what ``logging/setLevel`` chose (everything until the client sets one);
+  2026-07-28 requests get only what the request opted in to (the ``io.modelcontextprotocol/logLevel``
+  ``_meta`` key; ``Client(log_level=...)`` sets it).
+- Sampling and elicitation on 2025-11-25 sessions: a ``sampling/createMessage`` /
+  ``elicitation/create`` request sent mid-call over the request's back-channel.
+- On 2026-07-28 (no server-to-client requests): the multi-round-trip flow the SDK's
+  ``Resolve(Elicit(...))``/``Resolve(Sample(...))`` use. An unanswered question raises
+  ``plugyard.InputRequired`` inside the tool; the adapter answers ``InputRequiredResult`` with every
+  question asked so far; the client answers and retries the call with ``input_responses``; the tool
+  runs again and each question finds its answer (kept across rounds in ``request_state``, which the
+  SDK seals). Questions are keyed by their order in the run and pinned to a digest of their wording.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from typing import Any, TypeVar
+
+import pydantic
+from mcp.server.connection import allowed_log_levels
+from mcp.server.elicitation import render_elicitation_schema
+from mcp.server.mcpserver import Context
+from mcp.shared.message import ServerMessageMetadata
+from mcp.types import (
+    CreateMessageRequest,
+    CreateMessageRequestParams,
+    CreateMessageResult,
+    ElicitRequest,
+    ElicitRequestFormParams,
+    ElicitResult,
+    InputRequest,
+    InputRequiredResult,
+    LoggingMessageNotification,
+    LoggingMessageNotificationParams,
+    SamplingMessage,
+    TextContent,
+)
+from mcp_types.version import MODERN_PROTOCOL_VERSIONS
+
+from plugyard.core.client import LOG_LEVELS, Elicitation, InputRequired, LogLevel
+from plugyard.core.errors import ClientFeatureUnavailable
+
+log = logging.getLogger("plugyard.mcp")
+
+M = TypeVar("M", bound=pydantic.BaseModel)
+
+LOG_LEVEL_STATE = "plugyard/log_level"
+_STATE_VERSION = 1
+
+
+def _digest(request: InputRequest) -> str:
+    dumped = request.model_dump(mode="json", by_alias=True, exclude_none=True)
+    return hashlib.sha256(json.dumps(dumped, sort_keys=True).encode()).hexdigest()[:16]
+
+
+class McpClientChannel:
+    """The client of one ``tools/call`` request."""
+
+    def __init__(self, context: Context[Any, Any], level_state: dict[str, Any]) -> None:
+        self._context = context
+        self._ctx = context.request_context
+        self._modern = self._ctx.protocol_version in MODERN_PROTOCOL_VERSIONS
+        self._level_state = level_state
+        self._asked = 0
+        self._answers = dict(context.input_responses or {}) if self._modern else {}
+        self._state = self._decode(context.request_state) if self._modern else {}
+        self.pending: dict[str, InputRequest] = {}
+
+    # -- log messages -----------------------------------------------------------------------
+
+    async def log(self, level: LogLevel, data: Any, logger: str | None) -> None:
+        if self._modern:
+            allowed = allowed_log_levels(self._ctx.protocol_version, self._ctx.meta)
+        else:
+            floor = self._level_state.get(LOG_LEVEL_STATE, "debug")
+            allowed = frozenset(LOG_LEVELS[LOG_LEVELS.index(floor) :])
+        if level not in allowed:
+            return
+        notification = LoggingMessageNotification(
+            params=LoggingMessageNotificationParams(level=level, data=data, logger=logger)
+        )
+        try:
+            await self._ctx.session.send_notification(notification, related_request_id=self._ctx.request_id)
+        except Exception as exc:  # a log line must never fail the tool
+            log.debug("log message to the client dropped: %s", exc)
+
+    # -- sampling and elicitation ------------------------------------------------------------
+
+    def _capability(self, name: str) -> None:
+        capabilities = self._context.client_capabilities
+        if capabilities is None or getattr(capabilities, name) is None:
+            raise ClientFeatureUnavailable(f"the MCP client did not declare the {name} capability")
+
+    async def sample(self, prompt: str, *, system: str | None, max_tokens: int, temperature: float | None) -> str:
+        self._capability("sampling")
+        request = CreateMessageRequest(
+            params=CreateMessageRequestParams(
+                messages=[SamplingMessage(role="user", content=TextContent(type="text", text=prompt))],
+                max_tokens=max_tokens,
+                system_prompt=system,
+                temperature=temperature,
+            )
+        )
+        raw = await self._ask("sample", request)
+        result = CreateMessageResult.model_validate(raw)
+        blocks = result.content if isinstance(result.content, list) else [result.content]
+        return "".join(b.text for b in blocks if isinstance(b, TextContent))
+
+    async def elicit(self, message: str, schema: type[M]) -> Elicitation[M]:
+        self._capability("elicitation")
+        request = ElicitRequest(
+            params=ElicitRequestFormParams(message=message, requested_schema=render_elicitation_schema(schema))
+        )
+        answer = ElicitResult.model_validate(await self._ask("elicit", request))
+        if answer.action != "accept":
+            return Elicitation(action=answer.action)
+        return Elicitation(action="accept", data=schema.model_validate(answer.content or {}))
+
+    async def _ask(self, kind: str, request: CreateMessageRequest | ElicitRequest) -> dict[str, Any]:
+        if not self._modern:
+            result = await self._ctx.session.send_request(
+                request,
+                ElicitResult if isinstance(request, ElicitRequest) else CreateMessageResult,
+                metadata=ServerMessageMetadata(related_request_id=self._ctx.request_id),
+            )
+            return result.model_dump(mode="json", by_alias=True, exclude_none=True)
+        key = f"plugyard/{kind}/{self._asked}"
+        self._asked += 1
+        digest = _digest(request)
+        kept = self._state.get(key)
+        if kept is not None and kept.get("q") == digest:
+            return dict(kept["answer"])
+        answer = self._answers.get(key)
+        if answer is not None and self._state.get(f"{key}?") == digest:
+            dumped = answer.model_dump(mode="json", by_alias=True, exclude_none=True)
+            self._state[key] = {"q": digest, "answer": dumped}
+            return dumped
+        self.pending[key] = request
+        self._state[f"{key}?"] = digest
+        raise InputRequired(f"waiting for the client to answer {kind} question {key}")
+
+    def input_required(self) -> InputRequiredResult:
+        """The questions this run stopped on, and what earlier rounds answered."""
+        state = {"v": _STATE_VERSION, **self._state}
+        return InputRequiredResult(input_requests=dict(self.pending), request_state=json.dumps(state))
+
+    @staticmethod
+    def _decode(request_state: str | None) -> dict[str, Any]:
+        if not request_state:
+            return {}
+        try:
+            state = json.loads(request_state)
+        except ValueError:
+            return {}
+        if not isinstance(state, dict) or state.pop("v", None) != _STATE_VERSION:
+            return {}
+        return state
