@@ -23,6 +23,7 @@ CONFIG_ENV = "PLUGYARD_CONFIG"
 DATABASE_ENV = "PLUGYARD_DATABASE_URL"
 USER_ENV = "PLUGYARD_USER"
 DATA_DIR_ENV = "PLUGYARD_DATA_DIR"
+TELEMETRY_ENV = "PLUGYARD_TELEMETRY"
 CONFIG_FILE = "plugins.toml"
 RESERVED_PLUGIN_KEYS = frozenset({"disabled", "modules"})
 
@@ -87,6 +88,11 @@ class HistorySettings(_Section):
     PostgreSQL, in the data directory, one file per database)."""
 
 
+class TelemetrySettings(_Section):
+    enabled: bool = False
+    """Emit OpenTelemetry spans for tool calls and workflow runs (``PLUGYARD_TELEMETRY=1`` also turns them on)."""
+
+
 class ToolOverride(_Section):
     timeout: float | None = Field(None, gt=0)
 
@@ -121,6 +127,7 @@ class Config(BaseModel):
     history: HistorySettings = HistorySettings()
     tools: ToolsSettings = ToolsSettings()
     plugins: PluginsSettings = PluginsSettings()
+    telemetry: TelemetrySettings = TelemetrySettings()
     source: Path | None = None
     """The plugins.toml this came from, if any; relative paths in it are relative to its folder."""
 
@@ -184,7 +191,7 @@ def _describe(exc: ValidationError, where: str) -> str:
 def parse_config(data: dict[str, Any], source: Path | None = None) -> Config:
     """Turn the parsed TOML into typed settings; every problem names the key."""
     where = str(source) if source else "configuration"
-    known = {"database", "server", "history", "tools", "plugins"}
+    known = {"database", "server", "history", "tools", "plugins", "telemetry"}
     unknown = sorted(set(data) - known)
     if unknown:
         raise ConfigError(f"{where}: unknown section(s) {unknown}; known sections are {sorted(known)}")
@@ -216,6 +223,7 @@ def parse_config(data: dict[str, Any], source: Path | None = None) -> Config:
             history=data.get("history", {}),
             tools=tools,
             plugins=plugins,
+            telemetry=data.get("telemetry", {}),
             source=source,
         )
     except ValidationError as exc:
@@ -234,6 +242,10 @@ def load_config(explicit: str | os.PathLike[str] | None = None) -> Config:
         except (OSError, UnicodeDecodeError) as exc:
             raise ConfigError(f"{path}: cannot be read: {exc}") from None
     config = parse_config(data, path)
+    telemetry = os.environ.get(TELEMETRY_ENV, "").strip().lower()
+    if telemetry:
+        enabled = telemetry in ("1", "true", "yes", "on")
+        config = config.model_copy(update={"telemetry": TelemetrySettings(enabled=enabled)})
     url = os.environ.get(DATABASE_ENV)
     if url:
         config = config.model_copy(update={"database": DatabaseSettings(url=url)})

@@ -18,8 +18,8 @@ import importlib.util
 import inspect
 import logging
 import sys
-from collections.abc import AsyncIterator, Callable, Coroutine, Iterable, Mapping, Sequence
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Callable, Coroutine, Iterable, Iterator, Mapping, Sequence
+from contextlib import asynccontextmanager, contextmanager
 from types import ModuleType
 from typing import Any
 
@@ -102,6 +102,8 @@ class PluginHost:
         self._settings: dict[str, Any] = {}
         self._task_group: anyio.abc.TaskGroup | None = None
         self._loaded = False
+        self._in_use = 0
+        self._idle: anyio.Event | None = None
         self.pipeline = ToolPipeline(self.tools)
 
     # -- discovery -------------------------------------------------------------------------
@@ -384,7 +386,13 @@ class PluginHost:
         timeouts = {name: o.timeout for name, o in self.config.tools.overrides.items() if o.timeout is not None}
         for name in sorted(set(timeouts) - {t.name for t in self.tools}):
             log.warning("plugins.toml sets a timeout for tool %r, which no plugin registered", name)
-        self.pipeline = ToolPipeline(
+        pipeline_class = ToolPipeline
+        if self.config.telemetry.enabled:
+            # Chosen once here so that a call pays nothing for telemetry when it is off.
+            from plugyard.core.telemetry import TracedToolPipeline
+
+            pipeline_class = TracedToolPipeline
+        self.pipeline = pipeline_class(
             self.tools,
             before=self._hook_callers("before_tool_call"),
             after=self._hook_callers("after_tool_call"),
@@ -411,6 +419,24 @@ class PluginHost:
     async def notify_lists_changed(self) -> None:
         """Tell connected clients to list tools, prompts and resources again."""
         await self.events.publish(ListsChanged())
+
+    @contextmanager
+    def in_use(self) -> Iterator[PluginHost]:
+        """Mark a request (a tool call, a resource read) as using this host until the block ends: a
+        live reload shuts a replaced host down only once none is left (see ``wait_idle``)."""
+        self._in_use += 1
+        try:
+            yield self
+        finally:
+            self._in_use -= 1
+            if self._in_use == 0 and self._idle is not None:
+                self._idle.set()
+
+    async def wait_idle(self) -> None:
+        """Return once no request holds ``in_use()``."""
+        while self._in_use:
+            self._idle = anyio.Event()
+            await self._idle.wait()
 
     def start_background(self, fn: Callable[[], Coroutine[Any, Any, Any]], *, name: str | None = None) -> None:
         """Run ``fn()`` until the host stops. Only valid while the host is running."""

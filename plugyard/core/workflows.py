@@ -26,6 +26,7 @@ and the workflow's ``finalize`` on success, failure and step limit alike.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import inspect
 import logging
 import time
@@ -37,7 +38,7 @@ import anyio
 import pydantic_core
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from plugyard.core import llm
+from plugyard.core import llm, telemetry
 from plugyard.core.errors import PluginError, ToolCallError, UnknownTool
 
 if TYPE_CHECKING:
@@ -375,7 +376,60 @@ async def execute(
     max_steps: int | None = None,
     step_timeout: float | None = None,
 ) -> RunResult:
-    """Run ``workflow`` to its end (or resume a stored run: pass its row as ``resume``)."""
+    """Run ``workflow`` to its end (or resume a stored run: pass its row as ``resume``).
+
+    With telemetry on, the run is an ``invoke_workflow {name}`` span and its tool calls nest inside."""
+    tracer = telemetry.tracer_of(host)
+    go = functools.partial(
+        _execute,
+        workflow,
+        host=host,
+        user_id=user_id,
+        message=message,
+        intent=intent,
+        session_id=session_id,
+        plugin=plugin,
+        store=store,
+        progress=progress,
+        resume=resume,
+        max_steps=max_steps,
+        step_timeout=step_timeout,
+    )
+    if tracer is None:
+        return await go(run_id=run_id)
+    run_id = str(resume["run_id"]) if resume is not None else (run_id or uuid.uuid4().hex)
+    with telemetry.workflow_span(tracer, workflow=workflow.name, plugin=plugin, run_id=run_id, intent=intent) as span:
+        try:
+            result = await go(run_id=run_id)
+        except anyio.get_cancelled_exc_class():
+            telemetry.end_workflow_span(span, status="interrupted", steps=0, error_type="cancelled", message=None)
+            raise
+        telemetry.end_workflow_span(
+            span,
+            status=result.status,
+            steps=len(result.steps),
+            error_type=result.error_type,
+            message=result.error_message,
+        )
+    return result
+
+
+async def _execute(
+    workflow: Workflow,
+    *,
+    host: ToolHost,
+    user_id: str,
+    message: str,
+    intent: str | None = None,
+    session_id: str | None = None,
+    plugin: str = "?",
+    store: RunStore | None = None,
+    progress: ProgressReporter | None = None,
+    run_id: str | None = None,
+    resume: dict[str, Any] | None = None,
+    max_steps: int | None = None,
+    step_timeout: float | None = None,
+) -> RunResult:
     graph = build_graph(workflow, plugin)
     limit = max_steps or workflow.max_steps
     started = time.perf_counter()

@@ -99,6 +99,13 @@ class FeatureServer(MCPServer[Any]):
         self._connections: dict[Connection, None] = {}
         self._stop_listening = self.host.events.subscribe(self._on_host_event)
 
+    def use_host(self, host: PluginHost) -> None:
+        """Serve ``host`` from now on (a live reload). Requests already running keep the host they
+        started with; connections, their subscriptions and log levels carry over."""
+        self._stop_listening()
+        self.host = host
+        self._stop_listening = host.events.subscribe(self._on_host_event)
+
     # -- handshake-era sessions ---------------------------------------------------------------
 
     async def _track_connection(self, ctx: ServerRequestContext[Any, Any], call_next: CallNext) -> HandlerResult:
@@ -180,12 +187,14 @@ class FeatureServer(MCPServer[Any]):
         self, uri: AnyUrl | str, context: Context[Any, Any] | None = None
     ) -> Iterable[ReadResourceContents] | InputRequiredResult:
         text = str(uri)
+        host = self.host
         try:
-            resource, _ = self.host.resources.find(text)
+            resource, _ = host.resources.find(text)
         except ResourceNotFound:
             return await super().read_resource(uri, context)
         try:
-            contents = await self.host.resources.read(text)
+            with host.in_use():
+                contents = await host.resources.read(text)
         except Exception as exc:
             log.warning("resource %r of plugin %r failed: %s: %s", text, resource.plugin, type(exc).__name__, exc)
             raise ResourceError(
@@ -214,7 +223,8 @@ class FeatureServer(MCPServer[Any]):
     async def get_prompt(
         self, name: str, arguments: dict[str, Any] | None = None, context: Context[Any, Any] | None = None
     ) -> GetPromptResult | InputRequiredResult:
-        prompt = self.host.prompts.get(name)
+        host = self.host
+        prompt = host.prompts.get(name)
         if prompt is None:
             if self._prompt_manager.get_prompt(name) is not None:
                 return await super().get_prompt(name, arguments, context)
@@ -224,7 +234,8 @@ class FeatureServer(MCPServer[Any]):
                 raise MCPError(code=INVALID_PARAMS, message=str(exc)) from None
         assert prompt is not None
         try:
-            messages = await prompt.render(arguments)
+            with host.in_use():
+                messages = await prompt.render(arguments)
         except PromptArgumentsInvalid as exc:
             raise MCPError(code=INVALID_PARAMS, message=str(exc)) from None
         except Exception as exc:

@@ -21,6 +21,7 @@ from mcp.server.transport_security import TransportSecuritySettings
 
 from plugyard.core.errors import ConfigError
 from plugyard.core.host import PluginHost
+from plugyard.core.reload import HostReloader, ReloadOptions, start_reloading
 from plugyard.mcp_server.server import PlugyardServer
 from plugyard.mcp_server.stdio import run_stdio
 
@@ -79,8 +80,12 @@ async def serve(
     port: int | None = None,
     stateless: bool | None = None,
     on_ready: Callable[[str], None] | None = None,
+    reload: ReloadOptions | None = None,
 ) -> None:
-    """Serve until end of input (stdio) or a signal; then shut the host down cleanly."""
+    """Serve until end of input (stdio) or a signal; then shut the host down cleanly.
+
+    With ``reload``, SIGHUP (and, with a watch interval, a change to the installed plugins or
+    plugins.toml) switches to freshly discovered plugins; see ``plugyard.core.reload``."""
     settings = host.config.server
     bind = bind or settings.host
     port = settings.port if port is None else port
@@ -89,9 +94,13 @@ async def serve(
             f"refusing to serve HTTP on {bind!r} without authentication; bind to 127.0.0.1 "
             "(behind a reverse proxy) or configure authentication"
         )
-    async with host.running():
+    reloader = HostReloader(reload.build if reload is not None else None)
+    async with reloader.running(host):
         server = PlugyardServer(host)
+        reloader.on_switch(lambda old, new: server.use_host(new))
         async with anyio.create_task_group() as tg:
+            if reload is not None:
+                await start_reloading(tg, reloader, reload)
             if transport == "stdio":
                 await tg.start(_watch_signals, tg.cancel_scope.cancel)
                 if on_ready:

@@ -115,6 +115,11 @@ class PlugyardServer(FeatureServer):
         self.custom_route(HEALTH_PATH, methods=["GET"], include_in_schema=False)(self._healthz)
         self._install_features()
 
+    def use_host(self, host: PluginHost) -> None:
+        super().use_host(host)
+        self._default_user = host.config.default_user
+        self._index_tools()
+
     def _index_tools(self) -> None:
         """What tools/list shows and how results convert, computed once per host state."""
         self._outputs: dict[str, FuncMetadata | None] = {}
@@ -170,7 +175,9 @@ class PlugyardServer(FeatureServer):
         return self._default_user
 
     async def call_tool(self, name: str, arguments: dict[str, Any], context: Context[Any, Any] | None = None) -> Any:
-        if name not in self.host.tools:
+        # One host state for the whole call, even if a live reload switches hosts meanwhile.
+        host, outputs, structured = self.host, self._outputs, self._structured
+        if name not in host.tools:
             return await super().call_tool(name, arguments, context)
         progress = None
         channel: McpClientChannel | None = None
@@ -179,8 +186,8 @@ class PlugyardServer(FeatureServer):
             channel = McpClientChannel(context, connection_of(context.request_context.session).state)
         try:
             # A tool that needs a language model (the assistant) may reach the client's through sampling.
-            with use_sampler(client_sampler(context)):
-                outcome = await self.host.pipeline.call(
+            with host.in_use(), use_sampler(client_sampler(context)):
+                outcome = await host.pipeline.call(
                     name,
                     arguments,
                     user_id=self._user_id(),
@@ -196,11 +203,11 @@ class PlugyardServer(FeatureServer):
             return channel.input_required()
         if not outcome.success:
             return CallToolResult(content=[TextContent(type="text", text=outcome.message)], is_error=True, _meta=meta)
-        output = self._outputs.get(name)
+        output = outputs.get(name)
         try:
-            result = tool_result(outcome.result, output or _UNSTRUCTURED, self._structured.get(name))
+            result = tool_result(outcome.result, output or _UNSTRUCTURED, structured.get(name))
         except Exception as exc:
-            tool = self.host.tools.get(name)
+            tool = host.tools.get(name)
             plugin = tool.plugin if tool else "?"
             log.warning(
                 "tool %r of plugin %r returned a result that does not fit its output schema: %s", name, plugin, exc

@@ -135,7 +135,7 @@ class Recorder:
                 await self._write_with_retry(rows)
             return
         self._wake.set()
-        while self._queue or self._writing:
+        while self._queue or self._writing:  # noqa: ASYNC110 - the writer signals per batch, not per drain
             await anyio.sleep(0.005)
 
     async def close(self) -> None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -46,6 +46,25 @@ class PreferredTool:
     def as_dict(self) -> dict[str, Any]:
         data = dataclasses.asdict(self)
         data["last_called_at"] = self.last_called_at.isoformat() if self.last_called_at else None
+        return data
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class DailyToolFigures:
+    """One tool on one UTC day, from the ``tool_daily`` rollup (what the HTML report charts)."""
+
+    tool_name: str
+    day: date
+    calls: int
+    successes: int
+    total_ms: float
+    max_ms: float
+    latency_buckets: list[int]
+    """Calls per latency bucket; the buckets' upper bounds are ``rollup_models.LATENCY_BOUNDS_MS``."""
+
+    def as_dict(self) -> dict[str, Any]:
+        data = dataclasses.asdict(self)
+        data["day"] = self.day.isoformat()
         return data
 
 

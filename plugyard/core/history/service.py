@@ -28,7 +28,14 @@ from plugyard.core.history import migrate
 from plugyard.core.history.archive import dump_line, load_line, rows_with_feedback
 from plugyard.core.history.db import create_engine, is_sqlite
 from plugyard.core.history.models import tool_call_table
-from plugyard.core.history.results import CleanupResult, FailedCall, Feedback, PreferredTool, ToolStatistics
+from plugyard.core.history.results import (
+    CleanupResult,
+    DailyToolFigures,
+    FailedCall,
+    Feedback,
+    PreferredTool,
+    ToolStatistics,
+)
 from plugyard.core.history.rollup_models import (
     BUCKET_COLUMNS,
     NO_INTENT,
@@ -336,6 +343,47 @@ class ToolHistoryService:
         async with self.engine.connect() as connection:
             rows = [r._mapping for r in await connection.execute(statement)]
         return [FailedCall(**{**r, "created_at": utc(r["created_at"])}) for r in rows]
+
+    # -- for reports ---------------------------------------------------------------------------
+
+    async def get_daily_tool_figures(self, days: int = 30) -> list[DailyToolFigures]:
+        """Every tool's figures per UTC day in the window (days without calls are absent), by day then tool."""
+        d = tool_daily_table
+        statement = (
+            sa.select(
+                d.c.tool_name,
+                d.c.day,
+                d.c.calls,
+                d.c.successes,
+                d.c.total_ms,
+                d.c.max_ms,
+                *[d.c[name] for name in BUCKET_COLUMNS],
+            )
+            .where(d.c.day >= self.window_start(days).date())
+            .order_by(d.c.day, d.c.tool_name)
+        )
+        async with self.engine.connect() as connection:
+            rows = (await connection.execute(statement)).all()
+        return [
+            DailyToolFigures(
+                tool_name=r[0],
+                day=r[1],
+                calls=int(r[2]),
+                successes=int(r[3]),
+                total_ms=float(r[4]),
+                max_ms=float(r[5]),
+                latency_buckets=[int(v) for v in r[6:]],
+            )
+            for r in rows
+        ]
+
+    async def get_most_active_users(self, limit: int = 10) -> list[tuple[str, int]]:
+        """(user id, calls) of the users with the most calls, most first (from ``user_tool_stats``)."""
+        u = user_tool_stats_table
+        calls = sa.func.sum(u.c.calls)
+        statement = sa.select(u.c.user_id, calls).group_by(u.c.user_id).order_by(calls.desc(), u.c.user_id).limit(limit)
+        async with self.engine.connect() as connection:
+            return [(user, int(n)) for user, n in await connection.execute(statement)]
 
     # -- feedback ------------------------------------------------------------------------------
 
