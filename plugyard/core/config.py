@@ -12,10 +12,10 @@ import getpass
 import os
 import tomllib
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import platformdirs
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from plugyard.core.errors import ConfigError
 
@@ -51,6 +51,16 @@ class DatabaseSettings(_Section):
     """SQLAlchemy async URL: ``sqlite+aiosqlite:///path.db`` or ``postgresql+asyncpg://...``."""
 
 
+def _token_reference(value: dict[str, str]) -> dict[str, str]:
+    for user, reference in value.items():
+        if not reference.startswith("env:") or len(reference) <= 4:
+            raise ValueError(
+                f"user {user!r}: tokens never go in plugins.toml; write \"env:VARIABLE\" and put the "
+                "token in that environment variable"
+            )
+    return value
+
+
 class ServerSettings(_Section):
     name: str = "plugyard"
     host: str = "127.0.0.1"
@@ -59,6 +69,11 @@ class ServerSettings(_Section):
     stateless_http: bool = False
     shutdown_timeout: int = Field(30, ge=1)
     """Seconds SIGTERM waits for in-flight HTTP requests before cancelling them (then the history flushes)."""
+    auth_tokens: Annotated[dict[str, str], AfterValidator(_token_reference)] = Field(default_factory=dict)
+    """Per user, ``"env:VARIABLE"``: the environment variable holding that user's bearer token
+    (HTTP only; see also PLUGYARD_AUTH_TOKENS). Tokens themselves never go in this file."""
+    allowed_hosts: tuple[str, ...] = ()
+    """Host headers accepted when serving HTTP beyond loopback (DNS-rebinding protection)."""
     default_user: str | None = None
     """The user id recorded for calls that carry no authenticated identity (default: the OS login)."""
     rank_tools: bool = False

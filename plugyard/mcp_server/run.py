@@ -19,9 +19,11 @@ import anyio.abc
 import uvicorn
 from mcp.server.transport_security import TransportSecuritySettings
 
+from plugyard.core.auth import TokenTable
 from plugyard.core.errors import ConfigError
 from plugyard.core.host import PluginHost
 from plugyard.core.reload import HostReloader, ReloadOptions, start_reloading
+from plugyard.mcp_server.auth import auth_options
 from plugyard.mcp_server.server import PlugyardServer
 from plugyard.mcp_server.stdio import run_stdio
 
@@ -89,14 +91,16 @@ async def serve(
     settings = host.config.server
     bind = bind or settings.host
     port = settings.port if port is None else port
-    if transport == "http" and not is_loopback(bind):
+    tokens = TokenTable.from_config(host.config) if transport == "http" else TokenTable({})
+    if transport == "http" and not is_loopback(bind) and not tokens:
         raise ConfigError(
             f"refusing to serve HTTP on {bind!r} without authentication; bind to 127.0.0.1 "
-            "(behind a reverse proxy) or configure authentication"
+            "(behind a reverse proxy) or give users bearer tokens ([server.auth_tokens] or PLUGYARD_AUTH_TOKENS)"
         )
+    server_options = auth_options(tokens, f"http://{bind}:{port}", settings.path)
     reloader = HostReloader(reload.build if reload is not None else None)
     async with reloader.running(host):
-        server = PlugyardServer(host)
+        server = PlugyardServer(host, **server_options)
         reloader.on_switch(lambda old, new: server.use_host(new))
         async with anyio.create_task_group() as tg:
             if reload is not None:
@@ -112,7 +116,7 @@ async def serve(
                 streamable_http_path=settings.path,
                 stateless_http=settings.stateless_http if stateless is None else stateless,
                 host=bind,
-                transport_security=_transport_security(bind, port),
+                transport_security=_transport_security(bind, port, settings.allowed_hosts),
             )
             # SIGTERM: stop accepting, let in-flight requests finish (at most shutdown_timeout), then
             # the lifespan ends and host.running() flushes the recorder; see _UvicornServer.
@@ -139,9 +143,16 @@ async def serve(
             tg.cancel_scope.cancel()
 
 
-def _transport_security(bind: str, port: int) -> TransportSecuritySettings | None:
+def _transport_security(bind: str, port: int, allowed: tuple[str, ...] = ()) -> TransportSecuritySettings | None:
     if not is_loopback(bind):
-        return None
+        if not allowed:
+            log.warning("serving beyond loopback without [server] allowed_hosts: DNS-rebinding protection is off")
+            return None
+        hosts = list(allowed)
+        origins = [f"{scheme}://{h}" for h in allowed for scheme in ("http", "https")]
+        return TransportSecuritySettings(
+            enable_dns_rebinding_protection=True, allowed_hosts=hosts, allowed_origins=origins
+        )
     # DNS-rebinding protection: only loopback Host/Origin headers are accepted.
     hosts = [f"127.0.0.1:{port}", f"localhost:{port}", f"[::1]:{port}", "127.0.0.1:*", "localhost:*", "[::1]:*"]
     origins = [f"http://{h}" for h in hosts]
