@@ -46,7 +46,12 @@ from plugyard.core.history.rollups import Deltas, aggregate, write_calls
 from plugyard.core.history.service import ToolHistoryService
 
 RESULTS = BENCH / "RESULTS.md"
-SECTION = "## History service (bench_history.py)"
+
+
+def section(rows: int) -> str:
+    return f"## History service at {rows:,} calls (bench_history.py)"
+
+
 USERS, TOOLS, DAYS = 1000, 200, 90
 INTENTS = [None, "exam_preparation", "task_decomposition", "error_diagnosis", "deep_learning", "skill_building"]
 ERRORS = ["ToolTimeout", "ToolFailed", "InvalidArguments", "RuntimeError", "ValueError"]
@@ -314,7 +319,7 @@ def render(
     n: int, reads: dict[str, Any], raw: dict[str, Any], writer: dict[str, float], cleanup: dict[str, float]
 ) -> str:
     lines = [
-        SECTION,
+        section(n),
         "",
         f"Run {datetime.now(UTC):%Y-%m-%d %H:%M} UTC on {machine()}.",
         f"`python bench/bench_history.py --rows {n}`: {n:,} calls ({USERS:,} users, {TOOLS} tools, {DAYS} days) "
@@ -350,11 +355,11 @@ def render(
     return "\n".join(lines)
 
 
-def write_section(block: str, section: str = SECTION) -> None:
-    """Replace ``section`` (up to the next ``## ``) in RESULTS.md, or append it; other sections stay."""
+def write_section(block: str, heading: str) -> None:
+    """Replace the section under ``heading`` (up to the next ``## ``) in RESULTS.md, or append it."""
     text = RESULTS.read_text(encoding="utf-8") if RESULTS.exists() else "# Benchmark results\n"
-    if section in text:
-        head, _, rest = text.partition(section)
+    if heading in text:
+        head, _, rest = text.partition(heading)
         nxt = rest.find("\n## ")
         tail = rest[nxt:] if nxt >= 0 else "\n"
         RESULTS.write_text(head + block + tail, encoding="utf-8")
@@ -381,7 +386,7 @@ def main() -> None:
     block = render(args.rows, reads, raw, writer, cleanup)
     print(block)
     if args.write:
-        write_section(block)
+        write_section(block, section(args.rows))
         print(f"wrote {RESULTS.relative_to(BENCH.parent)}", file=sys.stderr)
 
 

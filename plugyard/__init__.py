@@ -28,6 +28,7 @@ from plugyard.core.intent_model import NgramIntentModel
 from plugyard.core.intents import INTENTS, IntentClassifier, IntentResult
 from plugyard.core.llm import complete as ask_model_text
 from plugyard.core.llm import structured as ask_model
+from plugyard.core.resources import ResourceContext
 from plugyard.core.tools import Tool
 from plugyard.core.workflows import END, Run, Workflow, WorkflowState, branch, step
 
@@ -52,6 +53,7 @@ __all__ = [
     "PluginError",
     "PlugyardError",
     "PromptMessage",
+    "ResourceContext",
     "ResourceLink",
     "Run",
     "SchemaBehind",

@@ -17,6 +17,7 @@ import anyio
 import click
 
 import plugyard
+from plugyard.cli_output import is_terminal, progress, table
 from plugyard.core.config import Config, load_config
 from plugyard.core.errors import PlugyardError, UnknownTool
 from plugyard.core.host import PluginHost
@@ -86,7 +87,13 @@ def main(ctx: click.Context, config_path: str | None, strict: bool, verbose: int
 
 
 @main.command()
-@click.option("--transport", type=click.Choice(["stdio", "http"]), default="stdio", show_default=True)
+@click.option(
+    "--transport",
+    type=click.Choice(["stdio", "http"]),
+    default="stdio",
+    show_default=True,
+    help="stdio for a desktop assistant that starts plugyard; http for a long-running server.",
+)
 @click.option("--host", "bind", default=None, help="HTTP bind address (default 127.0.0.1).")
 @click.option("--port", type=int, default=None, help="HTTP port (default 8000).")
 @click.option("--stateless/--stateful", default=None, help="Stateless streamable HTTP (for several replicas).")
@@ -146,6 +153,26 @@ def plugins_cmd(state: _State, as_json: bool) -> None:
     infos = list(host.infos.values())
     if as_json:
         click.echo(json.dumps([i.as_dict() for i in infos], indent=2))
+    elif is_terminal():
+        table(
+            ["plugin", "version", "status", "origin", "from", "tools", "hooks"],
+            [
+                [
+                    i.name,
+                    i.version or "",
+                    i.status,
+                    i.origin,
+                    i.distribution or i.module or "",
+                    len(i.tools),
+                    len(i.hooks),
+                ]
+                for i in infos
+            ],
+            right=[5, 6],
+        )
+        for info in infos:
+            if info.error:
+                click.echo(click.style(f"{info.name}: {info.error}", fg="red"), err=True)
     else:
         for info in infos:
             version = f" {info.version}" if info.version else ""
@@ -179,8 +206,11 @@ def tools_cmd(state: _State, as_json: bool) -> None:
         ]
         click.echo(json.dumps(data, indent=2))
         return
-    for tool in tools:
-        summary = tool.description.splitlines()[0] if tool.description else ""
+    summaries = [t.description.splitlines()[0] if t.description else "" for t in tools]
+    if is_terminal():
+        table(["tool", "plugin", "description"], [[t.name, t.plugin, d] for t, d in zip(tools, summaries, strict=True)])
+        return
+    for tool, summary in zip(tools, summaries, strict=True):
         click.echo(f"{tool.name}  ({tool.plugin})  {summary}")
 
 
@@ -246,7 +276,13 @@ def call_cmd(state: _State, tool: str, arguments: tuple[str, ...], json_args: st
 
 @main.command("new-plugin")
 @click.argument("name")
-@click.option("--directory", type=click.Path(file_okay=False, path_type=Path), default=Path("."), show_default=True)
+@click.option(
+    "--directory",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("."),
+    show_default=True,
+    help="Where to create the package's folder.",
+)
 def new_plugin(name: str, directory: Path) -> None:
     """Create a ready plugin package NAME: pyproject.toml with the entry point, a tool, a hook, tests."""
     from plugyard.scaffold import create_plugin
@@ -369,11 +405,28 @@ def db_upgrade(state: _State, revision: str) -> None:
     from plugyard.core.history import migrate
 
     async def go(engine: Any) -> str | None:
-        await migrate.upgrade(engine, revision)
+        steps = _pending_revisions(migrate.history(), await migrate.current(engine), revision)
+        if steps is None:  # a revision not on the one line of history (a branch, a relative step): as asked
+            await migrate.upgrade(engine, revision)
+        else:
+            with progress(len(steps), "migrating") as advance:
+                for step in steps:
+                    await migrate.upgrade(engine, step)
+                    advance(1)
         return await migrate.current(engine)
 
     at = _with_engine(state, go)
     click.echo(f"{_safe_url(state.config.database_url)} is at revision {at}")
+
+
+def _pending_revisions(history: list[tuple[str, str | None, str]], at: str | None, target: str) -> list[str] | None:
+    """The revisions an upgrade from ``at`` to ``target`` applies, oldest first (None when not linear)."""
+    order = [rev for rev, _, _ in history]
+    goal = order[-1] if target == "head" and order else target
+    if goal not in order or (at is not None and at not in order):
+        return None
+    start = order.index(at) + 1 if at is not None else 0
+    return order[start : order.index(goal) + 1]
 
 
 @db.command("downgrade")
@@ -392,13 +445,18 @@ def db_downgrade(state: _State, revision: str) -> None:
 
 
 @db.command("current")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 @click.pass_obj
-def db_current(state: _State) -> None:
+def db_current(state: _State, as_json: bool) -> None:
     """Show the schema's revision and whether it is at head."""
     from plugyard.core.history import migrate
 
     at = _with_engine(state, migrate.current)
     head = migrate.head()
+    if as_json:
+        data = {"database": _safe_url(state.config.database_url), "revision": at, "head": head, "at_head": at == head}
+        click.echo(json.dumps(data, indent=2))
+        return
     status = "up to date" if at == head else f"behind (head is {head}; run `plugyard db upgrade`)"
     click.echo(f"{_safe_url(state.config.database_url)}: revision {at or 'none'}, {status}")
 
@@ -444,6 +502,20 @@ def history_stats(state: _State, tool: str | None, days: int, user: str | None, 
     if not stats:
         click.echo(f"no calls in the last {days} day(s)")
         return
+    if is_terminal():
+        rows = [
+            [
+                s.tool_name,
+                s.calls,
+                f"{s.success_rate:.1%}",
+                _ms(s.p50_ms),
+                _ms(s.p95_ms),
+                ", ".join(f"{e} ({n})" for e, n in s.top_errors),
+            ]
+            for s in stats
+        ]
+        table(["tool", "calls", "success", "p50 ms", "p95 ms", "top errors"], rows, right=[1, 2, 3, 4])
+        return
     click.echo(f"{'tool':<24} {'calls':>8} {'success':>8} {'p50 ms':>9} {'p95 ms':>9}  top errors")
     for s in stats:
         errors = ", ".join(f"{e} ({n})" for e, n in s.top_errors)
@@ -454,7 +526,7 @@ def history_stats(state: _State, tool: str | None, days: int, user: str | None, 
 
 @history.command("failures")
 @click.option("--user", default=None, help="One user's failures (default: everyone's).")
-@click.option("--limit", type=click.IntRange(min=1), default=10, show_default=True)
+@click.option("--limit", type=click.IntRange(min=1), default=10, show_default=True, help="At most this many calls.")
 @click.option("--days", type=click.IntRange(min=1), default=None, help="Only the last DAYS whole days.")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 @click.pass_obj
@@ -463,6 +535,19 @@ def history_failures(state: _State, user: str | None, limit: int, days: int | No
     failures = _with_service(state, lambda s: s.get_recent_failed_tools(user, limit, days))
     if as_json:
         click.echo(json.dumps([f.as_dict() for f in failures], indent=2))
+        return
+    if is_terminal() and failures:
+        rows = [
+            [
+                f"{f.created_at:%Y-%m-%d %H:%M:%S}",
+                f.user_id,
+                f.tool_name,
+                f"{f.error_type}: {f.error_message}",
+                f.call_id,
+            ]
+            for f in failures
+        ]
+        table(["when (UTC)", "user", "tool", "error", "call id"], rows)
         return
     for f in failures:
         click.echo(f"{f.created_at:%Y-%m-%d %H:%M:%S}  {f.user_id}  {f.tool_name}  {f.error_type}: {f.error_message}")
@@ -478,10 +563,12 @@ def history_export(state: _State, output: Path | None, user: str | None, days: i
     """Write calls (with their ratings) as JSON Lines, oldest first; `history import` reads them back."""
 
     async def go(service: Any) -> int:
-        if output is None:
-            return int(await service.export(sys.stdout, user_id=user, days=days))
-        with output.open("w", encoding="utf-8") as fh:
-            return int(await service.export(fh, user_id=user, days=days))
+        total = await service.count_calls(user_id=user, days=days) if is_terminal(sys.stderr) else None
+        with progress(total, "exporting") as advance:
+            if output is None:
+                return int(await service.export(sys.stdout, user_id=user, days=days, progress=advance))
+            with output.open("w", encoding="utf-8") as fh:
+                return int(await service.export(fh, user_id=user, days=days, progress=advance))
 
     count = _with_service(state, go)
     click.echo(f"exported {count} call(s)" + (f" to {output}" if output else ""), err=True)
@@ -506,9 +593,15 @@ def history_cleanup(state: _State, older_than: str, archive: Path | None, chunk_
         days = parse_days(older_than)
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="--older-than") from None
-    result = _with_service(
-        state, lambda s: s.cleanup_old_records(days, archive=archive, chunk_size=chunk_size, dry_run=dry_run)
-    )
+
+    async def go(service: Any) -> Any:
+        if dry_run or not is_terminal(sys.stderr):
+            return await service.cleanup_old_records(days, archive=archive, chunk_size=chunk_size, dry_run=dry_run)
+        doomed = (await service.cleanup_old_records(days, dry_run=True)).deleted
+        with progress(doomed, "deleting") as advance:
+            return await service.cleanup_old_records(days, archive=archive, chunk_size=chunk_size, progress=advance)
+
+    result = _with_service(state, go)
     if dry_run:
         click.echo(f"would delete {result.deleted} call(s) from before {result.cutoff:%Y-%m-%d}")
         return
@@ -523,8 +616,43 @@ def history_cleanup(state: _State, older_than: str, archive: Path | None, chunk_
 @click.pass_obj
 def history_import(state: _State, file: Path) -> None:
     """Read an archive or export back in; calls already stored are skipped."""
-    read, inserted = _with_service(state, lambda s: s.import_records(file))
+    total = None
+    if is_terminal(sys.stderr):
+        with file.open(encoding="utf-8", errors="replace") as fh:
+            total = sum(1 for line in fh if line.strip())
+
+    async def go(service: Any) -> tuple[int, int]:
+        with progress(total, "importing") as advance:
+            read, inserted = await service.import_records(file, progress=advance)
+            return int(read), int(inserted)
+
+    read, inserted = _with_service(state, go)
     click.echo(f"read {read} call(s), imported {inserted}, {read - inserted} already present")
+
+
+@history.command("report")
+@click.option(
+    "--html",
+    "html_file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    required=True,
+    help="Write the report to this HTML file (one self-contained page: no network needed to view it).",
+)
+@click.option("--days", type=click.IntRange(min=1, max=3660), default=30, show_default=True, help="Whole days back.")
+@click.option("--users", type=click.IntRange(min=0), default=8, show_default=True, help="Most active users to show.")
+@click.option("--title", default="plugyard history", show_default=True, help="The page's title.")
+@click.pass_obj
+def history_report(state: _State, html_file: Path, days: int, users: int, title: str) -> None:
+    """Charts of the history: calls and success rate per tool per day, latency distribution, and each
+    user's preferred tools."""
+    from plugyard.core.history.report import write_report
+
+    summary = _with_service(state, lambda s: write_report(s, html_file, days=days, users=users, title=title))
+    click.echo(
+        f"wrote {summary.path}: {summary.calls} call(s) of {summary.tools} tool(s), "
+        f"{summary.users} user(s), last {summary.days} day(s)",
+        err=True,
+    )
 
 
 if __name__ == "__main__":

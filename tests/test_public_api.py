@@ -16,6 +16,7 @@ def test_the_public_names_are_pinned():
             "Image",
             "InputRequired",
             "PromptMessage",
+            "ResourceContext",
             "ResourceLink",
             "Text",
             "ToolResult",

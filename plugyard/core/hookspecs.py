@@ -81,6 +81,8 @@ def register_resources(register: Callable[..., None]) -> None:
     (sent as ``application/json`` text); sync functions run in a worker thread. A ``uri`` with
     ``{name}`` variables (``{+name}`` also matches ``/``) is a template, such as
     ``"notes://{path}"``: ``fn``'s parameters are the variables, filled from the URI the client reads.
+    A parameter annotated ``plugyard.ResourceContext`` receives the reader (``user_id``, ``session_id``:
+    the same user a tool call of that client records), so a resource can show each user their own data.
 
     Options: ``name`` (default: the function's name), ``title``, ``description`` (default: the
     docstring), ``mime_type`` and ``complete`` (``{variable: choices}`` for argument completion,

@@ -247,6 +247,7 @@ async def watch_for_changes(
     interval: float = 1.0,
     config_file: Callable[[], Path | None] | None = None,
     on_reload: Callable[[ReloadResult], None] | None = None,
+    task_status: anyio.abc.TaskStatus[None] = anyio.TASK_STATUS_IGNORED,
 ) -> None:
     """Poll every ``interval`` seconds; reload when the fingerprint changes. Runs until cancelled.
 
@@ -258,6 +259,7 @@ async def watch_for_changes(
         return Fingerprint.take(reloader.host.config, where)
 
     seen = await anyio.to_thread.run_sync(take)
+    task_status.started()
     while True:
         await anyio.sleep(interval)
         try:
@@ -320,7 +322,7 @@ async def start_reloading(tg: anyio.abc.TaskGroup, reloader: HostReloader, optio
     """Start the SIGHUP handler and, with ``watch_interval``, the change watcher in ``tg``."""
     await tg.start(functools.partial(reload_on_hangup, reloader, on_reload=options.on_reload))
     if options.watch_interval is not None:
-        tg.start_soon(
+        await tg.start(
             functools.partial(
                 watch_for_changes,
                 reloader,

@@ -3,6 +3,8 @@
 A resource is a function that returns its contents: ``str`` (text), ``bytes`` (binary), or
 anything JSON-serialisable (sent as ``application/json`` text). A URI with ``{name}`` variables
 is a template: the function's parameters are the variables, filled from the URI a client reads.
+A parameter annotated ``plugyard.ResourceContext`` receives who is reading (the caller's user id
+and session), so a resource can show each user only their own data.
 Names and URIs are owned by the first plugin that registers them; a clash names both plugins.
 """
 
@@ -12,6 +14,7 @@ import dataclasses
 import inspect
 import json
 import re
+import typing
 import urllib.parse
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
@@ -27,6 +30,15 @@ _SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*:")
 Completer = Callable[..., Any] | Sequence[str]
 """Completion for one argument: a list of choices (filtered by the typed prefix), or a function
 ``(value: str, arguments: dict[str, str]) -> Iterable[str]`` (sync or async; it may accept just ``value``)."""
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class ResourceContext:
+    """Handed to a resource function that declares a parameter annotated ``ResourceContext``:
+    who is reading. The parameter is filled by plugyard and is not a URI variable."""
+
+    user_id: str
+    session_id: str | None = None
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -52,6 +64,8 @@ class Resource:
     mime_type: str | None = None
     variables: tuple[str, ...] = ()
     completers: Mapping[str, Completer] = dataclasses.field(default_factory=dict)
+    context_param: str | None = None
+    """The parameter that receives the reader's ``ResourceContext``, if any."""
     _pattern: re.Pattern[str] | None = None
 
     @property
@@ -98,7 +112,8 @@ def build_resource(
     variables = tuple(m.group(2) for m in _VARIABLE.finditer(uri))
     if len(set(variables)) != len(variables):
         raise PluginError(plugin, f"resource URI {uri!r} repeats a variable")
-    params = [p for p in inspect.signature(fn).parameters.values()]
+    context_param = _context_param(fn)
+    params = [p for p in inspect.signature(fn).parameters.values() if p.name != context_param]
     required = {p.name for p in params if p.default is inspect.Parameter.empty}
     accepted = {p.name for p in params}
     if not required <= set(variables) or not set(variables) <= accepted:
@@ -120,8 +135,22 @@ def build_resource(
         mime_type=mime_type,
         variables=variables,
         completers=dict(complete or {}),
+        context_param=context_param,
         _pattern=_template_pattern(uri) if variables else None,
     )
+
+
+def _context_param(fn: Callable[..., Any]) -> str | None:
+    try:
+        hints = typing.get_type_hints(fn)
+    except Exception:
+        # Unresolvable annotations: no parameter can be the context (it would need a resolvable hint).
+        return None
+    for name, hint in hints.items():
+        args = typing.get_args(hint)
+        if name != "return" and (hint is ResourceContext or (ResourceContext in args and type(None) in args)):
+            return name
+    return None
 
 
 async def call_maybe_async(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
@@ -192,10 +221,16 @@ class ResourceRegistry:
                 return template, values
         raise ResourceNotFound(f"no resource matches {uri!r}")
 
-    async def read(self, uri: str) -> Contents:
-        """Read ``uri``. Raises ``ResourceNotFound``; whatever the function raises propagates."""
+    async def read(self, uri: str, context: ResourceContext | None = None) -> Contents:
+        """Read ``uri`` for the reader ``context``. Raises ``ResourceNotFound``; whatever the function
+        raises propagates. A resource that asks for the reader gets ``context`` (an error without one)."""
         resource, values = self.find(uri)
-        result = await call_maybe_async(resource.fn, **values)
+        kwargs: dict[str, Any] = dict(values)
+        if resource.context_param is not None:
+            if context is None:
+                raise PluginError(resource.plugin, f"resource {uri!r} needs to know who reads it; no reader given")
+            kwargs[resource.context_param] = context
+        result = await call_maybe_async(resource.fn, **kwargs)
         if isinstance(result, bytes):
             return Contents(uri=uri, mime_type=resource.mime_type or "application/octet-stream", data=result)
         if isinstance(result, str):

@@ -54,7 +54,7 @@ from pydantic import AnyUrl
 from plugyard.core.client import HostEvent, ListsChanged, ResourceUpdated
 from plugyard.core.errors import PromptArgumentsInvalid, PromptNotFound, ResourceNotFound
 from plugyard.core.host import PluginHost
-from plugyard.core.resources import complete_with
+from plugyard.core.resources import ResourceContext, complete_with
 from plugyard.mcp_server.client_channel import LOG_LEVEL_STATE
 from plugyard.mcp_server.content import prompt_message
 
@@ -105,6 +105,16 @@ class FeatureServer(MCPServer[Any]):
         self._stop_listening()
         self.host = host
         self._stop_listening = host.events.subscribe(self._on_host_event)
+
+    def _user_id(self) -> str:
+        return self.host.config.default_user
+
+    def _session_id(self, context: Context[Any, Any] | None) -> str | None:
+        return None
+
+    def _reader(self, context: Context[Any, Any] | None) -> ResourceContext:
+        """Who reads a resource: the same user and session a tool call of this request would record."""
+        return ResourceContext(user_id=self._user_id(), session_id=self._session_id(context))
 
     # -- handshake-era sessions ---------------------------------------------------------------
 
@@ -194,7 +204,7 @@ class FeatureServer(MCPServer[Any]):
             return await super().read_resource(uri, context)
         try:
             with host.in_use():
-                contents = await host.resources.read(text)
+                contents = await host.resources.read(text, self._reader(context))
         except Exception as exc:
             log.warning("resource %r of plugin %r failed: %s: %s", text, resource.plugin, type(exc).__name__, exc)
             raise ResourceError(

@@ -10,19 +10,19 @@ import pytest
 
 pytest.importorskip("opentelemetry.sdk", reason="the OpenTelemetry SDK (the [test] extra) records spans in tests")
 
-from opentelemetry.sdk.trace import ReadableSpan, TracerProvider  # noqa: E402
-from opentelemetry.sdk.trace.export import SimpleSpanProcessor  # noqa: E402
-from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter  # noqa: E402
-from opentelemetry.trace import SpanKind, StatusCode  # noqa: E402
+from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from opentelemetry.trace import SpanKind, StatusCode
 
-from plugyard import Run, Workflow, WorkflowState, hookimpl, step  # noqa: E402
-from plugyard.core.config import Config, load_config, parse_config  # noqa: E402
-from plugyard.core.errors import ConfigError, UnknownTool  # noqa: E402
-from plugyard.core.host import PluginHost  # noqa: E402
-from plugyard.core.telemetry import TracedToolPipeline, get_tracer  # noqa: E402
-from plugyard.core.tools import ToolPipeline  # noqa: E402
-from plugyard.core.workflows import execute  # noqa: E402
-from tests.conftest import sample_plugin  # noqa: E402
+from plugyard import Run, Workflow, WorkflowState, hookimpl, step
+from plugyard.core.config import Config, load_config, parse_config
+from plugyard.core.errors import ConfigError, UnknownTool
+from plugyard.core.host import PluginHost
+from plugyard.core.telemetry import TracedToolPipeline, get_tracer
+from plugyard.core.tools import ToolPipeline
+from plugyard.core.workflows import execute
+from tests.conftest import sample_plugin
 
 pytestmark = pytest.mark.anyio
 
@@ -124,7 +124,9 @@ async def test_a_successful_call_is_an_execute_tool_span_with_the_genai_attribut
     ("tool", "arguments", "error_type"),
     [("explode", {"message": "disk on fire"}, "RuntimeError"), ("add", {"a": "two"}, "InvalidArguments")],
 )
-async def test_a_failed_call_carries_its_error_type_and_an_error_status(make_host, exporter, tool, arguments, error_type):
+async def test_a_failed_call_carries_its_error_type_and_an_error_status(
+    make_host, exporter, tool, arguments, error_type
+):
     host = make_host()
     async with host.running():
         outcome = await host.call_tool(tool, arguments)

@@ -59,6 +59,7 @@ def test_plugins_lists_origins_versions_hooks_tools_and_errors(tmp_path, db_path
         "after_tool_call",
         "choose_tool",
         "rank_tools",
+        "register_resources",
         "register_tools",
         "shutdown",
         "startup",

@@ -32,7 +32,13 @@ class ToolCallRecord(SQLModel, table=True):
         sa.Index("ix_tool_call_metrics", "tool_name", "success", "execution_time_ms"),
         # 0002: a user's window (success rate, statistics, one tool or all) is read from the index alone.
         sa.Index(
-            "ix_tool_call_user_time_cover", "user_id", "created_at", "tool_name", "success", "execution_time_ms"
+            "ix_tool_call_user_time_cover",
+            "user_id",
+            "created_at",
+            "tool_name",
+            "success",
+            "execution_time_ms",
+            "error_type",
         ),
         # 0002: a user's recent failures, newest first, without walking their successes.
         sa.Index(

@@ -20,6 +20,7 @@ from plugyard.core.config import Config, data_dir
 from plugyard.core.errors import HistoryError, SchemaBehind
 from plugyard.core.history import migrate
 from plugyard.core.history.db import create_engine, is_sqlite, safe_url
+from plugyard.core.history.history_resources import HistoryResources
 from plugyard.core.history.history_tools import HistoryTools
 from plugyard.core.history.models import tool_call_table
 from plugyard.core.history.recorder import Recorder
@@ -126,6 +127,10 @@ class HistoryPlugin:
         register(tools.recent_failures, read_only=True)
         register(tools.rate_tool_call, idempotent=True)
         register(tools.recommend_tools, read_only=True)
+
+    @hookimpl
+    def register_resources(self, register: Any) -> None:
+        HistoryResources(self).register(register)
 
     @hookimpl
     def choose_tool(self, capability: str, candidates: Sequence[Tool], user_id: str, intent: str | None) -> Tool | None:

@@ -104,9 +104,10 @@ class UserToolStats(SQLModel, table=True):
     __tablename__ = "user_tool_stats"
     __table_args__ = _CLUSTERED
 
+    # Key order (user, tool, intent): a user's tools come out grouped, whatever the intent.
     user_id: str = Field(max_length=255, primary_key=True)
-    intent: str = Field(max_length=64, primary_key=True)
     tool_name: str = Field(max_length=64, primary_key=True)
+    intent: str = Field(max_length=64, primary_key=True)
     calls: int = 0
     successes: int = 0
     total_ms: float = 0.0

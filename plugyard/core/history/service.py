@@ -282,17 +282,15 @@ class ToolHistoryService:
         if tool_name is not None:
             where.append(t.c.tool_name == tool_name)
         per_tool: dict[str, list[tuple[bool, float]]] = {}
-        statement = sa.select(t.c.tool_name, t.c.success, t.c.execution_time_ms).where(*where)
-        for tool, success, ms in await connection.execute(statement):
+        counted: dict[str, dict[str, int]] = {}
+        # One range scan of the covering index (user, time, tool, success, ms, error type): no table reads.
+        statement = sa.select(t.c.tool_name, t.c.success, t.c.execution_time_ms, t.c.error_type).where(*where)
+        for tool, success, ms, error_type in await connection.execute(statement):
             per_tool.setdefault(tool, []).append((bool(success), float(ms)))
-        errors: dict[str, list[tuple[str, int]]] = {}
-        errors_q = (
-            sa.select(t.c.tool_name, t.c.error_type, sa.func.count())
-            .where(*where, _NOT_SUCCESS)
-            .group_by(t.c.tool_name, t.c.error_type)
-        )
-        for tool, error_type, count in await connection.execute(errors_q):
-            errors.setdefault(tool, []).append((error_type or "unknown", int(count)))
+            if not success:
+                by_type = counted.setdefault(tool, {})
+                by_type[error_type or "unknown"] = by_type.get(error_type or "unknown", 0) + 1
+        errors = {tool: list(by_type.items()) for tool, by_type in counted.items()}
         result = []
         for tool, calls in per_tool.items():
             ms = sorted(m for _, m in calls)
@@ -447,6 +445,7 @@ class ToolHistoryService:
         archive: Path | None = None,
         chunk_size: int = 5000,
         dry_run: bool = False,
+        progress: Callable[[int], None] | None = None,
     ) -> CleanupResult:
         """Delete calls from before the last ``days`` whole days (the window ``days`` would show), their
         feedback and their share of the
@@ -483,6 +482,8 @@ class ToolHistoryService:
                         os.fsync(handle.fileno())
                         archived += len(lines)
                     deleted += await remove_calls(connection, ids)
+                if progress is not None:
+                    progress(len(ids))
                 if len(ids) < chunk_size:
                     break
         finally:
@@ -490,10 +491,28 @@ class ToolHistoryService:
                 handle.close()
         return CleanupResult(cutoff, deleted, archived, time.perf_counter() - started, archive)
 
+    async def count_calls(self, *, user_id: str | None = None, days: int | None = None) -> int:
+        """How many calls ``export`` with the same arguments writes (for a progress bar)."""
+        t = tool_call_table
+        statement = sa.select(sa.func.count()).select_from(t)
+        if user_id is not None:
+            statement = statement.where(t.c.user_id == user_id)
+        if days is not None:
+            statement = statement.where(t.c.created_at >= self.window_start(days))
+        async with self.engine.connect() as connection:
+            return int((await connection.execute(statement)).scalar_one())
+
     async def export(
-        self, out: IO[str], *, user_id: str | None = None, days: int | None = None, chunk_size: int = 5000
+        self,
+        out: IO[str],
+        *,
+        user_id: str | None = None,
+        days: int | None = None,
+        chunk_size: int = 5000,
+        progress: Callable[[int], None] | None = None,
     ) -> int:
-        """Write calls (oldest first, each with its feedback) as JSON Lines; returns how many."""
+        """Write calls (oldest first, each with its feedback) as JSON Lines; returns how many.
+        ``progress(n)`` is called after each chunk of ``n`` calls."""
         t = tool_call_table
         last_id = 0
         written = 0
@@ -509,9 +528,13 @@ class ToolHistoryService:
                 return written
             out.writelines(dump_line(r) for r in rows)
             written += len(rows)
+            if progress is not None:
+                progress(len(rows))
             last_id = rows[-1]["id"]
 
-    async def import_records(self, path: Path, *, batch_size: int = 1000) -> tuple[int, int]:
+    async def import_records(
+        self, path: Path, *, batch_size: int = 1000, progress: Callable[[int], None] | None = None
+    ) -> tuple[int, int]:
         """Read an archive or export back; calls already stored are skipped. Returns (read, inserted)."""
         read = inserted = 0
         batch: list[dict[str, Any]] = []
@@ -525,9 +548,13 @@ class ToolHistoryService:
                     raise ValueError(f"{path}:{number}: not a plugyard call record ({exc})") from None
                 if len(batch) >= batch_size:
                     read, inserted = read + len(batch), inserted + await self._import(batch)
+                    if progress is not None:
+                        progress(len(batch))
                     batch = []
         if batch:
             read, inserted = read + len(batch), inserted + await self._import(batch)
+            if progress is not None:
+                progress(len(batch))
         return read, inserted
 
     async def _import(self, rows: list[dict[str, Any]]) -> int:

@@ -35,6 +35,28 @@ def _card_dict(row: Mapping[Any, Any]) -> dict[str, Any]:
     return card
 
 
+RUN_FIELDS = (
+    "run_id",
+    "workflow",
+    "plugin_name",
+    "intent",
+    "message",
+    "status",
+    "steps",
+    "step_count",
+    "error_type",
+    "error_message",
+    "duration_ms",
+)
+
+
+def _run_dict(row: Mapping[Any, Any]) -> dict[str, Any]:
+    run = {key: row[key] for key in RUN_FIELDS}
+    for key in ("created_at", "finished_at"):
+        run[key] = _aware(row[key]).isoformat() if row[key] is not None else None
+    return run
+
+
 def _aware(value: datetime) -> datetime:
     # SQLite hands timestamps back without their zone; they were written in UTC.
     return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
@@ -139,6 +161,28 @@ class WorkflowStore:
             result = await conn.execute(sa.select(workflow_run_table).where(workflow_run_table.c.run_id == run_id))
             row = result.mappings().first()
         return dict(row) if row is not None else None
+
+    async def list_runs(self, user_id: str, *, limit: int = 20) -> list[dict[str, Any]]:
+        """``user_id``'s most recent runs, newest first, each with its action cards (``cards``).
+        The checkpoint state is left out: it is the engine's, not the reader's."""
+        runs_query = (
+            sa.select(workflow_run_table)
+            .where(workflow_run_table.c.user_id == user_id)
+            .order_by(workflow_run_table.c.created_at.desc(), workflow_run_table.c.id.desc())
+            .limit(limit)
+        )
+        async with self.engine.connect() as conn:
+            runs = [_run_dict(row) for row in (await conn.execute(runs_query)).mappings()]
+            ids = [run["run_id"] for run in runs]
+            cards_query = (
+                sa.select(action_card_table)
+                .where(action_card_table.c.user_id == user_id, action_card_table.c.workflow_run_id.in_(ids))
+                .order_by(action_card_table.c.id)
+            )
+            cards = [_card_dict(row) for row in (await conn.execute(cards_query)).mappings()] if ids else []
+        for run in runs:
+            run["cards"] = [card for card in cards if card["workflow_run_id"] == run["run_id"]]
+        return runs
 
     # -- cards -----------------------------------------------------------------------------
 

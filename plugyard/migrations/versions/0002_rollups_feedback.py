@@ -63,8 +63,8 @@ def upgrade() -> None:
     op.create_table(
         "user_tool_stats",
         sa.Column("user_id", sa.String(length=255), nullable=False),
-        sa.Column("intent", sa.String(length=64), nullable=False),
         sa.Column("tool_name", sa.String(length=64), nullable=False),
+        sa.Column("intent", sa.String(length=64), nullable=False),
         sa.Column("calls", sa.Integer(), nullable=False),
         sa.Column("successes", sa.Integer(), nullable=False),
         sa.Column("total_ms", sa.Float(), nullable=False),
@@ -74,7 +74,7 @@ def upgrade() -> None:
         sa.Column("satisfaction_sum", sa.Integer(), nullable=False),
         sa.Column("satisfaction_count", sa.Integer(), nullable=False),
         sa.Column("last_called_at", sa.DateTime(timezone=True), nullable=True),
-        sa.PrimaryKeyConstraint("user_id", "intent", "tool_name", name=op.f("pk_user_tool_stats")),
+        sa.PrimaryKeyConstraint("user_id", "tool_name", "intent", name=op.f("pk_user_tool_stats")),
         sqlite_with_rowid=False,
     )
     op.create_table(
@@ -92,7 +92,7 @@ def upgrade() -> None:
     op.create_index(
         "ix_tool_call_user_time_cover",
         "tool_call",
-        ["user_id", "created_at", "tool_name", "success", "execution_time_ms"],
+        ["user_id", "created_at", "tool_name", "success", "execution_time_ms", "error_type"],
     )
     op.create_index(
         "ix_tool_call_user_failures",
