@@ -205,6 +205,16 @@ def _describe_validation(tool: Tool, exc: pydantic.ValidationError) -> str:
     return f"invalid arguments for tool {tool.name!r}: " + "; ".join(problems)
 
 
+def _storable(text: str) -> str:
+    """``text`` without what a database refuses in a string (PostgreSQL: NUL; either: lone surrogates),
+    so that one odd message cannot make its whole history batch fail."""
+    if "\x00" in text:
+        text = text.replace("\x00", "\\x00")
+    if not text.isascii():
+        text = text.encode("utf-8", "backslashreplace").decode("utf-8")
+    return text
+
+
 def _error_text(exc: BaseException) -> str:
     text = str(exc)
     return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
@@ -301,7 +311,7 @@ class ToolPipeline:
                 success=False,
                 duration_ms=(time.perf_counter() - start) * 1000.0,
                 error_type=type(cause).__name__ if cause is not None else exc.kind,
-                error_message=str(exc),
+                error_message=_storable(str(exc)),
                 error=exc,
             )
         await self._after_hooks(call, outcome)
