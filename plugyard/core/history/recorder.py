@@ -14,6 +14,7 @@ import collections
 import json
 import logging
 import os
+import sqlite3
 import time
 from collections.abc import Iterable
 from datetime import datetime
@@ -26,6 +27,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from plugyard.core.calls import ToolOutcome
+from plugyard.core.history.inline import DeferredConnection, NotDeferrable, SQLiteWriter
 from plugyard.core.history.redact import Redactor
 from plugyard.core.history.rollups import write_calls
 
@@ -80,6 +82,8 @@ class Recorder:
         self._stopped = anyio.Event()
         self._running = False
         self._writing = 0
+        database = engine.url.database if engine.dialect.name == "sqlite" else None
+        self._sqlite = SQLiteWriter(database) if database and database != ":memory:" else None
         self.written = 0
         self.journaled = 0
         self.replayed = 0
@@ -148,6 +152,8 @@ class Recorder:
             rows = list(self._queue)
             self._queue.clear()
             await self._write_with_retry(rows)
+        if self._sqlite is not None:
+            self._sqlite.close()
 
     def _prepare(self, row: dict[str, Any]) -> dict[str, Any]:
         args = row["arguments"]
@@ -157,6 +163,16 @@ class Recorder:
         return row
 
     async def _write(self, rows: list[dict[str, Any]]) -> None:
+        if self._sqlite is not None:
+            # SQLite: Python on the loop, SQL in a worker thread (see core/history/inline.py).
+            deferred = DeferredConnection()
+            try:
+                await write_calls(deferred, rows)  # type: ignore[arg-type]
+            except NotDeferrable:
+                pass
+            else:
+                if not deferred.statements or await self._sqlite.run([r["call_id"] for r in rows], deferred.statements):
+                    return
         async with self.engine.begin() as connection:
             # The rollups change in the same transaction, by the rows actually inserted only.
             await write_calls(connection, rows)
@@ -168,7 +184,7 @@ class Recorder:
         while True:
             try:
                 await self._write(rows)
-            except (SQLAlchemyError, OSError) as exc:
+            except (SQLAlchemyError, sqlite3.Error, OSError) as exc:
                 attempt += 1
                 self.failures += 1
                 if (self._closing and attempt >= SHUTDOWN_ATTEMPTS) or len(self._queue) >= self.queue_size:

@@ -12,11 +12,18 @@ MAX_DEPTH = 32
 class Redactor:
     def __init__(self, patterns: Iterable[str]) -> None:
         self._patterns = tuple(p.lower().replace("-", "_") for p in patterns if p)
+        # Argument names repeat endlessly; each is judged once (bounded, in case they do not).
+        self._verdicts: dict[str, bool] = {}
 
     def is_secret(self, key: str) -> bool:
-        normal = key.lower().replace("-", "_")
-        squashed = normal.replace("_", "")
-        return any(p in normal or p.replace("_", "") in squashed for p in self._patterns)
+        verdict = self._verdicts.get(key)
+        if verdict is None:
+            normal = key.lower().replace("-", "_")
+            squashed = normal.replace("_", "")
+            verdict = any(p in normal or p.replace("_", "") in squashed for p in self._patterns)
+            if len(self._verdicts) < 10_000:
+                self._verdicts[key] = verdict
+        return verdict
 
     def __call__(self, value: Any, depth: int = 0) -> Any:
         if depth > MAX_DEPTH:

@@ -189,18 +189,17 @@ async def _insert_sqlite(connection: AsyncConnection, rows: Sequence[Row]) -> No
         assert compiled.positiontup is not None
         cached = _compiled[("sqlite", "tool_call")] = (compiled.string, tuple(compiled.positiontup))
     sql, order = cached
+    # Only these columns need converting; the rest go to sqlite3 as they are (this runs per row
+    # on the recorder's path, so it stays a plain loop over precomputed positions).
+    arguments = order.index("arguments")
+    success = order.index("success")
+    created = order.index("created_at")
     params = []
     for row in rows:
-        values = []
-        for name in order:
-            value = row.get(name)
-            if name == "arguments":
-                value = json.dumps(value)
-            elif isinstance(value, bool):
-                value = int(value)
-            else:
-                value = _sqlite_param(value)
-            values.append(value)
+        values = [row.get(name) for name in order]
+        values[arguments] = json.dumps(values[arguments])
+        values[success] = int(values[success])
+        values[created] = _sqlite_param(values[created])
         params.append(tuple(values))
     await connection.exec_driver_sql(sql, params)
 
