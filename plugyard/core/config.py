@@ -12,7 +12,7 @@ import getpass
 import os
 import tomllib
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import platformdirs
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator
@@ -98,6 +98,10 @@ class HistorySettings(_Section):
     """Consecutive failures of a tool after which the router stops choosing it for a while."""
     breaker_cooldown: float = Field(30.0, gt=0)
     """Seconds before a tool whose circuit opened gets one trial call (half-open)."""
+    durability: Literal["memory", "journal"] = "memory"
+    """"memory": accepted records wait in memory for their batch (kill -9 loses at most one
+    flush_interval's worth). "journal": each is also appended to a write-ahead file before the
+    call returns, so kill -9 loses nothing accepted (it costs the call a file append)."""
     journal: str | None = None
     """Where records go when the database cannot take them (default: beside the SQLite file; for
     PostgreSQL, in the data directory, one file per database)."""

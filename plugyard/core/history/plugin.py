@@ -94,6 +94,7 @@ class HistoryPlugin:
             batch_size=history.batch_size,
             flush_interval=history.flush_interval,
             queue_size=history.queue_size,
+            durability=history.durability,
         )
         await self.recorder.replay_journal()
         await self._start_learning(host, self.engine)

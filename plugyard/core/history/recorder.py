@@ -11,11 +11,13 @@ inserted with ON CONFLICT DO NOTHING, so a batch written twice never duplicates 
 from __future__ import annotations
 
 import collections
+import fcntl
 import json
 import logging
 import os
 import sqlite3
 import time
+import uuid
 from collections.abc import Iterable
 from datetime import datetime
 from pathlib import Path
@@ -69,8 +71,12 @@ class Recorder:
         batch_size: int = 500,
         flush_interval: float = 0.2,
         queue_size: int = 100_000,
+        durability: str = "memory",
     ) -> None:
         self.engine = engine
+        self.durability = durability
+        self._ahead_fd: int | None = None
+        self._ahead_path: Path | None = None
         self.journal = journal
         self.batch_size = batch_size
         self.flush_interval = flush_interval
@@ -103,6 +109,10 @@ class Recorder:
             self._append_journal([row])
             return
         self._queue.append(row)
+        if self._ahead_fd is not None:
+            # durability = "journal": on disk (in the OS's cache) before the call returns, so even
+            # kill -9 loses nothing accepted; the file is emptied whenever the queue is written.
+            os.write(self._ahead_fd, _journal_line(self._prepare(row)).encode())
         if len(self._queue) >= self.batch_size:
             self._wake.set()
 
@@ -119,6 +129,7 @@ class Recorder:
                     with anyio.move_on_after(self.flush_interval):
                         await self._wake.wait()
                     self._wake = anyio.Event()
+                wrote = False
                 while self._queue:
                     batch = [self._queue.popleft() for _ in range(min(self.batch_size, len(self._queue)))]
                     self._writing += 1
@@ -126,6 +137,9 @@ class Recorder:
                         await self._write_with_retry(batch)
                     finally:
                         self._writing -= 1
+                    wrote = True
+                if wrote and self._ahead_fd is not None and not self._queue:
+                    os.ftruncate(self._ahead_fd, 0)
         finally:
             self._running = False
             self._stopped.set()
@@ -154,6 +168,7 @@ class Recorder:
             await self._write_with_retry(rows)
         if self._sqlite is not None:
             self._sqlite.close()
+        self._close_ahead()
 
     def _prepare(self, row: dict[str, Any]) -> dict[str, Any]:
         args = row["arguments"]
@@ -204,10 +219,7 @@ class Recorder:
 
     def _append_journal(self, rows: list[dict[str, Any]]) -> None:
         self.journal.parent.mkdir(parents=True, exist_ok=True)
-        lines = [
-            json.dumps(self._prepare(r), default=_json_default, ensure_ascii=False, separators=(",", ":")) + "\n"
-            for r in rows
-        ]
+        lines = [_journal_line(self._prepare(r)) for r in rows]
         with self.journal.open("a", encoding="utf-8") as fh:
             fh.writelines(lines)
             fh.flush()
@@ -215,12 +227,45 @@ class Recorder:
         self.journaled += len(rows)
 
     async def replay_journal(self) -> int:
-        """Write records left in the journal by an earlier run into the database; returns how many."""
+        """Write records left by earlier runs (the journal, and the write-ahead files of processes
+        that died) into the database; returns how many. Then, with durability = "journal", open
+        this process's own write-ahead file."""
+        self.journal.parent.mkdir(parents=True, exist_ok=True)
+        total = 0
+        # Replicas sharing a data directory take turns; the one that finds the lock taken leaves
+        # the replay to the other.
+        lock = os.open(self.journal.with_name(self.journal.name + ".lock"), os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            try:
+                fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                log.info("another process is replaying %s; skipped", self.journal)
+            else:
+                total = await self._replay_pending()
+        finally:
+            os.close(lock)
+        if self.durability == "journal" and self._ahead_fd is None:
+            self._open_ahead()
+        return total
+
+    async def _replay_pending(self) -> int:
         pending = sorted(self.journal.parent.glob(self.journal.name + ".replaying-*"))
         if self.journal.exists() and self.journal.stat().st_size > 0:
             # Renamed first, so records journaled while replaying start a fresh file.
             target = self.journal.with_name(f"{self.journal.name}.replaying-{time.time_ns()}")
             self.journal.rename(target)
+            pending.append(target)
+        for ahead in sorted(self.journal.parent.glob(self.journal.name + ".ahead-*")):
+            # A live process holds a lock on its own write-ahead file: only orphans are taken.
+            fd = os.open(ahead, os.O_RDWR)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                continue
+            finally:
+                os.close(fd)
+            target = self.journal.with_name(f"{self.journal.name}.replaying-{time.time_ns()}")
+            ahead.rename(target)
             pending.append(target)
         total = 0
         for path in pending:
@@ -233,6 +278,25 @@ class Recorder:
             log.info("replayed %d history record(s) from %s", total, self.journal)
         self.replayed += total
         return total
+
+    def _open_ahead(self) -> None:
+        path = self.journal.with_name(f"{self.journal.name}.ahead-{os.getpid()}-{uuid.uuid4().hex[:8]}")
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        self._ahead_fd, self._ahead_path = fd, path
+
+    def _close_ahead(self) -> None:
+        if self._ahead_fd is None or self._ahead_path is None:
+            return
+        if self._queue or self._writing:
+            return  # still holding records: leave the file for the next start to replay
+        os.close(self._ahead_fd)
+        self._ahead_path.unlink(missing_ok=True)
+        self._ahead_fd = self._ahead_path = None
+
+
+def _journal_line(row: dict[str, Any]) -> str:
+    return json.dumps(row, default=_json_default, ensure_ascii=False, separators=(",", ":")) + "\n"
 
 
 def _json_default(value: Any) -> Any:

@@ -196,7 +196,7 @@ async def _insert_sqlite(connection: AsyncConnection, rows: Sequence[Row]) -> No
     created = order.index("created_at")
     params = []
     for row in rows:
-        values = [row.get(name) for name in order]
+        values: list[Any] = [row.get(name) for name in order]
         values[arguments] = json.dumps(values[arguments])
         values[success] = int(values[success])
         values[created] = _sqlite_param(values[created])
