@@ -114,8 +114,14 @@ def serve(
     from plugyard.core.reload import ReloadOptions, ReloadResult, config_file_finder
     from plugyard.mcp_server.run import ready_message
     from plugyard.mcp_server.run import serve as run_serve
+    from plugyard.mcp_server.stdio import stdout_to_stderr
 
-    host = _guard(state.host)
+    if transport == "http":
+        host = _guard(state.host)
+    else:
+        # A plugin that prints while it loads must not write into the protocol's stdout.
+        with stdout_to_stderr():
+            host = _guard(state.host)
 
     def rebuild() -> PluginHost:
         return PluginHost(load_config(state.config_path), strict=state.strict).load()

@@ -13,6 +13,7 @@ import contextlib
 import fcntl
 import os
 import stat
+import sys
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
@@ -83,6 +84,22 @@ def _claimed_stdin() -> Iterator[int]:
             os.dup2(private, 0)
         with contextlib.suppress(OSError):
             os.close(private)
+
+
+@contextlib.contextmanager
+def stdout_to_stderr() -> Iterator[None]:
+    """While plugins load for stdio serving, fd 1 (and so ``print``, logging to stdout and child
+    processes) goes to stderr: stdout is the protocol's and a stray line breaks the client. While
+    serving, the SDK's stdio transport does the same."""
+    sys.stdout.flush()
+    saved = os.dup(1)
+    os.dup2(2, 1)
+    try:
+        yield
+    finally:
+        sys.stdout.flush()
+        os.dup2(saved, 1)
+        os.close(saved)
 
 
 @contextlib.asynccontextmanager

@@ -274,3 +274,27 @@ async def test_migration_0002_rolls_up_calls_recorded_before_it(db_url):
     _same(expected["daily"], actual["daily"])
     assert actual["errors"] == expected["errors"] != {}
     _same(expected["users"], actual["users"])
+
+
+@pytest.mark.anyio
+async def test_a_record_twice_in_a_batch_or_a_batch_written_twice_counts_once(db_url):
+    engine = create_engine(db_url)
+    await migrate.upgrade(engine)
+    spec = {
+        "user_id": "ada",
+        "tool_name": "calc",
+        "intent": None,
+        "success": True,
+        "error_type": "Boom",
+        "execution_time_ms": 2.0,
+        "age": 1,
+    }
+    row = _row(spec)
+    async with engine.begin() as conn:
+        assert len(await write_calls(conn, [row, dict(row), _row(spec)])) == 2
+    async with engine.begin() as conn:
+        assert await write_calls(conn, [row]) == []
+    [stats] = await _rows(engine, "SELECT calls FROM user_tool_stats")
+    [daily] = await _rows(engine, "SELECT calls FROM tool_daily")
+    await engine.dispose()
+    assert stats["calls"] == daily["calls"] == 2

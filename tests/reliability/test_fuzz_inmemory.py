@@ -1,6 +1,7 @@
 """Property-based fuzzing through the SDK's in-memory client: thousands of generated argument sets
-(random JSON, wrong types, missing and extra fields, strings at the size cap, deep nesting,
-NUL bytes; lone surrogates go over the wire) and generated resource/prompt requests against a live server on a real database.
+(random JSON, wrong types, missing and extra fields, strings at the size cap, deep nesting, NUL bytes;
+lone surrogates go over the wire) and generated resource/prompt requests, against a live server on a
+real database.
 
 No crash (the server still answers a valid call afterwards), every answer well formed (a result,
 or an error that names the tool), and every call to a known tool recorded exactly once."""
@@ -41,7 +42,9 @@ text = st.one_of(
     st.text(st.characters(exclude_categories=["Cs"]), max_size=40),  # control characters and NUL included
     st.sampled_from(ODD_STRINGS),
 )
-scalars = st.one_of(st.none(), st.booleans(), st.integers(), st.integers(min_value=-(2**70), max_value=2**70), st.floats(), text)
+scalars = st.one_of(
+    st.none(), st.booleans(), st.integers(), st.integers(min_value=-(2**70), max_value=2**70), st.floats(), text
+)
 json_values = st.recursive(
     scalars, lambda inner: st.lists(inner, max_size=4) | st.dictionaries(text, inner, max_size=4), max_leaves=12
 )
@@ -123,6 +126,7 @@ def test_generated_argument_sets_get_a_well_formed_answer_and_are_each_recorded_
     portal, client, host = live
     schemas = {t.name: t.input_schema for t in host.tools if t.name not in SKIPPED_TOOLS}
     known_calls: list[str] = []
+    examples: list[str] = []
 
     @settings(
         max_examples=EXAMPLES // 5 if is_postgres(db_url) else EXAMPLES,
@@ -133,6 +137,7 @@ def test_generated_argument_sets_get_a_well_formed_answer_and_are_each_recorded_
     @given(argument_sets(schemas))
     def one_call(case: tuple[str, Any]) -> None:
         name, arguments = case
+        examples.append(name)
         result = portal.call(client.call_tool, name, arguments)
         known = name in host.tools
         check_answer(name, known, result)
@@ -141,6 +146,7 @@ def test_generated_argument_sets_get_a_well_formed_answer_and_are_each_recorded_
             known_calls.append(result.meta[CALL_ID_META])
 
     one_call()
+    print(f"\n{len(examples)} generated calls, {len(known_calls)} to known tools", end=" ")
     # Still serving, and everything known was recorded once.
     ok = portal.call(client.call_tool, "add", {"a": 40, "b": 2})
     assert not ok.is_error and ok.structured_content == {"result": 42}
@@ -176,6 +182,7 @@ resource_uris = st.one_of(
 
 def test_generated_resource_and_prompt_requests_get_a_well_formed_answer(live, db_url):
     portal, client, _host = live
+    seen: list[str] = []
 
     @settings(
         max_examples=max(EXAMPLES // 10, 20) if is_postgres(db_url) else max(EXAMPLES // 3, 50),
@@ -191,6 +198,7 @@ def test_generated_resource_and_prompt_requests_get_a_well_formed_answer(live, d
     )
     def one_request(case: tuple[str, str, dict[str, str] | None]) -> None:
         kind, target, arguments = case
+        seen.append(kind)
         try:
             if kind == "resource":
                 result = portal.call(client.read_resource, target)
@@ -203,5 +211,6 @@ def test_generated_resource_and_prompt_requests_get_a_well_formed_answer(live, d
             assert isinstance(exc.error.code, int) and exc.error.message
 
     one_request()
+    print(f"\n{len(seen)} generated resource/prompt requests", end=" ")
     ok = portal.call(client.call_tool, "add", {"a": 1})
     assert not ok.is_error
