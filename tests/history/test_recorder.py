@@ -153,3 +153,25 @@ async def test_a_full_queue_spills_to_the_journal_instead_of_dropping(engine, tm
     await recorder.close()
     assert await Recorder(engine, journal=journal).replay_journal() == 2
     assert len(await recorded(db_url)) == 5
+
+
+async def test_a_row_the_database_refuses_is_set_aside_and_the_others_are_written(engine, tmp_path, db_url):
+    from tests.conftest import query
+
+    recorder = Recorder(engine, journal=tmp_path / "j.jsonl", batch_size=10)
+    good = [outcome() for _ in range(4)]
+    bad = outcome()
+    bad.call.tool_name = None  # type: ignore[assignment]  # NOT NULL: refused by the database itself
+    for o in [*good[:2], bad, *good[2:]]:
+        recorder.submit(o)
+    await recorder.close()
+    stored = {r["call_id"] for r in await query(db_url, "SELECT call_id FROM tool_call")}
+    assert stored == {o.call.call_id for o in good}
+    assert recorder.refused == 1
+    assert bad.call.call_id in (tmp_path / "j.jsonl.refused").read_text()
+    # A later batch is not held up.
+    again = Recorder(engine, journal=tmp_path / "j.jsonl")
+    later = outcome()
+    again.submit(later)
+    await again.close()
+    assert later.call.call_id in {r["call_id"] for r in await query(db_url, "SELECT call_id FROM tool_call")}

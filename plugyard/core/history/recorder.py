@@ -25,6 +25,7 @@ from typing import Any
 
 import anyio
 import pydantic_core
+from sqlalchemy import exc as sa_exc
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -94,6 +95,7 @@ class Recorder:
         self.journaled = 0
         self.replayed = 0
         self.failures = 0
+        self.refused = 0
 
     @property
     def depth(self) -> int:
@@ -202,6 +204,11 @@ class Recorder:
             except (SQLAlchemyError, sqlite3.Error, OSError) as exc:
                 attempt += 1
                 self.failures += 1
+                if not _unavailable(exc):
+                    # The database is there but refuses these rows: write the others, set the
+                    # refused ones aside, and never let one bad row hold up every later batch.
+                    await self._write_one_by_one(rows, exc)
+                    return
                 if (self._closing and attempt >= SHUTDOWN_ATTEMPTS) or len(self._queue) >= self.queue_size:
                     log.error(
                         "history database unavailable (%s); %d record(s) kept in %s", exc, len(rows), self.journal
@@ -214,6 +221,25 @@ class Recorder:
                 continue
             self.written += len(rows)
             return
+
+    async def _write_one_by_one(self, rows: list[dict[str, Any]], first: BaseException) -> None:
+        refused = []
+        for row in rows:
+            try:
+                await self._write([row])
+            except (SQLAlchemyError, sqlite3.Error, OSError) as exc:
+                if _unavailable(exc):
+                    self._append_journal([row])  # the database went away meanwhile
+                else:
+                    refused.append(row)
+            else:
+                self.written += 1
+        if refused:
+            path = self.journal.with_name(self.journal.name + ".refused")
+            with path.open("a", encoding="utf-8") as fh:
+                fh.writelines(_journal_line(r) for r in refused)
+            self.refused += len(refused)
+            log.error("history database refused %d record(s) (%s); kept in %s", len(refused), first, path)
 
     # -- the journal -----------------------------------------------------------------------
 
@@ -293,6 +319,20 @@ class Recorder:
         os.close(self._ahead_fd)
         self._ahead_path.unlink(missing_ok=True)
         self._ahead_fd = self._ahead_path = None
+
+
+def _unavailable(exc: BaseException) -> bool:
+    """Whether the database could not be reached or locked (worth retrying), rather than refusing
+    what it was given (integrity, data or programming errors)."""
+    if isinstance(exc, OSError | sa_exc.OperationalError | sa_exc.InterfaceError | sa_exc.TimeoutError):
+        return True
+    if isinstance(exc, sqlite3.OperationalError | sqlite3.InterfaceError):
+        return True
+    if isinstance(exc, sa_exc.DBAPIError) and exc.connection_invalidated:
+        return True
+    # A missing table is an operational error on SQLite but a programming error on PostgreSQL:
+    # either way the schema is not there yet, which a later attempt (after a migration) may fix.
+    return "does not exist" in str(exc) or "no such table" in str(exc)
 
 
 def _journal_line(row: dict[str, Any]) -> str:
