@@ -5,15 +5,19 @@ import concurrent.futures
 import functools
 import json
 import os
+import signal
 import socket
 import sqlite3
+import subprocess
 import sys
+import time
 import uuid
-from collections.abc import AsyncIterator, Callable, Coroutine, Iterator
+from collections.abc import AsyncIterator, Callable, Coroutine, Iterator, Sequence
 from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
 from typing import Any, TypeVar
 
+import httpx2 as httpx
 import pytest
 
 from plugyard.core.config import Config, parse_config
@@ -265,6 +269,45 @@ async def recorded(db_url: str, where: str = "1=1") -> list[dict[str, Any]]:
         if isinstance(row.get("arguments"), str):
             row["arguments"] = json.loads(row["arguments"])
     return found
+
+
+@contextmanager
+def serving_http(
+    config: Path, tmp_path: Path, *, env: dict[str, str] | None = None, args: Sequence[str] = ()
+) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+    """A real `plugyard serve --transport http` on a free port; yields (base URL, process) once it
+    answers, and stops it with SIGTERM afterwards (if the test has not already)."""
+    port = free_port()
+    command = [sys.executable, "-m", "plugyard", "--config", str(config), "serve", "--transport", "http"]
+    proc = subprocess.Popen(
+        [*command, "--port", str(port), *args],
+        env=env or subprocess_env(tmp_path),
+        cwd=tmp_path,
+        stderr=subprocess.PIPE,
+    )
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            httpx.get(f"{base}/healthz", timeout=0.5)
+            break
+        except httpx.TransportError as exc:
+            if proc.poll() is not None or time.monotonic() > deadline:
+                output = proc.stderr.read().decode() if proc.stderr else ""
+                proc.kill()
+                proc.wait(15)
+                if proc.stderr:
+                    proc.stderr.close()
+                raise RuntimeError(f"server did not start: {output}") from exc
+            time.sleep(0.1)
+    try:
+        yield base, proc
+    finally:
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+            proc.wait(15)
+        if proc.stderr:
+            proc.stderr.close()
 
 
 def free_port() -> int:

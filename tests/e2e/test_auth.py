@@ -5,7 +5,6 @@ from __future__ import annotations
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import httpx2 as httpx
@@ -16,7 +15,7 @@ from mcp.client.streamable_http import streamable_http_client
 from plugyard.core.auth import TokenTable
 from plugyard.core.config import parse_config
 from plugyard.core.errors import ConfigError
-from tests.conftest import free_port, subprocess_env, write_config
+from tests.conftest import free_port, serving_http, subprocess_env, write_config
 
 pytestmark = [pytest.mark.e2e, pytest.mark.anyio]
 
@@ -40,43 +39,9 @@ def test_tokens_resolve_from_the_environment_and_never_from_the_file():
 @pytest.fixture
 def secured(tmp_path: Path, db_path: Path):
     config = write_config(tmp_path / "plugins.toml", db_path)
-    port = free_port()
     env = subprocess_env(tmp_path, PLUGYARD_AUTH_TOKENS=f"alice={ALICE},bob={BOB}")
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "plugyard",
-            "--config",
-            str(config),
-            "serve",
-            "--transport",
-            "http",
-            "--port",
-            str(port),
-        ],
-        env=env,
-        cwd=tmp_path,
-        stderr=subprocess.PIPE,
-    )
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            httpx.get(f"{base}/healthz", timeout=0.5)
-            break
-        except httpx.TransportError:
-            if proc.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError((proc.stderr.read() if proc.stderr else b"").decode()) from None
-            time.sleep(0.1)
-    try:
+    with serving_http(config, tmp_path, env=env) as (base, proc):
         yield f"{base}/mcp", proc
-    finally:
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)
-            proc.wait(15)
-        if proc.stderr:
-            proc.stderr.close()
 
 
 async def test_requests_without_a_valid_token_are_refused(secured):

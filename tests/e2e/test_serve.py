@@ -7,7 +7,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -16,7 +15,7 @@ import httpx2 as httpx
 import pytest
 from mcp import Client, StdioServerParameters
 
-from tests.conftest import free_port, rows, subprocess_env, write_config
+from tests.conftest import rows, serving_http, subprocess_env, write_config
 
 pytestmark = [pytest.mark.anyio, pytest.mark.e2e]
 
@@ -104,43 +103,8 @@ def _alive(pid: int) -> bool:
 
 @pytest.fixture
 def http_server(config_file: Path, tmp_path: Path) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
-    port = free_port()
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "plugyard",
-            "--config",
-            str(config_file),
-            "serve",
-            "--transport",
-            "http",
-            "--port",
-            str(port),
-        ],
-        env=subprocess_env(tmp_path),
-        cwd=tmp_path,
-        stderr=subprocess.PIPE,
-    )
-    url = f"http://127.0.0.1:{port}/mcp"
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            httpx.get(f"http://127.0.0.1:{port}/", timeout=0.5)
-            break
-        except httpx.TransportError as exc:
-            if proc.poll() is not None or time.monotonic() > deadline:
-                output = proc.stderr.read().decode() if proc.stderr else ""
-                raise RuntimeError(f"server did not start: {output}") from exc
-            time.sleep(0.1)
-    try:
-        yield url, proc
-    finally:
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)
-            proc.wait(15)
-        if proc.stderr:
-            proc.stderr.close()
+    with serving_http(config_file, tmp_path) as (base, proc):
+        yield f"{base}/mcp", proc
 
 
 async def test_http_lists_calls_and_records(http_server, db_path, mode):

@@ -5,10 +5,6 @@ is the server's default user) and over HTTP with bearer tokens (the user is the 
 from __future__ import annotations
 
 import json
-import signal
-import subprocess
-import sys
-import time
 from collections.abc import AsyncIterator, Iterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from pathlib import Path
@@ -25,7 +21,7 @@ from plugyard.core.history.plugin import HistoryPlugin
 from plugyard.core.history.workflow_store import WorkflowStore
 from plugyard.core.host import PluginHost
 from plugyard.mcp_server.server import PlugyardServer
-from tests.conftest import free_port, subprocess_env, write_config
+from tests.conftest import serving_http, subprocess_env, write_config
 
 pytestmark = pytest.mark.anyio
 
@@ -154,27 +150,9 @@ BOB = "bob-token-0123456789abcdef-xyz"
 def secured(tmp_path: Path, db_path: Path) -> Iterator[str]:
     """`plugyard serve --transport http` with alice's and bob's bearer tokens; yields its base URL."""
     config = write_config(tmp_path / "plugins.toml", db_path)
-    port = free_port()
     env = subprocess_env(tmp_path, PLUGYARD_AUTH_TOKENS=f"alice={ALICE},bob={BOB}")
-    command = [sys.executable, "-m", "plugyard", "--config", str(config), "serve", "--transport", "http"]
-    proc = subprocess.Popen([*command, "--port", str(port)], env=env, cwd=tmp_path, stderr=subprocess.PIPE)
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            httpx.get(f"{base}/healthz", timeout=0.5)
-            break
-        except httpx.TransportError:
-            if proc.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError((proc.stderr.read() if proc.stderr else b"").decode()) from None
-            time.sleep(0.1)
-    try:
+    with serving_http(config, tmp_path, env=env) as (base, _proc):
         yield base
-    finally:
-        proc.send_signal(signal.SIGTERM)
-        proc.wait(15)
-        if proc.stderr:
-            proc.stderr.close()
 
 
 @pytest.mark.e2e
