@@ -125,6 +125,9 @@ async def test_every_history_tool_shows_only_the_callers_own_data(running_host, 
             assert rated.is_error and "of user 'ada'" in rated.content[0].text
             ranked = (await client.call_tool("recommend_tools", {"capability": "compute"})).structured_content
             assert all(t["user_calls"] == 0 for t in ranked["tools"])
+            # Figures learned only from bob's calls (his latency, his success rate) are not shown to ada.
+            assert all(t["latency_ms"] is None and t["success_mean"] is None for t in ranked["tools"])
+            assert all("not shown" in t["reason"] for t in ranked["tools"])
         service = history_of(host).service
         assert [f.user_id for f in await service.get_recent_failed_tools("bob")] == ["bob"] * 3
 

@@ -112,7 +112,26 @@ class HistoryTools:
         }
 
 
+_LEARNED_FROM_OTHERS = (
+    "expected",
+    "alpha",
+    "beta",
+    "success_mean",
+    "prior_strength",
+    "latency_ms",
+    "latency_penalty",
+    "satisfaction",
+    "satisfaction_reward",
+)
+
+
 def _public(score: dict[str, Any]) -> dict[str, Any]:
-    """What a user may see of a score: nothing counted over other users."""
+    """What a user may see of a score: nothing counted over other users. For a tool the caller has
+    never used, every figure would be other users' (with one other user, exactly theirs), so only
+    its place in the ranking is shown."""
     score.pop("global_calls", None)
+    if not score.get("user_calls"):
+        for key in _LEARNED_FROM_OTHERS:
+            score[key] = None
+        score["reason"] = "no calls of yours yet: placed by how it does for everyone, which is not shown"
     return score
