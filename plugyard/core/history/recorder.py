@@ -297,7 +297,13 @@ class Recorder:
         for path in pending:
             rows = list(_read_journal(path))
             for start in range(0, len(rows), self.batch_size):
-                await self._write(rows[start : start + self.batch_size])
+                chunk = rows[start : start + self.batch_size]
+                try:
+                    await self._write(chunk)
+                except (SQLAlchemyError, sqlite3.Error) as exc:
+                    if _unavailable(exc):
+                        raise  # the database is away: keep the file for the next start
+                    await self._write_one_by_one(chunk, exc)
             path.unlink()
             total += len(rows)
         if total:
