@@ -276,15 +276,19 @@ def serving_http(
     config: Path, tmp_path: Path, *, env: dict[str, str] | None = None, args: Sequence[str] = ()
 ) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
     """A real `plugyard serve --transport http` on a free port; yields (base URL, process) once it
-    answers, and stops it with SIGTERM afterwards (if the test has not already)."""
+    answers, and stops it with SIGTERM afterwards (if the test has not already). Its stderr goes
+    to ``serve-<port>.log`` in ``tmp_path`` (a pipe nobody reads would fill and stall it)."""
     port = free_port()
     command = [sys.executable, "-m", "plugyard", "--config", str(config), "serve", "--transport", "http"]
-    proc = subprocess.Popen(
-        [*command, "--port", str(port), *args],
-        env=env or subprocess_env(tmp_path),
-        cwd=tmp_path,
-        stderr=subprocess.PIPE,
-    )
+    log = tmp_path / f"serve-{port}.log"
+    with log.open("wb") as stderr:
+        proc = subprocess.Popen(
+            [*command, "--port", str(port), *args],
+            env=env or subprocess_env(tmp_path),
+            cwd=tmp_path,
+            stdout=subprocess.DEVNULL,
+            stderr=stderr,
+        )
     base = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 30
     while True:
@@ -293,12 +297,9 @@ def serving_http(
             break
         except httpx.TransportError as exc:
             if proc.poll() is not None or time.monotonic() > deadline:
-                output = proc.stderr.read().decode() if proc.stderr else ""
                 proc.kill()
                 proc.wait(15)
-                if proc.stderr:
-                    proc.stderr.close()
-                raise RuntimeError(f"server did not start: {output}") from exc
+                raise RuntimeError(f"server did not start: {log.read_text(errors='replace')}") from exc
             time.sleep(0.1)
     try:
         yield base, proc
@@ -306,8 +307,11 @@ def serving_http(
         if proc.poll() is None:
             proc.send_signal(signal.SIGTERM)
             proc.wait(15)
-        if proc.stderr:
-            proc.stderr.close()
+
+
+def server_log(tmp_path: Path) -> str:
+    """What the HTTP servers started by ``serving_http`` in this test wrote on stderr."""
+    return "".join(p.read_text(errors="replace") for p in sorted(tmp_path.glob("serve-*.log")))
 
 
 def free_port() -> int:

@@ -15,7 +15,7 @@ from mcp.client.streamable_http import streamable_http_client
 from plugyard.core.auth import TokenTable
 from plugyard.core.config import parse_config
 from plugyard.core.errors import ConfigError
-from tests.conftest import free_port, serving_http, subprocess_env, write_config
+from tests.conftest import free_port, server_log, serving_http, subprocess_env, write_config
 
 pytestmark = [pytest.mark.e2e, pytest.mark.anyio]
 
@@ -57,7 +57,7 @@ async def test_requests_without_a_valid_token_are_refused(secured):
     assert wrong.status_code == 401
 
 
-async def test_each_callers_identity_becomes_the_user_of_its_records(secured, db_path):
+async def test_each_callers_identity_becomes_the_user_of_its_records(secured, db_path, tmp_path):
     from tests.conftest import query
 
     url, proc = secured
@@ -68,7 +68,7 @@ async def test_each_callers_identity_becomes_the_user_of_its_records(secured, db
                 assert not result.is_error
     proc.send_signal(signal.SIGTERM)
     assert proc.wait(15) == 0
-    stderr = proc.stderr.read().decode() if proc.stderr else ""
+    stderr = server_log(tmp_path)
     assert ALICE not in stderr and BOB not in stderr
     stored = await query(f"sqlite+aiosqlite:///{db_path}", "SELECT user_id FROM tool_call ORDER BY id")
     assert [r["user_id"] for r in stored] == ["alice", "bob"]

@@ -28,7 +28,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from mcp import Client
 
-from tests.conftest import free_port, rows, subprocess_env, write_config
+from tests.conftest import rows, serving_http, subprocess_env, write_config
 
 pytestmark = [pytest.mark.e2e]
 
@@ -222,37 +222,8 @@ def test_stdio_survives_generated_garbage_and_writes_only_json_rpc(stdio_server,
 @pytest.fixture
 def http_url(tmp_path: Path, db_path: Path) -> Iterator[str]:
     config = write_config(tmp_path / "plugins.toml", db_path)
-    port = free_port()
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "plugyard",
-            "--config",
-            str(config),
-            "serve",
-            "--transport",
-            "http",
-            "--port",
-            str(port),
-        ],
-        env=subprocess_env(tmp_path),
-        cwd=tmp_path,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=0.5)
-            break
-        except httpx.TransportError:
-            if proc.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError("server did not start") from None
-            time.sleep(0.1)
-    try:
-        yield f"http://127.0.0.1:{port}/mcp"
-    finally:
+    with serving_http(config, tmp_path, env=subprocess_env(tmp_path)) as (base, proc):
+        yield f"{base}/mcp"
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(30) == 0
 

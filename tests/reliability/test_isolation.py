@@ -6,9 +6,6 @@ from __future__ import annotations
 
 import json
 import signal
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -19,7 +16,7 @@ from mcp import Client
 from mcp.client.streamable_http import streamable_http_client
 
 from plugyard.mcp_server.server import CALL_ID_META
-from tests.conftest import free_port, query, subprocess_env, write_config
+from tests.conftest import query, serving_http, subprocess_env, write_config
 
 pytestmark = [pytest.mark.e2e, pytest.mark.anyio]
 
@@ -42,39 +39,10 @@ TASK = "Break down building a web scraper into steps: fetch pages, parse HTML, s
 @pytest.fixture
 def server(tmp_path: Path, db_path: Path) -> Iterator[str]:
     config = write_config(tmp_path / "plugins.toml", db_path)
-    port = free_port()
     env = subprocess_env(tmp_path, PLUGYARD_AUTH_TOKENS=",".join(f"{u}={t}" for u, t in TOKENS.items()))
     env.pop("ANTHROPIC_API_KEY", None)  # the assistant's deterministic path: no model, the same cards every time
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "plugyard",
-            "--config",
-            str(config),
-            "serve",
-            "--transport",
-            "http",
-            "--port",
-            str(port),
-        ],
-        env=env,
-        cwd=tmp_path,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=0.5)
-            break
-        except httpx.TransportError:
-            if proc.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError("server did not start") from None
-            time.sleep(0.1)
-    try:
-        yield f"http://127.0.0.1:{port}/mcp"
-    finally:
+    with serving_http(config, tmp_path, env=env) as (base, proc):
+        yield f"{base}/mcp"
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(30) == 0
 
