@@ -26,7 +26,8 @@ class ToolCallRecord(SQLModel, table=True):
     __table_args__ = (
         sa.Index("ix_tool_call_user_id", "user_id"),
         sa.Index("ix_tool_call_tool_name", "tool_name"),
-        sa.Index("ix_tool_call_success", "success"),
+        # ix_tool_call_success (the sixth of the study assistant's indexes) was dropped by migration 0004:
+        # no query used it.
         sa.Index("ix_tool_call_created_at", "created_at"),
         sa.Index("ix_tool_call_user_created", "user_id", "created_at"),
         sa.Index("ix_tool_call_metrics", "tool_name", "success", "execution_time_ms"),
