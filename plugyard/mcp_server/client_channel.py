@@ -19,6 +19,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+from collections.abc import Callable
 from typing import Any, TypeVar
 
 import pydantic
@@ -160,3 +161,37 @@ class McpClientChannel:
         if not isinstance(state, dict) or state.pop("v", None) != _STATE_VERSION:
             return {}
         return state
+
+
+class LazyClientChannel:
+    """A ``McpClientChannel`` built on first use: most calls never log, sample or elicit, and
+    building one reads the request's state, which cost every call more than the tool itself."""
+
+    __slots__ = ("_channel", "_context", "_level_state")
+
+    def __init__(self, context: Context[Any, Any], level_state: Callable[[], dict[str, Any]]) -> None:
+        self._context = context
+        self._level_state = level_state
+        self._channel: McpClientChannel | None = None
+
+    def _get(self) -> McpClientChannel:
+        if self._channel is None:
+            self._channel = McpClientChannel(self._context, self._level_state())
+        return self._channel
+
+    @property
+    def pending(self) -> dict[str, InputRequest]:
+        return self._channel.pending if self._channel is not None else {}
+
+    async def log(self, level: LogLevel, data: Any, logger: str | None) -> None:
+        await self._get().log(level, data, logger)
+
+    async def sample(self, prompt: str, *, system: str | None, max_tokens: int, temperature: float | None) -> str:
+        return await self._get().sample(prompt, system=system, max_tokens=max_tokens, temperature=temperature)
+
+    async def elicit(self, message: str, schema: type[M]) -> Elicitation[M]:
+        return await self._get().elicit(message, schema)
+
+    def input_required(self) -> InputRequiredResult:
+        return self._get().input_required()
+

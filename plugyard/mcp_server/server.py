@@ -29,7 +29,7 @@ from plugyard.core.history import health
 from plugyard.core.host import PluginHost
 from plugyard.core.llm import use_sampler
 from plugyard.core.tools import Tool
-from plugyard.mcp_server.client_channel import McpClientChannel
+from plugyard.mcp_server.client_channel import LazyClientChannel
 from plugyard.mcp_server.content import tool_result
 from plugyard.mcp_server.features import FeatureServer, connection_of
 from plugyard.mcp_server.sampling import client_sampler
@@ -180,10 +180,11 @@ class PlugyardServer(FeatureServer):
         if name not in host.tools:
             return await super().call_tool(name, arguments, context)
         progress = None
-        channel: McpClientChannel | None = None
+        channel: LazyClientChannel | None = None
         if context is not None and context._request_context is not None:
             progress = context.report_progress
-            channel = McpClientChannel(context, connection_of(context.request_context.session).state)
+            session = context.request_context.session
+            channel = LazyClientChannel(context, lambda: connection_of(session).state)
         try:
             # A tool that needs a language model (the assistant) may reach the client's through sampling.
             with host.in_use(), use_sampler(client_sampler(context)):
