@@ -5,13 +5,14 @@ This module is the public face for plugin authors; everything here is stable API
 
 from plugyard.core.calls import ToolCall, ToolContext, ToolOutcome, Veto
 from plugyard.core.cards import ActionCard
-from plugyard.core.client import Elicitation, InputRequired
+from plugyard.core.client import Elicitation
 from plugyard.core.config import data_dir
 from plugyard.core.content import Audio, EmbeddedResource, Image, PromptMessage, ResourceLink, Text, ToolResult
 from plugyard.core.errors import (
     ClientFeatureUnavailable,
     ConfigError,
     HistoryError,
+    InputRequired,
     InvalidArguments,
     PluginError,
     PlugyardError,

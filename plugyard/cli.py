@@ -411,7 +411,7 @@ def db_upgrade(state: _State, revision: str) -> None:
     from plugyard.core.history import migrate
 
     async def go(engine: Any) -> str | None:
-        steps = _pending_revisions(migrate.history(), await migrate.current(engine), revision)
+        steps = migrate.pending_revisions(await migrate.current(engine), revision)
         if steps is None:  # a revision not on the one line of history (a branch, a relative step): as asked
             await migrate.upgrade(engine, revision)
         else:
@@ -423,16 +423,6 @@ def db_upgrade(state: _State, revision: str) -> None:
 
     at = _with_engine(state, go)
     click.echo(f"{_safe_url(state.config.database_url)} is at revision {at}")
-
-
-def _pending_revisions(history: list[tuple[str, str | None, str]], at: str | None, target: str) -> list[str] | None:
-    """The revisions an upgrade from ``at`` to ``target`` applies, oldest first (None when not linear)."""
-    order = [rev for rev, _, _ in history]
-    goal = order[-1] if target == "head" and order else target
-    if goal not in order or (at is not None and at not in order):
-        return None
-    start = order.index(at) + 1 if at is not None else 0
-    return order[start : order.index(goal) + 1]
 
 
 @db.command("downgrade")

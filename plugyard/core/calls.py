@@ -100,9 +100,6 @@ class ToolCall:
     workflow_run_id: str | None = None
 
 
-_PIPELINE_ERRORS = frozenset({"InvalidArguments", "ToolVetoed", "ToolTimeout", "ToolFailed", "UnknownTool"})
-
-
 @dataclasses.dataclass(slots=True)
 class ToolOutcome:
     """How a call ended. ``result`` is set on success; ``error_type``/``error_message`` on failure."""
@@ -123,7 +120,8 @@ class ToolOutcome:
         if self.success:
             return ""
         text = self.error_message or self.error_type or "the tool failed"
-        if self.error_type in _PIPELINE_ERRORS:
+        # Only an exception the tool itself raised is carried as the cause of the pipeline's error.
+        if self.error is None or self.error.__cause__ is None:
             return text
         return f"tool {self.call.tool_name!r} of plugin {self.call.plugin_name!r} failed: {text}"
 

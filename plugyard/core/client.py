@@ -30,14 +30,6 @@ LogLevel = Literal["debug", "info", "notice", "warning", "error", "critical", "a
 LOG_LEVELS: tuple[LogLevel, ...] = ("debug", "info", "notice", "warning", "error", "critical", "alert", "emergency")
 
 
-class InputRequired(Exception):
-    """Raised inside a tool on 2026-07-28 sessions when it asks a question not answered yet.
-
-    Do not catch it: the adapter turns it into the protocol's input-required answer and the client
-    calls the tool again with the answer. (A tool that catches ``Exception`` should re-raise it.)
-    """
-
-
 @dataclasses.dataclass(frozen=True, slots=True)
 class Elicitation(Generic[M]):
     """The user's answer to ``ctx.elicit``: ``action`` is accept, decline or cancel; ``data`` is set on accept."""

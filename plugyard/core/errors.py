@@ -14,6 +14,7 @@
     ├── ResourceNotFound         no registered resource matches a URI
     ├── PromptNotFound           no registered prompt has that name
     ├── PromptArgumentsInvalid   a prompt was asked for with missing or unknown arguments
+    ├── InputRequired            not a failure: a tool asked its client a question not answered yet
     └── HistoryError             the history database is unreachable or its schema is not at head
         ├── SchemaBehind
         └── UnknownCall          no recorded call of this user has that id (rating a call)
@@ -101,6 +102,14 @@ class PromptNotFound(PlugyardError):
 
 class PromptArgumentsInvalid(PlugyardError):
     """A prompt was asked for without a required argument, or with one it does not take."""
+
+
+class InputRequired(PlugyardError):
+    """Raised inside a tool on 2026-07-28 sessions when it asks a question not answered yet.
+
+    Do not catch it: the adapter turns it into the protocol's input-required answer and the client
+    calls the tool again with the answer. (A tool that catches ``Exception`` should re-raise it.)
+    """
 
 
 class HistoryError(PlugyardError):

@@ -296,7 +296,7 @@ class ToolPipeline:
             except pydantic_core.PydanticSerializationError as exc:
                 raise ToolFailed(
                     f"tool {tool.name!r} of plugin {tool.plugin!r} returned a value that cannot be serialised: {exc}"
-                ) from exc
+                ) from None  # the message says it all; a cause would mark it as the tool's own exception
             outcome = ToolOutcome(
                 call=call,
                 success=True,

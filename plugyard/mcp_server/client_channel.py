@@ -43,8 +43,8 @@ from mcp.types import (
 )
 from mcp_types.version import MODERN_PROTOCOL_VERSIONS
 
-from plugyard.core.client import LOG_LEVELS, Elicitation, InputRequired, LogLevel
-from plugyard.core.errors import ClientFeatureUnavailable
+from plugyard.core.client import LOG_LEVELS, Elicitation, LogLevel
+from plugyard.core.errors import ClientFeatureUnavailable, InputRequired
 
 log = logging.getLogger("plugyard.mcp")
 

@@ -22,9 +22,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 
 import plugyard
-from plugyard.core.client import InputRequired
 from plugyard.core.content import declares_content, structured_model_of
-from plugyard.core.errors import UnknownTool
+from plugyard.core.errors import InputRequired, UnknownTool
 from plugyard.core.history import health
 from plugyard.core.host import PluginHost
 from plugyard.core.llm import use_sampler

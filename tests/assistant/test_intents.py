@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-import time
 from typing import Any
 
 import pytest
@@ -116,15 +115,6 @@ async def test_the_language_model_classifier_has_no_opinion_without_a_model():
     from plugyard.plugins.intents_llm import ModelClassifier
 
     assert await ModelClassifier().classify("anything") is None
-
-
-def test_classification_is_fast_enough_without_a_model():
-    # Not a timing assertion on the machine: a sanity bound 100x above the measured figure (bench/RESULTS.md).
-    classifier = offline.OfflineClassifier(NgramIntentModel.load(offline.SHIPPED_MODEL))
-    started = time.process_time()
-    for _ in range(20):
-        classifier.classify("I want to truly understand why the derivative of e^x is e^x")
-    assert (time.process_time() - started) / 20 < 0.5
 
 
 def test_intents_fit_retrains_and_the_plugin_uses_the_new_model(tmp_path):

@@ -16,7 +16,8 @@ import click
 import pytest
 from click.testing import CliRunner
 
-from plugyard.cli import _pending_revisions, main
+from plugyard.cli import main
+from plugyard.core.history.migrate import pending_revisions
 from tests.conftest import subprocess_env, write_config
 from tests.e2e.test_cli import plugyard
 
@@ -144,8 +145,8 @@ def test_history_report_writes_one_page(tmp_path, config):
 
 def test_migrations_run_one_revision_at_a_time():
     history = [("0001", None, "a"), ("0002", "0001", "b"), ("0003", "0002", "c")]
-    assert _pending_revisions(history, None, "head") == ["0001", "0002", "0003"]
-    assert _pending_revisions(history, "0001", "head") == ["0002", "0003"]
-    assert _pending_revisions(history, "0001", "0002") == ["0002"]
-    assert _pending_revisions(history, "0003", "head") == []
-    assert _pending_revisions(history, None, "+1") is None
+    assert pending_revisions(None, "head", history) == ["0001", "0002", "0003"]
+    assert pending_revisions("0001", "head", history) == ["0002", "0003"]
+    assert pending_revisions("0001", "0002", history) == ["0002"]
+    assert pending_revisions("0003", "head", history) == []
+    assert pending_revisions(None, "+1", history) is None

@@ -185,7 +185,7 @@ async def test_misbehaving_plugins_are_contained_named_and_recorded(faulty_confi
         ("fragile", "raises_in_tool", 1, None),
         ("fragile", "raises_in_tool", 0, "ValueError"),
         ("hang_async", "hangs", 0, "ToolTimeout"),
-        ("opaque", "unserialisable", 0, "PydanticSerializationError"),
+        ("opaque", "unserialisable", 0, "ToolFailed"),  # refused by the pipeline, not raised
         ("add", "sample_plugin", 1, None),
         ("calculate", "calculator", 1, None),
     ]

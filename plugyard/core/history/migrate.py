@@ -87,3 +87,16 @@ def history() -> list[tuple[str, str | None, str]]:
     revisions = list(script.walk_revisions())
     revisions.reverse()
     return [(r.revision, r.down_revision if isinstance(r.down_revision, str) else None, r.doc) for r in revisions]
+
+
+def pending_revisions(
+    at: str | None, target: str, revisions: list[tuple[str, str | None, str]] | None = None
+) -> list[str] | None:
+    """The revisions an upgrade from ``at`` to ``target`` applies, oldest first; None when the
+    path is not on the one line of history (a branch, a relative step): then upgrade as asked."""
+    order = [rev for rev, _, _ in (history() if revisions is None else revisions)]
+    goal = order[-1] if target == "head" and order else target
+    if goal not in order or (at is not None and at not in order):
+        return None
+    start = order.index(at) + 1 if at is not None else 0
+    return order[start : order.index(goal) + 1]

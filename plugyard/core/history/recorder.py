@@ -184,7 +184,7 @@ class Recorder:
             # SQLite: Python on the loop, SQL in a worker thread (see core/history/inline.py).
             deferred = DeferredConnection()
             try:
-                await write_calls(deferred, rows)  # type: ignore[arg-type]
+                await write_calls(deferred, rows)
             except NotDeferrable:
                 pass
             else:

@@ -15,10 +15,11 @@ import dataclasses
 import json
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, date, datetime
-from typing import Any
+from typing import Any, Protocol
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from plugyard.core.history.models import tool_call_table
@@ -35,6 +36,18 @@ from plugyard.core.history.rollup_models import (
 from plugyard.core.preference import decay_weight
 
 Row = Mapping[str, Any]
+
+
+class Connection(Protocol):
+    """What writing calls needs of a connection: an ``AsyncConnection``, or the recorder's
+    ``inline.DeferredConnection``, which collects the SQL for a worker thread."""
+
+    @property
+    def dialect(self) -> Dialect: ...
+
+    async def execute(self, statement: Any, parameters: Any = None) -> Any: ...
+
+    async def exec_driver_sql(self, statement: str, parameters: Any = None) -> Any: ...
 
 
 def utc(value: datetime) -> datetime:
@@ -126,7 +139,7 @@ def aggregate(rows: Iterable[Row], *, sign: int = 1, scores: Mapping[str, int] |
     return deltas
 
 
-def _insert_for(connection: AsyncConnection) -> Any:
+def _insert_for(connection: Connection) -> Any:
     return postgresql.insert if connection.dialect.name == "postgresql" else sqlite.insert
 
 
@@ -148,7 +161,7 @@ def _sqlite_param(value: Any) -> Any:
 
 
 async def _upsert(
-    connection: AsyncConnection,
+    connection: Connection,
     table: sa.Table,
     keys: Sequence[str],
     rows: Sequence[Mapping[str, Any]],
@@ -179,7 +192,7 @@ async def _upsert(
     await connection.exec_driver_sql(sql, params)
 
 
-async def _insert_sqlite(connection: AsyncConnection, rows: Sequence[Row]) -> None:
+async def _insert_sqlite(connection: Connection, rows: Sequence[Row]) -> None:
     """Raw rows as plain tuples, in the exact forms SQLAlchemy's types store (JSON text, 1/0, timestamps)."""
     cached = _compiled.get(("sqlite", "tool_call"))
     if cached is None:
@@ -204,7 +217,7 @@ async def _insert_sqlite(connection: AsyncConnection, rows: Sequence[Row]) -> No
     await connection.exec_driver_sql(sql, params)
 
 
-async def apply(connection: AsyncConnection, deltas: Deltas) -> None:
+async def apply(connection: Connection, deltas: Deltas) -> None:
     """Add ``deltas`` to the rollups (negative deltas subtract; rows left with no calls go)."""
     if deltas.daily:
         await _upsert(connection, tool_daily_table, ("tool_name", "day"), list(deltas.daily.values()), "max_ms")
@@ -226,7 +239,7 @@ async def apply(connection: AsyncConnection, deltas: Deltas) -> None:
         await connection.execute(sa.delete(user_tool_stats_table).where(user_tool_stats_table.c.calls <= 0))
 
 
-async def write_calls(connection: AsyncConnection, rows: Sequence[Row]) -> list[Row]:
+async def write_calls(connection: Connection, rows: Sequence[Row]) -> list[Row]:
     """Insert ``rows`` (skipping call ids already stored) and their rollups; returns the rows inserted.
 
     A row may carry ``"feedback": {"score": .., "comment": .., "created_at": .., "updated_at": ..}``
