@@ -11,6 +11,15 @@ yet it is found through the ``plugyard`` entry-point group and uses the same hoo
    workflow declaring the intent) runs it through the engine, its steps' tool calls recorded with
    the run id; quick_task runs none and suggests the best matching tool;
 3. ``cards.enforce_cards`` guarantees at least one valid card; cards are stored for the caller.
+
+The language model (``core/llm``: Anthropic with an API key, else the MCP client's model through
+sampling) is asked by the model classifier, by workflow steps and for cards. On a 2026-07-28 MCP
+session an unanswered sampling question raises ``InputRequired`` wherever it is asked; every layer
+lets it through, the call ends with the question, and the client's retry runs the tool again from
+the top, asking the same questions in the same order (prompts depend only on the request and on
+deterministic work). A workflow run interrupted that way is left ``input_required`` (see
+``workflows.record_input_required``) and the retry makes one new, complete run; no cards are stored
+for the interrupted round.
 """
 
 from __future__ import annotations
@@ -25,11 +34,11 @@ from pydantic import BaseModel, Field
 from plugyard.core import cards as card_rules
 from plugyard.core import intents, llm
 from plugyard.core.calls import ToolContext
-from plugyard.core.errors import ToolFailed
+from plugyard.core.errors import InputRequired, ToolFailed
 from plugyard.core.history.workflow_store import WorkflowStore
 from plugyard.core.hookspecs import hookimpl
 from plugyard.core.intent_model import language
-from plugyard.core.workflows import RegisteredWorkflow, RunResult, execute
+from plugyard.core.workflows import INPUT_REQUIRED, RegisteredWorkflow, RunResult, execute, record_input_required
 
 if TYPE_CHECKING:
     from plugyard.core.host import PluginHost
@@ -295,6 +304,11 @@ class AssistantPlugin:
         row = await store.get_run(run_id)
         if row is None or row["user_id"] != ctx.user_id:
             raise ToolFailed(f"no workflow run {run_id!r} for this user")
+        if row["status"] == INPUT_REQUIRED:
+            raise ToolFailed(
+                f"workflow run {run_id!r} stopped to ask the client's model; the client's retry ran the workflow "
+                "again as a new run, so there is nothing to resume"
+            )
         if row["status"] not in ("running", "interrupted"):
             raise ToolFailed(f"workflow run {run_id!r} already ended ({row['status']}); nothing to resume")
         registered = next((w for w in host.workflows if w.name == row["workflow"]), None)
@@ -315,7 +329,7 @@ class AssistantPlugin:
             max_steps=self.settings.max_steps,
             step_timeout=self.settings.step_timeout,
         )
-        return await self._conclude(registered, result, verdict, row["message"], ctx)
+        return await self._conclude(registered, result, verdict, row["message"], ctx, resume=row)
 
     async def list_action_cards(
         self,
@@ -349,19 +363,36 @@ class AssistantPlugin:
         verdict: IntentVerdict,
         message: str,
         ctx: ToolContext,
+        *,
+        resume: dict[str, Any] | None = None,
     ) -> AssistResult:
         host, store = self._ready()
         workflow = registered.workflow
         summary = workflow.summary(result.state)
-        enforced = await card_rules.enforce_cards(
-            result.state.cards,
-            run_id=result.run_id,
-            message=message,
-            workflow=workflow.name,
-            state_summary=summary,
-            fallback=lambda: workflow.fallback_card(result.state),
-            known_tools=lambda name: name in host.tools,
-        )
+        try:
+            enforced = await card_rules.enforce_cards(
+                result.state.cards,
+                run_id=result.run_id,
+                message=message,
+                workflow=workflow.name,
+                state_summary=summary,
+                fallback=lambda: workflow.fallback_card(result.state),
+                known_tools=lambda name: name in host.tools,
+            )
+        except InputRequired as exc:
+            # The client's model was asked for the cards (2026-07-28): the retry runs the workflow
+            # again, so this round's run is not the complete one.
+            await record_input_required(
+                store,
+                result.run_id,
+                resume=resume,
+                steps=result.steps,
+                state=result.state.model_dump(mode="json"),
+                next_step=None,
+                duration_ms=result.duration_ms,
+                error=exc,
+            )
+            raise
         stored = await store.add_cards(
             ctx.user_id,
             [c.model_dump(exclude={"source_run_id"}) for c in enforced.cards],

@@ -119,6 +119,10 @@ def register_intent_classifiers(register: Callable[..., None]) -> None:
     results, weighted by confidence and ``weight`` (``IntentResult.scores``, when given, spread a
     classifier's vote over several intents). A ``fallback`` classifier (a language model, say) is
     asked only when the others together stay below the quick_task confidence threshold.
+
+    A classifier that raises is ignored, except for ``plugyard.InputRequired``: ``plugyard.ask_model``
+    raises it when the client's model answers through a 2026-07-28 retry of the call. Let it through,
+    and build the prompt from the message alone, so the rerun asks the same question.
     """
 
 
@@ -132,6 +136,12 @@ def register_workflows(register: Callable[..., None]) -> None:
     checked here (one start step, known targets, every step reachable): an invalid one fails the
     plugin's registration. The host picks a workflow for an intent that needs collaboration
     (plugins.toml ``[plugins.assistant.workflows]`` maps intents to workflow names).
+
+    A step that raises fails the run, except for ``plugyard.InputRequired`` (``run.ask`` or
+    ``run.complete`` reached the client's model on a 2026-07-28 session): the run stops
+    (``input_required``) and the client's retry runs the workflow again from the start as a new run.
+    So word a step's questions from its state alone, and keep what comes before them safe to repeat:
+    tools called before the question are called again (each call is recorded).
     """
 
 

@@ -10,6 +10,8 @@ from typing import Any, Protocol, runtime_checkable
 
 import anyio
 
+from plugyard.core.errors import InputRequired
+
 log = logging.getLogger("plugyard.intents")
 
 #: The intents plugyard knows out of the box (the study assistant's six).
@@ -96,7 +98,9 @@ async def _ask(entry: RegisteredClassifier, message: str) -> IntentResult | None
         result = entry.classifier.classify(message)
         if inspect.isawaitable(result):
             result = await result
-    except anyio.get_cancelled_exc_class():
+    except (anyio.get_cancelled_exc_class(), InputRequired):
+        # InputRequired: a model classifier asked the client's model (2026-07-28); the tool runs
+        # again with the answer, and the classifiers are asked again in the same order.
         raise
     except Exception:
         log.exception("intent classifier %r of plugin %r failed; ignored", entry.name, entry.plugin)
@@ -116,7 +120,9 @@ async def classify(
 ) -> Classification:
     """Ask every classifier, combine their answers, and below ``threshold`` call it quick_task.
 
-    Fallback classifiers are asked only when the others together stay below the threshold.
+    Fallback classifiers are asked only when the others together stay below the threshold. A
+    classifier that fails is ignored, but ``InputRequired`` (a question for the client's model on a
+    2026-07-28 session) propagates: the caller runs again once the client has answered.
     """
     votes: list[dict[str, Any]] = []
     answered: list[tuple[IntentResult, float]] = []

@@ -5,14 +5,22 @@ Which model answers, in order:
 1. the Anthropic API through the ``anthropic`` SDK, when ``ANTHROPIC_API_KEY`` is set
    (model: ``PLUGYARD_ANTHROPIC_MODEL``, default ``claude-sonnet-5-5``);
 2. else the connected MCP client's model through sampling, when the adapter serving the current
-   request installed a sampler (it does when the client declared sampling and the session can carry
-   a server-to-client request mid-call);
+   request installed a sampler and it says it can sample (the client declared the sampling
+   capability; asked only when a model is wanted, so calls that never ask pay nothing);
 3. else none: ``backend()`` is None, ``complete`` and ``structured`` return None, and callers take
    their deterministic path.
 
 Nothing here raises for a model's fault: an API error, a refusal or output that does not validate
-is logged and reported as None. Core never imports the MCP SDK: the adapter hands a plain
-``Sampler`` callable in through ``use_sampler``.
+is logged and reported as None. Core never imports the MCP SDK: the adapter hands a ``Sampler`` (the
+request's client channel) in through ``use_sampler``.
+
+Sampling works on both MCP protocol versions. On 2025-11-25 sessions the question is a request sent
+to the client mid-call. On 2026-07-28 the first unanswered question raises ``InputRequired``, which
+``complete`` and ``structured`` let through (as must every caller between here and the tool): the
+call ends with the question, the client answers and calls the tool again, and the tool runs again
+from the top. Each question is matched to its answer by its order in the run and by its wording, so
+the code asking must ask the same questions, in the same order, worded the same, on every run:
+prompts are built from the request and from deterministic work only (no clock, no randomness).
 """
 
 from __future__ import annotations
@@ -23,11 +31,13 @@ import json
 import logging
 import os
 import re
-from collections.abc import Awaitable, Iterator
+from collections.abc import Iterator
 from typing import Any, Protocol, TypeVar
 
 import anyio
 import pydantic
+
+from plugyard.core.errors import InputRequired
 
 log = logging.getLogger("plugyard.llm")
 
@@ -40,9 +50,14 @@ M = TypeVar("M", bound=pydantic.BaseModel)
 
 
 class Sampler(Protocol):
-    """What the MCP adapter provides: ask the client's model, get its text back."""
+    """What the MCP adapter provides for one request: the client's model.
 
-    def __call__(self, *, prompt: str, system: str | None, max_tokens: int) -> Awaitable[str]: ...
+    ``can_sample`` is asked only when a model is wanted (``backend()``); ``sample`` may raise
+    ``InputRequired`` (2026-07-28: the answer comes with the client's retry of the call)."""
+
+    def can_sample(self) -> bool: ...
+
+    async def sample(self, prompt: str, *, system: str | None, max_tokens: int, temperature: float | None) -> str: ...
 
 
 _sampler: contextvars.ContextVar[Sampler | None] = contextvars.ContextVar("plugyard_sampler", default=None)
@@ -74,7 +89,8 @@ def backend() -> str | None:
     """``"anthropic"``, ``"sampling"`` or None: which model a call made now would reach."""
     if os.environ.get(API_KEY_ENV):
         return "anthropic"
-    if _sampler.get() is not None:
+    sampler = _sampler.get()
+    if sampler is not None and sampler.can_sample():
         return "sampling"
     return None
 
@@ -103,7 +119,9 @@ def _text_of(content: Any) -> str:
 
 
 async def complete(prompt: str, *, system: str | None = None, max_tokens: int = 1024) -> str | None:
-    """The model's text answer to ``prompt``, or None (no model, or it failed)."""
+    """The model's text answer to ``prompt``, or None (no model, or it failed).
+
+    Raises ``InputRequired`` when the client's answer comes with the retry (2026-07-28 sampling)."""
     which = backend()
     try:
         if which == "anthropic":
@@ -117,8 +135,8 @@ async def complete(prompt: str, *, system: str | None = None, max_tokens: int = 
         if which == "sampling":
             sampler = _sampler.get()
             assert sampler is not None
-            return await sampler(prompt=prompt, system=system, max_tokens=max_tokens)
-    except anyio.get_cancelled_exc_class():
+            return await sampler.sample(prompt, system=system, max_tokens=max_tokens, temperature=None)
+    except (anyio.get_cancelled_exc_class(), InputRequired):
         raise
     except Exception as exc:
         log.warning("language model (%s) failed: %s: %s", which, type(exc).__name__, exc)
@@ -146,7 +164,9 @@ async def structured(
     prompt: str, model: type[M], *, system: str | None = None, max_tokens: int = 2048, name: str = "answer"
 ) -> M | None:
     """Ask for an answer shaped like ``model`` and validate it; None when there is no model, it
-    failed, or its answer does not validate (invalid output never reaches the caller)."""
+    failed, or its answer does not validate (invalid output never reaches the caller).
+
+    Raises ``InputRequired`` when the client's answer comes with the retry (2026-07-28 sampling)."""
     which = backend()
     schema = model.model_json_schema()
     try:
@@ -171,9 +191,9 @@ async def structured(
                 f"{prompt}\n\nAnswer with one JSON object only, no prose, matching this JSON schema:\n"
                 f"{json.dumps(schema, ensure_ascii=False)}"
             )
-            text = await sampler(prompt=ask, system=system, max_tokens=max_tokens)
+            text = await sampler.sample(ask, system=system, max_tokens=max_tokens, temperature=None)
             return model.model_validate(_json_in(text))
-    except anyio.get_cancelled_exc_class():
+    except (anyio.get_cancelled_exc_class(), InputRequired):
         raise
     except (ValueError, pydantic.ValidationError) as exc:
         log.warning("language model (%s) gave an invalid %s: %s", which, name, str(exc)[:300])

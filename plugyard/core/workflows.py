@@ -21,6 +21,17 @@ targets from the state. The graph is checked when the workflow registers: one st
 targets only, every step reachable. The engine runs it with a step limit, a per-step timeout,
 a progress event before each step, a checkpoint after each (so an interrupted run can be resumed)
 and the workflow's ``finalize`` on success, failure and step limit alike.
+
+A step that asks the client's model on a 2026-07-28 MCP session (``run.ask``/``run.complete``
+reaching MCP sampling) may raise ``InputRequired``: the answer comes with the client's retry of the
+tool call, which runs the tool, and so the workflow, again from the start. That is not a failed
+step: the engine stops the run, leaves its row ``input_required`` with the checkpoint it reached
+(steps done, including the one that asked, ``next_step`` the step that asked, the state), for
+reading only, and lets the exception through. The retry is a new run that asks the same questions
+in the same order and finds the answers (so a step must word its questions from the state alone).
+Tools the interrupted round's steps called were real calls: their ``tool_call`` rows stay, carrying
+the interrupted run's id. A resumed run (``resume=row``) that stops to ask is put back as it was,
+so the retry resumes from the same checkpoint.
 """
 
 from __future__ import annotations
@@ -39,7 +50,7 @@ import pydantic_core
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from plugyard.core import llm, telemetry
-from plugyard.core.errors import PluginError, ToolCallError, UnknownTool
+from plugyard.core.errors import InputRequired, PluginError, ToolCallError, UnknownTool
 
 if TYPE_CHECKING:
     from plugyard.core.calls import ProgressReporter, ToolOutcome
@@ -52,6 +63,8 @@ DEFAULT_MAX_STEPS = 20
 DEFAULT_STEP_TIMEOUT = 30.0
 
 Status = Literal["succeeded", "failed", "step_limit", "interrupted"]
+INPUT_REQUIRED = "input_required"
+"""The stored status of a run whose round stopped to ask the client's model (2026-07-28 sampling)."""
 M = TypeVar("M", bound=BaseModel)
 
 
@@ -312,6 +325,9 @@ class Run:
         if outcome.success:
             # Steps see plain JSON data, not the tool's Python types (a plugin cannot import them).
             return pydantic_core.to_jsonable_python(outcome.result)
+        if outcome.error is not None and isinstance(outcome.error.__cause__, InputRequired):
+            # The tool asked the client's model (2026-07-28): the whole call runs again with the answer.
+            raise outcome.error.__cause__
         if required:
             assert isinstance(outcome.error, ToolCallError)
             raise outcome.error
@@ -326,10 +342,14 @@ class Run:
         return llm.backend() is not None
 
     async def ask(self, prompt: str, model: type[M], *, system: str | None = None) -> M | None:
-        """The language model's answer shaped like ``model`` (validated), or None without a model."""
+        """The language model's answer shaped like ``model`` (validated), or None without a model.
+
+        May raise ``InputRequired`` (the client's model answers with the retry, see the module's
+        docstring): let it through, and word ``prompt`` from the state alone."""
         return await llm.structured(prompt, model, system=system)
 
     async def complete(self, prompt: str, *, system: str | None = None) -> str | None:
+        """The language model's text answer, or None without a model (``InputRequired`` as ``ask``)."""
         return await llm.complete(prompt, system=system)
 
 
@@ -403,6 +423,11 @@ async def execute(
             result = await go(run_id=run_id)
         except anyio.get_cancelled_exc_class():
             telemetry.end_workflow_span(span, status="interrupted", steps=0, error_type="cancelled", message=None)
+            raise
+        except InputRequired as exc:
+            telemetry.end_workflow_span(
+                span, status=INPUT_REQUIRED, steps=0, error_type=type(exc).__name__, message=str(exc)
+            )
             raise
         telemetry.end_workflow_span(
             span,
@@ -497,6 +522,22 @@ async def _execute(
                     )
             except anyio.get_cancelled_exc_class():
                 raise
+            except InputRequired as exc:
+                # Not a failure: the tool runs again once the client's model has answered.
+                record.update(duration_ms=(time.perf_counter() - step_started) * 1000.0, error=_describe(exc))
+                steps.append(record)
+                log.info("workflow %r run %s: step %r waits for the client's model", workflow.name, run_id, current)
+                await record_input_required(
+                    store,
+                    run_id,
+                    resume=resume,
+                    steps=steps,
+                    state=state.model_dump(mode="json"),
+                    next_step=current,
+                    duration_ms=prior_ms + (time.perf_counter() - started) * 1000.0,
+                    error=exc,
+                )
+                raise
             except Exception as exc:
                 record.update(duration_ms=(time.perf_counter() - step_started) * 1000.0, error=_describe(exc))
                 steps.append(record)
@@ -529,7 +570,20 @@ async def _execute(
                     duration_ms=prior_ms + (time.perf_counter() - started) * 1000.0,
                 )
         raise
-    state = await _finalize(workflow, state, status, run)
+    try:
+        state = await _finalize(workflow, state, status, run)
+    except InputRequired as exc:
+        await record_input_required(
+            store,
+            run_id,
+            resume=resume,
+            steps=steps,
+            state=state.model_dump(mode="json"),
+            next_step=None,
+            duration_ms=prior_ms + (time.perf_counter() - started) * 1000.0,
+            error=exc,
+        )
+        raise
     duration = prior_ms + (time.perf_counter() - started) * 1000.0
     if store is not None:
         await store.finish_run(
@@ -560,11 +614,54 @@ async def _finalize(workflow: Workflow, state: WorkflowState, status: Status, ru
         result = workflow.finalize(state, status, run)
         updates = await result if isinstance(result, Awaitable) else result
         return _apply(state, updates, "finalize")
-    except anyio.get_cancelled_exc_class():
+    except (anyio.get_cancelled_exc_class(), InputRequired):
         raise
     except Exception:
         log.exception("finalize of workflow %r failed; the run keeps its state", workflow.name)
         return state
+
+
+async def record_input_required(
+    store: RunStore | None,
+    run_id: str,
+    *,
+    resume: Mapping[str, Any] | None,
+    steps: Sequence[dict[str, Any]],
+    state: dict[str, Any],
+    next_step: str | None,
+    duration_ms: float,
+    error: BaseException,
+) -> None:
+    """A round of ``run_id`` stopped to ask the client's model (``InputRequired``); the retry runs again.
+
+    A fresh run's row ends ``input_required`` with the checkpoint it reached (for reading: the retry
+    is a new run, and ``resume_workflow`` does not take these). A resumed run's row (``resume``) is
+    put back exactly as it was before this round, so the retry resumes from the same checkpoint and
+    asks the same questions in the same order."""
+    if store is None:
+        return
+    if resume is None:
+        await store.finish_run(
+            run_id,
+            status=INPUT_REQUIRED,
+            steps=steps,
+            state=state,
+            duration_ms=duration_ms,
+            next_step=next_step,
+            error_type=type(error).__name__,
+            error_message="stopped to ask the client's model; the client's retry runs the workflow again as a new run",
+        )
+        return
+    await store.finish_run(
+        run_id,
+        status=str(resume["status"]),
+        steps=list(resume["steps"] or []),
+        state=dict(resume["state"] or {}),
+        duration_ms=float(resume.get("duration_ms") or 0.0),
+        next_step=resume["next_step"],
+        error_type=resume.get("error_type"),
+        error_message=resume.get("error_message"),
+    )
 
 
 def _describe(exc: BaseException) -> str:

@@ -4,12 +4,8 @@ steps made recorded in tool_call under the run's id."""
 
 from __future__ import annotations
 
-import json
-from typing import Any
-
 import pytest
 from mcp import Client
-from mcp.types import CreateMessageResult, TextContent
 
 from plugyard.mcp_server.server import PlugyardServer
 from tests.conftest import query
@@ -174,56 +170,4 @@ async def test_cards_over_mcp_list_and_complete(assistant_host):
     assert missing.is_error and "you have no action card 'nope'" in missing.content[0].text
 
 
-def plan_answer(params: Any) -> str:
-    text = params.messages[0].content.text
-    if "subtasks" in text:
-        return json.dumps(
-            {"subtasks": [{"title": "Read chapter 1", "minutes": 40}, {"title": "Do exercises 1-10", "minutes": 60}]}
-        )
-    return "I cannot help"
-
-
-async def test_sampling_through_the_client_reaches_the_workflow(assistant_host):
-    asked: list[str] = []
-
-    async def sampling(context: Any, params: Any) -> CreateMessageResult:
-        asked.append(params.messages[0].content.text)
-        return CreateMessageResult(
-            role="assistant", content=TextContent(type="text", text=plan_answer(params)), model="client-model"
-        )
-
-    async with (
-        assistant_host() as host,
-        Client(PlugyardServer(host), mode="legacy", sampling_callback=sampling) as client,
-    ):
-        out = (
-            await client.call_tool("assist", {"message": "Help me prepare for my calculus final next Friday"})
-        ).structured_content
-    assert out["model"] == "sampling"
-    assert out["result"]["planned_by"] == "model"
-    assert [s["title"] for s in out["result"]["subtasks"]] == ["Read chapter 1", "Do exercises 1-10"]
-    assert out["cards"][0]["title"] == "Read chapter 1"
-    assert asked and "JSON schema" in asked[0]
-
-
-async def test_a_sampling_answer_that_does_not_validate_keeps_the_deterministic_path(assistant_host):
-    async def sampling(context: Any, params: Any) -> CreateMessageResult:
-        return CreateMessageResult(role="assistant", content=TextContent(type="text", text="{not json"), model="m")
-
-    async with (
-        assistant_host() as host,
-        Client(PlugyardServer(host), mode="legacy", sampling_callback=sampling) as client,
-    ):
-        out = (await client.call_tool("assist", {"message": "帮我准备数学期末考试"})).structured_content
-    assert out["result"]["planned_by"] == "template" and out["status"] == "succeeded"
-
-
-async def test_without_a_back_channel_no_sampling_is_attempted(assistant_host):
-    async def sampling(context: Any, params: Any) -> CreateMessageResult:
-        raise AssertionError("2026-07-28 sessions cannot sample mid-call")
-
-    async with assistant_host() as host, Client(PlugyardServer(host), sampling_callback=sampling) as client:
-        out = (
-            await client.call_tool("assist", {"message": "Help me prepare for my calculus final"})
-        ).structured_content
-    assert out["model"] is None and out["result"]["planned_by"] == "template"
+# The client's model through sampling, on both protocol versions: tests/assistant/test_sampling.py.

@@ -31,7 +31,7 @@ class WorkflowRunRecord(SQLModel, table=True):
     intent: str | None = Field(default=None, max_length=64)
     message: str = Field(sa_type=sa.Text)
     status: str = Field(max_length=32)
-    """running, succeeded, failed, step_limit or interrupted."""
+    """running, succeeded, failed, step_limit, interrupted or input_required."""
     steps: list[dict[str, Any]] | None = Field(default=None, sa_type=sa.JSON)
     """One entry per step taken: name, duration, the tools it called, its error."""
     step_count: int = 0
