@@ -22,7 +22,6 @@ import cProfile
 import datetime as dt
 import gc
 import inspect
-import itertools
 import json
 import pstats
 import resource
@@ -48,7 +47,6 @@ import pydantic_core
 from mcp import Client, StdioServerParameters
 from mcp.server.mcpserver import MCPServer
 
-import plugyard.core.tools as tools_module
 from plugyard.core.calls import ToolCall, ToolOutcome
 from plugyard.core.config import parse_config
 from plugyard.core.history.plugin import HistoryPlugin
@@ -87,46 +85,6 @@ async def _write_inline(self: Recorder, rows: list[dict[str, Any]]) -> None:
     conn.execute("BEGIN")
     conn.executemany(bp.RAW_INSERT, params)
     conn.execute("COMMIT")
-
-
-class _NoTimeoutAnyio:
-    """Stands in for ``anyio`` inside tools.py while one call runs: ``fail_after`` does nothing."""
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(anyio, name)
-
-    @staticmethod
-    def fail_after(_delay: float | None) -> contextlib.nullcontext[None]:
-        return contextlib.nullcontext()
-
-
-def patch_no_timeout(pipeline: tools_module.ToolPipeline) -> None:
-    original = type(pipeline)._run
-
-    async def run(self: tools_module.ToolPipeline, *args: Any, **kwargs: Any) -> Any:
-        saved, tools_module.anyio = tools_module.anyio, _NoTimeoutAnyio()  # type: ignore[assignment]
-        try:
-            return await original(self, *args, **kwargs)
-        finally:
-            tools_module.anyio = saved
-
-    pipeline._run = types.MethodType(run, pipeline)  # type: ignore[method-assign]
-
-
-def patch_cheap_call_id(pipeline: tools_module.ToolPipeline) -> None:
-    original = type(pipeline).call
-    counter = itertools.count()
-
-    async def call(self: tools_module.ToolPipeline, name: str, arguments: Any, **kwargs: Any) -> Any:
-        kwargs.setdefault("call_id", f"c{next(counter)}")
-        return await original(self, name, arguments, **kwargs)
-
-    pipeline.call = types.MethodType(call, pipeline)  # type: ignore[method-assign]
-
-
-def patch_const_user(server: PlugyardServer) -> None:
-    user = server.host.config.default_user
-    server._user_id = lambda: user  # type: ignore[method-assign]
 
 
 # -- helpers ----------------------------------------------------------------------------------
@@ -303,10 +261,8 @@ async def ablate(calls: int, rounds: int) -> None:
             ("recorded (as shipped)", True),
             ("recorded, Recorder._write drops the batch", True),
             ("recorded, plain sqlite3 write on the loop thread", True),
+            ("recorded, the recorder's SQL on the loop thread (no worker thread)", True),
             ("history off", False),
-            ("history off, _user_id constant", False),
-            ("history off, _user_id constant, no fail_after", False),
-            ("history off, _user_id constant, no fail_after, counter call_id", False),
         ]
         async with contextlib.AsyncExitStack() as stack:
             servers: dict[str, Any] = {"bare": bare_server()}
@@ -322,12 +278,13 @@ async def ablate(calls: int, rounds: int) -> None:
                         history.recorder._write = types.MethodType(_write_nothing, history.recorder)  # type: ignore[method-assign]
                     elif "sqlite3" in label:
                         history.recorder._write = types.MethodType(_write_inline, history.recorder)  # type: ignore[method-assign]
-                if "_user_id" in label:
-                    patch_const_user(server)
-                if "fail_after" in label:
-                    patch_no_timeout(host.pipeline)
-                if "call_id" in label:
-                    patch_cheap_call_id(host.pipeline)
+                    elif "no worker thread" in label and history.recorder._sqlite is not None:
+                        writer = history.recorder._sqlite
+
+                        async def on_loop(call_ids: Any, statements: Any, writer: Any = writer) -> bool:
+                            return bool(writer._run(call_ids, statements))
+
+                        writer.run = on_loop  # type: ignore[method-assign]
                 servers[label] = server
             clients = {k: await stack.enter_async_context(Client(s)) for k, s in servers.items()}
             out = await _rotate(clients, calls, rounds, recorders)

@@ -14,7 +14,6 @@ import logging
 import re
 import time
 import typing
-import uuid
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from functools import partial
@@ -28,6 +27,7 @@ import sniffio
 
 from plugyard.core.calls import ProgressReporter, ToolCall, ToolContext, ToolOutcome, Veto
 from plugyard.core.client import ClientChannel, HostEvents
+from plugyard.core.deadlines import Watchdog, new_call_id
 from plugyard.core.errors import (
     InvalidArguments,
     PluginError,
@@ -247,6 +247,7 @@ class ToolPipeline:
         self._timeouts = dict(timeouts or {})
         self._settings = dict(settings or {})
         self._events = events
+        self._watchdog: Watchdog | None = None
 
     def timeout_for(self, tool: Tool) -> float:
         return self._timeouts.get(tool.name) or tool.timeout or self._default_timeout
@@ -276,7 +277,7 @@ class ToolPipeline:
             # The call is recorded as refused, without the payload that was refused.
             args = {"[omitted]": refusal}
         call = ToolCall(
-            call_id=call_id or str(uuid.uuid4()),
+            call_id=call_id or new_call_id(),
             tool_name=name,
             plugin_name=tool.plugin,
             arguments=args,
@@ -357,11 +358,14 @@ class ToolPipeline:
             )
         timeout = self.timeout_for(tool)
         try:
-            # On asyncio, the standard library's timeout costs a tenth of an anyio cancel scope,
-            # which would otherwise be most of the pipeline's own overhead per call.
+            # On asyncio, one shared timer for all running calls (core/deadlines.py): a cancel scope
+            # or a timer per call would otherwise be most of the pipeline's own overhead per call.
             if sniffio.current_async_library() == "asyncio":
-                async with asyncio.timeout(timeout):
-                    return await _invoke(tool, kwargs)
+                loop = asyncio.get_running_loop()
+                watchdog = self._watchdog
+                if watchdog is None or watchdog.loop is not loop:
+                    watchdog = self._watchdog = Watchdog(loop)
+                return await watchdog.run(timeout, lambda: _invoke(tool, kwargs))
             with anyio.fail_after(timeout):
                 return await _invoke(tool, kwargs)
         except TimeoutError:

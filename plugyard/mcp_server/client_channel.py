@@ -12,6 +12,10 @@
   question asked so far; the client answers and retries the call with ``input_responses``; the tool
   runs again and each question finds its answer (kept across rounds in ``request_state``, which the
   SDK seals). Questions are keyed by their order in the run and pinned to a digest of their wording.
+
+The channel is also the request's ``Sampler`` for ``core/llm`` (the assistant's model when no API key
+is set): ``can_sample`` says whether the client's model can be reached, ``sample`` asks it, on either
+protocol version.
 """
 
 from __future__ import annotations
@@ -92,6 +96,14 @@ class McpClientChannel:
 
     # -- sampling and elicitation ------------------------------------------------------------
 
+    def can_sample(self) -> bool:
+        """Whether ``sample`` can reach the client's model: the client declared sampling, and a
+        handshake-era request can still carry a server-to-client request (stateless HTTP cannot)."""
+        capabilities = self._context.client_capabilities
+        if capabilities is None or capabilities.sampling is None:
+            return False
+        return self._modern or self._ctx.session.can_send_request
+
     def _capability(self, name: str) -> None:
         capabilities = self._context.client_capabilities
         if capabilities is None or getattr(capabilities, name) is None:
@@ -165,18 +177,19 @@ class McpClientChannel:
 
 class LazyClientChannel:
     """A ``McpClientChannel`` built on first use: most calls never log, sample or elicit, and
-    building one reads the request's state, which cost every call more than the tool itself."""
+    building one reads the request's state, which cost every call more than the tool itself.
+    It is also the call's ``core.llm.Sampler``: nothing is looked up until a model is wanted."""
 
     __slots__ = ("_channel", "_context", "_level_state")
 
-    def __init__(self, context: Context[Any, Any], level_state: Callable[[], dict[str, Any]]) -> None:
+    def __init__(self, context: Callable[[], Context[Any, Any]], level_state: Callable[[], dict[str, Any]]) -> None:
         self._context = context
         self._level_state = level_state
         self._channel: McpClientChannel | None = None
 
     def _get(self) -> McpClientChannel:
         if self._channel is None:
-            self._channel = McpClientChannel(self._context, self._level_state())
+            self._channel = McpClientChannel(self._context(), self._level_state())
         return self._channel
 
     @property
@@ -186,6 +199,9 @@ class LazyClientChannel:
     async def log(self, level: LogLevel, data: Any, logger: str | None) -> None:
         await self._get().log(level, data, logger)
 
+    def can_sample(self) -> bool:
+        return self._get().can_sample()
+
     async def sample(self, prompt: str, *, system: str | None, max_tokens: int, temperature: float | None) -> str:
         return await self._get().sample(prompt, system=system, max_tokens=max_tokens, temperature=temperature)
 
@@ -194,4 +210,3 @@ class LazyClientChannel:
 
     def input_required(self) -> InputRequiredResult:
         return self._get().input_required()
-

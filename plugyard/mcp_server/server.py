@@ -11,12 +11,14 @@ from __future__ import annotations
 import logging
 import typing
 import uuid
+from collections.abc import Callable
 from typing import Any
 
 from mcp.server.auth.middleware.auth_context import get_access_token
+from mcp.server.context import ServerRequestContext
 from mcp.server.mcpserver import Context
 from mcp.server.mcpserver.utilities.func_metadata import ArgModelBase, FuncMetadata, func_metadata
-from mcp.types import CallToolResult, TextContent, ToolAnnotations
+from mcp.types import CallToolRequestParams, CallToolResult, InputRequiredResult, TextContent, ToolAnnotations
 from mcp.types import Tool as MCPTool
 from starlette.requests import Request
 from starlette.responses import JSONResponse
@@ -31,7 +33,6 @@ from plugyard.core.tools import Tool
 from plugyard.mcp_server.client_channel import LazyClientChannel
 from plugyard.mcp_server.content import tool_result
 from plugyard.mcp_server.features import FeatureServer, connection_of
-from plugyard.mcp_server.sampling import client_sampler
 
 log = logging.getLogger("plugyard.mcp")
 
@@ -161,11 +162,15 @@ class PlugyardServer(FeatureServer):
     def _session_id(self, context: Context[Any, Any] | None) -> str | None:
         if context is None or context._request_context is None:
             return None
-        headers = context.headers
+        return self._request_session_id(context._request_context)
+
+    def _request_session_id(self, request_context: ServerRequestContext[Any, Any]) -> str | None:
+        headers = getattr(request_context.request, "headers", None)
         if headers is None:
             return self._connection_id
         # Streamable HTTP: the client's session, or none at all in stateless mode.
-        return headers.get("mcp-session-id")
+        session_id: str | None = headers.get("mcp-session-id")
+        return session_id
 
     def _user_id(self) -> str:
         token = get_access_token()
@@ -173,25 +178,59 @@ class PlugyardServer(FeatureServer):
             return token.subject or token.client_id
         return self._default_user
 
+    async def _handle_call_tool(
+        self, ctx: ServerRequestContext[Any, Any], params: CallToolRequestParams
+    ) -> CallToolResult | InputRequiredResult:
+        # The SDK's own handler builds a ``Context`` model for every call; a plugin tool needs one only
+        # when it talks to its client (log, sample, elicit), so it is built then. (``_handle_call_tool``
+        # is the SDK's private name for the tools/call handler, bound when the server is constructed.)
+        host = self.host
+        if params.name not in host.tools:
+            return await super()._handle_call_tool(ctx, params)
+
+        def context() -> Context[Any, Any]:
+            return Context(request_context=ctx, mcp_server=self, input_params=params, subscriptions=self._subscriptions)
+
+        result: CallToolResult | InputRequiredResult = await self._call_plugin_tool(
+            host, params.name, params.arguments or {}, ctx, context
+        )
+        return result
+
     async def call_tool(self, name: str, arguments: dict[str, Any], context: Context[Any, Any] | None = None) -> Any:
-        # One host state for the whole call, even if a live reload switches hosts meanwhile.
-        host, outputs, structured = self.host, self._outputs, self._structured
+        host = self.host
         if name not in host.tools:
             return await super().call_tool(name, arguments, context)
+        if context is None or context._request_context is None:
+            return await self._call_plugin_tool(host, name, arguments, None, _no_context)
+        return await self._call_plugin_tool(host, name, arguments, context._request_context, lambda: context)
+
+    async def _call_plugin_tool(
+        self,
+        host: PluginHost,
+        name: str,
+        arguments: dict[str, Any],
+        request_context: ServerRequestContext[Any, Any] | None,
+        context: Callable[[], Context[Any, Any]],
+    ) -> Any:
+        # One host state for the whole call, even if a live reload switches hosts meanwhile.
+        outputs, structured = self._outputs, self._structured
         progress = None
         channel: LazyClientChannel | None = None
-        if context is not None and context._request_context is not None:
-            progress = context.report_progress
-            session = context.request_context.session
+        session_id = None
+        if request_context is not None:
+            session = request_context.session
+            progress = session.report_progress
             channel = LazyClientChannel(context, lambda: connection_of(session).state)
+            session_id = self._request_session_id(request_context)
         try:
-            # A tool that needs a language model (the assistant) may reach the client's through sampling.
-            with host.in_use(), use_sampler(client_sampler(context)):
+            # A tool that needs a language model (the assistant) may reach the client's through sampling:
+            # the channel is the sampler (both protocol versions; nothing looked up until a model is wanted).
+            with host.in_use(), use_sampler(channel):
                 outcome = await host.pipeline.call(
                     name,
                     arguments,
                     user_id=self._user_id(),
-                    session_id=self._session_id(context),
+                    session_id=session_id,
                     progress=progress,
                     client=channel,
                 )
@@ -220,8 +259,11 @@ class PlugyardServer(FeatureServer):
         if isinstance(result, CallToolResult):
             merged = {**(result.meta or {}), **meta}
             result.meta = merged  # the result is ours alone; copying it would cost more than the call
-            return result
         return result
+
+
+def _no_context() -> Context[Any, Any]:
+    raise AssertionError("a call made outside a request has no client channel")
 
 
 def _cause(error: BaseException | None) -> BaseException | None:

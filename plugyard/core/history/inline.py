@@ -1,14 +1,23 @@
-"""SQLite writes split between the event loop and a worker thread.
+"""SQLite writes with plain ``sqlite3``, on the event loop unless the database is busy.
 
-Measured (bench/bench_pipeline.py, bench/profile_pipeline.py): through aiosqlite, a batch's
-Python work (SQLAlchemy's parameter handling, the rollups) runs in a worker thread that fights
-the event loop for the GIL, and the calls being served pay for it; run wholly on the loop, the
-commit's disk writes block the calls instead. So the Python half of ``rollups.write_calls``
-runs on the loop against ``DeferredConnection``, which only collects the statements, and the
-statements then run in a worker thread on a plain ``sqlite3`` connection, where SQLite releases
-the GIL while it works. When a call id of the batch turns out to be stored already (a journal
-replayed, a retry after a lost commit), the batch goes the ordinary async way instead, which
-checks every id.
+Measured (bench/bench_pipeline.py, bench/profile_pipeline.py ``ablate``): through aiosqlite, a
+batch's Python work (SQLAlchemy's parameter handling, the rollups) ran in a worker thread that
+fought the event loop for the GIL. The Python half of ``rollups.write_calls`` therefore runs on the
+loop against ``DeferredConnection``, which only collects the statements. Running those statements in
+a worker thread still cost the calls being served more than running them on the loop: the thread
+takes the GIL back after every statement and waits up to the interpreter's switch interval each
+time, and, in-process (client, server and writer in one process), its wait was the calls' wait. So:
+
+- the statements run on the loop thread, on a connection that never waits for a lock
+  (``busy_timeout=0``) and never checkpoints (``wal_autocheckpoint=0``): the recorder hands them over
+  in chunks (``CHUNK_ROWS``), so no call waits more than a few milliseconds behind one;
+- when another connection holds the write lock, the chunk goes to a worker thread instead, on a
+  second connection that waits for the lock as every plugyard connection does (``busy_timeout``);
+- every ``CHECKPOINT_ROWS`` rows, a passive WAL checkpoint runs in the worker thread, so the disk
+  writes and syncs of checkpointing never run on the loop.
+
+When a call id of the batch turns out to be stored already (a journal replayed, a retry after a
+lost commit), the batch goes the ordinary async way instead, which checks every id.
 """
 
 from __future__ import annotations
@@ -54,23 +63,45 @@ class DeferredConnection:
         raise NotDeferrable(type(statement).__name__)
 
 
+CHUNK_ROWS = 100
+"""Rows per transaction on the loop thread: about 2-4 ms of SQLite work on a 2-core machine."""
+CHECKPOINT_ROWS = 5_000
+"""Rows between passive WAL checkpoints (SQLite's own default is every 1,000 pages, a few thousand rows)."""
+
+
+def _locked(exc: sqlite3.OperationalError) -> bool:
+    return getattr(exc, "sqlite_errorcode", None) in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED) or (
+        "locked" in str(exc)
+    )
+
+
 class SQLiteWriter:
-    """One ``sqlite3`` connection, used by one worker thread at a time."""
+    """A loop-thread connection that never waits, and a worker-thread one for when it would."""
 
     def __init__(self, path: str) -> None:
         self._path = path
-        self._connection: sqlite3.Connection | None = None
+        self._loop_connection: sqlite3.Connection | None = None
+        self._thread_connection: sqlite3.Connection | None = None
+        self._since_checkpoint = 0
+        self.handed_to_thread = 0
+        """Chunks the loop found locked and the worker thread wrote (for tests and diagnostics)."""
 
-    def _connect(self) -> sqlite3.Connection:
-        if self._connection is None:
+    def _connect(self, *, on_loop: bool) -> sqlite3.Connection:
+        connection = self._loop_connection if on_loop else self._thread_connection
+        if connection is None:
             Path(self._path).parent.mkdir(parents=True, exist_ok=True)
             connection = sqlite3.connect(self._path, isolation_level=None, check_same_thread=False)
             sqlite_pragmas(connection, None)
-            self._connection = connection
-        return self._connection
+            if on_loop:
+                connection.execute("PRAGMA busy_timeout=0")
+                connection.execute("PRAGMA wal_autocheckpoint=0")
+                self._loop_connection = connection
+            else:
+                self._thread_connection = connection
+        return connection
 
-    def _run(self, call_ids: Sequence[str], statements: Sequence[Statement]) -> bool:
-        connection = self._connect()
+    @staticmethod
+    def _run(connection: sqlite3.Connection, call_ids: Sequence[str], statements: Sequence[Statement]) -> bool:
         connection.execute("BEGIN IMMEDIATE")
         try:
             for start in range(0, len(call_ids), 500):
@@ -94,9 +125,25 @@ class SQLiteWriter:
 
     async def run(self, call_ids: Sequence[str], statements: Sequence[Statement]) -> bool:
         """Execute ``statements`` in one transaction unless a call id is stored already (then False)."""
-        return await anyio.to_thread.run_sync(self._run, call_ids, statements)
+        try:
+            done = self._run(self._connect(on_loop=True), call_ids, statements)
+        except sqlite3.OperationalError as exc:
+            if not _locked(exc):
+                raise
+            self.handed_to_thread += 1
+            done = await anyio.to_thread.run_sync(self._run, self._connect(on_loop=False), call_ids, statements)
+        if done:
+            self._since_checkpoint += len(call_ids)
+            if self._since_checkpoint >= CHECKPOINT_ROWS:
+                self._since_checkpoint = 0
+                await anyio.to_thread.run_sync(self._checkpoint)
+        return done
+
+    def _checkpoint(self) -> None:
+        self._connect(on_loop=False).execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
 
     def close(self) -> None:
-        if self._connection is not None:
-            self._connection.close()
-            self._connection = None
+        for connection in (self._loop_connection, self._thread_connection):
+            if connection is not None:
+                connection.close()
+        self._loop_connection = self._thread_connection = None

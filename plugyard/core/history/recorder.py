@@ -24,13 +24,14 @@ from pathlib import Path
 from typing import Any
 
 import anyio
+import anyio.lowlevel
 import pydantic_core
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from plugyard.core.calls import ToolOutcome
-from plugyard.core.history.inline import DeferredConnection, NotDeferrable, SQLiteWriter
+from plugyard.core.history.inline import CHUNK_ROWS, DeferredConnection, NotDeferrable, SQLiteWriter
 from plugyard.core.history.redact import Redactor
 from plugyard.core.history.rollups import write_calls
 
@@ -180,16 +181,25 @@ class Recorder:
         return row
 
     async def _write(self, rows: list[dict[str, Any]]) -> None:
-        if self._sqlite is not None:
-            # SQLite: Python on the loop, SQL in a worker thread (see core/history/inline.py).
+        if self._sqlite is None:
+            await self._write_async(rows)
+            return
+        # SQLite: plain sqlite3 in short transactions on the loop, letting the calls run in between
+        # (see core/history/inline.py).
+        for start in range(0, len(rows), CHUNK_ROWS):
+            if start:
+                await anyio.lowlevel.checkpoint()
+            chunk = rows[start : start + CHUNK_ROWS]
             deferred = DeferredConnection()
             try:
-                await write_calls(deferred, rows)
+                await write_calls(deferred, chunk)
             except NotDeferrable:
-                pass
-            else:
-                if not deferred.statements or await self._sqlite.run([r["call_id"] for r in rows], deferred.statements):
-                    return
+                await self._write_async(chunk)
+                continue
+            if deferred.statements and not await self._sqlite.run([r["call_id"] for r in chunk], deferred.statements):
+                await self._write_async(chunk)
+
+    async def _write_async(self, rows: list[dict[str, Any]]) -> None:
         async with self.engine.begin() as connection:
             # The rollups change in the same transaction, by the rows actually inserted only.
             await write_calls(connection, rows)

@@ -13,6 +13,7 @@ from __future__ import annotations
 import bisect
 import dataclasses
 import json
+import operator
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, date, datetime
 from typing import Any, Protocol
@@ -192,29 +193,53 @@ async def _upsert(
     await connection.exec_driver_sql(sql, params)
 
 
+def _sqlite_timestamp(value: datetime) -> str:
+    # _sqlite_param's format, at a third of strftime's cost (isoformat always writes the microseconds).
+    if value.tzinfo is not None and value.utcoffset():
+        value = value.astimezone(UTC)
+    return value.replace(tzinfo=None).isoformat(" ", "microseconds")
+
+
 async def _insert_sqlite(connection: Connection, rows: Sequence[Row]) -> None:
-    """Raw rows as plain tuples, in the exact forms SQLAlchemy's types store (JSON text, 1/0, timestamps)."""
+    """Raw rows in one statement: the batch goes to SQLite as one JSON array, which SQLite unpacks.
+
+    ``executemany`` would hand each row to SQLite separately, and the worker thread that runs the
+    recorder's SQL would take the GIL back from the event loop after every row; one statement takes it
+    once. Values are stored in the forms SQLAlchemy's types use (JSON text, 1/0, timestamps).
+    """
     cached = _compiled.get(("sqlite", "tool_call"))
     if cached is None:
         names = [c.name for c in tool_call_table.columns if c.name != "id"]
-        insert = sqlite.insert(tool_call_table).values({n: sa.bindparam(n) for n in names})
-        compiled = insert.on_conflict_do_nothing(index_elements=["call_id"]).compile(dialect=connection.dialect)
-        assert compiled.positiontup is not None
-        cached = _compiled[("sqlite", "tool_call")] = (compiled.string, tuple(compiled.positiontup))
+        picks = [
+            # json_extract gives SQL NULL for a JSON null; the JSON column stores 'null' text then.
+            f"coalesce(json_extract(value, '$[{i}]'), 'null')"
+            if name == "arguments"
+            else f"json_extract(value, '$[{i}]')"
+            for i, name in enumerate(names)
+        ]
+        sql = (
+            f"INSERT INTO tool_call ({', '.join(names)}) SELECT {', '.join(picks)} FROM json_each(?) "
+            "WHERE true ON CONFLICT (call_id) DO NOTHING"
+        )
+        cached = _compiled[("sqlite", "tool_call")] = (sql, tuple(names))
     sql, order = cached
-    # Only these columns need converting; the rest go to sqlite3 as they are (this runs per row
-    # on the recorder's path, so it stays a plain loop over precomputed positions).
-    arguments = order.index("arguments")
-    success = order.index("success")
     created = order.index("created_at")
-    params = []
+    pick = operator.itemgetter(*order)
+    payload = []
     for row in rows:
-        values: list[Any] = [row.get(name) for name in order]
-        values[arguments] = json.dumps(values[arguments])
-        values[success] = int(values[success])
-        values[created] = _sqlite_param(values[created])
-        params.append(tuple(values))
-    await connection.exec_driver_sql(sql, params)
+        try:
+            values: list[Any] = list(pick(row))
+        except KeyError:  # an imported row may leave out nullable columns
+            values = [row.get(name) for name in order]
+        values[created] = _sqlite_timestamp(values[created])
+        payload.append(values)
+    await connection.exec_driver_sql(sql, (json.dumps(payload, default=_json_default),))
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, datetime | date):
+        return _sqlite_param(value)
+    raise TypeError(f"{type(value).__name__} cannot be stored as JSON")
 
 
 async def apply(connection: Connection, deltas: Deltas) -> None:
@@ -259,8 +284,10 @@ async def write_calls(connection: Connection, rows: Sequence[Row]) -> list[Row]:
         await connection.exec_driver_sql("UPDATE tool_daily SET calls = calls WHERE 0 = 1")
         ids = [r["call_id"] for r in rows]
         stored: set[str] = set()
+        # An expanding parameter: building an IN list of literals costs more per id than the insert.
+        known = sa.select(t.c.call_id).where(t.c.call_id.in_(sa.bindparam("ids", expanding=True)))
         for start in range(0, len(ids), 5000):
-            found = await connection.execute(sa.select(t.c.call_id).where(t.c.call_id.in_(ids[start : start + 5000])))
+            found = await connection.execute(known, {"ids": ids[start : start + 5000]})
             stored.update(found.scalars())
         inserted = [r for r in rows if r["call_id"] not in stored]
         if inserted:
