@@ -201,45 +201,33 @@ def _sqlite_timestamp(value: datetime) -> str:
 
 
 async def _insert_sqlite(connection: Connection, rows: Sequence[Row]) -> None:
-    """Raw rows in one statement: the batch goes to SQLite as one JSON array, which SQLite unpacks.
-
-    ``executemany`` would hand each row to SQLite separately, and the worker thread that runs the
-    recorder's SQL would take the GIL back from the event loop after every row; one statement takes it
-    once. Values are stored in the forms SQLAlchemy's types use (JSON text, 1/0, timestamps).
-    """
+    """Raw rows as plain tuples, in the exact forms SQLAlchemy's types store (JSON text, 1/0, timestamps)."""
     cached = _compiled.get(("sqlite", "tool_call"))
     if cached is None:
         names = [c.name for c in tool_call_table.columns if c.name != "id"]
-        picks = [
-            # json_extract gives SQL NULL for a JSON null; the JSON column stores 'null' text then.
-            f"coalesce(json_extract(value, '$[{i}]'), 'null')"
-            if name == "arguments"
-            else f"json_extract(value, '$[{i}]')"
-            for i, name in enumerate(names)
-        ]
-        sql = (
-            f"INSERT INTO tool_call ({', '.join(names)}) SELECT {', '.join(picks)} FROM json_each(?) "
-            "WHERE true ON CONFLICT (call_id) DO NOTHING"
-        )
-        cached = _compiled[("sqlite", "tool_call")] = (sql, tuple(names))
+        insert = sqlite.insert(tool_call_table).values({n: sa.bindparam(n) for n in names})
+        compiled = insert.on_conflict_do_nothing(index_elements=["call_id"]).compile(dialect=connection.dialect)
+        assert compiled.positiontup is not None
+        cached = _compiled[("sqlite", "tool_call")] = (compiled.string, tuple(compiled.positiontup))
     sql, order = cached
+    # Only these columns need converting; the rest go to sqlite3 as they are (this runs per row
+    # on the recorder's path, so it stays a plain loop over precomputed positions).
+    arguments = order.index("arguments")
+    success = order.index("success")
     created = order.index("created_at")
     pick = operator.itemgetter(*order)
-    payload = []
+    dumps = json.dumps
+    params = []
     for row in rows:
         try:
             values: list[Any] = list(pick(row))
         except KeyError:  # an imported row may leave out nullable columns
             values = [row.get(name) for name in order]
+        values[arguments] = dumps(values[arguments])
+        values[success] = int(values[success])
         values[created] = _sqlite_timestamp(values[created])
-        payload.append(values)
-    await connection.exec_driver_sql(sql, (json.dumps(payload, default=_json_default),))
-
-
-def _json_default(value: Any) -> Any:
-    if isinstance(value, datetime | date):
-        return _sqlite_param(value)
-    raise TypeError(f"{type(value).__name__} cannot be stored as JSON")
+        params.append(tuple(values))
+    await connection.exec_driver_sql(sql, params)
 
 
 async def apply(connection: Connection, deltas: Deltas) -> None:
