@@ -131,6 +131,7 @@ async def _wait_until(predicate: Callable[[], bool], what: str, limit: float = 6
 
 
 RECORDED = "plugyard"
+INLINE = "plugyard, in-process writer"
 UNRECORDED = "plugyard, history off"
 
 
@@ -140,38 +141,38 @@ async def _alternate(
     calls: int,
     rounds: int,
     warmup: int,
-    unwritten: Callable[[int], int],
+    unwritten: Callable[[str, int], int],
     progress: str,
-) -> tuple[dict[str, Series], int]:
+) -> tuple[dict[str, Series], dict[str, int]]:
     """Warm every client up, then ``rounds`` rounds of ``calls`` calls each, the order rotating
     every round.
 
-    After every segment, untimed, the benchmark waits until ``unwritten(calls made to the recorded
-    plugyard so far)`` is 0: no configuration is ever timed while the recorded plugyard's last
-    history batch is still being written.
+    After every segment, untimed, the benchmark waits until ``unwritten(name, calls made to that
+    recorded plugyard so far)`` is 0 for every recorded configuration: no configuration is ever
+    timed while a recorded plugyard's last history batch is still being written.
     """
     series = {name: Series() for name in clients}
-    made = 0
+    made = dict.fromkeys((n for n in clients if n in (RECORDED, INLINE)), 0)
 
     async def settle() -> float:
         t0 = time.perf_counter()
-        await _wait_until(lambda: unwritten(made) <= 0, "plugyard's history rows")
+        await _wait_until(lambda: all(unwritten(n, m) <= 0 for n, m in made.items()), "plugyard's history rows")
         return time.perf_counter() - t0
 
     for name, client in clients.items():
-        await _calls(client, warmup, 0, None)
-        if name == RECORDED:
-            made += warmup
+        await _calls(client, warmup, made.get(name, 0), None)
+        if name in made:
+            made[name] += warmup
         await settle()
     names = list(clients)
     for r in range(rounds):
         k = r % len(names)
         for name in names[k:] + names[:k]:
             gc.collect()
-            await _calls(clients[name], calls, made, series[name])
-            if name == RECORDED:
-                made += calls
-                series[name].backlog.append(unwritten(made))
+            await _calls(clients[name], calls, made.get(name, 0), series[name])
+            if name in made:
+                made[name] += calls
+                series[name].backlog.append(unwritten(name, made[name]))
                 series[name].drain_seconds.append(await settle())
             else:
                 await settle()
@@ -204,29 +205,39 @@ class PipelineResult:
 async def bench_inprocess(tmp: Path, *, calls: int, rounds: int, warmup: int, unrecorded: bool) -> PipelineResult:
     bare = MCPServer("bare")
     bare.add_tool(noop_plugin.noop)
-    db = tmp / "inprocess.db"
-    config = parse_config({"database": {"url": f"sqlite+aiosqlite:///{db}"}})
-    history = HistoryPlugin()
-    host = PluginHost(config, entry_points=False, plugins={"noop": noop_plugin, "history": history})
+    dbs = {RECORDED: tmp / "inprocess.db", INLINE: tmp / "inprocess-inline.db"}
+    # The configuration of record is what `plugyard serve` runs (Config.for_serving(): the history
+    # writer process); the in-process writer (what a library host uses) is measured beside it.
+    configs = {
+        RECORDED: parse_config({"database": {"url": f"sqlite+aiosqlite:///{dbs[RECORDED]}"}}).for_serving(),
+        INLINE: parse_config({"database": {"url": f"sqlite+aiosqlite:///{dbs[INLINE]}"}}),
+    }
+    histories = {name: HistoryPlugin() for name in configs}
+    hosts = {
+        name: PluginHost(config, entry_points=False, plugins={"noop": noop_plugin, "history": histories[name]})
+        for name, config in configs.items()
+    }
     # The diagnostic configuration: the same pipeline with no history plugin at all.
     plain = PluginHost(parse_config({}), entry_points=False, plugins={"noop": noop_plugin})
 
-    def unwritten(made: int) -> int:
-        recorder = history.recorder
+    def unwritten(name: str, made: int) -> int:
+        recorder = histories[name].recorder
         assert recorder is not None
         return made - recorder.written - recorder.journaled
 
-    async with host.running(), plain.running():
-        servers: dict[str, Any] = {"bare": bare, RECORDED: PlugyardServer(host)}
+    async with hosts[RECORDED].running(), hosts[INLINE].running(), plain.running():
+        servers: dict[str, Any] = {"bare": bare, RECORDED: PlugyardServer(hosts[RECORDED])}
+        servers[INLINE] = PlugyardServer(hosts[INLINE])
         if unrecorded:
             servers[UNRECORDED] = PlugyardServer(plain)
         async with contextlib.AsyncExitStack() as stack:
             clients = {name: await stack.enter_async_context(Client(s)) for name, s in servers.items()}
-            series, made = await _alternate(
+            series, made_by = await _alternate(
                 clients, calls=calls, rounds=rounds, warmup=warmup, unwritten=unwritten, progress="in-memory"
             )
-    assert history.recorder is not None and history.recorder.journaled == 0, "records went to the journal"
-    return PipelineResult("in-memory", series, made, count_rows(db))
+    for history in histories.values():
+        assert history.recorder is not None and history.recorder.journaled == 0, "records went to the journal"
+    return PipelineResult("in-memory", series, sum(made_by.values()), sum(count_rows(db) for db in dbs.values()))
 
 
 def _plugins_toml(path: Path, db: Path | None, disabled: list[str]) -> Path:
@@ -259,7 +270,7 @@ async def bench_stdio(tmp: Path, *, calls: int, rounds: int, warmup: int, unreco
     if unrecorded:
         targets[UNRECORDED] = serve(_plugins_toml(tmp / "no-history.toml", None, [*first_party, "history"]))
 
-    def unwritten(made: int) -> int:
+    def unwritten(_name: str, made: int) -> int:
         # The server's recorder is in another process: count its rows (WAL: reading beside it is fine).
         try:
             return made - count_rows(db)
@@ -268,11 +279,11 @@ async def bench_stdio(tmp: Path, *, calls: int, rounds: int, warmup: int, unreco
 
     async with contextlib.AsyncExitStack() as stack:
         clients = {name: await stack.enter_async_context(Client(t)) for name, t in targets.items()}
-        series, made = await _alternate(
+        series, made_by = await _alternate(
             clients, calls=calls, rounds=rounds, warmup=warmup, unwritten=unwritten, progress="stdio"
         )
     # Leaving the clients closed the servers' stdin; `plugyard serve` flushed its history and exited.
-    return PipelineResult("stdio", series, made, count_rows(db))
+    return PipelineResult("stdio", series, sum(made_by.values()), count_rows(db))
 
 
 # -- the recorder ---------------------------------------------------------------------------
@@ -447,6 +458,7 @@ def pipeline_table(results: list[PipelineResult]) -> list[str]:
         "|---|---|---:|---:|---:|---:|---:|---:|---:|",
     ]
     labels = {"bare": "bare `MCPServer` (baseline)", RECORDED: "**plugyard, recorded**",
+              INLINE: "plugyard, recorded, in-process writer (a library host's default)",
               UNRECORDED: "plugyard, history plugin disabled (diagnostic)"}  # fmt: skip
     for res in results:
         b = res.bare

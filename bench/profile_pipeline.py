@@ -261,7 +261,7 @@ async def ablate(calls: int, rounds: int) -> None:
             ("recorded (as shipped)", True),
             ("recorded, Recorder._write drops the batch", True),
             ("recorded, plain sqlite3 write on the loop thread", True),
-            ("recorded, the recorder's SQL on the loop thread (no worker thread)", True),
+            ("recorded, the recorder's SQL in a worker thread (the design before)", True),
             ("history off", False),
         ]
         async with contextlib.AsyncExitStack() as stack:
@@ -278,13 +278,14 @@ async def ablate(calls: int, rounds: int) -> None:
                         history.recorder._write = types.MethodType(_write_nothing, history.recorder)  # type: ignore[method-assign]
                     elif "sqlite3" in label:
                         history.recorder._write = types.MethodType(_write_inline, history.recorder)  # type: ignore[method-assign]
-                    elif "no worker thread" in label and history.recorder._sqlite is not None:
+                    elif "worker thread" in label and history.recorder._sqlite is not None:
                         writer = history.recorder._sqlite
 
-                        async def on_loop(call_ids: Any, statements: Any, writer: Any = writer) -> bool:
-                            return bool(writer._run(call_ids, statements))
+                        async def in_thread(call_ids: Any, statements: Any, writer: Any = writer) -> bool:
+                            connection = writer._connect(on_loop=False)
+                            return bool(await anyio.to_thread.run_sync(writer._run, connection, call_ids, statements))
 
-                        writer.run = on_loop  # type: ignore[method-assign]
+                        writer.run = in_thread  # type: ignore[method-assign]
                 servers[label] = server
             clients = {k: await stack.enter_async_context(Client(s)) for k, s in servers.items()}
             out = await _rotate(clients, calls, rounds, recorders)

@@ -117,7 +117,8 @@ async def test_while_sqlite_is_locked_by_another_process_records_wait_then_land(
             await anyio.sleep(0.3)
             assert recorder.written == 0
             # The event loop never waits for the lock: the writes wait in a worker thread.
-            assert recorder._sqlite is not None and recorder._sqlite.handed_to_thread >= 1
+            sqlite = recorder._writer.sqlite
+            assert sqlite is not None and sqlite.handed_to_thread >= 1
             assert ticks >= 3
             blocker.rollback()
             with anyio.fail_after(20):

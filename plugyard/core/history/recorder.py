@@ -31,13 +31,14 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from plugyard.core.calls import ToolOutcome
-from plugyard.core.history.inline import CHUNK_ROWS, DeferredConnection, NotDeferrable, SQLiteWriter
 from plugyard.core.history.redact import Redactor
-from plugyard.core.history.rollups import write_calls
+from plugyard.core.history.writer import BatchWriter, ProcessWriter, RemoteWriteError
 
 log = logging.getLogger("plugyard.history")
 
 MAX_ERROR_CHARS = 4000
+WRITE_ERRORS = (SQLAlchemyError, sqlite3.Error, OSError, RemoteWriteError)
+"""What a failed write raises: the database's own errors, or the writer process's report of them."""
 SHUTDOWN_ATTEMPTS = 3
 
 
@@ -74,6 +75,7 @@ class Recorder:
         flush_interval: float = 0.2,
         queue_size: int = 100_000,
         durability: str = "memory",
+        writer: BatchWriter | ProcessWriter | None = None,
     ) -> None:
         self.engine = engine
         self.durability = durability
@@ -90,8 +92,7 @@ class Recorder:
         self._stopped = anyio.Event()
         self._running = False
         self._writing = 0
-        database = engine.url.database if engine.dialect.name == "sqlite" else None
-        self._sqlite = SQLiteWriter(database) if database and database != ":memory:" else None
+        self._writer: BatchWriter | ProcessWriter = writer if writer is not None else BatchWriter(engine)
         self.written = 0
         self.journaled = 0
         self.replayed = 0
@@ -169,8 +170,7 @@ class Recorder:
             rows = list(self._queue)
             self._queue.clear()
             await self._write_with_retry(rows)
-        if self._sqlite is not None:
-            self._sqlite.close()
+        await self._writer.close()
         self._close_ahead()
 
     def _prepare(self, row: dict[str, Any]) -> dict[str, Any]:
@@ -181,28 +181,7 @@ class Recorder:
         return row
 
     async def _write(self, rows: list[dict[str, Any]]) -> None:
-        if self._sqlite is None:
-            await self._write_async(rows)
-            return
-        # SQLite: plain sqlite3 in short transactions on the loop, letting the calls run in between
-        # (see core/history/inline.py).
-        for start in range(0, len(rows), CHUNK_ROWS):
-            if start:
-                await anyio.lowlevel.checkpoint()
-            chunk = rows[start : start + CHUNK_ROWS]
-            deferred = DeferredConnection()
-            try:
-                await write_calls(deferred, chunk)
-            except NotDeferrable:
-                await self._write_async(chunk)
-                continue
-            if deferred.statements and not await self._sqlite.run([r["call_id"] for r in chunk], deferred.statements):
-                await self._write_async(chunk)
-
-    async def _write_async(self, rows: list[dict[str, Any]]) -> None:
-        async with self.engine.begin() as connection:
-            # The rollups change in the same transaction, by the rows actually inserted only.
-            await write_calls(connection, rows)
+        await self._writer.write(rows)
 
     async def _write_with_retry(self, batch: list[dict[str, Any]]) -> None:
         rows = [self._prepare(r) for r in batch]
@@ -211,7 +190,7 @@ class Recorder:
         while True:
             try:
                 await self._write(rows)
-            except (SQLAlchemyError, sqlite3.Error, OSError) as exc:
+            except WRITE_ERRORS as exc:
                 attempt += 1
                 self.failures += 1
                 if not _unavailable(exc):
@@ -237,7 +216,7 @@ class Recorder:
         for row in rows:
             try:
                 await self._write([row])
-            except (SQLAlchemyError, sqlite3.Error, OSError) as exc:
+            except WRITE_ERRORS as exc:
                 if _unavailable(exc):
                     self._append_journal([row])  # the database went away meanwhile
                 else:
@@ -310,7 +289,7 @@ class Recorder:
                 chunk = rows[start : start + self.batch_size]
                 try:
                     await self._write(chunk)
-                except (SQLAlchemyError, sqlite3.Error) as exc:
+                except WRITE_ERRORS as exc:
                     if _unavailable(exc):
                         raise  # the database is away: keep the file for the next start
                     await self._write_one_by_one(chunk, exc)
@@ -340,6 +319,8 @@ class Recorder:
 def _unavailable(exc: BaseException) -> bool:
     """Whether the database could not be reached or locked (worth retrying), rather than refusing
     what it was given (integrity, data or programming errors)."""
+    if isinstance(exc, RemoteWriteError):
+        return exc.unavailable
     if isinstance(exc, OSError | sa_exc.OperationalError | sa_exc.InterfaceError | sa_exc.TimeoutError):
         return True
     if isinstance(exc, sqlite3.OperationalError | sqlite3.InterfaceError):
