@@ -65,19 +65,19 @@ class Watchdog:
         self._timer: asyncio.TimerHandle | None = None
         self._armed_for = 0.0
 
-    async def run(self, seconds: float, make: Callable[[], Awaitable[T]]) -> T:
-        """Await ``make()``; raise ``TimeoutError`` if it is still running after ``seconds``."""
+    async def run(self, seconds: float, work: Awaitable[T]) -> T:
+        """Await ``work``; raise ``TimeoutError`` if it is still running after ``seconds``."""
         task = asyncio.current_task()
         if task is None:  # not inside a task (cannot happen under asyncio.run): no cheap way to cancel
             async with asyncio.timeout(seconds):
-                return await make()
+                return await work
         entry = _Entry(self.loop.time() + seconds, task)
         cancelling = task.cancelling()
         self._running[entry] = None
         if self._timer is None or entry.deadline < self._armed_for:
             self._arm(entry.deadline)
         try:
-            return await make()
+            return await work
         except asyncio.CancelledError:
             if entry.expired and task.uncancel() <= cancelling:
                 raise TimeoutError from None

@@ -18,8 +18,8 @@ import importlib.util
 import inspect
 import logging
 import sys
-from collections.abc import AsyncIterator, Callable, Coroutine, Iterable, Iterator, Mapping, Sequence
-from contextlib import asynccontextmanager, contextmanager
+from collections.abc import AsyncIterator, Callable, Coroutine, Iterable, Mapping, Sequence
+from contextlib import asynccontextmanager
 from types import ModuleType
 from typing import Any
 
@@ -420,17 +420,15 @@ class PluginHost:
         """Tell connected clients to list tools, prompts and resources again."""
         await self.events.publish(ListsChanged())
 
-    @contextmanager
-    def in_use(self) -> Iterator[PluginHost]:
+    def in_use(self) -> _InUse:
         """Mark a request (a tool call, a resource read) as using this host until the block ends: a
         live reload shuts a replaced host down only once none is left (see ``wait_idle``)."""
-        self._in_use += 1
-        try:
-            yield self
-        finally:
-            self._in_use -= 1
-            if self._in_use == 0 and self._idle is not None:
-                self._idle.set()
+        return _InUse(self)
+
+    def _release(self) -> None:
+        self._in_use -= 1
+        if self._in_use == 0 and self._idle is not None:
+            self._idle.set()
 
     async def wait_idle(self) -> None:
         """Return once no request holds ``in_use()``."""
@@ -533,6 +531,23 @@ class PluginHost:
         """Run one call through the pipeline; ``user_id`` defaults to the configured user."""
         context.setdefault("user_id", self.config.default_user)
         return await self.pipeline.call(name, arguments, **context)
+
+
+class _InUse:
+    """``PluginHost.in_use()``: a plain context manager (every call enters one; a generator-based
+    one cost several times as much)."""
+
+    __slots__ = ("_host",)
+
+    def __init__(self, host: PluginHost) -> None:
+        self._host = host
+
+    def __enter__(self) -> PluginHost:
+        self._host._in_use += 1
+        return self._host
+
+    def __exit__(self, *_exc: object) -> None:
+        self._host._release()
 
 
 def _identity(obj: object) -> object:

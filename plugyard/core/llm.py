@@ -65,14 +65,22 @@ _anthropic: contextvars.ContextVar[Any] = contextvars.ContextVar("plugyard_anthr
 _clients: dict[str, Any] = {}
 
 
-@contextlib.contextmanager
-def use_sampler(sampler: Sampler | None) -> Iterator[None]:
-    """Make ``sampler`` the fallback model for code running inside this block (one request)."""
-    token = _sampler.set(sampler)
-    try:
-        yield
-    finally:
-        _sampler.reset(token)
+class use_sampler:
+    """Make ``sampler`` the fallback model for code running inside this block (one request).
+    A plain context manager: every tool call enters one."""
+
+    __slots__ = ("_sampler", "_token")
+
+    def __init__(self, sampler: Sampler | None) -> None:
+        self._sampler = sampler
+        self._token: contextvars.Token[Sampler | None] | None = None
+
+    def __enter__(self) -> None:
+        self._token = _sampler.set(self._sampler)
+
+    def __exit__(self, *_exc: object) -> None:
+        if self._token is not None:
+            _sampler.reset(self._token)
 
 
 @contextlib.contextmanager

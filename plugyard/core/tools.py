@@ -365,7 +365,7 @@ class ToolPipeline:
                 watchdog = self._watchdog
                 if watchdog is None or watchdog.loop is not loop:
                     watchdog = self._watchdog = Watchdog(loop)
-                return await watchdog.run(timeout, lambda: _invoke(tool, kwargs))
+                return await watchdog.run(timeout, _invoke(tool, kwargs))
             with anyio.fail_after(timeout):
                 return await _invoke(tool, kwargs)
         except TimeoutError:

@@ -51,7 +51,7 @@ async def test_an_overdue_call_gets_timeout_error_and_the_others_finish() -> Non
 
     async def timed(seconds: float, fn: object) -> str:
         try:
-            return await watchdog.run(seconds, fn)  # type: ignore[arg-type]
+            return await watchdog.run(seconds, fn())  # type: ignore[operator]
         except TimeoutError:
             return "timeout"
 
@@ -66,12 +66,12 @@ async def test_a_later_shorter_deadline_rearms_the_timer() -> None:
     async def slow() -> None:
         await asyncio.sleep(10)
 
-    long_running = asyncio.ensure_future(watchdog.run(30, slow))
+    long_running = asyncio.ensure_future(watchdog.run(30, slow()))
     await asyncio.sleep(0)
     loop = asyncio.get_running_loop()
     started = loop.time()
     with pytest.raises(TimeoutError):
-        await watchdog.run(0.05, slow)
+        await watchdog.run(0.05, slow())
     assert loop.time() - started < 5  # fired by the re-armed timer, not the 30 s one
     long_running.cancel()
     with pytest.raises(asyncio.CancelledError):
@@ -84,7 +84,7 @@ async def test_cancellation_from_outside_is_not_a_timeout() -> None:
     async def slow() -> None:
         await asyncio.sleep(10)
 
-    task = asyncio.ensure_future(watchdog.run(30, slow))
+    task = asyncio.ensure_future(watchdog.run(30, slow()))
     await asyncio.sleep(0.01)
     task.cancel()
     with pytest.raises(asyncio.CancelledError):
@@ -100,9 +100,9 @@ async def test_nested_calls_time_out_at_their_own_level() -> None:
 
     async def outer() -> str:
         try:
-            await watchdog.run(0.05, inner)
+            await watchdog.run(0.05, inner())
         except TimeoutError:
             return "inner timed out, outer went on"
         return "no"
 
-    assert await watchdog.run(5, outer) == "inner timed out, outer went on"
+    assert await watchdog.run(5, outer()) == "inner timed out, outer went on"
