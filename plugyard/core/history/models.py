@@ -24,12 +24,10 @@ class ToolCallRecord(SQLModel, table=True):
 
     __tablename__ = "tool_call"
     __table_args__ = (
-        sa.Index("ix_tool_call_user_id", "user_id"),
-        sa.Index("ix_tool_call_tool_name", "tool_name"),
-        # ix_tool_call_success (the sixth of the study assistant's indexes) was dropped by migration 0004:
-        # no query used it.
+        # Of the study assistant's six indexes (0001), ix_tool_call_success was dropped by 0004 (no query
+        # used it), and user_id, (user_id, created_at) and tool_name by 0005: each leads a wider index
+        # below, which serves the same lookups, and every insert paid for all of them.
         sa.Index("ix_tool_call_created_at", "created_at"),
-        sa.Index("ix_tool_call_user_created", "user_id", "created_at"),
         sa.Index("ix_tool_call_metrics", "tool_name", "success", "execution_time_ms"),
         # 0002: a user's window (success rate, statistics, one tool or all) is read from the index alone.
         sa.Index(
