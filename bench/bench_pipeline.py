@@ -131,7 +131,6 @@ async def _wait_until(predicate: Callable[[], bool], what: str, limit: float = 6
 
 
 RECORDED = "plugyard"
-INLINE = "plugyard, in-process writer"
 UNRECORDED = "plugyard, history off"
 
 
@@ -152,7 +151,7 @@ async def _alternate(
     timed while a recorded plugyard's last history batch is still being written.
     """
     series = {name: Series() for name in clients}
-    made = dict.fromkeys((n for n in clients if n in (RECORDED, INLINE)), 0)
+    made = dict.fromkeys((n for n in clients if n == RECORDED), 0)
 
     async def settle() -> float:
         t0 = time.perf_counter()
@@ -205,29 +204,20 @@ class PipelineResult:
 async def bench_inprocess(tmp: Path, *, calls: int, rounds: int, warmup: int, unrecorded: bool) -> PipelineResult:
     bare = MCPServer("bare")
     bare.add_tool(noop_plugin.noop)
-    dbs = {RECORDED: tmp / "inprocess.db", INLINE: tmp / "inprocess-inline.db"}
-    # The configuration of record is what `plugyard serve` runs (Config.for_serving(): the history
-    # writer process); the in-process writer (what a library host uses) is measured beside it.
-    configs = {
-        RECORDED: parse_config({"database": {"url": f"sqlite+aiosqlite:///{dbs[RECORDED]}"}}).for_serving(),
-        INLINE: parse_config({"database": {"url": f"sqlite+aiosqlite:///{dbs[INLINE]}"}}),
-    }
-    histories = {name: HistoryPlugin() for name in configs}
-    hosts = {
-        name: PluginHost(config, entry_points=False, plugins={"noop": noop_plugin, "history": histories[name]})
-        for name, config in configs.items()
-    }
+    db = tmp / "inprocess.db"
+    config = parse_config({"database": {"url": f"sqlite+aiosqlite:///{db}"}})
+    history = HistoryPlugin()
+    host = PluginHost(config, entry_points=False, plugins={"noop": noop_plugin, "history": history})
     # The diagnostic configuration: the same pipeline with no history plugin at all.
     plain = PluginHost(parse_config({}), entry_points=False, plugins={"noop": noop_plugin})
 
-    def unwritten(name: str, made: int) -> int:
-        recorder = histories[name].recorder
+    def unwritten(_name: str, made: int) -> int:
+        recorder = history.recorder
         assert recorder is not None
         return made - recorder.written - recorder.journaled
 
-    async with hosts[RECORDED].running(), hosts[INLINE].running(), plain.running():
-        servers: dict[str, Any] = {"bare": bare, RECORDED: PlugyardServer(hosts[RECORDED])}
-        servers[INLINE] = PlugyardServer(hosts[INLINE])
+    async with host.running(), plain.running():
+        servers: dict[str, Any] = {"bare": bare, RECORDED: PlugyardServer(host)}
         if unrecorded:
             servers[UNRECORDED] = PlugyardServer(plain)
         async with contextlib.AsyncExitStack() as stack:
@@ -235,9 +225,8 @@ async def bench_inprocess(tmp: Path, *, calls: int, rounds: int, warmup: int, un
             series, made_by = await _alternate(
                 clients, calls=calls, rounds=rounds, warmup=warmup, unwritten=unwritten, progress="in-memory"
             )
-    for history in histories.values():
-        assert history.recorder is not None and history.recorder.journaled == 0, "records went to the journal"
-    return PipelineResult("in-memory", series, sum(made_by.values()), sum(count_rows(db) for db in dbs.values()))
+    assert history.recorder is not None and history.recorder.journaled == 0, "records went to the journal"
+    return PipelineResult("in-memory", series, sum(made_by.values()), count_rows(db))
 
 
 def _plugins_toml(path: Path, db: Path | None, disabled: list[str]) -> Path:
@@ -458,7 +447,6 @@ def pipeline_table(results: list[PipelineResult]) -> list[str]:
         "|---|---|---:|---:|---:|---:|---:|---:|---:|",
     ]
     labels = {"bare": "bare `MCPServer` (baseline)", RECORDED: "**plugyard, recorded**",
-              INLINE: "plugyard, recorded, in-process writer (a library host's default)",
               UNRECORDED: "plugyard, history plugin disabled (diagnostic)"}  # fmt: skip
     for res in results:
         b = res.bare

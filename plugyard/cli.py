@@ -116,8 +116,6 @@ def serve(
     from plugyard.mcp_server.run import serve as run_serve
     from plugyard.mcp_server.stdio import stdout_to_stderr
 
-    # A long-running server: "auto" settings resolve for serving (the history writer process).
-    state._config = _guard(lambda: state.config).for_serving()
     if transport == "http":
         host = _guard(state.host)
     else:
@@ -126,7 +124,7 @@ def serve(
             host = _guard(state.host)
 
     def rebuild() -> PluginHost:
-        return PluginHost(load_config(state.config_path).for_serving(), strict=state.strict).load()
+        return PluginHost(load_config(state.config_path), strict=state.strict).load()
 
     def reloaded(result: ReloadResult) -> None:
         click.echo(result.describe(), err=True)

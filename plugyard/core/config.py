@@ -105,11 +105,6 @@ class HistorySettings(_Section):
     journal: str | None = None
     """Where records go when the database cannot take them (default: beside the SQLite file; for
     PostgreSQL, in the data directory, one file per database)."""
-    writer: Literal["auto", "process", "inline"] = "auto"
-    """Who writes the batches: "process", a writer process of the server's own (the SQL and the
-    rollups off the serving interpreter); "inline", the serving process itself (no second
-    interpreter to start, for short-lived hosts); "auto", "process" under `plugyard serve` and
-    "inline" for a host used as a library (tests, `plugyard call`)."""
 
 
 class TelemetrySettings(_Section):
@@ -170,13 +165,6 @@ class Config(BaseModel):
     def resolve_path(self, value: str | os.PathLike[str]) -> Path:
         path = Path(value).expanduser()
         return path if path.is_absolute() else self.base_dir / path
-
-    def for_serving(self) -> Config:
-        """This configuration as a long-running server uses it: "auto" settings resolved for serving."""
-        if self.history.writer != "auto":
-            return self
-        history = self.history.model_copy(update={"writer": "process"})
-        return self.model_copy(update={"history": history})
 
 
 def _login_name() -> str:

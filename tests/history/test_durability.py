@@ -57,34 +57,3 @@ async def test_kill_9_loses_nothing_the_recorder_accepted_in_journal_mode(tmp_pa
     assert set(acknowledged) <= set(stored)
     assert len(stored) == len(set(stored))
     assert not list(tmp_path.glob("*.ahead-*"))
-
-
-def _cmdline(pid: int) -> str:
-    return Path(f"/proc/{pid}/cmdline").read_text()
-
-
-def _children(pid: int) -> list[int]:
-    found = []
-    for task in Path(f"/proc/{pid}/task").glob("*"):
-        children = task / "children"
-        if children.exists():
-            found += [int(c) for c in children.read_text().split()]
-    return found
-
-
-async def test_the_writer_process_leaves_when_its_server_is_killed(tmp_path, db_path):
-    config = write_config(tmp_path / "plugins.toml", db_path)
-    async with Client(_params(config, tmp_path), mode="legacy") as client:
-        for i in range(10):
-            await client.call_tool("add", {"a": i})
-        pid = (await client.call_tool("server_pid", {})).structured_content["result"]
-        url = f"sqlite+aiosqlite:///{db_path}"
-        with anyio.fail_after(20):
-            while len(await query(url, "SELECT call_id FROM tool_call")) < 10:
-                await anyio.sleep(0.05)
-        [writer] = _children(pid)
-        assert "plugyard.core.history.writer" in _cmdline(writer)
-        os.kill(pid, signal.SIGKILL)
-        with anyio.fail_after(20):
-            while _alive(pid) or _alive(writer):
-                await anyio.sleep(0.05)

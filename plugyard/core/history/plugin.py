@@ -25,7 +25,6 @@ from plugyard.core.history.history_tools import HistoryTools
 from plugyard.core.history.models import tool_call_table
 from plugyard.core.history.recorder import Recorder
 from plugyard.core.history.service import ToolHistoryService
-from plugyard.core.history.writer import ProcessWriter
 from plugyard.core.hookspecs import hookimpl
 from plugyard.core.preference import BayesianLearner, ToolPreferenceRouter
 
@@ -96,7 +95,6 @@ class HistoryPlugin:
             flush_interval=history.flush_interval,
             queue_size=history.queue_size,
             durability=history.durability,
-            writer=ProcessWriter(self.engine, url) if history.writer == "process" else None,
         )
         await self.recorder.replay_journal()
         await self._start_learning(host, self.engine)

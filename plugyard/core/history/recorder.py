@@ -32,13 +32,13 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from plugyard.core.calls import ToolOutcome
 from plugyard.core.history.redact import Redactor
-from plugyard.core.history.writer import BatchWriter, ProcessWriter, RemoteWriteError
+from plugyard.core.history.writer import BatchWriter
 
 log = logging.getLogger("plugyard.history")
 
 MAX_ERROR_CHARS = 4000
-WRITE_ERRORS = (SQLAlchemyError, sqlite3.Error, OSError, RemoteWriteError)
-"""What a failed write raises: the database's own errors, or the writer process's report of them."""
+WRITE_ERRORS = (SQLAlchemyError, sqlite3.Error, OSError)
+"""What a failed write raises."""
 SHUTDOWN_ATTEMPTS = 3
 
 
@@ -75,7 +75,6 @@ class Recorder:
         flush_interval: float = 0.2,
         queue_size: int = 100_000,
         durability: str = "memory",
-        writer: BatchWriter | ProcessWriter | None = None,
     ) -> None:
         self.engine = engine
         self.durability = durability
@@ -92,7 +91,7 @@ class Recorder:
         self._stopped = anyio.Event()
         self._running = False
         self._writing = 0
-        self._writer: BatchWriter | ProcessWriter = writer if writer is not None else BatchWriter(engine)
+        self._writer = BatchWriter(engine)
         self.written = 0
         self.journaled = 0
         self.replayed = 0
@@ -319,8 +318,6 @@ class Recorder:
 def _unavailable(exc: BaseException) -> bool:
     """Whether the database could not be reached or locked (worth retrying), rather than refusing
     what it was given (integrity, data or programming errors)."""
-    if isinstance(exc, RemoteWriteError):
-        return exc.unavailable
     if isinstance(exc, OSError | sa_exc.OperationalError | sa_exc.InterfaceError | sa_exc.TimeoutError):
         return True
     if isinstance(exc, sqlite3.OperationalError | sqlite3.InterfaceError):
