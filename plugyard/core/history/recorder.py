@@ -116,8 +116,8 @@ class Recorder:
             # durability = "journal": on disk (in the OS's cache) before the call returns, so even
             # kill -9 loses nothing accepted; the file is emptied whenever the queue is written.
             os.write(self._ahead_fd, _journal_line(self._prepare(row)).encode())
-        if len(self._queue) >= self.batch_size:
-            self._wake.set()
+        if len(self._queue) >= self.batch_size and not self._wake.is_set():
+            self._wake.set()  # once: while the writer works through a backlog, every call would set it again
 
     # -- the background writer -------------------------------------------------------------
 
