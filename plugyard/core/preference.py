@@ -568,11 +568,14 @@ class ToolPreferenceRouter:
         """Learn from one finished call (the history plugin calls this for every outcome)."""
         now = self.clock() if at is None else at
         self.learner.observe(user_id, intent, tool, success, duration_ms, now)
-        breaker = self._breakers.setdefault(tool, _Breaker())
+        breaker = self._breakers.get(tool)
+        if breaker is None:
+            breaker = self._breakers[tool] = _Breaker()
         if success:
-            breaker.consecutive_failures = 0
-            breaker.opened_at = None
-            breaker.trial_started = None
+            if breaker.consecutive_failures or breaker.opened_at is not None or breaker.trial_started is not None:
+                breaker.consecutive_failures = 0
+                breaker.opened_at = None
+                breaker.trial_started = None
         elif error_type not in NOT_THE_TOOLS_FAULT:
             breaker.consecutive_failures += 1
             half_open = breaker.trial_started is not None
