@@ -494,6 +494,19 @@ async def _execute(
     status: Status = "succeeded"
     error_type: str | None = None
     error_message: str | None = None
+
+    async def waits_for_client(next_step: str | None, exc: InputRequired) -> None:
+        await record_input_required(
+            store,
+            run_id,
+            resume=resume,
+            steps=steps,
+            state=state.model_dump(mode="json"),
+            next_step=next_step,
+            duration_ms=prior_ms + (time.perf_counter() - started) * 1000.0,
+            error=exc,
+        )
+
     try:
         while current != END:
             if len(steps) >= limit:
@@ -527,16 +540,7 @@ async def _execute(
                 record.update(duration_ms=(time.perf_counter() - step_started) * 1000.0, error=_describe(exc))
                 steps.append(record)
                 log.info("workflow %r run %s: step %r waits for the client's model", workflow.name, run_id, current)
-                await record_input_required(
-                    store,
-                    run_id,
-                    resume=resume,
-                    steps=steps,
-                    state=state.model_dump(mode="json"),
-                    next_step=current,
-                    duration_ms=prior_ms + (time.perf_counter() - started) * 1000.0,
-                    error=exc,
-                )
+                await waits_for_client(current, exc)
                 raise
             except Exception as exc:
                 record.update(duration_ms=(time.perf_counter() - step_started) * 1000.0, error=_describe(exc))
@@ -573,16 +577,7 @@ async def _execute(
     try:
         state = await _finalize(workflow, state, status, run)
     except InputRequired as exc:
-        await record_input_required(
-            store,
-            run_id,
-            resume=resume,
-            steps=steps,
-            state=state.model_dump(mode="json"),
-            next_step=None,
-            duration_ms=prior_ms + (time.perf_counter() - started) * 1000.0,
-            error=exc,
-        )
+        await waits_for_client(None, exc)
         raise
     duration = prior_ms + (time.perf_counter() - started) * 1000.0
     if store is not None:
