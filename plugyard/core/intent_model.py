@@ -4,13 +4,21 @@ Pure Python, no numpy: a model is a few thousand weights in a JSON file, trains 
 few hundred messages and classifies in well under a millisecond. Features:
 
 - Chinese (and other CJK) runs: character 1-, 2- and 3-grams;
-- Latin words: the word, word bigrams, and character 3- to 5-grams inside ``<word>``;
-- digits collapse to ``0`` and text is NFKC-normalised and lower-cased.
+- Latin words (also those mixed into Chinese text): the word, word bigrams, and character 3- to
+  5-grams inside ``<word>``;
+- digits collapse to ``0`` and text is NFKC-normalised and lower-cased;
+- the message's shape: whether it holds a digit, whether it asks a question (not its length: that
+  made any short message, "hmm" included, a confident quick task);
+- a lexicon, when the model has one: named regular expressions (``{"exam": r"\bexams?\b|考试"}``),
+  each a feature ``x:<name>`` when it matches. A lexicon names one cue in both languages, so what
+  the model learns of a cue from English messages serves Chinese ones too, and a cue is weighed
+  against the rest instead of deciding alone. It is saved with the model.
 
-Each message's feature vector is binary and L2-normalised. ``fit`` trains by stochastic gradient
-descent with L2 regularisation (deterministic for a seed). ``tune`` picks the acceptance threshold
-and margin from cross-validated predictions: the top intent is accepted when its probability clears
-the threshold and beats the second by the margin; the rest is "unsure".
+Each message's feature vector is binary and L2-normalised over all its features, those the model
+does not know included (what it never saw dilutes what it knows). ``fit`` trains by stochastic
+gradient descent with L2 regularisation (deterministic for a seed). ``tune`` picks the acceptance
+threshold and margin from cross-validated predictions: the top intent is accepted when its
+probability clears the threshold and beats the second by the margin; the rest is "unsure".
 """
 
 from __future__ import annotations
@@ -22,7 +30,7 @@ import random
 import re
 import unicodedata
 from collections import Counter
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -39,8 +47,25 @@ def language(text: str) -> str:
     return "zh" if cjk >= 2 and cjk >= latin / 8 else "en"
 
 
-def features(text: str) -> list[str]:
-    norm = _DIGITS.sub("0", unicodedata.normalize("NFKC", text).lower())
+_SHAPE_DIGIT = re.compile(r"\d")
+MAX_CHARS = 1000
+"""A longer message is read as its first and last ``MAX_CHARS / 2`` characters (a pasted log ends with
+its error): classification time stays bounded whatever is pasted."""
+
+
+def compile_lexicon(lexicon: Mapping[str, str] | None) -> dict[str, re.Pattern[str]]:
+    """A lexicon's patterns, compiled case-insensitively."""
+    return {name: re.compile(pattern, re.IGNORECASE) for name, pattern in (lexicon or {}).items()}
+
+
+def clip(text: str) -> str:
+    """The part of a message that is read: all of it up to ``MAX_CHARS``, else its head and tail."""
+    return text if len(text) <= MAX_CHARS else text[: MAX_CHARS // 2] + "\n" + text[-MAX_CHARS // 2 :]
+
+
+def features(text: str, lexicon: Mapping[str, re.Pattern[str]] | None = None) -> list[str]:
+    text = unicodedata.normalize("NFKC", clip(text))
+    norm = _DIGITS.sub("0", text.lower())
     feats: set[str] = set()
     for run in _CJK.findall(norm):
         for n in (1, 2, 3):
@@ -55,6 +80,12 @@ def features(text: str) -> list[str]:
         for n in (3, 4, 5):
             for j in range(len(padded) - n + 1):
                 feats.add(f"g:{padded[j : j + n]}")
+    if _SHAPE_DIGIT.search(text):
+        feats.add("has:digit")
+    if "?" in text:  # NFKC turned the full-width question mark into "?"
+        feats.add("has:question")
+    if lexicon:
+        feats.update(f"x:{name}" for name, pattern in lexicon.items() if pattern.search(text))
     return sorted(feats)
 
 
@@ -162,6 +193,8 @@ class NgramIntentModel:
 
     detect_language = staticmethod(language)
     features = staticmethod(features)
+    clip = staticmethod(clip)
+    compile_lexicon = staticmethod(compile_lexicon)
     read_jsonl = staticmethod(read_jsonl)
     macro_f1 = staticmethod(macro_f1)
     cross_validated = staticmethod(cross_validated)
@@ -175,22 +208,24 @@ class NgramIntentModel:
         bias: list[float],
         thresholds: Thresholds | None = None,
         meta: dict[str, Any] | None = None,
+        lexicon: Mapping[str, str] | None = None,
     ) -> None:
         self.labels = list(labels)
         self.weights = weights
         self.bias = bias
         self.thresholds = thresholds or Thresholds()
         self.meta = meta or {}
+        self.lexicon = dict(lexicon or {})
+        self._lexicon = compile_lexicon(self.lexicon)
 
     # -- prediction ------------------------------------------------------------------------
 
     def probabilities(self, text: str) -> dict[str, float]:
-        feats = [f for f in features(text) if f in self.weights]
-        scale = 1.0 / math.sqrt(len(feats)) if feats else 0.0
-        logits = list(self.bias)
-        for f in feats:
-            for k, w in enumerate(self.weights[f]):
-                logits[k] += w * scale
+        every = features(text, self._lexicon)
+        feats = [f for f in every if f in self.weights]
+        scale = 1.0 / math.sqrt(len(every)) if every else 0.0
+        columns = zip(*(self.weights[f] for f in feats), strict=True) if feats else ([] for _ in self.bias)
+        logits = [b + scale * sum(column) for b, column in zip(self.bias, columns, strict=True)]
         top = max(logits)
         exps = [math.exp(v - top) for v in logits]
         total = sum(exps)
@@ -216,13 +251,20 @@ class NgramIntentModel:
         l2: float = 1e-4,
         min_count: int = 2,
         seed: int = 13,
+        lexicon: Mapping[str, str] | None = None,
     ) -> NgramIntentModel:
         classes = sorted(set(labels))
         index = {c: i for i, c in enumerate(classes)}
-        rows = [features(t) for t in texts]
+        compiled = compile_lexicon(lexicon)
+        rows = [features(t, compiled) for t in texts]
         counts = Counter(f for row in rows for f in row)
         vocab = {f for f, c in counts.items() if c >= min_count}
-        data = [([f for f in row if f in vocab], index[y]) for row, y in zip(rows, labels, strict=True)]
+        # Normalised over all of a message's features, known or not: what the model never saw dilutes
+        # what it knows, so a message it barely recognises gets a weak, near-uniform answer.
+        data = [
+            ([f for f in row if f in vocab], 1.0 / math.sqrt(len(row)) if row else 0.0, index[y])
+            for row, y in zip(rows, labels, strict=True)
+        ]
         k = len(classes)
         weights: dict[str, list[float]] = {f: [0.0] * k for f in vocab}
         bias = [0.0] * k
@@ -232,8 +274,7 @@ class NgramIntentModel:
             rng.shuffle(order)
             rate = learning_rate / (1.0 + 0.1 * epoch)
             for i in order:
-                feats, y = data[i]
-                scale = 1.0 / math.sqrt(len(feats)) if feats else 0.0
+                feats, scale, y = data[i]
                 logits = list(bias)
                 for f in feats:
                     for j, w in enumerate(weights[f]):
@@ -250,7 +291,7 @@ class NgramIntentModel:
                         row[j] -= rate * (grads[j] * scale + l2 * row[j])
         # Drop features whose weights all but vanished: a smaller file, the same predictions.
         kept = {f: [round(w, 5) for w in ws] for f, ws in weights.items() if max(abs(w) for w in ws) >= 1e-3}
-        return cls(classes, kept, [round(b, 5) for b in bias])
+        return cls(classes, kept, [round(b, 5) for b in bias], lexicon=lexicon)
 
     # -- persistence -----------------------------------------------------------------------
 
@@ -261,6 +302,7 @@ class NgramIntentModel:
             "bias": self.bias,
             "thresholds": dataclasses.asdict(self.thresholds),
             "meta": self.meta,
+            "lexicon": self.lexicon,
             "weights": self.weights,
         }
 
@@ -274,4 +316,11 @@ class NgramIntentModel:
         data = json.loads(Path(path).read_text(encoding="utf-8"))
         if data.get("format") != "plugyard-ngram-intents/1":
             raise ValueError(f"{path}: not a plugyard n-gram intent model")
-        return cls(data["labels"], data["weights"], data["bias"], Thresholds(**data["thresholds"]), data.get("meta"))
+        return cls(
+            data["labels"],
+            data["weights"],
+            data["bias"],
+            Thresholds(**data["thresholds"]),
+            data.get("meta"),
+            data.get("lexicon"),  # absent from models saved before lexicons
+        )
