@@ -174,10 +174,12 @@ class Recorder:
 
     def _prepare(self, row: dict[str, Any]) -> dict[str, Any]:
         args = row["arguments"]
-        if args is not None:
-            # JSON-safe and redacted: what is stored is exactly what the journal would hold.
-            row = dict(row, arguments=self._redact(pydantic_core.to_jsonable_python(args, fallback=repr)))
-        return row
+        if args is None:
+            return row
+        if type(args) is dict and self._redact.plain_and_clean(args):
+            return row  # the common case, and it costs a check per argument: flat, JSON-native, no secret key
+        # JSON-safe and redacted: what is stored is exactly what the journal would hold.
+        return dict(row, arguments=self._redact(pydantic_core.to_jsonable_python(args, fallback=repr)))
 
     async def _write(self, rows: list[dict[str, Any]]) -> None:
         await self._writer.write(rows)

@@ -7,6 +7,7 @@ from typing import Any
 
 REDACTED = "[REDACTED]"
 MAX_DEPTH = 32
+_PLAIN = frozenset({str, int, float, bool, type(None)})
 
 
 class Redactor:
@@ -24,6 +25,15 @@ class Redactor:
             if len(self._verdicts) < 10_000:
                 self._verdicts[key] = verdict
         return verdict
+
+    def plain_and_clean(self, args: dict[Any, Any]) -> bool:
+        """Whether ``args`` would be stored as it is: string keys, none secret-looking, and values
+        that are JSON already and hold nothing to redact (str, int, float, bool, None)."""
+        is_secret = self.is_secret
+        for key, value in args.items():
+            if type(key) is not str or type(value) not in _PLAIN or is_secret(key):
+                return False
+        return True
 
     def __call__(self, value: Any, depth: int = 0) -> Any:
         if depth > MAX_DEPTH:

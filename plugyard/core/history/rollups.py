@@ -257,6 +257,13 @@ async def apply(connection: Connection, deltas: Deltas) -> None:
         await connection.execute(sa.delete(user_tool_stats_table).where(user_tool_stats_table.c.calls <= 0))
 
 
+_COLUMNS = frozenset(c.name for c in tool_call_table.columns) - {"id"}
+# An expanding parameter: building an IN list of literals costs more per id than the insert.
+_KNOWN_IDS = sa.select(tool_call_table.c.call_id).where(
+    tool_call_table.c.call_id.in_(sa.bindparam("ids", expanding=True))
+)
+
+
 async def write_calls(connection: Connection, rows: Sequence[Row]) -> list[Row]:
     """Insert ``rows`` (skipping call ids already stored) and their rollups; returns the rows inserted.
 
@@ -267,9 +274,7 @@ async def write_calls(connection: Connection, rows: Sequence[Row]) -> list[Row]:
     rows = list({r["call_id"]: r for r in reversed(rows)}.values())[::-1]
     if not rows:
         return []
-    columns = {c.name for c in tool_call_table.columns} - {"id"}
     t = tool_call_table
-    insert = _insert_for(connection)(t).on_conflict_do_nothing(index_elements=["call_id"])
     if connection.dialect.name == "sqlite":
         # RETURNING costs SQLite a third of a batch's time. Instead: take the write lock first (a no-op
         # write makes pysqlite BEGIN and SQLite reserve the database), so that the call ids found stored
@@ -277,17 +282,16 @@ async def write_calls(connection: Connection, rows: Sequence[Row]) -> list[Row]:
         await connection.exec_driver_sql("UPDATE tool_daily SET calls = calls WHERE 0 = 1")
         ids = [r["call_id"] for r in rows]
         stored: set[str] = set()
-        # An expanding parameter: building an IN list of literals costs more per id than the insert.
-        known = sa.select(t.c.call_id).where(t.c.call_id.in_(sa.bindparam("ids", expanding=True)))
         for start in range(0, len(ids), 5000):
-            found = await connection.execute(known, {"ids": ids[start : start + 5000]})
+            found = await connection.execute(_KNOWN_IDS, {"ids": ids[start : start + 5000]})
             stored.update(found.scalars())
         inserted = [r for r in rows if r["call_id"] not in stored]
         if inserted:
             await _insert_sqlite(connection, inserted)
     else:
+        insert = postgresql.insert(t).on_conflict_do_nothing(index_elements=["call_id"])
         result = await connection.execute(
-            insert.returning(t.c.call_id), [{k: v for k, v in r.items() if k in columns} for r in rows]
+            insert.returning(t.c.call_id), [{k: v for k, v in r.items() if k in _COLUMNS} for r in rows]
         )
         inserted_ids = set(result.scalars().all())
         inserted = [r for r in rows if r["call_id"] in inserted_ids]
