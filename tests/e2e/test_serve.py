@@ -3,6 +3,7 @@ and streamable HTTP, in both protocol versions; the calls are in the SQLite file
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -59,7 +60,7 @@ async def test_stdio_lists_calls_and_records(config_file, tmp_path, db_path, mod
         ("add", 0, "InvalidArguments"),
     ]
     first = recorded[0]
-    assert first["plugin_name"] == "sample_plugin" and first["arguments"] == '{"a": 20, "b": 22}'
+    assert first["plugin_name"] == "sample_plugin" and json.loads(first["arguments"]) == {"a": 20, "b": 22}
     assert first["user_id"] and first["session_id"] and first["execution_time_ms"] >= 0
     assert first["created_at"] and first["result_size"] == 2
 
