@@ -35,7 +35,7 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -102,8 +102,11 @@ class Series:
         return ordered[index] / 1e6
 
 
-async def _calls(client: Client, n: int, start: int, series: Series | None) -> None:
-    """n sequential calls; each result is checked (every configuration pays the same check)."""
+async def _calls(
+    client: Client, n: int, start: int, series: Series | None, drain: Callable[[], Awaitable[None]] | None = None
+) -> None:
+    """n sequential calls; each result is checked (every configuration pays the same check). ``drain``,
+    when given, runs inside the timed window after the last call: writing the round's history."""
     perf = time.perf_counter_ns
     lat: list[int] = []
     t0 = perf()
@@ -113,6 +116,8 @@ async def _calls(client: Client, n: int, start: int, series: Series | None) -> N
         lat.append(perf() - c0)
         if result.is_error or result.structured_content != {"result": i}:
             raise RuntimeError(f"unexpected result for x={i}: {result!r}")
+    if drain is not None:
+        await drain()
     elapsed = (perf() - t0) / 1e9
     if series is not None:
         series.latencies.extend(lat)
@@ -142,6 +147,7 @@ async def _alternate(
     warmup: int,
     unwritten: Callable[[str, int], int],
     progress: str,
+    drains: dict[str, Callable[[], Awaitable[None]]] | None = None,
 ) -> tuple[dict[str, Series], dict[str, int]]:
     """Warm every client up, then ``rounds`` rounds of ``calls`` calls each, the order rotating
     every round.
@@ -168,7 +174,7 @@ async def _alternate(
         k = r % len(names)
         for name in names[k:] + names[:k]:
             gc.collect()
-            await _calls(clients[name], calls, made.get(name, 0), series[name])
+            await _calls(clients[name], calls, made.get(name, 0), series[name], (drains or {}).get(name))
             if name in made:
                 made[name] += calls
                 series[name].backlog.append(unwritten(name, made[name]))
@@ -222,8 +228,17 @@ async def bench_inprocess(tmp: Path, *, calls: int, rounds: int, warmup: int, un
             servers[UNRECORDED] = PlugyardServer(plain)
         async with contextlib.AsyncExitStack() as stack:
             clients = {name: await stack.enter_async_context(Client(s)) for name, s in servers.items()}
+            # In-process the recorder is at hand: each round's timed window ends when its rows are written
+            # (flush() wakes the writer at once), so all of the writing is paid inside the rounds.
+            assert history.recorder is not None
             series, made_by = await _alternate(
-                clients, calls=calls, rounds=rounds, warmup=warmup, unwritten=unwritten, progress="in-memory"
+                clients,
+                calls=calls,
+                rounds=rounds,
+                warmup=warmup,
+                unwritten=unwritten,
+                progress="in-memory",
+                drains={RECORDED: history.recorder.flush},
             )
     assert history.recorder is not None and history.recorder.journaled == 0, "records went to the journal"
     return PipelineResult("in-memory", series, sum(made_by.values()), count_rows(db))
@@ -545,9 +560,12 @@ def report(results: list[PipelineResult], rec: RecorderResult | None, args: argp
             "(the no-op plugin from `bench/noop_plugin.py`, the history plugin, the other first-party "
             "plugins disabled) and `bench/bare_server.py` (`MCPServer.run()`). Recorded plugyard writes every "
             "call to a SQLite file in a temp dir through the history plugin (default batch_size 500, "
-            "flush_interval 0.2 s). After every segment the benchmark waits, untimed, until that history is "
-            "in the database, so no configuration is timed while plugyard's last batch is being written "
-            "(what that wait hides is listed below the table). Latency is per call as the client sees it; "
+            "flush_interval 0.2 s). In-memory, a recorded round's timed window ends only when its history "
+            "rows are written (the benchmark calls the recorder's `flush()`, which wakes the writer at once): "
+            "every row's writing is paid inside the rounds. Over stdio the server's writer cannot be hurried "
+            "from outside; after every segment the benchmark waits, untimed, until that history is in the "
+            "database, so no configuration is timed while plugyard's last batch is being written (what that "
+            "wait hides is listed below the table). Latency is per call as the client sees it; "
             "calls/s is the calls over the wall time of the rounds; Δ and × are against the bare server "
             'of the same run and transport. The "history plugin disabled" row is a diagnostic (not a '
             "target): the same pipeline with nothing recorded, to split the cost between the pipeline and "

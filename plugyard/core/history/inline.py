@@ -63,6 +63,7 @@ class DeferredConnection:
         raise NotDeferrable(type(statement).__name__)
 
 
+_INSERT_CALLS = "INSERT INTO tool_call "
 CHUNK_ROWS = 250
 """Rows per transaction on the loop thread: about 3-4 ms of SQLite work on a 2-core machine."""
 CHECKPOINT_ROWS = 5_000
@@ -104,18 +105,16 @@ class SQLiteWriter:
     def _run(connection: sqlite3.Connection, call_ids: Sequence[str], statements: Sequence[Statement]) -> bool:
         connection.execute("BEGIN IMMEDIATE")
         try:
-            for start in range(0, len(call_ids), 500):
-                chunk = call_ids[start : start + 500]
-                marks = ",".join("?" * len(chunk))
-                found = connection.execute(f"SELECT 1 FROM tool_call WHERE call_id IN ({marks}) LIMIT 1", chunk)
-                if found.fetchone() is not None:
-                    connection.execute("ROLLBACK")
-                    return False
             for sql, parameters in statements:
                 if isinstance(parameters, list):
-                    connection.executemany(sql, parameters)
+                    cursor = connection.executemany(sql, parameters)
                 else:
-                    connection.execute(sql, parameters or ())
+                    cursor = connection.execute(sql, parameters or ())
+                if sql.startswith(_INSERT_CALLS) and cursor.rowcount != len(call_ids):
+                    # ON CONFLICT DO NOTHING skipped a call id that is stored already: the rollups
+                    # collected for this batch would count it twice. Undo; the caller checks every id.
+                    connection.execute("ROLLBACK")
+                    return False
             connection.execute("COMMIT")
             return True
         except BaseException:
