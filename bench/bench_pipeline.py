@@ -491,6 +491,12 @@ def backlog_notes(results: list[PipelineResult]) -> list[str]:
         if not p.backlog:
             continue
         backlog = statistics.median(p.backlog)
+        if not any(p.backlog):
+            notes.append(
+                f"- {res.transport}: every round's history rows were written inside its timed window "
+                "(the benchmark flushed the recorder before the round's clock stopped)."
+            )
+            continue
         drain_ms = statistics.median(p.drain_seconds) * 1000
         ratio = p.calls_per_s_with_drain / res.bare.calls_per_s
         notes.append(

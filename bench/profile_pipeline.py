@@ -22,10 +22,8 @@ import cProfile
 import datetime as dt
 import gc
 import inspect
-import json
 import pstats
 import resource
-import sqlite3
 import sys
 import tempfile
 import time
@@ -63,28 +61,6 @@ FIRST_PARTY = ["notes", "diagnose", "calculator"]
 
 async def _write_nothing(self: Recorder, rows: list[dict[str, Any]]) -> None:
     """Recorder._write that drops the batch: what recording costs apart from the database."""
-
-
-async def _write_inline(self: Recorder, rows: list[dict[str, Any]]) -> None:
-    """Recorder._write with plain sqlite3 on the event-loop thread: no worker thread, no SQLAlchemy."""
-    conn = getattr(self, "_bench_conn", None)
-    if conn is None:
-        conn = sqlite3.connect(self.engine.url.database, isolation_level=None)
-        conn.execute("PRAGMA journal_mode=WAL")
-        conn.execute("PRAGMA synchronous=NORMAL")
-        self._bench_conn = conn  # type: ignore[attr-defined]
-    params = [
-        (
-            r["call_id"], r["user_id"], r["session_id"], r["tool_name"], r["plugin_name"],
-            None if r["arguments"] is None else json.dumps(r["arguments"]), r["success"], r["error_type"],
-            r["error_message"], r["execution_time_ms"], r["result_size"], r["satisfaction"], r["intent"],
-            r["workflow_run_id"], r["created_at"].replace(tzinfo=None).isoformat(sep=" ", timespec="microseconds"),
-        )
-        for r in rows
-    ]  # fmt: skip
-    conn.execute("BEGIN")
-    conn.executemany(bp.RAW_INSERT, params)
-    conn.execute("COMMIT")
 
 
 # -- helpers ----------------------------------------------------------------------------------
@@ -260,7 +236,6 @@ async def ablate(calls: int, rounds: int) -> None:
         specs: list[tuple[str, bool]] = [
             ("recorded (as shipped)", True),
             ("recorded, Recorder._write drops the batch", True),
-            ("recorded, plain sqlite3 write on the loop thread", True),
             ("recorded, the recorder's SQL in a worker thread (the design before)", True),
             ("history off", False),
         ]
@@ -276,8 +251,6 @@ async def ablate(calls: int, rounds: int) -> None:
                     recorders.append(history.recorder)
                     if "drops" in label:
                         history.recorder._write = types.MethodType(_write_nothing, history.recorder)  # type: ignore[method-assign]
-                    elif "sqlite3" in label:
-                        history.recorder._write = types.MethodType(_write_inline, history.recorder)  # type: ignore[method-assign]
                     elif "worker thread" in label and history.recorder._sqlite is not None:
                         writer = history.recorder._sqlite
 
@@ -303,7 +276,6 @@ async def ablate(calls: int, rounds: int) -> None:
 STDIO_VARIANTS = {
     "recorded (as shipped)": ("as-shipped", FIRST_PARTY),
     "recorded, Recorder._write drops the batch": ("write-nothing", FIRST_PARTY),
-    "recorded, plain sqlite3 write on the loop thread": ("write-inline", FIRST_PARTY),
     "history off": ("as-shipped", [*FIRST_PARTY, "history"]),
 }
 
@@ -320,8 +292,6 @@ def serve_variant(variant: str, argv: list[str]) -> None:
         return
     if variant == "write-nothing":
         Recorder._write = _write_nothing  # type: ignore[method-assign]
-    elif variant == "write-inline":
-        Recorder._write = _write_inline  # type: ignore[method-assign]
     from plugyard.cli import main as cli_main
 
     sys.argv = ["plugyard", *argv]
