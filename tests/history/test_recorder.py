@@ -189,3 +189,30 @@ async def test_a_row_the_database_refuses_is_set_aside_and_the_others_are_writte
     again.submit(later)
     await again.close()
     assert later.call.call_id in {r["call_id"] for r in await query(db_url, "SELECT call_id FROM tool_call")}
+
+
+class _DriverError(Exception):
+    def __init__(self, message: str, sqlstate: str) -> None:
+        super().__init__(message)
+        self.sqlstate = sqlstate
+
+
+@pytest.mark.parametrize(
+    ("sqlstate", "retried"),
+    [
+        ("57P01", True),  # terminating connection due to administrator command (a server stopping)
+        ("57P03", True),  # the database system is starting up
+        ("08006", True),  # connection failure
+        ("40001", True),  # serialization failure
+        ("53300", True),  # too many connections
+        ("23505", False),  # unique violation: the rows' fault
+        ("22P05", False),  # untranslatable character: the rows' fault
+    ],
+)
+def test_postgresql_errors_are_told_apart_by_their_sqlstate(sqlstate, retried):
+    from sqlalchemy import exc as sa_exc
+
+    from plugyard.core.history.recorder import _unavailable
+
+    error = sa_exc.DBAPIError("INSERT INTO tool_call ...", None, _DriverError("server says no", sqlstate))
+    assert _unavailable(error) is retried

@@ -36,6 +36,8 @@ PG_BIN = Path(os.environ.get("PLUGYARD_TEST_PG_BIN", "/usr/lib/postgresql/15/bin
 
 def start_http(tmp_path: Path, config: Path, **env: str) -> tuple[subprocess.Popen[bytes], str]:
     port = free_port()
+    # Kept for a failure's story: what the recorder said while the database came and went.
+    log = (tmp_path / f"serve-{port}.log").open("ab")
     proc = subprocess.Popen(
         [
             sys.executable,
@@ -52,8 +54,9 @@ def start_http(tmp_path: Path, config: Path, **env: str) -> tuple[subprocess.Pop
         env=subprocess_env(tmp_path, **env),
         cwd=tmp_path,
         stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+        stderr=log,
     )
+    log.close()  # the server holds its own copy
     deadline = time.monotonic() + 60
     while True:
         try:
@@ -233,6 +236,9 @@ async def test_postgresql_stopped_and_restarted_under_load_loses_and_duplicates_
     )
     assert journaled > 0
     assert len(stored) == len(set(stored))
+    refused = list((tmp_path / "data").glob("*.refused"))
+    logs = "".join(path.read_text(errors="replace")[-3000:] for path in tmp_path.glob("serve-*.log"))
+    assert not refused, f"rows set aside as refused during an outage: {refused}\n{logs}"
     assert sorted(stored) == sorted(acknowledged)
 
 

@@ -317,6 +317,11 @@ class Recorder:
         self._ahead_fd = self._ahead_path = None
 
 
+TRANSIENT_SQLSTATE_CLASSES = frozenset({"08", "40", "53", "57", "58"})
+"""Connection exception, transaction rollback (serialization, deadlock), insufficient resources, operator
+intervention (shutdown, restart), system error: the database's state, not the rows' fault."""
+
+
 def _unavailable(exc: BaseException) -> bool:
     """Whether the database could not be reached or locked (worth retrying), rather than refusing
     what it was given (integrity, data or programming errors)."""
@@ -325,6 +330,12 @@ def _unavailable(exc: BaseException) -> bool:
     if isinstance(exc, sqlite3.OperationalError | sqlite3.InterfaceError):
         return True
     if isinstance(exc, sa_exc.DBAPIError) and exc.connection_invalidated:
+        return True
+    # PostgreSQL says why in its SQLSTATE: a server shutting down or restarting ("terminating connection due to
+    # administrator command", 57P01; "the database system is starting up", 57P03) reaches asyncpg's driver as a
+    # plain error, not a lost connection, and must be retried, not taken for a refusal of the rows.
+    code = getattr(getattr(exc, "orig", None), "sqlstate", None) or getattr(exc, "sqlstate", None)
+    if isinstance(code, str) and code[:2] in TRANSIENT_SQLSTATE_CLASSES:
         return True
     # A missing table is an operational error on SQLite but a programming error on PostgreSQL:
     # either way the schema is not there yet, which a later attempt (after a migration) may fix.
