@@ -28,6 +28,7 @@ from plugyard.core import llm
 from plugyard.core.history.workflow_store import WorkflowStore
 from plugyard.core.workflows import execute
 from plugyard.mcp_server.server import PlugyardServer
+from tests.assistant.test_engine import Tools as EngineTools
 from tests.conftest import query, rows, subprocess_env, write_config
 
 pytestmark = pytest.mark.anyio
@@ -267,15 +268,12 @@ async def muse(topic: str) -> str:
     return await ask_model_text(f"muse on {topic}") or "silence"
 
 
-def adder(a: int, b: int = 0) -> int:
-    """Adds."""
-    return a + b
+class Tools(EngineTools):
+    """The engine tests' adding tool, and one that asks the model."""
 
-
-class Tools:
     @hookimpl
     def register_tools(self, register):  # type: ignore[no-untyped-def]
-        register(adder, capabilities=["adding"])
+        super().register_tools(register)
         register(muse, capabilities=["musing"])
 
 
