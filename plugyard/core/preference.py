@@ -66,7 +66,7 @@ NEUTRAL_SCORE = 3.0
 SCORE_PSEUDO_COUNT = 2.0
 DRIFT_MIN_CALLS = 20.0
 DRIFT_MARGIN = 0.1
-NOT_THE_TOOLS_FAULT = frozenset({"InvalidArguments", "ToolVetoed"})
+NOT_THE_TOOLS_FAULT = frozenset({"InvalidArguments", "ToolVetoed", "Cancelled"})
 POLICY = "thompson-beta/1"
 
 

@@ -220,6 +220,12 @@ def _error_text(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
 
+CANCELLED = "Cancelled"
+"""``error_type`` of a call cancelled before it finished (by its client, or a server stopping)."""
+CANCELLED_HOOKS_SECONDS = 2.0
+"""How long the ``after_tool_call`` hooks of a cancelled call may take before they are cut short."""
+
+
 class ToolPipeline:
     """Runs calls: validate -> before_tool_call -> tool under timeout -> after_tool_call.
 
@@ -315,6 +321,19 @@ class ToolPipeline:
                 error_message=_storable(str(exc)),
                 error=exc,
             )
+        except anyio.get_cancelled_exc_class():
+            # The client cancelled the call, went away (stdin closed), or the server is stopping: the call
+            # was made, so it is recorded, shielded and briefly (a hook must not hold a stopping server).
+            outcome = ToolOutcome(
+                call=call,
+                success=False,
+                duration_ms=(time.perf_counter() - start) * 1000.0,
+                error_type=CANCELLED,
+                error_message=f"the call to tool {name!r} was cancelled before it finished",
+            )
+            with anyio.move_on_after(CANCELLED_HOOKS_SECONDS, shield=True):
+                await self._after_hooks(call, outcome)
+            raise
         await self._after_hooks(call, outcome)
         return outcome
 

@@ -81,6 +81,17 @@ async def test_plugins_toml_timeout_overrides_the_registered_one(make_host, conf
     assert outcome.error_type == "ToolTimeout" and "0.05 s" in outcome.error_message
 
 
+async def test_a_cancelled_call_is_recorded_and_the_router_does_not_learn_from_it(running_host, db_url):
+    async with running_host() as host:
+        history = host.get_plugin("history")
+        with anyio.move_on_after(0.2):  # the caller gives up while the tool still runs
+            await host.call_tool("sleep_async", {"seconds": 0.4}, user_id="ada")
+        assert history.router.preferred_tools("ada") == []
+    [row] = await recorded(db_url)
+    assert row["tool_name"] == "sleep_async" and row["success"] == 0 and row["error_type"] == "Cancelled"
+    assert "was cancelled before it finished" in row["error_message"]
+
+
 class Rendezvous:
     """Three sync calls that can only finish if they run at the same time, in different threads."""
 

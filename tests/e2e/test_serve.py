@@ -163,3 +163,37 @@ def test_http_refuses_to_bind_beyond_loopback_without_authentication(config_file
     )
     assert result.returncode == 3
     assert "refusing to serve HTTP on '0.0.0.0' without authentication" in result.stderr
+
+
+async def _slow_call(client: Client, calls_started: list[str]) -> None:
+    calls_started.append("sleep_async")
+    try:
+        await client.call_tool("sleep_async", {"seconds": 30})
+    except Exception:  # the connection closes under it, or the call is cancelled: both expected here
+        pass
+
+
+@pytest.mark.parametrize("how", ["client cancels", "stdin closes"])
+async def test_a_call_cut_short_is_recorded_as_cancelled(tmp_path, db_path, how):
+    # sleep_async's own timeout (0.5 s) would end it first: give it time to be cut short instead.
+    config_file = write_config(tmp_path / "plugins.toml", db_path, extra="[tools.sleep_async]\ntimeout = 60")
+    started: list[str] = []
+    with anyio.fail_after(60):
+        async with anyio.create_task_group() as outer:
+            async with Client(stdio_params(config_file, tmp_path), mode="legacy") as client:
+                await client.call_tool("add", {"a": 1})
+                async with anyio.create_task_group() as inner:
+                    group = inner if how == "client cancels" else outer
+                    group.start_soon(_slow_call, client, started)
+                    await anyio.sleep(1.0)  # the call is in flight in the server
+                    if how == "client cancels":
+                        inner.cancel_scope.cancel()
+                if how == "client cancels":
+                    await client.call_tool("add", {"a": 2})  # the server goes on serving
+            # Leaving the client closed the server's stdin; with "stdin closes" the slow call was in flight.
+    assert started == ["sleep_async"]
+    recorded = {r["tool_name"]: r for r in rows(db_path)}
+    cut = recorded["sleep_async"]
+    assert cut["success"] == 0 and cut["error_type"] == "Cancelled"
+    assert "cancelled before it finished" in cut["error_message"]
+    assert cut["execution_time_ms"] >= 500

@@ -27,6 +27,7 @@ from plugyard.core.history.recorder import Recorder
 from plugyard.core.history.service import ToolHistoryService
 from plugyard.core.hookspecs import hookimpl
 from plugyard.core.preference import BayesianLearner, ToolPreferenceRouter
+from plugyard.core.tools import CANCELLED
 
 if TYPE_CHECKING:
     from plugyard.core.host import PluginHost
@@ -147,6 +148,8 @@ class HistoryPlugin:
     def after_tool_call(self, call: ToolCall, outcome: ToolOutcome) -> None:
         if self.recorder is not None:
             self.recorder.submit(outcome)
+        if outcome.error_type == CANCELLED:
+            return  # recorded, but says nothing of the tool: the router does not learn from it
         # The router learns at once, in memory; the rollups it warms from catch up with the batch.
         self.router.observe(
             call.user_id,
