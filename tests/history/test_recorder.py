@@ -216,3 +216,30 @@ def test_postgresql_errors_are_told_apart_by_their_sqlstate(sqlstate, retried):
 
     error = sa_exc.DBAPIError("INSERT INTO tool_call ...", None, _DriverError("server says no", sqlstate))
     assert _unavailable(error) is retried
+
+
+async def test_a_replay_says_what_it_is_waiting_for_and_how_far_it_got(tmp_path, db_url, caplog, monkeypatch):
+    import logging
+
+    import plugyard.core.history.recorder as recorder_module
+
+    broken = create_engine(db_url)  # no tables yet: every write fails, so everything is journaled
+    journal = tmp_path / "journal.jsonl"
+    recorder = Recorder(broken, journal=journal)
+    for _ in range(7):
+        recorder.submit(outcome())
+    with anyio.fail_after(20):
+        await recorder.close()
+    await migrate.upgrade(broken)
+    monkeypatch.setattr(recorder_module, "REPLAY_REPORT_EVERY", 3)
+    caplog.clear()
+    with caplog.at_level(logging.INFO, logger="plugyard.history"):
+        replayer = Recorder(broken, journal=journal, batch_size=2)
+        assert await replayer.replay_journal() == 7
+    await broken.dispose()
+    said = [r.getMessage() for r in caplog.records if r.name == "plugyard.history"]
+    assert said[0] == "replaying 7 history record(s) left by earlier runs (1 file(s))"
+    assert [m for m in said if m.startswith("replayed ") and " of " in m] == [
+        "replayed 4 of 7 history record(s)",
+        "replayed 6 of 7 history record(s)",
+    ]

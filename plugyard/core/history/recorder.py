@@ -40,6 +40,8 @@ MAX_ERROR_CHARS = 4000
 WRITE_ERRORS = (SQLAlchemyError, sqlite3.Error, OSError)
 """What a failed write raises."""
 SHUTDOWN_ATTEMPTS = 3
+REPLAY_REPORT_EVERY = 20_000
+"""Records between progress lines while a journal is replayed."""
 
 
 def outcome_row(outcome: ToolOutcome) -> dict[str, Any]:
@@ -283,9 +285,15 @@ class Recorder:
             target = self.journal.with_name(f"{self.journal.name}.replaying-{time.time_ns()}")
             ahead.rename(target)
             pending.append(target)
+        files = [(path, list(_read_journal(path))) for path in pending]
+        waiting = sum(len(rows) for _path, rows in files)
+        if waiting:
+            # Replay runs before a server starts serving, and means an earlier run could not write everything:
+            # say so (a warning: shown by default), and how far it got.
+            log.warning("replaying %d history record(s) left by earlier runs (%d file(s))", waiting, len(files))
         total = 0
-        for path in pending:
-            rows = list(_read_journal(path))
+        next_report = REPLAY_REPORT_EVERY
+        for path, rows in files:
             for start in range(0, len(rows), self.batch_size):
                 chunk = rows[start : start + self.batch_size]
                 try:
@@ -294,6 +302,9 @@ class Recorder:
                     if _unavailable(exc):
                         raise  # the database is away: keep the file for the next start
                     await self._write_one_by_one(chunk, exc)
+                if total + start + len(chunk) >= next_report:
+                    log.warning("replayed %d of %d history record(s)", total + start + len(chunk), waiting)
+                    next_report += REPLAY_REPORT_EVERY
             path.unlink()
             total += len(rows)
         if total:
