@@ -2,7 +2,7 @@
 
 Off unless ``[telemetry] enabled = true`` in plugins.toml or ``PLUGYARD_TELEMETRY=1``. When off, the host
 builds a plain ``ToolPipeline`` and a call pays nothing; when on, it builds a ``TracedToolPipeline``,
-whose ``call`` wraps the same journey in an ``execute_tool {tool}`` span. Workflow runs get an
+whose journey (validation to recorded outcome) runs in an ``execute_tool {tool}`` span. Workflow runs get an
 ``invoke_workflow {workflow}`` span, with their tool calls' spans nested inside.
 
 plugyard uses only the OpenTelemetry API: spans go to the global tracer provider, which the embedding
@@ -12,7 +12,6 @@ Without one, the spans are no-ops.
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
@@ -21,10 +20,10 @@ import anyio
 from opentelemetry import trace
 from opentelemetry.trace import SpanKind, Status, StatusCode, Tracer
 
-from plugyard.core.tools import ToolPipeline
+from plugyard.core.tools import Tool, ToolPipeline
 
 if TYPE_CHECKING:
-    from plugyard.core.calls import ProgressReporter, ToolOutcome
+    from plugyard.core.calls import ProgressReporter, ToolCall, ToolOutcome
     from plugyard.core.client import ClientChannel
 
 TRACER_NAME = "plugyard"
@@ -61,52 +60,34 @@ class TracedToolPipeline(ToolPipeline):
         super().__init__(*args, **kwargs)
         self.tracer = tracer or get_tracer()
 
-    async def call(
+    async def _journey(
         self,
-        name: str,
-        arguments: Mapping[str, Any] | None,
-        *,
-        user_id: str,
-        session_id: str | None = None,
-        call_id: str | None = None,
-        progress: ProgressReporter | None = None,
-        client: ClientChannel | None = None,
-        intent: str | None = None,
-        workflow_run_id: str | None = None,
+        tool: Tool,
+        call: ToolCall,
+        args: Mapping[str, Any],
+        refusal: str | None,
+        progress: ProgressReporter | None,
+        client: ClientChannel | None,
     ) -> ToolOutcome:
-        tool = self.registry.get(name)
-        if tool is None:
-            # Refused before the journey starts (and not recorded): no span either.
-            return await super().call(name, arguments, user_id=user_id)
-        call_id = call_id or str(uuid.uuid4())
+        # An unknown tool is refused before the journey starts (and not recorded): no span either.
         attributes: dict[str, str] = {
             OPERATION: "execute_tool",
-            TOOL_NAME: name,
-            TOOL_CALL_ID: call_id,
+            TOOL_NAME: tool.name,
+            TOOL_CALL_ID: call.call_id,
             TOOL_TYPE: "function",
             PLUGIN_NAME: tool.plugin,
         }
         if tool.description:
             attributes[TOOL_DESCRIPTION] = tool.description.splitlines()[0]
-        if workflow_run_id is not None:
-            attributes[WORKFLOW_RUN_ID] = workflow_run_id
-        if intent is not None:
-            attributes[INTENT] = intent
+        if call.workflow_run_id is not None:
+            attributes[WORKFLOW_RUN_ID] = call.workflow_run_id
+        if call.intent is not None:
+            attributes[INTENT] = call.intent
         with self.tracer.start_as_current_span(
-            f"execute_tool {name}", kind=SpanKind.INTERNAL, attributes=attributes
+            f"execute_tool {tool.name}", kind=SpanKind.INTERNAL, attributes=attributes
         ) as span:
             try:
-                outcome = await super().call(
-                    name,
-                    arguments,
-                    user_id=user_id,
-                    session_id=session_id,
-                    call_id=call_id,
-                    progress=progress,
-                    client=client,
-                    intent=intent,
-                    workflow_run_id=workflow_run_id,
-                )
+                outcome = await super()._journey(tool, call, args, refusal, progress, client)
             except anyio.get_cancelled_exc_class():
                 span.set_attribute(ERROR_TYPE, "cancelled")
                 span.set_status(Status(StatusCode.ERROR, "the call was cancelled"))

@@ -293,6 +293,19 @@ class ToolPipeline:
             intent=intent,
             workflow_run_id=workflow_run_id,
         )
+        return await self._journey(tool, call, args, refusal, progress, client)
+
+    async def _journey(
+        self,
+        tool: Tool,
+        call: ToolCall,
+        args: Mapping[str, Any],
+        refusal: str | None,
+        progress: ProgressReporter | None,
+        client: ClientChannel | None,
+    ) -> ToolOutcome:
+        """The call from validation to its recorded outcome (``TracedToolPipeline`` wraps it in a span)."""
+        name = tool.name
         start = time.perf_counter()
         try:
             if refusal is not None:
