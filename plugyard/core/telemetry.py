@@ -131,3 +131,37 @@ def end_workflow_span(
     if status != "succeeded":
         span.set_attribute(ERROR_TYPE, error_type or status)
         span.set_status(Status(StatusCode.ERROR, message))
+
+
+class WorkflowTrace:
+    """What a workflow run reports to its span; nothing at all when telemetry is off."""
+
+    __slots__ = ("_span",)
+
+    def __init__(self, span: trace.Span | None) -> None:
+        self._span = span
+
+    def finish(self, *, status: str, steps: int, error_type: str | None, message: str | None) -> None:
+        """The run's outcome, once (a later call, or the cancellation below, changes nothing)."""
+        if self._span is not None:
+            end_workflow_span(self._span, status=status, steps=steps, error_type=error_type, message=message)
+            self._span = None
+
+
+@contextmanager
+def workflow_trace(
+    host: Any, *, workflow: str, plugin: str, run_id: str, intent: str | None
+) -> Iterator[WorkflowTrace]:
+    """The run's ``invoke_workflow`` span when ``host``'s telemetry is on; a run cancelled before it
+    finished is reported ``interrupted``."""
+    tracer = tracer_of(host)
+    if tracer is None:
+        yield WorkflowTrace(None)
+        return
+    with workflow_span(tracer, workflow=workflow, plugin=plugin, run_id=run_id, intent=intent) as span:
+        run = WorkflowTrace(span)
+        try:
+            yield run
+        except anyio.get_cancelled_exc_class():
+            run.finish(status="interrupted", steps=0, error_type="cancelled", message=None)
+            raise

@@ -37,7 +37,6 @@ so the retry resumes from the same checkpoint.
 from __future__ import annotations
 
 import dataclasses
-import functools
 import inspect
 import logging
 import time
@@ -399,208 +398,157 @@ async def execute(
     """Run ``workflow`` to its end (or resume a stored run: pass its row as ``resume``).
 
     With telemetry on, the run is an ``invoke_workflow {name}`` span and its tool calls nest inside."""
-    tracer = telemetry.tracer_of(host)
-    go = functools.partial(
-        _execute,
-        workflow,
-        host=host,
-        user_id=user_id,
-        message=message,
-        intent=intent,
-        session_id=session_id,
-        plugin=plugin,
-        store=store,
-        progress=progress,
-        resume=resume,
-        max_steps=max_steps,
-        step_timeout=step_timeout,
-    )
-    if tracer is None:
-        return await go(run_id=run_id)
     run_id = str(resume["run_id"]) if resume is not None else (run_id or uuid.uuid4().hex)
-    with telemetry.workflow_span(tracer, workflow=workflow.name, plugin=plugin, run_id=run_id, intent=intent) as span:
-        try:
-            result = await go(run_id=run_id)
-        except anyio.get_cancelled_exc_class():
-            telemetry.end_workflow_span(span, status="interrupted", steps=0, error_type="cancelled", message=None)
-            raise
-        except InputRequired as exc:
-            telemetry.end_workflow_span(
-                span, status=INPUT_REQUIRED, steps=0, error_type=type(exc).__name__, message=str(exc)
-            )
-            raise
-        telemetry.end_workflow_span(
-            span,
-            status=result.status,
-            steps=len(result.steps),
-            error_type=result.error_type,
-            message=result.error_message,
-        )
-    return result
-
-
-async def _execute(
-    workflow: Workflow,
-    *,
-    host: ToolHost,
-    user_id: str,
-    message: str,
-    intent: str | None = None,
-    session_id: str | None = None,
-    plugin: str = "?",
-    store: RunStore | None = None,
-    progress: ProgressReporter | None = None,
-    run_id: str | None = None,
-    resume: dict[str, Any] | None = None,
-    max_steps: int | None = None,
-    step_timeout: float | None = None,
-) -> RunResult:
-    graph = build_graph(workflow, plugin)
-    limit = max_steps or workflow.max_steps
-    started = time.perf_counter()
-    if resume is not None:
-        run_id = str(resume["run_id"])
-        state = workflow.State.model_validate(resume["state"] or {})
-        steps: list[dict[str, Any]] = list(resume["steps"] or [])
-        current: str = resume["next_step"] or END
-        prior_ms = float(resume.get("duration_ms") or 0.0)
-    else:
-        run_id = run_id or uuid.uuid4().hex
-        state = workflow.initial_state(message, intent)
-        steps = []
-        current = graph.start
-        prior_ms = 0.0
-        if store is not None:
-            await store.start_run(
-                run_id=run_id,
-                user_id=user_id,
-                session_id=session_id,
-                workflow=workflow.name,
-                plugin_name=plugin,
-                intent=intent,
-                message=message,
-                next_step=current,
-                state=state.model_dump(mode="json"),
-            )
-    run = Run(
-        host=host,
-        run_id=run_id,
-        user_id=user_id,
-        session_id=session_id,
-        intent=intent,
-        workflow=workflow.name,
-        progress=progress,
-    )
-    status: Status = "succeeded"
-    error_type: str | None = None
-    error_message: str | None = None
-
-    async def waits_for_client(next_step: str | None, exc: InputRequired) -> None:
-        await record_input_required(
-            store,
-            run_id,
-            resume=resume,
-            steps=steps,
-            state=state.model_dump(mode="json"),
-            next_step=next_step,
-            duration_ms=prior_ms + (time.perf_counter() - started) * 1000.0,
-            error=exc,
-        )
-
-    try:
-        while current != END:
-            if len(steps) >= limit:
-                status, error_type = "step_limit", "StepLimit"
-                error_message = f"workflow {workflow.name!r} stopped after {limit} steps (at step {current!r})"
-                break
-            spec = graph.steps[current]
-            run._step_number = len(steps) + 1
-            run.calls = []
-            await run.progress(f"{workflow.name}: {current}")
-            record: dict[str, Any] = {"name": current, "tools": run.calls}
-            step_started = time.perf_counter()
-            timeout = spec.timeout or step_timeout or workflow.step_timeout
-            try:
-                with anyio.move_on_after(timeout) as scope:
-                    updates = await getattr(workflow, current)(state, run)
-                if scope.cancelled_caught:
-                    raise StepTimeout(
-                        f"step {current!r} of workflow {workflow.name!r} did not finish within {timeout:g} s"
-                    )
-                state = _apply(state, updates, current)
-                following = spec.next.router(state) if isinstance(spec.next, Branch) else spec.next
-                if isinstance(spec.next, Branch) and following not in spec.next.targets:
-                    raise StepFailed(
-                        f"step {current!r}: its branch chose {following!r}, not one of {list(spec.next.targets)}"
-                    )
-            except anyio.get_cancelled_exc_class():
-                raise
-            except InputRequired as exc:
-                # Not a failure: the tool runs again once the client's model has answered.
-                record.update(duration_ms=(time.perf_counter() - step_started) * 1000.0, error=_describe(exc))
-                steps.append(record)
-                log.info("workflow %r run %s: step %r waits for the client's model", workflow.name, run_id, current)
-                await waits_for_client(current, exc)
-                raise
-            except Exception as exc:
-                record.update(duration_ms=(time.perf_counter() - step_started) * 1000.0, error=_describe(exc))
-                steps.append(record)
-                status = "failed"
-                error_type = type(exc).__name__
-                error_message = str(exc) or type(exc).__name__
-                log.info("workflow %r run %s: step %r failed: %s", workflow.name, run_id, current, error_message)
-                current = END
-                break
-            record["duration_ms"] = (time.perf_counter() - step_started) * 1000.0
-            steps.append(record)
-            current = following
+    with telemetry.workflow_trace(host, workflow=workflow.name, plugin=plugin, run_id=run_id, intent=intent) as trace:
+        graph = build_graph(workflow, plugin)
+        limit = max_steps or workflow.max_steps
+        started = time.perf_counter()
+        if resume is not None:
+            state = workflow.State.model_validate(resume["state"] or {})
+            steps: list[dict[str, Any]] = list(resume["steps"] or [])
+            current: str = resume["next_step"] or END
+            prior_ms = float(resume.get("duration_ms") or 0.0)
+        else:
+            state = workflow.initial_state(message, intent)
+            steps = []
+            current = graph.start
+            prior_ms = 0.0
             if store is not None:
-                await store.checkpoint(
-                    run_id,
-                    steps=steps,
-                    next_step=None if current == END else current,
+                await store.start_run(
+                    run_id=run_id,
+                    user_id=user_id,
+                    session_id=session_id,
+                    workflow=workflow.name,
+                    plugin_name=plugin,
+                    intent=intent,
+                    message=message,
+                    next_step=current,
                     state=state.model_dump(mode="json"),
                 )
-    except anyio.get_cancelled_exc_class():
-        # Interrupted (the client cancelled, the server stops): keep the checkpoint for a resume.
+        run = Run(
+            host=host,
+            run_id=run_id,
+            user_id=user_id,
+            session_id=session_id,
+            intent=intent,
+            workflow=workflow.name,
+            progress=progress,
+        )
+        status: Status = "succeeded"
+        error_type: str | None = None
+        error_message: str | None = None
+
+        async def waits_for_client(next_step: str | None, exc: InputRequired) -> None:
+            await record_input_required(
+                store,
+                run_id,
+                resume=resume,
+                steps=steps,
+                state=state.model_dump(mode="json"),
+                next_step=next_step,
+                duration_ms=prior_ms + (time.perf_counter() - started) * 1000.0,
+                error=exc,
+            )
+            trace.finish(status=INPUT_REQUIRED, steps=0, error_type=type(exc).__name__, message=str(exc))
+
+        try:
+            while current != END:
+                if len(steps) >= limit:
+                    status, error_type = "step_limit", "StepLimit"
+                    error_message = f"workflow {workflow.name!r} stopped after {limit} steps (at step {current!r})"
+                    break
+                spec = graph.steps[current]
+                run._step_number = len(steps) + 1
+                run.calls = []
+                await run.progress(f"{workflow.name}: {current}")
+                record: dict[str, Any] = {"name": current, "tools": run.calls}
+                step_started = time.perf_counter()
+                timeout = spec.timeout or step_timeout or workflow.step_timeout
+                try:
+                    with anyio.move_on_after(timeout) as scope:
+                        updates = await getattr(workflow, current)(state, run)
+                    if scope.cancelled_caught:
+                        raise StepTimeout(
+                            f"step {current!r} of workflow {workflow.name!r} did not finish within {timeout:g} s"
+                        )
+                    state = _apply(state, updates, current)
+                    following = spec.next.router(state) if isinstance(spec.next, Branch) else spec.next
+                    if isinstance(spec.next, Branch) and following not in spec.next.targets:
+                        raise StepFailed(
+                            f"step {current!r}: its branch chose {following!r}, not one of {list(spec.next.targets)}"
+                        )
+                except anyio.get_cancelled_exc_class():
+                    raise
+                except InputRequired as exc:
+                    # Not a failure: the tool runs again once the client's model has answered.
+                    record.update(duration_ms=(time.perf_counter() - step_started) * 1000.0, error=_describe(exc))
+                    steps.append(record)
+                    log.info("workflow %r run %s: step %r waits for the client's model", workflow.name, run_id, current)
+                    await waits_for_client(current, exc)
+                    raise
+                except Exception as exc:
+                    record.update(duration_ms=(time.perf_counter() - step_started) * 1000.0, error=_describe(exc))
+                    steps.append(record)
+                    status = "failed"
+                    error_type = type(exc).__name__
+                    error_message = str(exc) or type(exc).__name__
+                    log.info("workflow %r run %s: step %r failed: %s", workflow.name, run_id, current, error_message)
+                    current = END
+                    break
+                record["duration_ms"] = (time.perf_counter() - step_started) * 1000.0
+                steps.append(record)
+                current = following
+                if store is not None:
+                    await store.checkpoint(
+                        run_id,
+                        steps=steps,
+                        next_step=None if current == END else current,
+                        state=state.model_dump(mode="json"),
+                    )
+        except anyio.get_cancelled_exc_class():
+            # Interrupted (the client cancelled, the server stops): keep the checkpoint for a resume.
+            if store is not None:
+                with anyio.CancelScope(shield=True):
+                    await store.finish_run(
+                        run_id,
+                        status="interrupted",
+                        steps=steps,
+                        state=state.model_dump(mode="json"),
+                        next_step=current if current != END else None,
+                        duration_ms=prior_ms + (time.perf_counter() - started) * 1000.0,
+                    )
+            raise
+        try:
+            state = await _finalize(workflow, state, status, run)
+        except InputRequired as exc:
+            await waits_for_client(None, exc)
+            raise
+        duration = prior_ms + (time.perf_counter() - started) * 1000.0
         if store is not None:
-            with anyio.CancelScope(shield=True):
-                await store.finish_run(
-                    run_id,
-                    status="interrupted",
-                    steps=steps,
-                    state=state.model_dump(mode="json"),
-                    next_step=current if current != END else None,
-                    duration_ms=prior_ms + (time.perf_counter() - started) * 1000.0,
-                )
-        raise
-    try:
-        state = await _finalize(workflow, state, status, run)
-    except InputRequired as exc:
-        await waits_for_client(None, exc)
-        raise
-    duration = prior_ms + (time.perf_counter() - started) * 1000.0
-    if store is not None:
-        await store.finish_run(
-            run_id,
+            await store.finish_run(
+                run_id,
+                status=status,
+                steps=steps,
+                state=state.model_dump(mode="json"),
+                duration_ms=duration,
+                next_step=current if status == "step_limit" else None,
+                error_type=error_type,
+                error_message=error_message,
+            )
+        result = RunResult(
+            run_id=run_id,
+            workflow=workflow.name,
             status=status,
+            state=state,
             steps=steps,
-            state=state.model_dump(mode="json"),
             duration_ms=duration,
-            next_step=current if status == "step_limit" else None,
             error_type=error_type,
             error_message=error_message,
         )
-    return RunResult(
-        run_id=run_id,
-        workflow=workflow.name,
-        status=status,
-        state=state,
-        steps=steps,
-        duration_ms=duration,
-        error_type=error_type,
-        error_message=error_message,
-    )
+        trace.finish(
+            status=result.status, steps=len(result.steps), error_type=result.error_type, message=result.error_message
+        )
+        return result
 
 
 async def _finalize(workflow: Workflow, state: WorkflowState, status: Status, run: Run) -> WorkflowState:
