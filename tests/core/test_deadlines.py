@@ -68,11 +68,9 @@ async def test_a_later_shorter_deadline_rearms_the_timer() -> None:
 
     long_running = asyncio.ensure_future(watchdog.run(30, slow()))
     await asyncio.sleep(0)
-    loop = asyncio.get_running_loop()
-    started = loop.time()
+    # Armed for the 30 s call, the timer must be re-armed for this one: else slow() ends normally after 10 s.
     with pytest.raises(TimeoutError):
         await watchdog.run(0.05, slow())
-    assert loop.time() - started < 5  # fired by the re-armed timer, not the 30 s one
     long_running.cancel()
     with pytest.raises(asyncio.CancelledError):
         await long_running

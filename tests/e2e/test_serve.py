@@ -196,4 +196,3 @@ async def test_a_call_cut_short_is_recorded_as_cancelled(tmp_path, db_path, how)
     cut = recorded["sleep_async"]
     assert cut["success"] == 0 and cut["error_type"] == "Cancelled"
     assert "cancelled before it finished" in cut["error_message"]
-    assert cut["execution_time_ms"] >= 500

@@ -155,7 +155,7 @@ _compiled: dict[tuple[str, str], tuple[str, tuple[str, ...]]] = {}
 def _sqlite_param(value: Any) -> Any:
     # The storage format SQLAlchemy's SQLite types use, so values compare with what it wrote elsewhere.
     if isinstance(value, datetime):
-        return utc(value).replace(tzinfo=None).strftime("%Y-%m-%d %H:%M:%S.%f")
+        return _sqlite_timestamp(value)
     if isinstance(value, date):
         return value.isoformat()
     return value
@@ -199,10 +199,8 @@ def _json_text(value: Any) -> str:
 
 
 def _sqlite_timestamp(value: datetime) -> str:
-    # _sqlite_param's format, at a third of strftime's cost (isoformat always writes the microseconds).
-    if value.tzinfo is not None and value.utcoffset():
-        value = value.astimezone(UTC)
-    return value.replace(tzinfo=None).isoformat(" ", "microseconds")
+    # SQLAlchemy's SQLite DateTime format (naive UTC, always the microseconds), at a third of strftime's cost.
+    return utc(value).replace(tzinfo=None).isoformat(" ", "microseconds")
 
 
 async def _insert_sqlite(connection: Connection, rows: Sequence[Row]) -> None:
