@@ -21,7 +21,7 @@ import sys
 from collections.abc import AsyncIterator, Callable, Coroutine, Iterable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from types import ModuleType
-from typing import Any
+from typing import Any, NoReturn
 
 import anyio
 import anyio.abc
@@ -329,17 +329,7 @@ class PluginHost:
             except Exception as exc:
                 self._drop(name, f"{hook_name} raised {type(exc).__name__}: {exc}")
                 return
-        for tool in tools:
-            try:
-                self.tools.add(tool)
-            except PluginError as exc:
-                # The tool is skipped; the plugin's other tools still serve.
-                log.error("%s", exc)
-                info.error = f"{info.error + '; ' if info.error else ''}{exc}"
-                if self.strict:
-                    raise
-                continue
-            info.tools.append(tool.name)
+        self._add_owned(info, tools, self.tools.add, info.tools, lambda t: t.name)
         self.classifiers.extend(classifiers)
         info.classifiers = [c.name for c in classifiers]
         for workflow in workflows:
@@ -461,9 +451,7 @@ class PluginHost:
                     tg.cancel_scope.cancel()
         except BaseExceptionGroup as group:
             # The task group is ours, not the caller's: hand back the one error that happened.
-            if len(group.exceptions) == 1:
-                raise group.exceptions[0] from group.exceptions[0].__cause__
-            raise
+            raise_single(group)
 
     async def _lifetime_hook(self, hook_name: str) -> None:
         for impl in getattr(self.pm.hook, hook_name).get_hookimpls():
@@ -548,6 +536,13 @@ class _InUse:
 
     def __exit__(self, *_exc: object) -> None:
         self._host._release()
+
+
+def raise_single(group: BaseExceptionGroup[Any]) -> NoReturn:
+    """Re-raise a task group's only error as itself (a group of several stays a group)."""
+    if len(group.exceptions) == 1:
+        raise group.exceptions[0] from group.exceptions[0].__cause__
+    raise group
 
 
 def _identity(obj: object) -> object:

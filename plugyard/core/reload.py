@@ -33,7 +33,7 @@ import anyio.abc
 import anyio.to_thread
 
 from plugyard.core.config import Config, find_config_file
-from plugyard.core.host import ENTRY_POINT_GROUP, PluginHost
+from plugyard.core.host import ENTRY_POINT_GROUP, PluginHost, raise_single
 
 log = logging.getLogger("plugyard.reload")
 
@@ -166,9 +166,7 @@ class HostReloader:
                     # A host whose start a cancelled reload abandoned still stops (its shutdown is shielded).
                     tg.cancel_scope.cancel()
         except BaseExceptionGroup as group:
-            if len(group.exceptions) == 1:
-                raise group.exceptions[0] from group.exceptions[0].__cause__
-            raise
+            raise_single(group)
 
     async def _make(self) -> PluginHost:
         if self._build is None:
