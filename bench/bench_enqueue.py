@@ -25,8 +25,8 @@ import anyio.lowlevel
 
 from plugyard.core.calls import ToolCall, ToolOutcome
 from plugyard.core.config import parse_config
-from plugyard.core.history.plugin import HistoryPlugin
 from plugyard.core.host import PluginHost
+from plugyard.history.plugin import HistoryPlugin
 
 RESULTS = Path(__file__).parent / "RESULTS.md"
 BEGIN, END = "<!-- bench_enqueue:begin -->", "<!-- bench_enqueue:end -->"

@@ -40,10 +40,10 @@ from typing import Any
 BENCH = Path(__file__).resolve().parent
 sys.path.insert(0, str(BENCH.parent))
 
-from plugyard.core.history import migrate
-from plugyard.core.history.db import create_engine
-from plugyard.core.history.rollups import Deltas, aggregate, write_calls
-from plugyard.core.history.service import ToolHistoryService
+from plugyard.history import migrate
+from plugyard.history.db import create_engine
+from plugyard.history.rollups import Deltas, aggregate, write_calls
+from plugyard.history.service import ToolHistoryService
 
 RESULTS = BENCH / "RESULTS.md"
 

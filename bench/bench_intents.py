@@ -26,9 +26,9 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from plugyard.core.intent_model import NgramIntentModel, Prediction, macro_f1, read_jsonl
 from plugyard.core.intents import DEFAULT_THRESHOLD
 from plugyard.plugins import intents as plugin
+from plugyard.plugins.intents.model import NgramIntentModel, Prediction, macro_f1, read_jsonl
 
 REPO = Path(__file__).parent.parent
 DATA = REPO / "datasets" / "intents.jsonl"

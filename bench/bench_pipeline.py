@@ -52,11 +52,11 @@ from mcp.server.mcpserver import MCPServer
 
 from plugyard.core.calls import ToolCall, ToolOutcome
 from plugyard.core.config import parse_config
-from plugyard.core.history import migrate
-from plugyard.core.history.db import create_engine
-from plugyard.core.history.plugin import HistoryPlugin
-from plugyard.core.history.recorder import Recorder
 from plugyard.core.host import PluginHost
+from plugyard.history import migrate
+from plugyard.history.db import create_engine
+from plugyard.history.plugin import HistoryPlugin
+from plugyard.history.recorder import Recorder
 from plugyard.mcp_server.server import PlugyardServer
 
 RESULTS = BENCH / "RESULTS.md"
@@ -264,7 +264,7 @@ async def bench_stdio(tmp: Path, *, calls: int, rounds: int, warmup: int, unreco
 
     def serve(config: Path) -> StdioServerParameters:
         return StdioServerParameters(
-            command=sys.executable, args=["-m", "plugyard.cli", "--config", str(config), "serve"], cwd=tmp
+            command=sys.executable, args=["-m", "plugyard", "--config", str(config), "serve"], cwd=tmp
         )
 
     targets = {

@@ -13,7 +13,7 @@ database, taking turns round by round (the order rotates every round):
 - SQLite: plugyard's ``Recorder`` against plain ``sqlite3`` ``executemany`` (from bench_pipeline).
 
 Then, with ``--query-rows`` (default 1,000,000), the history service's queries (when
-``plugyard/core/history/service.py`` exists) on both backends at that many rows.
+``plugyard/history/service.py`` exists) on both backends at that many rows.
 
     python bench/bench_postgres.py [--rows N] [--rounds R] [--query-rows M] [--write]
 
@@ -49,9 +49,9 @@ import bench_pipeline as bp
 from sqlalchemy.engine import make_url
 
 from plugyard.core.calls import ToolOutcome
-from plugyard.core.history import migrate
-from plugyard.core.history.db import create_engine
-from plugyard.core.history.recorder import Recorder
+from plugyard.history import migrate
+from plugyard.history.db import create_engine
+from plugyard.history.recorder import Recorder
 
 ADMIN = os.environ.get("PLUGYARD_BENCH_POSTGRES", "postgresql://postgres@127.0.0.1:5432/postgres")
 RESULTS = BENCH / "RESULTS.md"
@@ -175,8 +175,8 @@ async def core_insert(url: str, outcomes: list[ToolOutcome]) -> float:
     Core, without the rollups: splits the recorder's cost into the insert and the rollup upkeep."""
     from sqlalchemy.dialects import postgresql
 
-    from plugyard.core.history.models import tool_call_table
-    from plugyard.core.history.recorder import outcome_row
+    from plugyard.history.models import tool_call_table
+    from plugyard.history.recorder import outcome_row
 
     rows = [outcome_row(o) for o in outcomes]
     statement = (
@@ -275,7 +275,7 @@ def history_rows(n: int) -> list[dict[str, Any]]:
 
 async def load(url: str, rows: list[dict[str, Any]]) -> float:
     """Everything through rollups.write_calls (the recorder's own path), 5,000 rows a transaction."""
-    from plugyard.core.history.rollups import write_calls
+    from plugyard.history.rollups import write_calls
 
     engine = create_engine(url)
     try:
@@ -303,7 +303,7 @@ QUERIES: dict[str, Callable[[Any, int], Awaitable[Any]]] = {
 
 
 async def time_queries(url: str, reps: int) -> dict[str, list[float]]:
-    from plugyard.core.history.service import ToolHistoryService
+    from plugyard.history.service import ToolHistoryService
 
     engine = create_engine(url)
     service = ToolHistoryService(engine)

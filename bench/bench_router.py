@@ -25,7 +25,7 @@ sys.path.insert(0, str(BENCH.parent))
 
 from bench_history import machine, write_section
 
-from plugyard.core.preference import BayesianLearner, StoredCounts, ToolPreferenceRouter, decay_weight
+from plugyard.learning.router import BayesianLearner, StoredCounts, ToolPreferenceRouter, decay_weight
 
 SECTION = "## Preference router (bench_router.py)"
 INTENTS = [None, "exam_preparation", "task_decomposition", "error_diagnosis", "deep_learning", "skill_building"]

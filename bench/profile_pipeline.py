@@ -47,9 +47,9 @@ from mcp.server.mcpserver import MCPServer
 
 from plugyard.core.calls import ToolCall, ToolOutcome
 from plugyard.core.config import parse_config
-from plugyard.core.history.plugin import HistoryPlugin
-from plugyard.core.history.recorder import Recorder, outcome_row
 from plugyard.core.host import PluginHost
+from plugyard.history.plugin import HistoryPlugin
+from plugyard.history.recorder import Recorder, outcome_row
 from plugyard.mcp_server.server import PlugyardServer
 
 REPEATS = 7
@@ -385,7 +385,7 @@ async def cprofile_stdio(n: int, top: int) -> None:
         toml = bp._plugins_toml(tmp / "plugins.toml", tmp / "p.db", FIRST_PARTY)
         params = StdioServerParameters(
             command=sys.executable,
-            args=["-m", "cProfile", "-o", str(out), "-m", "plugyard.cli", "--config", str(toml), "serve"],
+            args=["-m", "cProfile", "-o", str(out), "-m", "plugyard", "--config", str(toml), "serve"],
             cwd=tmp,
         )
         async with Client(params) as client:

@@ -34,7 +34,7 @@ sys.path.insert(0, str(BENCH.parent))
 
 from bench_history import machine, write_section
 
-from plugyard.core.preference import DAY_S, EPOCH_S, ToolPreferenceRouter
+from plugyard.learning.router import DAY_S, EPOCH_S, ToolPreferenceRouter
 
 SECTION = "## Preference learning on a simulator (simulate_router.py)"
 INTENTS = ["error_diagnosis", "search_notes", "exam_preparation"]

@@ -25,8 +25,7 @@ from plugyard.core.errors import (
     UnknownTool,
 )
 from plugyard.core.hookspecs import hookimpl
-from plugyard.core.intent_model import NgramIntentModel
-from plugyard.core.intents import INTENTS, IntentClassifier, IntentResult
+from plugyard.core.intents import INTENTS, IntentClassifier, IntentResult, detect_language
 from plugyard.core.llm import complete as ask_model_text
 from plugyard.core.llm import structured as ask_model
 from plugyard.core.resources import ResourceContext
@@ -50,7 +49,6 @@ __all__ = [
     "IntentClassifier",
     "IntentResult",
     "InvalidArguments",
-    "NgramIntentModel",
     "PluginError",
     "PlugyardError",
     "PromptMessage",
@@ -78,6 +76,7 @@ __all__ = [
     "ask_model_text",
     "branch",
     "data_dir",
+    "detect_language",
     "hookimpl",
     "step",
 ]

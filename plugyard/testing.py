@@ -39,8 +39,8 @@ from typing import Any
 import pytest
 
 from plugyard.core.config import Config, parse_config
-from plugyard.core.history.plugin import HistoryPlugin
 from plugyard.core.host import PluginHost
+from plugyard.history.plugin import HistoryPlugin
 
 
 class RecordedHistory:

@@ -21,8 +21,8 @@ import httpx2 as httpx
 import pytest
 
 from plugyard.core.config import Config, parse_config
-from plugyard.core.history.plugin import HistoryPlugin
 from plugyard.core.host import PluginHost
+from plugyard.history.plugin import HistoryPlugin
 
 FIXTURES = Path(__file__).parent / "fixtures"
 REPO = Path(__file__).parent.parent
@@ -182,8 +182,8 @@ def is_postgres(url: str) -> bool:
 
 def upgrade_to_head(url: str) -> None:
     """What an operator's `plugyard db upgrade` does, from a sync fixture or test."""
-    from plugyard.core.history import migrate
-    from plugyard.core.history.db import create_engine
+    from plugyard.history import migrate
+    from plugyard.history.db import create_engine
 
     async def go() -> None:
         engine = create_engine(url)
@@ -250,7 +250,7 @@ async def query(db_url: str, sql: str, **params: Any) -> list[dict[str, Any]]:
     """Rows from any history database (SQLite or PostgreSQL), for assertions."""
     import sqlalchemy as sa
 
-    from plugyard.core.history.db import create_engine
+    from plugyard.history.db import create_engine
 
     engine = create_engine(db_url)
     try:
@@ -349,7 +349,7 @@ def subprocess_env(tmp_path: Path, **extra: str) -> dict[str, str]:
 
 @pytest.fixture
 def plugyard_cmd() -> list[str]:
-    return [sys.executable, "-m", "plugyard.cli"]
+    return [sys.executable, "-m", "plugyard"]
 
 
 @pytest.fixture

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import inspect
 import logging
+import re
 from collections.abc import Sequence
 from typing import Any, Protocol, runtime_checkable
 
@@ -15,6 +16,17 @@ from plugyard.core.errors import InputRequired
 log = logging.getLogger("plugyard.intents")
 
 #: The intents plugyard knows out of the box (the study assistant's six).
+_CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]+")
+
+
+def detect_language(text: str) -> str:
+    """``zh`` when the text is mostly Chinese, else ``en``. A Chinese character carries about as
+    much as an English word, so a Chinese sentence around a pasted English error is still Chinese."""
+    cjk = sum(len(m) for m in _CJK.findall(text))
+    latin = sum(1 for ch in text if ch.isascii() and ch.isalpha())
+    return "zh" if cjk >= 2 and cjk >= latin / 8 else "en"
+
+
 INTENTS: tuple[str, ...] = (
     "exam_preparation",
     "task_decomposition",

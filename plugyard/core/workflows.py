@@ -217,7 +217,7 @@ class ToolHost(Protocol):
 
 
 class RunStore(Protocol):
-    """Where runs and their checkpoints go (``core/history/workflow_store.WorkflowStore``)."""
+    """Where runs and their checkpoints go (``assistant/store.WorkflowStore``)."""
 
     async def start_run(
         self,

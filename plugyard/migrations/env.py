@@ -1,4 +1,4 @@
-"""Alembic environment. plugyard runs it through ``plugyard db ...`` (``core/history/migrate.py``),
+"""Alembic environment. plugyard runs it through ``plugyard db ...`` (``history/migrate.py``),
 which hands over an open connection; plain ``alembic`` with a ``sqlalchemy.url`` works too."""
 
 from __future__ import annotations
@@ -8,8 +8,8 @@ import asyncio
 from alembic import context
 from sqlalchemy.engine import Connection
 
-from plugyard.core.history.db import create_engine
-from plugyard.core.history.models import metadata
+from plugyard.history.db import create_engine
+from plugyard.migrations.tables import metadata
 
 config = context.config
 

@@ -24,11 +24,11 @@ from pydantic import BaseModel, Field
 
 from plugyard import (
     END,
-    NgramIntentModel,
     Run,
     Workflow,
     WorkflowState,
     branch,
+    detect_language,
     hookimpl,
     step,
 )
@@ -110,7 +110,7 @@ _ZH_FILLER = re.compile(
 
 
 def is_chinese(text: str) -> bool:
-    return NgramIntentModel.detect_language(text) == "zh"
+    return detect_language(text) == "zh"
 
 
 def topic_of(message: str) -> str:

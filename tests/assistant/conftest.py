@@ -13,11 +13,11 @@ import anthropic
 import httpx2
 import pytest
 
+from plugyard.assistant.plugin import AssistantPlugin
 from plugyard.core import llm
-from plugyard.core.assistant import AssistantPlugin
 from plugyard.core.config import Config, parse_config
-from plugyard.core.history.plugin import HistoryPlugin
 from plugyard.core.host import PluginHost
+from plugyard.history.plugin import HistoryPlugin
 from plugyard.plugins import calculator, diagnose, intents, intents_llm, notes, workflows
 from tests.conftest import is_postgres, upgrade_to_head
 

@@ -9,7 +9,7 @@ import pytest
 from pydantic import Field
 
 from plugyard import END, PluginError, Run, Workflow, WorkflowState, branch, hookimpl, step
-from plugyard.core.history.workflow_store import WorkflowStore
+from plugyard.assistant.store import WorkflowStore
 from plugyard.core.workflows import build_graph, execute
 from tests.conftest import query
 

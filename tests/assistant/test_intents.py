@@ -10,9 +10,11 @@ from typing import Any
 
 import pytest
 
-from plugyard import IntentResult, NgramIntentModel
+from plugyard import IntentResult
 from plugyard.core.intents import RegisteredClassifier, classify, combine
 from plugyard.plugins import intents as offline
+from plugyard.plugins.intents import model as ngram
+from plugyard.plugins.intents.model import NgramIntentModel
 from tests.conftest import REPO, subprocess_env
 
 pytestmark = pytest.mark.anyio
@@ -32,7 +34,7 @@ def entry(classifier: Any, weight: float = 1.0, fallback: bool = False) -> Regis
 
 
 def test_the_dataset_is_big_bilingual_balanced_and_split():
-    rows = NgramIntentModel.read_jsonl(DATA)
+    rows = ngram.read_jsonl(DATA)
     assert len(rows) >= 700
     assert sum(r["lang"] == "zh" for r in rows) / len(rows) >= 0.45
     # "dev" is the old "test" split: the rules were revised looking at it, so it is tuning data, not held out
@@ -48,7 +50,7 @@ def test_the_dataset_is_big_bilingual_balanced_and_split():
 
 
 def test_the_shipped_model_is_trained_on_the_dataset_and_meets_its_targets_in_cross_validation():
-    rows = NgramIntentModel.read_jsonl(DATA)
+    rows = ngram.read_jsonl(DATA)
     model = NgramIntentModel.load(offline.SHIPPED_MODEL)
     # trained on train + dev, as `plugyard intents fit datasets/intents.jsonl` does, with the plugin's lexicon
     assert model.meta["trained_on"] == len(rows) and model.meta["data"] == offline.fingerprint(rows)
@@ -75,10 +77,10 @@ def test_rules_decide_alone_and_decisive_rules_win():
 
 def test_a_lexicon_adds_bilingual_cue_features_and_travels_with_the_model(tmp_path):
     lexicon = {"exam": r"\bexams?\b|考试"}
-    compiled = NgramIntentModel.compile_lexicon(lexicon)
-    assert "x:exam" in NgramIntentModel.features("My EXAM is Friday", compiled)
-    assert "x:exam" in NgramIntentModel.features("周五考试", compiled)
-    assert "x:exam" not in NgramIntentModel.features("周五考试", None)
+    compiled = ngram.compile_lexicon(lexicon)
+    assert "x:exam" in ngram.features("My EXAM is Friday", compiled)
+    assert "x:exam" in ngram.features("周五考试", compiled)
+    assert "x:exam" not in ngram.features("周五考试", None)
     texts = ["exam on friday", "明天考试", "convert 5 km", "换算一下"] * 3
     labels = ["exam_preparation", "exam_preparation", "quick_task", "quick_task"] * 3
     model = NgramIntentModel.fit(texts, labels, lexicon=lexicon, epochs=5)
@@ -178,7 +180,7 @@ def test_intents_fit_retrains_and_the_plugin_uses_the_new_model(tmp_path):
     data.write_text("\n".join(json.dumps(r) for r in rows), encoding="utf-8")
     env = subprocess_env(tmp_path)
     done = subprocess.run(
-        [sys.executable, "-m", "plugyard.cli", "intents", "fit", str(data), "--json"],
+        [sys.executable, "-m", "plugyard", "intents", "fit", str(data), "--json"],
         capture_output=True,
         text=True,
         env=env,
@@ -192,7 +194,7 @@ def test_intents_fit_retrains_and_the_plugin_uses_the_new_model(tmp_path):
     model = NgramIntentModel.load(report["model"])
     assert sorted(model.labels) == ["deep_learning", "quick_task"] and model.lexicon == offline.LEXICON
     bad = subprocess.run(
-        [sys.executable, "-m", "plugyard.cli", "intents", "fit", str(tmp_path / "nope.jsonl")],
+        [sys.executable, "-m", "plugyard", "intents", "fit", str(tmp_path / "nope.jsonl")],
         capture_output=True,
         text=True,
         env=env,

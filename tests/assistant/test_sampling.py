@@ -24,8 +24,8 @@ from mcp.types import CreateMessageResult, TextContent
 from pydantic import Field
 
 from plugyard import InputRequired, Run, Workflow, WorkflowState, ask_model_text, hookimpl, step
+from plugyard.assistant.store import WorkflowStore
 from plugyard.core import llm
-from plugyard.core.history.workflow_store import WorkflowStore
 from plugyard.core.workflows import execute
 from plugyard.mcp_server.server import PlugyardServer
 from tests.assistant.test_engine import Tools as EngineTools

@@ -7,7 +7,7 @@ import random
 
 import pytest
 
-from plugyard.core.preference import (
+from plugyard.learning.router import (
     DAY_S,
     EPOCH_S,
     KAPPA_DEFAULT,

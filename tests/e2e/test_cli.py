@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from mcp import Client, StdioServerParameters
 
-from plugyard.core.history import migrate
+from plugyard.history import migrate
 from tests.conftest import rows, subprocess_env, write_config
 from tests.core.test_host import BROKEN, GOOD, install_distribution
 

@@ -17,7 +17,7 @@ import pytest
 from click.testing import CliRunner
 
 from plugyard.cli import main
-from plugyard.core.history.migrate import pending_revisions
+from plugyard.history.migrate import pending_revisions
 from tests.conftest import subprocess_env, write_config
 from tests.e2e.test_cli import plugyard
 

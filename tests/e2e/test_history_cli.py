@@ -11,7 +11,7 @@ from click.testing import CliRunner
 
 from plugyard.cli import main
 from plugyard.core.config import parse_config
-from plugyard.core.history.service import open_service, parse_days
+from plugyard.history.service import open_service, parse_days
 from tests.conftest import is_postgres, upgrade_to_head
 
 

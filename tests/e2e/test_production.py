@@ -18,7 +18,7 @@ import httpx2 as httpx
 import pytest
 from mcp import Client
 
-from plugyard.core.history import migrate
+from plugyard.history import migrate
 from plugyard.mcp_server.server import CALL_ID_META
 from tests.conftest import free_port, query, subprocess_env, write_config
 

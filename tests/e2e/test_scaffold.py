@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from plugyard.scaffold import ScaffoldError, create_plugin
+from plugyard.cli.scaffold import ScaffoldError, create_plugin
 from tests.conftest import subprocess_env
 
 pytestmark = pytest.mark.e2e

@@ -9,9 +9,9 @@ import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 
-from plugyard.core.history import migrate
-from plugyard.core.history.db import create_engine
-from plugyard.core.history.models import metadata
+from plugyard.history import migrate
+from plugyard.history.db import create_engine
+from plugyard.migrations.tables import metadata
 
 pytestmark = pytest.mark.anyio
 

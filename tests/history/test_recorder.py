@@ -11,10 +11,10 @@ import anyio
 import pytest
 
 from plugyard.core.calls import ToolCall, ToolOutcome
-from plugyard.core.history import migrate
-from plugyard.core.history.db import create_engine
-from plugyard.core.history.recorder import Recorder
-from plugyard.core.history.redact import REDACTED, Redactor
+from plugyard.history import migrate
+from plugyard.history.db import create_engine
+from plugyard.history.recorder import Recorder
+from plugyard.history.redact import REDACTED, Redactor
 from tests.conftest import recorded, rows
 
 pytestmark = pytest.mark.anyio
@@ -201,7 +201,7 @@ class _DriverError(Exception):
 def test_postgresql_errors_are_told_apart_by_their_sqlstate(sqlstate, retried):
     from sqlalchemy import exc as sa_exc
 
-    from plugyard.core.history.recorder import _unavailable
+    from plugyard.history.recorder import _unavailable
 
     error = sa_exc.DBAPIError("INSERT INTO tool_call ...", None, _DriverError("server says no", sqlstate))
     assert _unavailable(error) is retried
@@ -210,7 +210,7 @@ def test_postgresql_errors_are_told_apart_by_their_sqlstate(sqlstate, retried):
 async def test_a_replay_says_what_it_is_waiting_for_and_how_far_it_got(tmp_path, db_url, caplog, monkeypatch):
     import logging
 
-    import plugyard.core.history.recorder as recorder_module
+    import plugyard.history.recorder as recorder_module
 
     broken = create_engine(db_url)  # no tables yet: every write fails, so everything is journaled
     journal = tmp_path / "journal.jsonl"

@@ -12,11 +12,11 @@ from typing import Any
 
 import pytest
 
-from plugyard.core.history import migrate
-from plugyard.core.history.db import create_engine
-from plugyard.core.history.report import gather, render, write_report
-from plugyard.core.history.rollup_models import BUCKETS
-from plugyard.core.history.service import ToolHistoryService
+from plugyard.history import migrate
+from plugyard.history.db import create_engine
+from plugyard.history.report import gather, render, write_report
+from plugyard.history.rollup_models import BUCKETS
+from plugyard.history.service import ToolHistoryService
 
 pytestmark = pytest.mark.anyio
 

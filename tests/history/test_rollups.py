@@ -17,11 +17,11 @@ from hypothesis import strategies as st
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from plugyard.core.errors import UnknownCall
-from plugyard.core.history import migrate
-from plugyard.core.history.db import create_engine
-from plugyard.core.history.models import tool_call_table
-from plugyard.core.history.recorder import Recorder
-from plugyard.core.history.rollup_models import (
+from plugyard.history import migrate
+from plugyard.history.db import create_engine
+from plugyard.history.models import tool_call_table
+from plugyard.history.recorder import Recorder
+from plugyard.history.rollup_models import (
     BUCKET_COLUMNS,
     LATENCY_BOUNDS_MS,
     call_feedback_table,
@@ -29,9 +29,9 @@ from plugyard.core.history.rollup_models import (
     tool_error_daily_table,
     user_tool_stats_table,
 )
-from plugyard.core.history.rollups import write_calls
-from plugyard.core.history.service import ToolHistoryService
-from plugyard.core.preference import decay_weight
+from plugyard.history.rollups import write_calls
+from plugyard.history.service import ToolHistoryService
+from plugyard.learning.router import decay_weight
 
 NOW = datetime(2026, 11, 29, 12, 0, tzinfo=UTC)
 

@@ -9,9 +9,9 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from plugyard.core.errors import UnknownCall
-from plugyard.core.history import migrate
-from plugyard.core.history.db import create_engine
-from plugyard.core.history.service import ToolHistoryService
+from plugyard.history import migrate
+from plugyard.history.db import create_engine
+from plugyard.history.service import ToolHistoryService
 from tests.conftest import query
 
 pytestmark = pytest.mark.anyio
@@ -174,7 +174,7 @@ async def test_stored_counts_carry_the_discounted_weights(service, known):
     counts = {(c.user_id, c.tool_name): c for c in await service.stored_counts()}
     bob = counts[("bob", "search")]
     assert bob.intent is None and bob.w_success == 0.0
-    from plugyard.core.preference import decay_weight
+    from plugyard.learning.router import decay_weight
 
     assert bob.w_failure == pytest.approx(2 * decay_weight(NOW))
     assert math.isclose(bob.w_ms, 110 * decay_weight(NOW))

@@ -8,8 +8,8 @@ import httpx2 as httpx
 import pytest
 
 from plugyard.core.config import parse_config
-from plugyard.core.history import migrate
-from plugyard.core.history.db import create_engine
+from plugyard.history import migrate
+from plugyard.history.db import create_engine
 from plugyard.mcp_server.server import HEALTH_PATH, PlugyardServer
 from tests.conftest import drop_postgres_database, upgrade_to_head
 

@@ -16,10 +16,10 @@ from mcp import Client
 from mcp.client.streamable_http import streamable_http_client
 
 import plugyard
+from plugyard.assistant.store import WorkflowStore
 from plugyard.core.config import parse_config
-from plugyard.core.history.plugin import HistoryPlugin
-from plugyard.core.history.workflow_store import WorkflowStore
 from plugyard.core.host import PluginHost
+from plugyard.history.plugin import HistoryPlugin
 from plugyard.mcp_server.server import PlugyardServer
 from tests.conftest import serving_http, subprocess_env, write_config
 

@@ -26,8 +26,8 @@ def plugyard_plugins() -> dict[str, object]:
 async def test_the_plugin_list_shows_what_each_registered_and_load_errors(plugyard_config, plugyard_plugins):
     from mcp import Client
 
-    from plugyard.core.history.plugin import HistoryPlugin
     from plugyard.core.host import PluginHost
+    from plugyard.history.plugin import HistoryPlugin
     from plugyard.mcp_server.server import PlugyardServer
 
     host = PluginHost(plugyard_config, entry_points=False, plugins={**plugyard_plugins, "history": HistoryPlugin()})

@@ -19,9 +19,9 @@ from mcp.shared.subscriptions import PromptsListChanged, ResourcesListChanged, T
 
 import plugyard
 from plugyard.core.config import load_config
-from plugyard.core.history.plugin import HistoryPlugin
 from plugyard.core.host import PluginHost
 from plugyard.core.reload import Fingerprint, HostReloader
+from plugyard.history.plugin import HistoryPlugin
 from plugyard.mcp_server.server import CALL_ID_META, PlugyardServer
 from tests.conftest import rows
 from tests.mcp_features.test_subscriptions import Inbox

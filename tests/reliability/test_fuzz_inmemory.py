@@ -23,9 +23,9 @@ from mcp.shared.exceptions import MCPError
 from mcp.types import CallToolResult, TextContent
 
 from plugyard.core.config import Config
-from plugyard.core.history.plugin import HistoryPlugin
 from plugyard.core.host import PluginHost
 from plugyard.core.tools import MAX_ARGUMENT_BYTES
+from plugyard.history.plugin import HistoryPlugin
 from plugyard.mcp_server.server import CALL_ID_META, PlugyardServer
 from plugyard.plugins import calculator, diagnose
 from tests.conftest import _run_async, is_postgres, recorded, sample_plugin

@@ -31,7 +31,7 @@ import anyio.to_thread
 import sqlalchemy as sa
 from sqlalchemy.dialects import sqlite
 
-from plugyard.core.history.db import sqlite_pragmas
+from plugyard.history.db import sqlite_pragmas
 
 Statement = tuple[str, Any]
 _DIALECT = sqlite.dialect()

@@ -1,5 +1,5 @@
 """The built-in plugin that feeds the recorder. It needs storage internals, so it lives in
-``core/history``, yet it is found through the ``plugyard`` entry-point group and uses the same
+``plugyard/history``, yet it is found through the ``plugyard`` entry-point group and uses the same
 hooks as any plugin (and can be disabled in plugins.toml like any plugin)."""
 
 from __future__ import annotations
@@ -18,16 +18,16 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from plugyard.core.calls import ToolCall, ToolOutcome
 from plugyard.core.config import Config, data_dir
 from plugyard.core.errors import HistoryError, SchemaBehind
-from plugyard.core.history import migrate
-from plugyard.core.history.db import create_engine, is_sqlite, safe_url
-from plugyard.core.history.history_resources import HistoryResources
-from plugyard.core.history.history_tools import HistoryTools
-from plugyard.core.history.models import tool_call_table
-from plugyard.core.history.recorder import Recorder
-from plugyard.core.history.service import ToolHistoryService
 from plugyard.core.hookspecs import hookimpl
-from plugyard.core.preference import BayesianLearner, ToolPreferenceRouter
 from plugyard.core.tools import CANCELLED
+from plugyard.history import migrate
+from plugyard.history.db import create_engine, is_sqlite, safe_url
+from plugyard.history.history_resources import HistoryResources
+from plugyard.history.history_tools import HistoryTools
+from plugyard.history.models import tool_call_table
+from plugyard.history.recorder import Recorder
+from plugyard.history.service import ToolHistoryService
+from plugyard.learning.router import BayesianLearner, ToolPreferenceRouter
 
 if TYPE_CHECKING:
     from plugyard.core.host import PluginHost

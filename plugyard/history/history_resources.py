@@ -14,14 +14,14 @@ from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 
+from plugyard.assistant.store import WorkflowStore
 from plugyard.core.errors import HistoryError
-from plugyard.core.history.history_tools import _public
-from plugyard.core.history.models import tool_call_table
-from plugyard.core.history.workflow_store import WorkflowStore
 from plugyard.core.resources import ResourceContext
+from plugyard.history.history_tools import _public
+from plugyard.history.models import tool_call_table
 
 if TYPE_CHECKING:
-    from plugyard.core.history.plugin import HistoryPlugin
+    from plugyard.history.plugin import HistoryPlugin
 
 RECENT_URI = "plugyard://history/recent"
 STATS_URI = "plugyard://history/stats"

@@ -31,8 +31,8 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from plugyard.core.calls import ToolOutcome
-from plugyard.core.history.redact import Redactor
-from plugyard.core.history.writer import BatchWriter
+from plugyard.history.redact import Redactor
+from plugyard.history.writer import BatchWriter
 
 log = logging.getLogger("plugyard.history")
 

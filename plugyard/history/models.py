@@ -72,10 +72,6 @@ tool_call_table: sa.Table = ToolCallRecord.__table__  # type: ignore[attr-define
 
 # The rollups the read side and the learner use (tool_daily, user_tool_stats, call_feedback ...) live in
 # their own module; importing it here puts them in the metadata the migrations are checked against.
-from plugyard.core.history import rollup_models as _rollup_models  # noqa: E402, F401
-
-# The assistant's tables (workflow_run, action_card) live in their own module; importing it here
-# puts them in the one metadata the migrations are checked against.
-from plugyard.core.history import workflow_models as _workflow_models  # noqa: E402, F401
+from plugyard.history import rollup_models as _rollup_models  # noqa: E402, F401
 
 metadata = SQLModel.metadata

@@ -14,9 +14,9 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from plugyard.core.history.models import tool_call_table
-from plugyard.core.history.rollup_models import call_feedback_table
-from plugyard.core.history.rollups import utc
+from plugyard.history.models import tool_call_table
+from plugyard.history.rollup_models import call_feedback_table
+from plugyard.history.rollups import utc
 
 
 def _jsonable(value: Any) -> Any:

@@ -17,7 +17,7 @@ import anyio
 import click
 
 import plugyard
-from plugyard.cli_output import is_terminal, progress, table
+from plugyard.cli.output import is_terminal, progress, table
 from plugyard.core.config import Config, load_config
 from plugyard.core.errors import PlugyardError, UnknownTool
 from plugyard.core.host import PluginHost
@@ -291,7 +291,7 @@ def call_cmd(state: _State, tool: str, arguments: tuple[str, ...], json_args: st
 )
 def new_plugin(name: str, directory: Path) -> None:
     """Create a ready plugin package NAME: pyproject.toml with the entry point, a tool, a hook, tests."""
-    from plugyard.scaffold import create_plugin
+    from plugyard.cli.scaffold import create_plugin
 
     root = _guard(lambda: create_plugin(name, directory))
     click.echo(f"created {root}")
@@ -315,7 +315,7 @@ def install(
     state: _State, client: str, name: str, path: Path | None, env_pairs: tuple[str, ...], dry_run: bool
 ) -> None:
     """Add plugyard to a desktop MCP client's configuration (merged, with a backup)."""
-    from plugyard.clients import apply_install, plan_install
+    from plugyard.cli.clients import apply_install, plan_install
 
     env = {}
     for pair in env_pairs:
@@ -352,8 +352,8 @@ def intents_fit(file: str, out: str | None, as_json: bool) -> None:
     """Retrain the n-gram model on FILE (JSON Lines: text, intent, optional lang and split) and
     re-tune its thresholds; rows with split "test" are held out and evaluated."""
     from plugyard.core.config import data_dir
-    from plugyard.core.intent_model import read_jsonl
     from plugyard.plugins.intents import USER_MODEL_NAME, fit
+    from plugyard.plugins.intents.model import read_jsonl
 
     try:
         rows = read_jsonl(file)
@@ -378,7 +378,7 @@ def db() -> None:
 
 
 def _with_engine(state: _State, action: Callable[[Any], Awaitable[T]]) -> T:
-    from plugyard.core.history.db import create_engine
+    from plugyard.history.db import create_engine
 
     url = _guard(lambda: state.config.database_url)
 
@@ -398,7 +398,7 @@ def _with_engine(state: _State, action: Callable[[Any], Awaitable[T]]) -> T:
 
 
 def _safe_url(url: str) -> str:
-    from plugyard.core.history.db import safe_url
+    from plugyard.history.db import safe_url
 
     return safe_url(url)
 
@@ -408,7 +408,7 @@ def _safe_url(url: str) -> str:
 @click.pass_obj
 def db_upgrade(state: _State, revision: str) -> None:
     """Upgrade the schema to REVISION (default: head)."""
-    from plugyard.core.history import migrate
+    from plugyard.history import migrate
 
     async def go(engine: Any) -> str | None:
         steps = migrate.pending_revisions(await migrate.current(engine), revision)
@@ -430,7 +430,7 @@ def db_upgrade(state: _State, revision: str) -> None:
 @click.pass_obj
 def db_downgrade(state: _State, revision: str) -> None:
     """Downgrade the schema to REVISION ('base' removes every plugyard table)."""
-    from plugyard.core.history import migrate
+    from plugyard.history import migrate
 
     async def go(engine: Any) -> str | None:
         await migrate.downgrade(engine, revision)
@@ -445,7 +445,7 @@ def db_downgrade(state: _State, revision: str) -> None:
 @click.pass_obj
 def db_current(state: _State, as_json: bool) -> None:
     """Show the schema's revision and whether it is at head."""
-    from plugyard.core.history import migrate
+    from plugyard.history import migrate
 
     at = _with_engine(state, migrate.current)
     head = migrate.head()
@@ -463,7 +463,7 @@ def history() -> None:
 
 
 def _with_service(state: _State, action: Callable[[Any], Awaitable[T]]) -> T:
-    from plugyard.core.history.service import open_service
+    from plugyard.history.service import open_service
 
     config = _guard(lambda: state.config)
 
@@ -583,7 +583,7 @@ def history_export(state: _State, output: Path | None, user: str | None, days: i
 @click.pass_obj
 def history_cleanup(state: _State, older_than: str, archive: Path | None, chunk_size: int, dry_run: bool) -> None:
     """Delete calls older than the retention period, in bounded chunks (archived first with --archive)."""
-    from plugyard.core.history.service import parse_days
+    from plugyard.history.service import parse_days
 
     try:
         days = parse_days(older_than)
@@ -641,7 +641,7 @@ def history_import(state: _State, file: Path) -> None:
 def history_report(state: _State, html_file: Path, days: int, users: int, title: str) -> None:
     """Charts of the history: calls and success rate per tool per day, latency distribution, and each
     user's preferred tools."""
-    from plugyard.core.history.report import write_report
+    from plugyard.history.report import write_report
 
     summary = _with_service(state, lambda s: write_report(s, html_file, days=days, users=users, title=title))
     click.echo(

@@ -34,17 +34,11 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from plugyard import detect_language as language
+
 _CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]+")
 _WORD = re.compile(r"[a-z0-9_']+")
 _DIGITS = re.compile(r"\d+")
-
-
-def language(text: str) -> str:
-    """``zh`` when the text is mostly Chinese, else ``en``. A Chinese character carries about as
-    much as an English word, so a Chinese sentence around a pasted English error is still Chinese."""
-    cjk = sum(len(m) for m in _CJK.findall(text))
-    latin = sum(1 for ch in text if ch.isascii() and ch.isalpha())
-    return "zh" if cjk >= 2 and cjk >= latin / 8 else "en"
 
 
 _SHAPE_DIGIT = re.compile(r"\d")
@@ -185,21 +179,7 @@ def tune(
 
 
 class NgramIntentModel:
-    """Softmax regression over n-gram features. ``predict`` gives every intent a probability.
-
-    The helpers to evaluate and tune a cascade built on it ride along as static methods, so that a
-    plugin needs nothing but this class from the public face.
-    """
-
-    detect_language = staticmethod(language)
-    features = staticmethod(features)
-    clip = staticmethod(clip)
-    compile_lexicon = staticmethod(compile_lexicon)
-    read_jsonl = staticmethod(read_jsonl)
-    macro_f1 = staticmethod(macro_f1)
-    cross_validated = staticmethod(cross_validated)
-    decide = staticmethod(decide)
-    tune = staticmethod(tune)
+    """Softmax regression over n-gram features. ``predict`` gives every intent a probability."""
 
     def __init__(
         self,

@@ -31,13 +31,12 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from pydantic import BaseModel, Field
 
+from plugyard.assistant.store import WorkflowStore
 from plugyard.core import cards as card_rules
 from plugyard.core import intents, llm
 from plugyard.core.calls import ToolContext
 from plugyard.core.errors import InputRequired, ToolFailed
-from plugyard.core.history.workflow_store import WorkflowStore
 from plugyard.core.hookspecs import hookimpl
-from plugyard.core.intent_model import language
 from plugyard.core.workflows import INPUT_REQUIRED, RegisteredWorkflow, RunResult, execute, record_input_required
 
 if TYPE_CHECKING:
@@ -236,7 +235,7 @@ class AssistantPlugin:
         return IntentVerdict(
             intent=verdict.intent,
             confidence=verdict.confidence,
-            language="zh" if language(message) == "zh" else "en",
+            language="zh" if intents.detect_language(message) == "zh" else "en",
             below_threshold=verdict.below_threshold,
             scores=verdict.scores,
             votes=[Vote(**v) for v in verdict.votes],

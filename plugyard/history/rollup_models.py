@@ -5,7 +5,7 @@ and the satisfaction feedback given on calls. Created by migration 0002.
   histogram (``lat_00`` .. ``lat_23``, bounds in ``LATENCY_BOUNDS_MS``) so percentiles come from here.
 - ``tool_error_daily``: failures per tool, day and error type (the "top errors").
 - ``user_tool_stats``: per (user, intent, tool): plain counters plus the learner's time-discounted
-  counters (see ``plugyard.core.preference.decay_weight``) and the satisfaction given.
+  counters (see ``plugyard.learning.router.decay_weight``) and the satisfaction given.
 - ``call_feedback``: one rating (1-5, with a comment) per call; the call's row itself stays untouched.
 
 Every rollup equals the same aggregate computed from the raw ``tool_call`` rows (a property test).

@@ -23,8 +23,8 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from plugyard.core.history.models import tool_call_table
-from plugyard.core.history.rollup_models import (
+from plugyard.history.models import tool_call_table
+from plugyard.history.rollup_models import (
     BUCKET_COLUMNS,
     BUCKETS,
     LATENCY_BOUNDS_MS,
@@ -34,7 +34,7 @@ from plugyard.core.history.rollup_models import (
     tool_error_daily_table,
     user_tool_stats_table,
 )
-from plugyard.core.preference import decay_weight
+from plugyard.learning.router import decay_weight
 
 Row = Mapping[str, Any]
 

@@ -14,9 +14,9 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from plugyard.core.history import migrate
-from plugyard.core.history.db import create_engine, is_sqlite
-from plugyard.core.history.workflow_models import action_card_table, workflow_run_table
+from plugyard.assistant.models import action_card_table, workflow_run_table
+from plugyard.history import migrate
+from plugyard.history.db import create_engine, is_sqlite
 
 CARD_FIELDS = ("title", "description", "kind", "estimated_minutes", "priority", "due_date", "suggested_tool")
 

@@ -19,8 +19,8 @@ import anyio
 import anyio.lowlevel
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from plugyard.core.history.inline import CHUNK_ROWS, DeferredConnection, NotDeferrable, SQLiteWriter
-from plugyard.core.history.rollups import write_calls
+from plugyard.history.inline import CHUNK_ROWS, DeferredConnection, NotDeferrable, SQLiteWriter
+from plugyard.history.rollups import write_calls
 
 log = logging.getLogger("plugyard.history")
 
@@ -40,7 +40,7 @@ class BatchWriter:
             await self._write_async(rows)
             return
         # SQLite: plain sqlite3 in short transactions on the loop, letting the calls run in between
-        # (see core/history/inline.py).
+        # (see history/inline.py).
         for start in range(0, len(rows), CHUNK_ROWS):
             if start:
                 await anyio.lowlevel.checkpoint()

@@ -24,11 +24,11 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from plugyard.core.config import Config
 from plugyard.core.errors import SchemaBehind, UnknownCall
-from plugyard.core.history import migrate
-from plugyard.core.history.archive import dump_line, load_line, rows_with_feedback
-from plugyard.core.history.db import create_engine, is_sqlite
-from plugyard.core.history.models import tool_call_table
-from plugyard.core.history.results import (
+from plugyard.history import migrate
+from plugyard.history.archive import dump_line, load_line, rows_with_feedback
+from plugyard.history.db import create_engine, is_sqlite
+from plugyard.history.models import tool_call_table
+from plugyard.history.results import (
     CleanupResult,
     DailyToolFigures,
     FailedCall,
@@ -36,7 +36,7 @@ from plugyard.core.history.results import (
     PreferredTool,
     ToolStatistics,
 )
-from plugyard.core.history.rollup_models import (
+from plugyard.history.rollup_models import (
     BUCKET_COLUMNS,
     NO_INTENT,
     call_feedback_table,
@@ -44,8 +44,8 @@ from plugyard.core.history.rollup_models import (
     tool_error_daily_table,
     user_tool_stats_table,
 )
-from plugyard.core.history.rollups import percentile, remove_calls, utc, write_calls
-from plugyard.core.preference import HALF_LIFE_DAYS, StoredCounts, decay_weight
+from plugyard.history.rollups import percentile, remove_calls, utc, write_calls
+from plugyard.learning.router import HALF_LIFE_DAYS, StoredCounts, decay_weight
 
 DEFAULT_RETENTION_DAYS = 90
 TOP_ERRORS = 3

@@ -13,9 +13,9 @@ from typing import TYPE_CHECKING, Any
 
 import anyio
 
-from plugyard.core.history import migrate
-from plugyard.core.history.db import create_engine, safe_url
-from plugyard.core.history.plugin import HistoryPlugin
+from plugyard.history import migrate
+from plugyard.history.db import create_engine, safe_url
+from plugyard.history.plugin import HistoryPlugin
 
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncEngine

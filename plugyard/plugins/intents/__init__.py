@@ -26,7 +26,10 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationInfo, field_validator
 
-from plugyard import IntentResult, NgramIntentModel, data_dir, hookimpl
+from plugyard import IntentResult, data_dir, hookimpl
+
+from . import model as ngram
+from .model import NgramIntentModel
 
 SHIPPED_MODEL = Path(__file__).with_name("intent_model.json")
 USER_MODEL_NAME = "intent_model.json"
@@ -226,7 +229,7 @@ class OfflineClassifier:
         self.model = model
 
     def classify(self, message: str) -> IntentResult:
-        message = NgramIntentModel.clip(message)  # a long paste is read as its head and tail: bounded time
+        message = ngram.clip(message)  # a long paste is read as its head and tail: bounded time
         rule = rule_intent(message)
         if rule is not None:
             return IntentResult(intent=rule, confidence=RULE_CONFIDENCE, source="offline:rules")
@@ -283,11 +286,11 @@ def _macro_f1_by_language(
     rows: Sequence[dict[str, Any]], answers: Sequence[str], labels: Sequence[str], prefix: str
 ) -> dict[str, float]:
     gold = [r["intent"] for r in rows]
-    out = {prefix: NgramIntentModel.macro_f1(gold, answers, labels)}
+    out = {prefix: ngram.macro_f1(gold, answers, labels)}
     for lang in ("en", "zh"):
         pairs = [(a, r["intent"]) for a, r in zip(answers, rows, strict=True) if r.get("lang") == lang]
         if pairs:
-            out[f"{prefix}_{lang}"] = NgramIntentModel.macro_f1([g for _, g in pairs], [a for a, _ in pairs], labels)
+            out[f"{prefix}_{lang}"] = ngram.macro_f1([g for _, g in pairs], [a for a, _ in pairs], labels)
     return out
 
 
@@ -318,11 +321,11 @@ def fit(
     labels = sorted(set(gold))
     options = {"lexicon": LEXICON, **fit_options}
     rules = [rule_intent(t) for t in texts]
-    predictions = NgramIntentModel.cross_validated(texts, gold, folds=folds, **options)
-    thresholds = NgramIntentModel.tune(predictions, gold, labels, rules=rules)
+    predictions = ngram.cross_validated(texts, gold, folds=folds, **options)
+    thresholds = ngram.tune(predictions, gold, labels, rules=rules)
     model = NgramIntentModel.fit(texts, gold, **options)
     model.thresholds = thresholds
-    cv_answers = [NgramIntentModel.decide(p, thresholds, r) for p, r in zip(predictions, rules, strict=True)]
+    cv_answers = [ngram.decide(p, thresholds, r) for p, r in zip(predictions, rules, strict=True)]
     report: dict[str, Any] = {
         "train": len(train),
         "test": len(test),

@@ -18,8 +18,8 @@ from typing import Any
 
 import anyio
 
-from plugyard.core.history.rollup_models import LATENCY_BOUNDS_MS
-from plugyard.core.history.service import ToolHistoryService
+from plugyard.history.rollup_models import LATENCY_BOUNDS_MS
+from plugyard.history.service import ToolHistoryService
 
 # Nothing is fetched: the page may not load anything, only run and style what it carries.
 CSP = "default-src 'none'; style-src 'unsafe-inline'; script-src 'unsafe-inline'"
@@ -89,7 +89,7 @@ async def gather(
 
 
 def _asset(name: str) -> str:
-    return resources.files(__package__ or "plugyard.core.history").joinpath(name).read_text(encoding="utf-8")
+    return resources.files(__package__ or "plugyard.history").joinpath(name).read_text(encoding="utf-8")
 
 
 def _json_for_script(data: Any) -> str:

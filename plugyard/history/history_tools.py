@@ -9,10 +9,10 @@ from pydantic import Field
 
 from plugyard.core.calls import ToolContext
 from plugyard.core.errors import HistoryError, UnknownCall
-from plugyard.core.history.service import ToolHistoryService
+from plugyard.history.service import ToolHistoryService
 
 if TYPE_CHECKING:
-    from plugyard.core.history.plugin import HistoryPlugin
+    from plugyard.history.plugin import HistoryPlugin
 
 Days = Annotated[int, Field(ge=1, le=3650, description="Whole days back, today included.")]
 Limit = Annotated[int, Field(ge=1, le=100, description="At most this many entries.")]

@@ -1,0 +1,10 @@
+"""Every table the migrations create, in one metadata: history's and the assistant's.
+
+The migrations own the schema of the one database; each feature declares its tables in its own
+package, and this module gathers them so Alembic (and the drift test) compare against all of them.
+"""
+
+from plugyard.assistant import models as _assistant_models  # noqa: F401
+from plugyard.history.models import metadata
+
+__all__ = ["metadata"]
