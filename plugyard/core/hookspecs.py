@@ -15,12 +15,14 @@ it returns an awaitable and the host awaits it.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 import pluggy
 
 if TYPE_CHECKING:
+    import click
+
     from plugyard.core.calls import ToolCall, ToolOutcome, Veto
     from plugyard.core.host import PluginHost
     from plugyard.core.tools import Tool
@@ -134,8 +136,9 @@ def register_workflows(register: Callable[..., None]) -> None:
     ``State`` (a ``plugyard.WorkflowState``) and async methods marked ``@plugyard.step`` that
     return partial state updates; ``next=`` / ``plugyard.branch(...)`` are its edges. The graph is
     checked here (one start step, known targets, every step reachable): an invalid one fails the
-    plugin's registration. The host picks a workflow for an intent that needs collaboration
-    (plugins.toml ``[plugins.assistant.workflows]`` maps intents to workflow names).
+    plugin's registration. A plugin that runs workflows for users (the assistant) picks one for an
+    intent that needs collaboration; a tool declaring the capability ``"run_workflow"`` (taking the
+    user's request as ``message``) gets one prompt per workflow, ``run_<workflow>``, pointing at it.
 
     A step that raises fails the run, except for ``plugyard.InputRequired`` (``run.ask`` or
     ``run.complete`` reached the client's model on a 2026-07-28 session): the run stops
@@ -204,4 +207,33 @@ def shutdown(host: PluginHost) -> Awaitable[None] | None:
 
     Flush and close what ``startup`` opened; it is awaited, shielded from cancellation.
     Background tasks are cancelled after every ``shutdown`` implementation returned.
+    """
+
+
+@hookspec
+def register_commands(cli: click.Group) -> None:
+    """Add command-line commands to ``plugyard``: ``@cli.command()``, ``@cli.group()`` or
+    ``cli.add_command(command)`` with ordinary click commands (``plugyard NAME ...``).
+
+    Called by the ``plugyard`` command only, when a command that is not built in is asked for
+    (or ``--help`` lists them): never by a server. ``cli`` collects this plugin's commands; a name
+    that a built-in command or another plugin already has is an error naming both, and is skipped.
+    Inside a command, ``click.get_current_context().obj.config`` is the ``Config`` that ``--config``
+    chose. Exit codes follow plugyard's: 0 success, 1 a call failed, 2 usage (``click.UsageError``,
+    ``click.BadParameter``), 3 configuration or database errors. When the plugin is disabled or fails
+    to load, its commands are absent and asking for one says so, naming the plugin.
+    An implementation that raises is logged and its commands are absent.
+    """
+
+
+@hookspec
+def health(host: PluginHost) -> Mapping[str, Any] | Awaitable[Mapping[str, Any] | None] | None:
+    """Report this plugin's health for ``GET /healthz`` (and ``plugyard.core.health.check``).
+
+    Return a JSON-serialisable mapping with a boolean ``healthy`` and whatever explains it (the
+    history plugin reports ``database``, ``schema`` and ``queue``), or an awaitable of one; return
+    ``None`` to report nothing. Reports are gathered concurrently; the server is healthy when every
+    plugin that reports says ``healthy: true``. A report that does not come within the check's time
+    limit, raises, or has no boolean ``healthy`` counts as unhealthy, with the reason. Keep it cheap
+    (a load balancer asks every few seconds) and judge only what makes this server unable to serve.
     """

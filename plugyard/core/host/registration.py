@@ -1,0 +1,191 @@
+"""What a loaded plugin declares: its settings (validated against its model) and what its
+registration hooks register (stamped with its name; clashes name both plugins).
+
+A plugin's registrations are collected first and added only when every hook of it succeeded, so a
+plugin that fails halfway leaves nothing behind.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import inspect
+import logging
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any
+
+import pluggy
+import pydantic
+
+from plugyard.core.config import Config
+from plugyard.core.errors import PluginError
+from plugyard.core.intents import RegisteredClassifier
+from plugyard.core.prompts import Prompt, build_prompt
+from plugyard.core.resources import Resource, build_resource
+from plugyard.core.tools import Tool, build_tool
+from plugyard.core.workflows import RegisteredWorkflow, Workflow, build_graph
+
+if TYPE_CHECKING:
+    from plugyard.core.host import PluginHost
+    from plugyard.core.host.discovery import PluginInfo
+
+log = logging.getLogger("plugyard.host")
+
+
+class Refused(Exception):
+    """A plugin's declarations cannot be used; the message says why (the host drops the plugin)."""
+
+
+def impl_of(pm: pluggy.PluginManager, hook_name: str, plugin: str) -> pluggy.HookImpl | None:
+    caller: pluggy.HookCaller = getattr(pm.hook, hook_name)
+    for impl in caller.get_hookimpls():
+        if impl.plugin_name == plugin:
+            return impl
+    return None
+
+
+def invoke(impl: pluggy.HookImpl, **kwargs: Any) -> Any:
+    """Call one implementation with the arguments it asks for, by name."""
+    return impl.function(*[kwargs[arg] for arg in impl.argnames])
+
+
+def bind(impl: pluggy.HookImpl) -> Callable[..., Any]:
+    fn = impl.function
+    argnames = impl.argnames
+
+    def call(**kwargs: Any) -> Any:
+        return fn(*[kwargs[arg] for arg in argnames])
+
+    return call
+
+
+def validate_settings(config: Config, name: str, impl: pluggy.HookImpl | None) -> Any:
+    """The plugin's ``[plugins.<name>]`` table validated against the model it declares (None when
+    it declares none). Raises ``Refused``."""
+    table = dict(config.plugins.settings.get(name, {}))
+    if impl is None:
+        if table:
+            raise Refused(f"plugins.toml has [plugins.{name}] settings {sorted(table)}, but the plugin declares none")
+        return None
+    try:
+        model = invoke(impl)
+    except Exception as exc:
+        raise Refused(f"plugin_settings raised {type(exc).__name__}: {exc}") from exc
+    if model is None:
+        return None
+    if not (inspect.isclass(model) and issubclass(model, pydantic.BaseModel)):
+        raise Refused(f"plugin_settings must return a pydantic model class, got {model!r}")
+    if model.model_config.get("extra") is None:
+        model = pydantic.create_model(model.__name__, __base__=model, __config__=None)
+        model.model_config["extra"] = "forbid"
+        model.model_rebuild(force=True)
+    try:
+        return model.model_validate(table, context={"base_dir": config.base_dir})
+    except pydantic.ValidationError as exc:
+        problems = "; ".join(
+            f"[plugins.{name}] {'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors(include_url=False)
+        )
+        raise Refused(f"invalid settings: {problems}") from None
+
+
+@dataclasses.dataclass(slots=True)
+class Registrations:
+    tools: list[Tool] = dataclasses.field(default_factory=list)
+    classifiers: list[RegisteredClassifier] = dataclasses.field(default_factory=list)
+    workflows: list[RegisteredWorkflow] = dataclasses.field(default_factory=list)
+    resources: list[Resource] = dataclasses.field(default_factory=list)
+    prompts: list[Prompt] = dataclasses.field(default_factory=list)
+
+
+def collect(pm: pluggy.PluginManager, name: str) -> Registrations:
+    """Run plugin ``name``'s registration hooks; what they register, stamped with its name.
+    Raises ``Refused`` when one raises or registers something invalid."""
+    found = Registrations()
+
+    def register_tool(fn: Callable[..., Any], **options: Any) -> None:
+        found.tools.append(build_tool(fn, plugin=name, **options))
+
+    def register_resource(fn: Callable[..., Any], **options: Any) -> None:
+        found.resources.append(build_resource(fn, plugin=name, **options))
+
+    def register_prompt(fn: Callable[..., Any], **options: Any) -> None:
+        found.prompts.append(build_prompt(fn, plugin=name, **options))
+
+    def register_classifier(
+        classifier: Any, name_: str | None = None, weight: float = 1.0, fallback: bool = False, **kw: Any
+    ) -> None:
+        label = kw.pop("name", None) or name_ or getattr(classifier, "name", None) or type(classifier).__name__
+        if kw:
+            raise TypeError(f"unexpected options {sorted(kw)}")
+        if not callable(getattr(classifier, "classify", None)):
+            raise TypeError(f"intent classifier {label!r} has no classify() method")
+        found.classifiers.append(
+            RegisteredClassifier(name=str(label), plugin=name, classifier=classifier, weight=weight, fallback=fallback)
+        )
+
+    def register_workflow(workflow: Any) -> None:
+        if inspect.isclass(workflow):
+            workflow = workflow()
+        if not isinstance(workflow, Workflow) or not workflow.name:
+            raise TypeError(f"{workflow!r} is not a plugyard.Workflow with a name")
+        build_graph(workflow, name)  # an invalid graph fails here, naming the plugin and the step
+        found.workflows.append(
+            RegisteredWorkflow(name=workflow.name, plugin=name, workflow=workflow, intents=tuple(workflow.intents))
+        )
+
+    for hook_name, register in (
+        ("register_tools", register_tool),
+        ("register_intent_classifiers", register_classifier),
+        ("register_workflows", register_workflow),
+        ("register_resources", register_resource),
+        ("register_prompts", register_prompt),
+    ):
+        impl = impl_of(pm, hook_name, name)
+        if impl is None:
+            continue
+        try:
+            invoke(impl, register=register)
+        except PluginError as exc:
+            raise Refused(str(exc).removeprefix(f"plugin {name!r}: ")) from exc
+        except Exception as exc:
+            raise Refused(f"{hook_name} raised {type(exc).__name__}: {exc}") from exc
+    return found
+
+
+def add(host: PluginHost, info: PluginInfo, found: Registrations) -> None:
+    """Add one plugin's registrations to the host's registries; a clash skips the item (naming both
+    plugins) and the plugin's other registrations still serve (strict mode makes it fatal)."""
+    add_owned(host, info, found.tools, host.tools.add, info.tools, lambda t: t.name)
+    host.classifiers.extend(found.classifiers)
+    info.classifiers = [c.name for c in found.classifiers]
+    for workflow in found.workflows:
+        other = next((w.plugin for w in host.workflows if w.name == workflow.name), None)
+        if other is not None:
+            message = f"workflow {workflow.name!r} is registered by both plugin {other!r} and plugin {info.name!r}"
+            log.error("%s", message)
+            if host.strict:
+                raise PluginError(info.name, message)
+            continue
+        host.workflows.append(workflow)
+        info.workflows.append(workflow.name)
+    add_owned(host, info, found.resources, host.resources.add, info.resources, lambda r: r.uri)
+    add_owned(host, info, found.prompts, host.prompts.add, info.prompts, lambda p: p.name)
+
+
+def add_owned(
+    host: PluginHost,
+    info: PluginInfo,
+    items: Sequence[Any],
+    add_one: Callable[[Any], None],
+    names: list[str],
+    name_of: Callable[[Any], str],
+) -> None:
+    for item in items:
+        try:
+            add_one(item)
+        except PluginError as exc:
+            log.error("%s", exc)
+            info.error = f"{info.error + '; ' if info.error else ''}{exc}"
+            if host.strict:
+                raise
+            continue
+        names.append(name_of(item))
