@@ -11,12 +11,10 @@ from plugyard.core.content import Audio, EmbeddedResource, Image, PromptMessage,
 from plugyard.core.errors import (
     ClientFeatureUnavailable,
     ConfigError,
-    HistoryError,
     InputRequired,
     InvalidArguments,
     PluginError,
     PlugyardError,
-    SchemaBehind,
     ToolCallError,
     ToolFailed,
     ToolNameClash,
@@ -31,6 +29,7 @@ from plugyard.core.llm import structured as ask_model
 from plugyard.core.resources import ResourceContext
 from plugyard.core.tools import Tool
 from plugyard.core.workflows import END, Run, Workflow, WorkflowState, branch, step
+from plugyard.history.errors import HistoryError, SchemaBehind
 
 __version__ = "0.1.0"
 

@@ -9,7 +9,7 @@ A plugin's tests read like a user's session::
 
     @pytest.fixture
     def plugyard_plugins():
-        return {"my_plugin": my_plugin}          # the plugins under test (history is always added)
+        return {"my_plugin": my_plugin}          # the plugins under test (the history recorder is always added)
 
     async def test_shout(plugyard_client, plugyard_history):
         result = await plugyard_client.call_tool("shout", {"text": "hi"})
@@ -32,6 +32,7 @@ Fixtures (override the first three in your conftest.py or test module):
 
 from __future__ import annotations
 
+import importlib.metadata
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -39,25 +40,36 @@ from typing import Any
 import pytest
 
 from plugyard.core.config import Config, parse_config
-from plugyard.core.host import PluginHost
-from plugyard.history.plugin import HistoryPlugin
+from plugyard.core.host import ENTRY_POINT_GROUP, PluginHost
+
+RECORDER = "plugyard.history.plugin:HistoryPlugin"
+"""The entry point of the plugin that records calls; the kit uses the name it is installed under."""
+
+
+def recorder_entry_point() -> importlib.metadata.EntryPoint:
+    for ep in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP):
+        if ep.value == RECORDER:
+            return ep
+    raise RuntimeError(f"no plugin of the {ENTRY_POINT_GROUP!r} entry-point group is {RECORDER}: reinstall plugyard")
 
 
 class RecordedHistory:
     """The calls recorded while a test ran, read back from its database."""
 
-    def __init__(self, host: PluginHost) -> None:
+    def __init__(self, host: PluginHost, recorder: str | None = None) -> None:
         self._host = host
+        self._name = recorder or recorder_entry_point().name
 
-    def _plugin(self) -> HistoryPlugin:
-        plugin = self._host.get_plugin("history")
-        if not isinstance(plugin, HistoryPlugin):
-            raise RuntimeError("the history plugin is not loaded in this host")
+    def _plugin(self) -> Any:
+        plugin = self._host.get_plugin(self._name)
+        if plugin is None or not callable(getattr(plugin, "recorded_calls", None)):
+            raise RuntimeError(f"the {self._name} plugin, which records calls, is not loaded in this host")
         return plugin
 
     async def calls(self, **equal: Any) -> list[dict[str, Any]]:
         """Every recorded call, oldest first; keyword arguments filter on columns."""
-        return await self._plugin().recorded_calls(**equal)
+        calls: list[dict[str, Any]] = await self._plugin().recorded_calls(**equal)
+        return calls
 
     async def last(self) -> dict[str, Any]:
         calls = await self.calls()
@@ -98,9 +110,10 @@ def _merge(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
 
 @pytest.fixture
 def plugyard_config(tmp_path: Path, plugyard_settings: dict[str, Any]) -> Config:
+    recording = {"flush_interval": 0.02, "journal": str(tmp_path / "plugyard-test-journal.jsonl")}
     base = {
         "database": {"url": f"sqlite+aiosqlite:///{tmp_path / 'plugyard-test.db'}"},
-        "history": {"flush_interval": 0.02, "journal": str(tmp_path / "plugyard-test-journal.jsonl")},
+        "plugins": {recorder_entry_point().name: recording},
     }
     return parse_config(_merge(base, plugyard_settings), tmp_path / "plugins.toml")
 
@@ -111,7 +124,8 @@ async def plugyard_host(
 ) -> AsyncIterator[PluginHost]:
     plugins = dict(plugyard_plugins)
     if not plugyard_entry_points:
-        plugins.setdefault("history", HistoryPlugin())
+        recorder = recorder_entry_point()
+        plugins.setdefault(recorder.name, recorder.load()())
     host = PluginHost(plugyard_config, strict=True, entry_points=plugyard_entry_points, plugins=plugins)
     async with host.running():
         yield host

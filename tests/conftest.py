@@ -210,7 +210,7 @@ def config(db_url: str) -> Config:
     if is_postgres(db_url):
         # Servers never migrate PostgreSQL themselves: play the operator's `plugyard db upgrade`.
         upgrade_to_head(db_url)
-    return parse_config({"database": {"url": db_url}, "history": {"flush_interval": 0.05}})
+    return parse_config({"database": {"url": db_url}, "plugins": {"history": {"flush_interval": 0.05}}})
 
 
 @pytest.fixture
@@ -327,7 +327,7 @@ def write_config(path: Path, db_file: Path, *, extra: str = "", modules: list[st
 [database]
 url = "sqlite+aiosqlite:///{db_file}"
 
-[history]
+[plugins.history]
 flush_interval = 0.05
 
 [plugins]

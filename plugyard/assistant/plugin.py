@@ -1,7 +1,8 @@
 """The assistant: ``assist``, ``classify_intent``, ``list_action_cards``, ``complete_action_card``
 and ``resume_workflow``, as a built-in plugin.
 
-It needs host internals (the registered classifiers and workflows, the store), so it lives in core,
+It needs host internals (the registered classifiers and workflows, the store), so it lives in its own
+package rather than in plugyard/plugins,
 yet it is found through the ``plugyard`` entry-point group and uses the same hooks as any plugin
 (and can be disabled in plugins.toml like any plugin). An assist request's journey:
 
@@ -34,6 +35,7 @@ from pydantic import BaseModel, Field
 from plugyard.assistant.store import WorkflowStore
 from plugyard.core import cards as card_rules
 from plugyard.core import intents, llm
+from plugyard.core.builtins import RUN_WORKFLOW
 from plugyard.core.calls import ToolContext
 from plugyard.core.errors import InputRequired, ToolFailed
 from plugyard.core.hookspecs import hookimpl
@@ -44,7 +46,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("plugyard.assistant")
 
-PLUGIN_NAME = "assistant"
+ASKED = "A learner asked a study assistant:"
+"""Who asked whom, opening the model's prompt for action cards."""
 
 
 class AssistantSettings(BaseModel):
@@ -150,8 +153,9 @@ _TOOL_HINTS: list[tuple[re.Pattern[str], str]] = [
 ]
 
 
-def suggest_tool(message: str, host: PluginHost) -> SuggestedTool | None:
-    """The registered tool that best fits a quick request: hints first, then shared words."""
+def suggest_tool(message: str, host: PluginHost, *, own: str | None = None) -> SuggestedTool | None:
+    """The registered tool that best fits a quick request: hints first, then shared words (never a
+    tool of plugin ``own``, the assistant itself)."""
     for pattern, name in _TOOL_HINTS:
         tool = host.tools.get(name)
         if tool is not None and pattern.search(message):
@@ -159,7 +163,7 @@ def suggest_tool(message: str, host: PluginHost) -> SuggestedTool | None:
     words = {w for w in re.findall(r"[a-z]{4,}", message.lower())}
     best: tuple[int, str] | None = None
     for tool in host.tools:
-        if tool.plugin == PLUGIN_NAME:
+        if tool.plugin == own:
             continue
         text = f"{tool.name} {tool.description}".lower()
         score = sum(1 for w in words if w in text)
@@ -182,6 +186,8 @@ class AssistantPlugin:
         self.host: PluginHost | None = None
         self.store: WorkflowStore | None = None
         self.settings = AssistantSettings()
+        self.name: str | None = None
+        """The name the host loaded this plugin under (known once it started)."""
 
     @hookimpl
     def plugin_settings(self) -> type[AssistantSettings]:
@@ -189,7 +195,8 @@ class AssistantPlugin:
 
     @hookimpl
     def register_tools(self, register: Callable[..., None]) -> None:
-        register(self.assist, name="assist", timeout=300, open_world=False)
+        # run_workflow: the host's run_<workflow> prompts point the client's model at assist.
+        register(self.assist, name="assist", timeout=300, open_world=False, capabilities=[RUN_WORKFLOW])
         register(self.classify_intent, name="classify_intent", read_only=True, idempotent=True)
         register(self.list_action_cards, name="list_action_cards", read_only=True)
         register(self.complete_action_card, name="complete_action_card", idempotent=True)
@@ -201,7 +208,8 @@ class AssistantPlugin:
 
     async def _start(self, host: PluginHost) -> None:
         self.host = host
-        self.settings = host.settings_for(PLUGIN_NAME) or AssistantSettings()
+        self.name = host.name_of(self)
+        self.settings = host.settings_for(self.name) or AssistantSettings()
         names = {w.name for w in host.workflows}
         for intent, workflow in self.settings.workflows.items():
             if workflow not in names:
@@ -377,6 +385,7 @@ class AssistantPlugin:
                 state_summary=summary,
                 fallback=lambda: workflow.fallback_card(result.state),
                 known_tools=lambda name: name in host.tools,
+                asked=ASKED,
             )
         except InputRequired as exc:
             # The client's model was asked for the cards (2026-07-28): the retry runs the workflow
@@ -422,7 +431,7 @@ class AssistantPlugin:
 
     async def _quick(self, message: str, verdict: IntentVerdict, ctx: ToolContext) -> AssistResult:
         host, store = self._ready()
-        suggestion = suggest_tool(message, host)
+        suggestion = suggest_tool(message, host, own=self.name)
         produced = []
         if suggestion is not None:
             produced.append(
@@ -442,6 +451,7 @@ class AssistantPlugin:
             workflow=None,
             state_summary={"intent": verdict.intent},
             known_tools=lambda name: name in host.tools,
+            asked=ASKED,
         )
         stored = await store.add_cards(
             ctx.user_id,

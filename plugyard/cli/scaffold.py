@@ -5,6 +5,9 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+import click
+
+from plugyard.cli.context import guard
 from plugyard.core.errors import PlugyardError
 
 NAME = re.compile(r"^[a-z][a-z0-9_-]{0,40}$")
@@ -167,3 +170,19 @@ def create_plugin(name: str, directory: Path) -> Path:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(template.format(**values), encoding="utf-8")
     return root
+
+
+@click.command("new-plugin")
+@click.argument("name")
+@click.option(
+    "--directory",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("."),
+    show_default=True,
+    help="Where to create the package's folder.",
+)
+def new_plugin(name: str, directory: Path) -> None:
+    """Create a ready plugin package NAME: pyproject.toml with the entry point, a tool, a hook, tests."""
+    root = guard(lambda: create_plugin(name, directory))
+    click.echo(f"created {root}")
+    click.echo(f'next: cd {root} && pip install -e ".[test]" && plugyard plugins && python -m pytest')

@@ -6,7 +6,9 @@ skipped with a warning).
 
 - ``plugyard://plugins``: every plugin with its origin, status, load error and what it registered.
 - one prompt per registered workflow, named after it (``run_<workflow>``), taking ``message``: the
-  user's request, phrased so the client's model hands it to ``assist`` with that workflow's intent.
+  user's request, phrased so the client's model hands it to the tool that runs workflows (the first
+  registered tool declaring the capability ``run_workflow``, taking the request as ``message``).
+  Without such a tool there are no workflow prompts: nothing could run them.
 """
 
 from __future__ import annotations
@@ -21,12 +23,15 @@ from plugyard.core.resources import build_resource
 
 if TYPE_CHECKING:
     from plugyard.core.host import PluginHost
+    from plugyard.core.tools import Tool
     from plugyard.core.workflows import RegisteredWorkflow
 
 log = logging.getLogger("plugyard.host")
 
 BUILTIN = "plugyard"
 PLUGINS_URI = "plugyard://plugins"
+RUN_WORKFLOW = "run_workflow"
+"""The capability of a tool that runs a workflow for a request given as ``message``."""
 
 
 def add_builtins(host: PluginHost) -> None:
@@ -47,8 +52,11 @@ def add_builtins(host: PluginHost) -> None:
             )
         ),
     )
+    runners = host.tools.with_capability(RUN_WORKFLOW)
+    if not runners:
+        return
     for workflow in host.workflows:
-        _add(host, lambda w=workflow: host.prompts.add(workflow_prompt(w)))
+        _add(host, lambda w=workflow: host.prompts.add(workflow_prompt(w, runners[0])))
 
 
 def _add(host: PluginHost, add: Any) -> None:
@@ -58,7 +66,7 @@ def _add(host: PluginHost, add: Any) -> None:
         log.warning("built-in skipped: %s", exc)
 
 
-def workflow_prompt(workflow: RegisteredWorkflow) -> Any:
+def workflow_prompt(workflow: RegisteredWorkflow, runner: Tool) -> Any:
     doc = (type(workflow.workflow).__doc__ or "").strip()
     summary = doc.splitlines()[0] if doc else f"Run the {workflow.name} workflow."
     intents = ", ".join(workflow.intents) or "any"
@@ -67,7 +75,7 @@ def workflow_prompt(workflow: RegisteredWorkflow) -> Any:
     def render(message: str) -> str:
         return (
             f"{message}\n\n"
-            f"(Handle this with plugyard's `assist` tool, passing the request above as `message`: "
+            f"(Handle this with plugyard's `{runner.name}` tool, passing the request above as `message`: "
             f"it runs the {workflow.name} workflow for intents {intents} and ends with action cards.)"
         )
 

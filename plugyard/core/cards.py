@@ -111,15 +111,17 @@ async def enforce_cards(
     state_summary: dict[str, Any],
     fallback: Callable[[], Any] | None = None,
     known_tools: Callable[[str], bool] | None = None,
+    asked: str = "Someone asked for help:",
 ) -> EnforcedCards:
     """At least one valid card for a run: the workflow's, else the model's, else a deterministic one.
+    ``asked`` opens the model's prompt: who asked whom (the caller's persona, if it has one).
 
     Raises ``InputRequired`` only when the client's model was asked and its answer comes with the
     client's retry of the call (2026-07-28 sampling)."""
     cards, rejected = validate_cards(produced, known_tools=known_tools)
     origin: Origin = "workflow"
     if not cards:
-        cards, origin = await _from_model(message, workflow, state_summary, known_tools), "model"
+        cards, origin = await _from_model(message, workflow, state_summary, known_tools, asked), "model"
     if not cards:
         origin = "fallback"
         built: Any = None
@@ -136,16 +138,20 @@ async def enforce_cards(
 
 
 async def _from_model(
-    message: str, workflow: str | None, state: dict[str, Any], known_tools: Callable[[str], bool] | None
+    message: str,
+    workflow: str | None,
+    state: dict[str, Any],
+    known_tools: Callable[[str], bool] | None,
+    asked: str,
 ) -> list[ActionCard]:
     if llm.backend() is None:
         return []
     prompt = (
-        "A learner asked a study assistant:\n"
+        f"{asked}\n"
         f"{message}\n\n"
-        f"The assistant ran the workflow {workflow or 'none'}; what it found:\n"
+        f"The workflow {workflow or 'none'} ran; what it found:\n"
         f"{json.dumps(state, ensure_ascii=False, default=str)[:6000]}\n\n"
-        "Write one to four concrete action cards the learner can act on next, in the learner's language. "
+        "Write one to four concrete action cards they can act on next, in the language of their request. "
         "kind is one of task, study, review, practice, fix, explore, tool; priority is low, medium or high; "
         "due_date is YYYY-MM-DD or null."
     )

@@ -9,15 +9,18 @@ desktop assistant that starts ``plugyard serve`` from any folder finds the same 
 from __future__ import annotations
 
 import getpass
+import logging
 import os
 import tomllib
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 import platformdirs
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from plugyard.core.errors import ConfigError
+
+log = logging.getLogger("plugyard.config")
 
 CONFIG_ENV = "PLUGYARD_CONFIG"
 DATABASE_ENV = "PLUGYARD_DATABASE_URL"
@@ -27,19 +30,10 @@ TELEMETRY_ENV = "PLUGYARD_TELEMETRY"
 CONFIG_FILE = "plugins.toml"
 RESERVED_PLUGIN_KEYS = frozenset({"disabled", "modules"})
 
-DEFAULT_REDACT_KEYS = (
-    "password",
-    "passwd",
-    "secret",
-    "token",
-    "api_key",
-    "apikey",
-    "access_key",
-    "private_key",
-    "authorization",
-    "cookie",
-    "credential",
-)
+MOVED_SECTIONS: dict[str, str] = {"history": "history"}
+"""Top-level tables of older plugins.toml files that became a plugin's ``[plugins.<name>]`` table:
+old table -> plugin name. Still read, with a warning naming the new place; both at once is an error.
+(This is the file format's own history, not a feature: the plugin alone knows what the keys mean.)"""
 
 
 class _Section(BaseModel):
@@ -84,29 +78,6 @@ class ServerSettings(_Section):
     """With rank_tools, tools always listed, first, in this order."""
 
 
-class HistorySettings(_Section):
-    batch_size: int = Field(500, ge=1, le=100_000)
-    flush_interval: float = Field(0.2, gt=0, le=60)
-    """Seconds a record may wait in memory before its batch is written."""
-    queue_size: int = Field(100_000, ge=1)
-    """Records held in memory while the database is slow; beyond this they go to the journal."""
-    redact_keys: tuple[str, ...] = DEFAULT_REDACT_KEYS
-    """Argument keys containing any of these (case-insensitive) are stored as "[REDACTED]"."""
-    half_life_days: float = Field(14.0, gt=0)
-    """The preference router's memory: an outcome this many days old counts half as much as a new one."""
-    breaker_failures: int = Field(5, ge=1)
-    """Consecutive failures of a tool after which the router stops choosing it for a while."""
-    breaker_cooldown: float = Field(30.0, gt=0)
-    """Seconds before a tool whose circuit opened gets one trial call (half-open)."""
-    durability: Literal["memory", "journal"] = "memory"
-    """"memory": accepted records wait in memory for their batch (kill -9 loses at most one
-    flush_interval's worth). "journal": each is also appended to a write-ahead file before the
-    call returns, so kill -9 loses nothing accepted (it costs the call a file append)."""
-    journal: str | None = None
-    """Where records go when the database cannot take them (default: beside the SQLite file; for
-    PostgreSQL, in the data directory, one file per database)."""
-
-
 class TelemetrySettings(_Section):
     enabled: bool = False
     """Emit OpenTelemetry spans for tool calls and workflow runs (``PLUGYARD_TELEMETRY=1`` also turns them on)."""
@@ -143,7 +114,6 @@ class Config(BaseModel):
     model_config = ConfigDict(frozen=True)
     database: DatabaseSettings = DatabaseSettings()
     server: ServerSettings = ServerSettings()
-    history: HistorySettings = HistorySettings()
     tools: ToolsSettings = ToolsSettings()
     plugins: PluginsSettings = PluginsSettings()
     telemetry: TelemetrySettings = TelemetrySettings()
@@ -210,12 +180,12 @@ def _describe(exc: ValidationError, where: str) -> str:
 def parse_config(data: dict[str, Any], source: Path | None = None) -> Config:
     """Turn the parsed TOML into typed settings; every problem names the key."""
     where = str(source) if source else "configuration"
-    known = {"database", "server", "history", "tools", "plugins", "telemetry"}
-    unknown = sorted(set(data) - known)
+    known = {"database", "server", "tools", "plugins", "telemetry"}
+    unknown = sorted(set(data) - known - set(MOVED_SECTIONS))
     if unknown:
         raise ConfigError(f"{where}: unknown section(s) {unknown}; known sections are {sorted(known)}")
     tools_raw = dict(data.get("tools", {}))
-    plugins_raw = dict(data.get("plugins", {}))
+    plugins_raw = _moved_into(dict(data.get("plugins", {})), data, where)
     tools: dict[str, Any] = {"timeout": tools_raw.pop("timeout", 30.0), "overrides": {}}
     if "max_argument_bytes" in tools_raw:
         tools["max_argument_bytes"] = tools_raw.pop("max_argument_bytes")
@@ -239,7 +209,6 @@ def parse_config(data: dict[str, Any], source: Path | None = None) -> Config:
         return Config(
             database=data.get("database", {}),
             server=data.get("server", {}),
-            history=data.get("history", {}),
             tools=tools,
             plugins=plugins,
             telemetry=data.get("telemetry", {}),
@@ -247,6 +216,25 @@ def parse_config(data: dict[str, Any], source: Path | None = None) -> Config:
         )
     except ValidationError as exc:
         raise ConfigError(_describe(exc, where)) from None
+
+
+def _moved_into(plugins_raw: dict[str, Any], data: dict[str, Any], where: str) -> dict[str, Any]:
+    """``[plugins]`` with the tables of ``MOVED_SECTIONS`` put in their new place."""
+    for old, plugin in MOVED_SECTIONS.items():
+        if old not in data:
+            continue
+        if not isinstance(data[old], dict):
+            raise ConfigError(f"{where}: {old} = ... is not a table; its settings go in [plugins.{plugin}]")
+        if plugin in plugins_raw:
+            raise ConfigError(
+                f"{where}: both [{old}] and [plugins.{plugin}] are set; [{old}] is the old place of "
+                f"[plugins.{plugin}]: move its keys there and delete [{old}]"
+            )
+        log.warning(
+            "%s: [%s] is now [plugins.%s]; move its keys there (the old place is still read)", where, old, plugin
+        )
+        plugins_raw[plugin] = data[old]
+    return plugins_raw
 
 
 def load_config(explicit: str | os.PathLike[str] | None = None) -> Config:

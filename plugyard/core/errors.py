@@ -14,11 +14,10 @@
     ├── ResourceNotFound         no registered resource matches a URI
     ├── PromptNotFound           no registered prompt has that name
     ├── PromptArgumentsInvalid   a prompt was asked for with missing or unknown arguments
-    ├── InputRequired            not a failure: a tool asked its client a question not answered yet
-    └── HistoryError             the history database is unreachable or its schema is not at head
-        ├── SchemaBehind
-        └── UnknownCall          no recorded call of this user has that id (rating a call)
+    └── InputRequired            not a failure: a tool asked its client a question not answered yet
 
+A feature package defines its own errors under ``PlugyardError``, beside its code (its module
+documents them); the public face re-exports those a plugin or a host's driver may meet.
 Every message names the plugin, tool or setting at fault and, where there is one, the fix.
 """
 
@@ -110,15 +109,3 @@ class InputRequired(PlugyardError):
     Do not catch it: the adapter turns it into the protocol's input-required answer and the client
     calls the tool again with the answer. (A tool that catches ``Exception`` should re-raise it.)
     """
-
-
-class HistoryError(PlugyardError):
-    """The history database cannot be used."""
-
-
-class SchemaBehind(HistoryError):
-    """The database schema is older than this version of plugyard expects."""
-
-
-class UnknownCall(HistoryError):
-    """No recorded call has this id (for this user): it cannot be rated."""

@@ -195,9 +195,12 @@ def after_tool_call(call: ToolCall, outcome: ToolOutcome) -> Awaitable[None] | N
 def startup(host: PluginHost) -> Awaitable[None] | None:
     """Called once when the host starts, before the first tool call.
 
-    Use ``host.settings_for(plugin_name)`` for settings, ``host.config`` for the global
-    configuration and ``host.start_background(async_fn)`` for tasks that live until shutdown.
-    May return an awaitable. A failure here is reported like a load error.
+    Use ``host.settings_for(host.name_of(self))`` for settings (``host.name_of(plugin)`` is the name
+    the host loaded it under: never hard-code it; in a module plugin, pass the module), ``host.config``
+    for the global configuration and ``host.start_background(async_fn)`` for tasks that live until
+    shutdown. Keep state on the plugin object, not in module globals: make the plugin a class (the
+    host makes one instance per host) when it has any, since two hosts live side by side during a
+    live reload. May return an awaitable. A failure here is reported like a load error.
     """
 
 

@@ -15,8 +15,8 @@ from typing import TYPE_CHECKING, Any
 import sqlalchemy as sa
 
 from plugyard.assistant.store import WorkflowStore
-from plugyard.core.errors import HistoryError
 from plugyard.core.resources import ResourceContext
+from plugyard.history.errors import HistoryError
 from plugyard.history.history_tools import _public
 from plugyard.history.models import tool_call_table
 

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 from pydantic import Field
 
 from plugyard.core.calls import ToolContext
-from plugyard.core.errors import HistoryError, UnknownCall
+from plugyard.history.errors import HistoryError, UnknownCall
 from plugyard.history.service import ToolHistoryService
 
 if TYPE_CHECKING:

@@ -1,12 +1,14 @@
 """The built-in plugin that feeds the recorder. It needs storage internals, so it lives in
 ``plugyard/history``, yet it is found through the ``plugyard`` entry-point group and uses the same
-hooks as any plugin (and can be disabled in plugins.toml like any plugin)."""
+hooks as any plugin (and can be disabled in plugins.toml like any plugin): its settings are its
+``[plugins.<name>]`` table, its ``/healthz`` report comes through the ``health`` hook and its
+commands (``plugyard db ...``, ``plugyard history ...``) through ``register_commands``."""
 
 from __future__ import annotations
 
 import hashlib
 import logging
-from collections.abc import Sequence
+from collections.abc import Awaitable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -17,29 +19,32 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from plugyard.core.calls import ToolCall, ToolOutcome
 from plugyard.core.config import Config, data_dir
-from plugyard.core.errors import HistoryError, SchemaBehind
 from plugyard.core.hookspecs import hookimpl
 from plugyard.core.tools import CANCELLED
 from plugyard.history import migrate
 from plugyard.history.db import create_engine, is_sqlite, safe_url
+from plugyard.history.errors import HistoryError, SchemaBehind
 from plugyard.history.history_resources import HistoryResources
 from plugyard.history.history_tools import HistoryTools
 from plugyard.history.models import tool_call_table
 from plugyard.history.recorder import Recorder
 from plugyard.history.service import ToolHistoryService
+from plugyard.history.settings import HistorySettings
 from plugyard.learning.router import BayesianLearner, ToolPreferenceRouter
 
 if TYPE_CHECKING:
+    import click
+
     from plugyard.core.host import PluginHost
     from plugyard.core.tools import Tool
 
 log = logging.getLogger("plugyard.history")
 
 
-def journal_path(config: Config) -> Path:
+def journal_path(config: Config, settings: HistorySettings) -> Path:
     """The journal belongs to one database: replaying it elsewhere would mix histories."""
-    if config.history.journal:
-        return config.resolve_path(config.history.journal)
+    if settings.journal:
+        return config.resolve_path(settings.journal)
     url = make_url(config.database_url)
     if url.get_backend_name() == "sqlite" and url.database and url.database != ":memory:":
         db = Path(url.database).expanduser()
@@ -57,13 +62,34 @@ class HistoryPlugin:
         self.service: ToolHistoryService | None = None
         self.router = ToolPreferenceRouter()
         self.host: PluginHost | None = None
-        self.name = "history"
+        self.settings = HistorySettings()
+        self.name: str | None = None
+        """The name the host loaded this plugin under (known once it started)."""
+
+    @hookimpl
+    def plugin_settings(self) -> type[HistorySettings]:
+        return HistorySettings
+
+    @hookimpl
+    def register_commands(self, cli: click.Group) -> None:
+        from plugyard.history.cli import add_commands
+
+        add_commands(cli)
+
+    @hookimpl
+    def health(self, host: PluginHost) -> Awaitable[dict[str, Any]]:
+        from plugyard.history.health import report
+
+        return report(self, host)
 
     @hookimpl
     def startup(self, host: PluginHost) -> object:
         return self._start(host)
 
     async def _start(self, host: PluginHost) -> None:
+        self.host = host
+        self.name = host.name_of(self)
+        self.settings = host.settings_for(self.name) or HistorySettings()
         config = host.config
         url = config.database_url
         self.engine = create_engine(url)
@@ -87,10 +113,10 @@ class HistoryPlugin:
                     f"the history database is at revision {at or 'none'}, this plugyard needs {head}; "
                     "run `plugyard db upgrade` first (servers never migrate PostgreSQL by themselves)"
                 )
-        history = config.history
+        history = self.settings
         self.recorder = Recorder(
             self.engine,
-            journal=journal_path(config),
+            journal=journal_path(config, history),
             redact_keys=history.redact_keys,
             batch_size=history.batch_size,
             flush_interval=history.flush_interval,
@@ -103,9 +129,7 @@ class HistoryPlugin:
 
     async def _start_learning(self, host: PluginHost, engine: AsyncEngine) -> None:
         """The service over the database, and the router warmed from its rollups."""
-        history = host.config.history
-        self.host = host
-        self.name = host.pm.get_name(self) or self.name
+        history = self.settings
         self.service = ToolHistoryService(engine)
 
         def timeout_for(name: str) -> float:

@@ -23,10 +23,10 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from plugyard.core.config import Config
-from plugyard.core.errors import SchemaBehind, UnknownCall
 from plugyard.history import migrate
 from plugyard.history.archive import dump_line, load_line, rows_with_feedback
 from plugyard.history.db import create_engine, is_sqlite
+from plugyard.history.errors import SchemaBehind, UnknownCall
 from plugyard.history.models import tool_call_table
 from plugyard.history.results import (
     CleanupResult,

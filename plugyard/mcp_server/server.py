@@ -24,12 +24,12 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 
 import plugyard
+from plugyard.core import health
 from plugyard.core.content import declares_content, structured_model_of
 from plugyard.core.errors import InputRequired, UnknownTool
 from plugyard.core.host import PluginHost
 from plugyard.core.llm import use_sampler
 from plugyard.core.tools import Tool
-from plugyard.history import health
 from plugyard.mcp_server.client_channel import LazyClientChannel
 from plugyard.mcp_server.content import tool_result
 from plugyard.mcp_server.features import FeatureServer, connection_of

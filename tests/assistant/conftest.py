@@ -39,10 +39,10 @@ def assistant_config(db_url: str, notes_dir: Path) -> Callable[..., Config]:
         upgrade_to_head(db_url)
 
     def make(**assistant: Any) -> Config:
-        plugins: dict[str, Any] = {"notes": {"root": str(notes_dir)}}
+        plugins: dict[str, Any] = {"notes": {"root": str(notes_dir)}, "history": {"flush_interval": 0.05}}
         if assistant:
             plugins["assistant"] = assistant
-        return parse_config({"database": {"url": db_url}, "history": {"flush_interval": 0.05}, "plugins": plugins})
+        return parse_config({"database": {"url": db_url}, "plugins": plugins})
 
     return make
 
@@ -51,7 +51,7 @@ def assistant_plugins() -> dict[str, object]:
     return {
         "history": HistoryPlugin(),
         "assistant": AssistantPlugin(),
-        "intents": intents,
+        "intents": intents.IntentsPlugin(),
         "intents_llm": intents_llm,
         "workflows": workflows,
         "diagnose": diagnose,

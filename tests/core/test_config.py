@@ -44,7 +44,8 @@ def test_the_environment_overrides_the_database_and_the_file(tmp_path, monkeypat
         ({"plugins": {"notes": "yes"}}, "settings go in [plugins.notes]"),
         ({"tools": {"add": 3}}, "[tools] add must be a table"),
         ({"tools": {"add": {"timeout": -1}}}, "tools.overrides.add.timeout: Input should be greater than 0"),
-        ({"history": {"batch_sise": 3}}, "history.batch_sise: Extra inputs are not permitted"),
+        ({"history": 3}, "history = ... is not a table; its settings go in [plugins.history]"),
+        ({"history": {"batch_size": 3}, "plugins": {"history": {}}}, "both [history] and [plugins.history] are set"),
     ],
 )
 def test_mistakes_are_errors_naming_the_key(data, message):

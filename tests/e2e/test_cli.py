@@ -58,6 +58,9 @@ def test_plugins_lists_origins_versions_hooks_tools_and_errors(tmp_path, db_path
     assert set(infos["history"]["hooks"]) == {
         "after_tool_call",
         "choose_tool",
+        "health",
+        "plugin_settings",
+        "register_commands",
         "rank_tools",
         "register_resources",
         "register_tools",

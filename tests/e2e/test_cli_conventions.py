@@ -24,11 +24,17 @@ from tests.e2e.test_cli import plugyard
 pytestmark = pytest.mark.e2e
 
 
-def commands(group: click.Group = main, path: tuple[str, ...] = ()) -> Iterator[tuple[tuple[str, ...], click.Command]]:
-    for name, command in sorted(group.commands.items()):
+def commands(
+    group: click.Group = main, path: tuple[str, ...] = (), ctx: click.Context | None = None
+) -> Iterator[tuple[tuple[str, ...], click.Command]]:
+    """Every command, the plugins' included (``db``, ``history`` and ``intents`` come from plugins)."""
+    ctx = ctx or click.Context(main)
+    for name in group.list_commands(ctx):
+        command = group.get_command(ctx, name)
+        assert command is not None, name
         yield (*path, name), command
         if isinstance(command, click.Group):
-            yield from commands(command, (*path, name))
+            yield from commands(command, (*path, name), ctx)
 
 
 def on_terminal(tmp_path: Path, *args: str, stream: str) -> tuple[int, str]:

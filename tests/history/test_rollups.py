@@ -16,9 +16,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from plugyard.core.errors import UnknownCall
 from plugyard.history import migrate
 from plugyard.history.db import create_engine
+from plugyard.history.errors import UnknownCall
 from plugyard.history.models import tool_call_table
 from plugyard.history.recorder import Recorder
 from plugyard.history.rollup_models import (

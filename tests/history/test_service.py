@@ -8,9 +8,9 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from plugyard.core.errors import UnknownCall
 from plugyard.history import migrate
 from plugyard.history.db import create_engine
+from plugyard.history.errors import UnknownCall
 from plugyard.history.service import ToolHistoryService
 from tests.conftest import query
 

@@ -74,7 +74,7 @@ class Gate:
 def write_plugins_toml(path: Path, db: Path, modules: list[Path]) -> None:
     listed = ", ".join(f'"{m}"' for m in modules)
     path.write_text(
-        f'[database]\nurl = "sqlite+aiosqlite:///{db}"\n\n[history]\nflush_interval = 0.05\n\n'
+        f'[database]\nurl = "sqlite+aiosqlite:///{db}"\n\n[plugins.history]\nflush_interval = 0.05\n\n'
         f"[plugins]\nmodules = [{listed}]\n",
         encoding="utf-8",
     )

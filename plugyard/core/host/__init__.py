@@ -68,7 +68,7 @@ class PluginHost(Lifetime):
         self._loaders: dict[str, Callable[[], object]] = {}
         self._task_group: anyio.abc.TaskGroup | None = None
         self._loaded = False
-        self._in_use = 0
+        self.in_flight = 0
         self._idle: anyio.Event | None = None
         self.pipeline = ToolPipeline(self.tools)
 

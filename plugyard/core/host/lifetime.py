@@ -31,7 +31,8 @@ class Lifetime:
     infos: dict[str, PluginInfo]
     strict: bool
     _task_group: anyio.abc.TaskGroup | None
-    _in_use: int
+    in_flight: int
+    """How many requests hold ``in_use()`` now."""
     _idle: anyio.Event | None
 
     def load(self) -> PluginHost:
@@ -42,14 +43,15 @@ class Lifetime:
         live reload shuts a replaced host down only once none is left (see ``wait_idle``)."""
         return _InUse(self)
 
-    def _release(self) -> None:
-        self._in_use -= 1
-        if self._in_use == 0 and self._idle is not None:
+    def release(self) -> None:
+        """One request holding ``in_use()`` ended (``in_use()`` calls it)."""
+        self.in_flight -= 1
+        if self.in_flight == 0 and self._idle is not None:
             self._idle.set()
 
     async def wait_idle(self) -> None:
         """Return once no request holds ``in_use()``."""
-        while self._in_use:
+        while self.in_flight:
             self._idle = anyio.Event()
             await self._idle.wait()
 
@@ -107,11 +109,11 @@ class _InUse:
         self._host = host
 
     def __enter__(self) -> Lifetime:
-        self._host._in_use += 1
+        self._host.in_flight += 1
         return self._host
 
     def __exit__(self, *_exc: object) -> None:
-        self._host._release()
+        self._host.release()
 
 
 def raise_single(group: BaseExceptionGroup[Any]) -> NoReturn:

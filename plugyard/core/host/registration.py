@@ -99,45 +99,13 @@ class Registrations:
 def collect(pm: pluggy.PluginManager, name: str) -> Registrations:
     """Run plugin ``name``'s registration hooks; what they register, stamped with its name.
     Raises ``Refused`` when one raises or registers something invalid."""
-    found = Registrations()
-
-    def register_tool(fn: Callable[..., Any], **options: Any) -> None:
-        found.tools.append(build_tool(fn, plugin=name, **options))
-
-    def register_resource(fn: Callable[..., Any], **options: Any) -> None:
-        found.resources.append(build_resource(fn, plugin=name, **options))
-
-    def register_prompt(fn: Callable[..., Any], **options: Any) -> None:
-        found.prompts.append(build_prompt(fn, plugin=name, **options))
-
-    def register_classifier(
-        classifier: Any, name_: str | None = None, weight: float = 1.0, fallback: bool = False, **kw: Any
-    ) -> None:
-        label = kw.pop("name", None) or name_ or getattr(classifier, "name", None) or type(classifier).__name__
-        if kw:
-            raise TypeError(f"unexpected options {sorted(kw)}")
-        if not callable(getattr(classifier, "classify", None)):
-            raise TypeError(f"intent classifier {label!r} has no classify() method")
-        found.classifiers.append(
-            RegisteredClassifier(name=str(label), plugin=name, classifier=classifier, weight=weight, fallback=fallback)
-        )
-
-    def register_workflow(workflow: Any) -> None:
-        if inspect.isclass(workflow):
-            workflow = workflow()
-        if not isinstance(workflow, Workflow) or not workflow.name:
-            raise TypeError(f"{workflow!r} is not a plugyard.Workflow with a name")
-        build_graph(workflow, name)  # an invalid graph fails here, naming the plugin and the step
-        found.workflows.append(
-            RegisteredWorkflow(name=workflow.name, plugin=name, workflow=workflow, intents=tuple(workflow.intents))
-        )
-
+    collector = _Collector(name)
     for hook_name, register in (
-        ("register_tools", register_tool),
-        ("register_intent_classifiers", register_classifier),
-        ("register_workflows", register_workflow),
-        ("register_resources", register_resource),
-        ("register_prompts", register_prompt),
+        ("register_tools", collector.tool),
+        ("register_intent_classifiers", collector.classifier),
+        ("register_workflows", collector.workflow),
+        ("register_resources", collector.resource),
+        ("register_prompts", collector.prompt),
     ):
         impl = impl_of(pm, hook_name, name)
         if impl is None:
@@ -148,7 +116,50 @@ def collect(pm: pluggy.PluginManager, name: str) -> Registrations:
             raise Refused(str(exc).removeprefix(f"plugin {name!r}: ")) from exc
         except Exception as exc:
             raise Refused(f"{hook_name} raised {type(exc).__name__}: {exc}") from exc
-    return found
+    return collector.found
+
+
+class _Collector:
+    """The ``register`` callables one plugin's registration hooks receive."""
+
+    def __init__(self, plugin: str) -> None:
+        self.plugin = plugin
+        self.found = Registrations()
+
+    def tool(self, fn: Callable[..., Any], **options: Any) -> None:
+        self.found.tools.append(build_tool(fn, plugin=self.plugin, **options))
+
+    def resource(self, fn: Callable[..., Any], **options: Any) -> None:
+        self.found.resources.append(build_resource(fn, plugin=self.plugin, **options))
+
+    def prompt(self, fn: Callable[..., Any], **options: Any) -> None:
+        self.found.prompts.append(build_prompt(fn, plugin=self.plugin, **options))
+
+    def classifier(
+        self, classifier: Any, name_: str | None = None, weight: float = 1.0, fallback: bool = False, **kw: Any
+    ) -> None:
+        label = kw.pop("name", None) or name_ or getattr(classifier, "name", None) or type(classifier).__name__
+        if kw:
+            raise TypeError(f"unexpected options {sorted(kw)}")
+        if not callable(getattr(classifier, "classify", None)):
+            raise TypeError(f"intent classifier {label!r} has no classify() method")
+        self.found.classifiers.append(
+            RegisteredClassifier(
+                name=str(label), plugin=self.plugin, classifier=classifier, weight=weight, fallback=fallback
+            )
+        )
+
+    def workflow(self, workflow: Any) -> None:
+        if inspect.isclass(workflow):
+            workflow = workflow()
+        if not isinstance(workflow, Workflow) or not workflow.name:
+            raise TypeError(f"{workflow!r} is not a plugyard.Workflow with a name")
+        build_graph(workflow, self.plugin)  # an invalid graph fails here, naming the plugin and the step
+        self.found.workflows.append(
+            RegisteredWorkflow(
+                name=workflow.name, plugin=self.plugin, workflow=workflow, intents=tuple(workflow.intents)
+            )
+        )
 
 
 def add(host: PluginHost, info: PluginInfo, found: Registrations) -> None:

@@ -12,7 +12,8 @@
 3. the unsure rest is reported with a low confidence, so the host asks its fallback classifier
    (the language model, when one is available) or treats the message as quick_task.
 
-``plugyard intents fit FILE.jsonl`` retrains the model and re-tunes the thresholds.
+``plugyard intents fit FILE.jsonl`` (``cli.py``, added through ``register_commands``) retrains the model
+and re-tunes the thresholds.
 """
 
 from __future__ import annotations
@@ -247,22 +248,31 @@ class OfflineClassifier:
         )
 
 
-_state: dict[str, Any] = {}
+class IntentsPlugin:
+    """The plugin (entry point ``intents``): one instance per host, so two hosts side by side during
+    a live reload each classify with their own settings."""
 
+    def __init__(self) -> None:
+        self.settings: IntentSettings | None = None
+        self.classifier = LazyOfflineClassifier(lambda: self.settings)
 
-@hookimpl
-def plugin_settings() -> type[IntentSettings]:
-    return IntentSettings
+    @hookimpl
+    def plugin_settings(self) -> type[IntentSettings]:
+        return IntentSettings
 
+    @hookimpl
+    def startup(self, host: Any) -> None:
+        self.settings = host.settings_for(host.name_of(self))
 
-@hookimpl
-def startup(host: Any) -> None:
-    _state["settings"] = host.settings_for("intents")
+    @hookimpl
+    def register_intent_classifiers(self, register: Callable[..., None]) -> None:
+        register(self.classifier, name="offline")
 
+    @hookimpl
+    def register_commands(self, cli: Any) -> None:
+        from .cli import add_commands
 
-@hookimpl
-def register_intent_classifiers(register: Callable[..., None]) -> None:
-    register(LazyOfflineClassifier(), name="offline")
+        add_commands(cli)
 
 
 class LazyOfflineClassifier:
@@ -270,12 +280,13 @@ class LazyOfflineClassifier:
 
     name = "offline"
 
-    def __init__(self) -> None:
+    def __init__(self, settings: Callable[[], IntentSettings | None] = lambda: None) -> None:
+        self._settings = settings
         self._inner: OfflineClassifier | None = None
 
     def classify(self, message: str) -> IntentResult:
         if self._inner is None:
-            self._inner = OfflineClassifier(NgramIntentModel.load(model_path(_state.get("settings"))))
+            self._inner = OfflineClassifier(NgramIntentModel.load(model_path(self._settings())))
         return self._inner.classify(message)
 
 

@@ -1,0 +1,60 @@
+"""``plugyard plugins``: every discovered plugin, its origin, version, hooks, tools and load error."""
+
+from __future__ import annotations
+
+import json
+import sys
+
+import click
+
+from plugyard.cli.context import EXIT_ERROR, CliState, guard
+from plugyard.cli.output import is_terminal, table
+from plugyard.core.host import PluginHost, PluginInfo
+
+
+@click.command("plugins")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@click.pass_obj
+def plugins_cmd(state: CliState, as_json: bool) -> None:
+    """List every discovered plugin: origin, version, hooks, tools, and load errors."""
+    host = PluginHost(guard(lambda: state.config), strict=False).load()
+    infos = list(host.infos.values())
+    if as_json:
+        click.echo(json.dumps([i.as_dict() for i in infos], indent=2))
+    elif is_terminal():
+        _table(infos)
+    else:
+        _lines(infos)
+    if state.strict and any(i.status == "failed" for i in infos):
+        sys.exit(EXIT_ERROR)
+
+
+def _table(infos: list[PluginInfo]) -> None:
+    table(
+        ["plugin", "version", "status", "origin", "from", "tools", "hooks"],
+        [
+            [i.name, i.version or "", i.status, i.origin, i.distribution or i.module or "", len(i.tools), len(i.hooks)]
+            for i in infos
+        ],
+        right=[5, 6],
+    )
+    for info in infos:
+        if info.error:
+            click.echo(click.style(f"{info.name}: {info.error}", fg="red"), err=True)
+
+
+def _lines(infos: list[PluginInfo]) -> None:
+    for info in infos:
+        version = f" {info.version}" if info.version else ""
+        where = info.distribution or info.module or ""
+        click.echo(f"{info.name}{version}  [{info.status}]  {info.origin}: {where}")
+        for label, names in (
+            ("hooks", info.hooks),
+            ("tools", info.tools),
+            ("intent classifiers", info.classifiers),
+            ("workflows", info.workflows),
+        ):
+            if names:
+                click.echo(f"    {label}: {', '.join(names)}")
+        if info.error:
+            click.echo(f"    error: {info.error}")

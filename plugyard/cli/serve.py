@@ -1,0 +1,74 @@
+"""``plugyard serve``: the host's plugins over MCP, on stdio or streamable HTTP, with live reload."""
+
+from __future__ import annotations
+
+import anyio
+import click
+
+from plugyard.cli.context import CliState, guard
+from plugyard.core.config import load_config
+from plugyard.core.host import PluginHost
+
+
+@click.command()
+@click.option(
+    "--transport",
+    type=click.Choice(["stdio", "http"]),
+    default="stdio",
+    show_default=True,
+    help="stdio for a desktop assistant that starts plugyard; http for a long-running server.",
+)
+@click.option("--host", "bind", default=None, help="HTTP bind address (default 127.0.0.1).")
+@click.option("--port", type=int, default=None, help="HTTP port (default 8000).")
+@click.option("--stateless/--stateful", default=None, help="Stateless streamable HTTP (for several replicas).")
+@click.option(
+    "--reload",
+    "watch",
+    is_flag=True,
+    help="Reload plugins when installed plugyard plugins or plugins.toml change (SIGHUP always reloads).",
+)
+@click.pass_obj
+def serve(
+    state: CliState, transport: str, bind: str | None, port: int | None, stateless: bool | None, watch: bool
+) -> None:
+    """Serve every enabled plugin's tools over MCP (stdio for desktop assistants, or HTTP).
+
+    Send SIGHUP (`kill -HUP <pid>`) to reload the plugins without dropping clients: they are told
+    that the tool, prompt and resource lists changed; calls in flight finish and are recorded."""
+    from plugyard.core.reload import ReloadOptions, ReloadResult, config_file_finder
+    from plugyard.mcp_server.run import ready_message
+    from plugyard.mcp_server.run import serve as run_serve
+    from plugyard.mcp_server.stdio import stdout_to_stderr
+
+    if transport == "http":
+        host = guard(state.host)
+    else:
+        # A plugin that prints while it loads must not write into the protocol's stdout.
+        with stdout_to_stderr():
+            host = guard(state.host)
+
+    def rebuild() -> PluginHost:
+        return PluginHost(load_config(state.config_path), strict=state.strict).load()
+
+    def reloaded(result: ReloadResult) -> None:
+        click.echo(result.describe(), err=True)
+
+    reload = ReloadOptions(
+        build=rebuild,
+        watch_interval=1.0 if watch else None,
+        config_file=config_file_finder(state.config_path),
+        on_reload=reloaded,
+    )
+
+    async def go() -> None:
+        await run_serve(
+            host,
+            transport="http" if transport == "http" else "stdio",
+            bind=bind,
+            port=port,
+            stateless=stateless,
+            on_ready=lambda where: ready_message(where, host),
+            reload=reload,
+        )
+
+    guard(lambda: anyio.run(go))

@@ -1,0 +1,32 @@
+"""``plugyard tools``: every tool the enabled plugins register."""
+
+from __future__ import annotations
+
+import json
+
+import click
+
+from plugyard.cli.context import CliState, guard
+from plugyard.cli.output import is_terminal, table
+
+
+@click.command("tools")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output, with input schemas.")
+@click.pass_obj
+def tools_cmd(state: CliState, as_json: bool) -> None:
+    """List every tool the enabled plugins register."""
+    host = guard(state.host)
+    tools = sorted(host.tools, key=lambda t: t.name)
+    if as_json:
+        data = [
+            {"name": t.name, "plugin": t.plugin, "description": t.description, "input_schema": t.input_schema}
+            for t in tools
+        ]
+        click.echo(json.dumps(data, indent=2))
+        return
+    summaries = [t.description.splitlines()[0] if t.description else "" for t in tools]
+    if is_terminal():
+        table(["tool", "plugin", "description"], [[t.name, t.plugin, d] for t, d in zip(tools, summaries, strict=True)])
+        return
+    for tool, summary in zip(tools, summaries, strict=True):
+        click.echo(f"{tool.name}  ({tool.plugin})  {summary}")
