@@ -72,7 +72,7 @@ def register_commands(cli):
         click.echo("rival is fine")
 '''
 
-CRASHY = '''
+CRASHY = """
 from pathlib import Path
 
 from plugyard import hookimpl
@@ -83,7 +83,7 @@ Path(__file__).with_name("crashy-imported").touch()
 @hookimpl
 def register_commands(cli):
     raise RuntimeError("no commands today")
-'''
+"""
 
 
 @pytest.fixture

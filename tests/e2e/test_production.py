@@ -182,7 +182,8 @@ async def test_two_replicas_share_one_history_and_sigterm_loses_no_acknowledged_
     replicas.extend([first, second])
     for replica in (first, second):
         health = await anyio.to_thread.run_sync(replica.wait_healthy)
-        assert health["database"]["backend"] == "postgresql" and health["database"]["at_head"]
+        history = health["reports"]["history"]
+        assert history["database"]["backend"] == "postgresql" and history["schema"]["at_head"]
 
     pending = collections.deque(range(calls))
     acknowledged: dict[str, int] = {}  # call id -> the argument it was called with

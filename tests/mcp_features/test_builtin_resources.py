@@ -73,7 +73,11 @@ async def seed_run(db_url: str, user: str, run_id: str, card_title: str) -> None
 @asynccontextmanager
 async def client_of(db_url: str, user: str, mode: str) -> AsyncIterator[Client]:
     config = parse_config(
-        {"database": {"url": db_url}, "plugins": {"history": {"flush_interval": 0.05}}, "server": {"default_user": user}}
+        {
+            "database": {"url": db_url},
+            "plugins": {"history": {"flush_interval": 0.05}},
+            "server": {"default_user": user},
+        }
     )
     host = PluginHost(config, strict=True, entry_points=False, plugins={"history": HistoryPlugin(), "echo": Echo()})
     async with host.running(), Client(PlugyardServer(host), mode=mode) as client:
