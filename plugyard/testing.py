@@ -39,7 +39,7 @@ from typing import Any
 
 import pytest
 
-from plugyard.core.config import Config, parse_config
+from plugyard.core.config import MOVED_SECTIONS, Config, parse_config
 from plugyard.core.host import ENTRY_POINT_GROUP, PluginHost
 
 RECORDER = "plugyard.history.plugin:HistoryPlugin"
@@ -108,14 +108,20 @@ def _merge(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
     return merged
 
 
+def kit_config(folder: Path, settings: dict[str, Any]) -> Config:
+    """A temporary SQLite database in ``folder``, fast flushes, and ``settings`` (plugins.toml-shaped)
+    merged on top. Settings given in the recorder's old place (``[history]``) get the defaults there."""
+    recorder = recorder_entry_point().name
+    recording = {"flush_interval": 0.02, "journal": str(folder / "plugyard-test-journal.jsonl")}
+    old = next((o for o, plugin in MOVED_SECTIONS.items() if plugin == recorder and o in settings), None)
+    base: dict[str, Any] = {"database": {"url": f"sqlite+aiosqlite:///{folder / 'plugyard-test.db'}"}}
+    base.update({old: recording} if old is not None else {"plugins": {recorder: recording}})
+    return parse_config(_merge(base, settings), folder / "plugins.toml")
+
+
 @pytest.fixture
 def plugyard_config(tmp_path: Path, plugyard_settings: dict[str, Any]) -> Config:
-    recording = {"flush_interval": 0.02, "journal": str(tmp_path / "plugyard-test-journal.jsonl")}
-    base = {
-        "database": {"url": f"sqlite+aiosqlite:///{tmp_path / 'plugyard-test.db'}"},
-        "plugins": {recorder_entry_point().name: recording},
-    }
-    return parse_config(_merge(base, plugyard_settings), tmp_path / "plugins.toml")
+    return kit_config(tmp_path, plugyard_settings)
 
 
 @pytest.fixture

@@ -59,3 +59,19 @@ def test_a_mistyped_key_fails_the_plugin_naming_the_table_and_the_key():
         PluginHost(config, entry_points=False, plugins={"history": HistoryPlugin()}, strict=True).load()
     host = PluginHost(config, entry_points=False, plugins={"history": HistoryPlugin()}).load()
     assert host.infos["history"].status == "failed" and "batch_sise" in (host.infos["history"].error or "")
+
+
+def test_the_test_kit_puts_its_recorder_defaults_where_the_author_put_the_recorders_settings(tmp_path, caplog):
+    from plugyard.testing import kit_config
+
+    current = kit_config(tmp_path, {"plugins": {"history": {"batch_size": 9}}})
+    assert current.plugins.settings["history"] == {
+        "flush_interval": 0.02,
+        "journal": str(tmp_path / "plugyard-test-journal.jsonl"),
+        "batch_size": 9,
+    }
+    # A plugin's test suite written for the old place keeps working (with the warning), not a clash.
+    with caplog.at_level(logging.WARNING, logger="plugyard.config"):
+        old = kit_config(tmp_path, {"history": {"batch_size": 9}})
+    assert old.plugins.settings["history"] == current.plugins.settings["history"]
+    assert any("[plugins.history]" in r.getMessage() for r in caplog.records)
