@@ -1,0 +1,118 @@
+"""Reading a request: its topic (the subject), its goal (what the learner wants done), its deadline and
+the learner's level, in English or Chinese. What the caller gave wins over what is read.
+
+``read(message, intent, today=...)``: times are found first (``dates``) and taken out, then the error
+named (``errors``) for error_diagnosis, else the language's cue patterns (``english``, ``chinese``).
+The conventions the labelled sets follow are in datasets/README.md; bench/bench_extraction.py scores
+them (bench/RESULTS.md).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from datetime import date
+from typing import Literal
+
+from plugyard.core.intents import detect_language
+
+from . import chinese, english
+from .dates import deadline_of, strip_times
+from .errors import error_topic
+
+Level = Literal["beginner", "intermediate", "advanced"]
+Language = Literal["en", "zh"]
+
+_LEVELS: list[tuple[re.Pattern[str], Level]] = [
+    (re.compile(r"\b(?:beginner|novice|newbie|new to|never (?:done|used|tried|learned|studied)|from scratch|"
+                r"complete noob|for dummies|basics)\b|初学者|零基础|新手|入门|小白|刚开始学", re.I), "beginner"),
+    (re.compile(r"\b(?:intermediate|some experience|know the basics)\b|中级|有一定基础|进阶", re.I), "intermediate"),
+    (re.compile(r"\b(?:advanced|expert|professional level|in great depth)\b|高级|精通|专家", re.I), "advanced"),
+]  # fmt: skip
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Reading:
+    """What a request says, as plain data (JSON-ready through ``dataclasses.asdict``)."""
+
+    topic: str
+    goal: str
+    deadline: date | None
+    level: Level | None
+    language: Language
+    verb: str | None = None
+    """The learner's own verb for a task or a skill (renovate, 装修), used in the goal."""
+
+
+def level_of(message: str) -> Level | None:
+    for pattern, level in _LEVELS:
+        if pattern.search(message):
+            return level
+    return None
+
+
+def _acronym(topic: str) -> bool:
+    return bool(re.fullmatch(r"[A-Z0-9][A-Z0-9 -]{1,}", topic))
+
+
+def goal_for(intent: str, topic: str, language: Language, verb: str | None = None) -> str:
+    """What the learner wants done, worded around the topic."""
+    if language == "zh":
+        return {
+            "exam_preparation": f"准备好{topic}考试" if not topic.endswith(("考试", "级", "证")) else f"准备好{topic}",
+            "task_decomposition": f"{verb or '完成'}{topic}",
+            "error_diagnosis": f"解决{topic}",
+            "deep_learning": f"真正理解{topic}",
+            "skill_building": f"提高{topic}" if not topic.startswith(("做", "画", "用", "写")) else f"学会{topic}",
+        }.get(intent, topic)
+    if intent == "exam_preparation":
+        return f"pass the {topic}" + ("" if _acronym(topic) else " exam")
+    if intent == "task_decomposition":
+        return f"{(verb or 'complete').lower()} {topic}" if verb else f"complete {topic}"
+    if intent == "error_diagnosis":
+        return f"fix the {topic}"
+    if intent == "deep_learning":
+        return f"understand {topic}"
+    if intent == "skill_building":
+        return f"get better at {topic}"
+    return topic
+
+
+def read(
+    message: str,
+    intent: str,
+    *,
+    today: date,
+    topic: str | None = None,
+    goal: str | None = None,
+    deadline: date | None = None,
+    level: Level | None = None,
+) -> Reading:
+    """Read ``message``; each of ``topic``, ``goal``, ``deadline`` and ``level`` given wins."""
+    language: Language = "zh" if detect_language(message) == "zh" else "en"
+    verb: str | None = None
+    if not topic:
+        topic, verb = read_topic(message, intent, today=today, language=language)
+    return Reading(
+        topic=topic,
+        goal=goal or goal_for(intent, topic, language, verb),
+        deadline=deadline if deadline is not None else deadline_of(message, today),
+        level=level or level_of(message),
+        language=language,
+        verb=verb,
+    )
+
+
+def read_topic(message: str, intent: str, *, today: date, language: Language) -> tuple[str, str | None]:
+    """The topic alone (and the learner's verb, when there is one)."""
+    if intent == "error_diagnosis" and (named := error_topic(message)):
+        return named, None
+    text = strip_times(message, today)
+    module = chinese if language == "zh" else english
+    topic, verb = module.read_topic(text, intent)
+    if not topic:
+        topic = " ".join(message.split())[:60]
+    return topic, verb
+
+
+__all__ = ["Level", "Reading", "deadline_of", "goal_for", "level_of", "read", "read_topic"]

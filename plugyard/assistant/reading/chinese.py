@@ -1,0 +1,145 @@
+"""The topic of a Chinese request: cue patterns per intent capture the subject, then the capture is
+cleaned of the words around a subject (帮我, 一下, 的, 能力, 原理...). Times are already removed.
+
+Chinese has no spaces, so a cue is only cut where it cannot be part of a word of the subject: 有 is
+cut after 我/还/就 (我有), never alone (有机化学), and 学 only after 想/要/我 (数学, 化学 stay whole)."""
+
+from __future__ import annotations
+
+import re
+
+_P = r"[^，。？！；、,.?!;\n]"  # any character of the same clause
+_POLITE = re.compile(
+    r"(?:麻烦你?|拜托|谢谢你?|多谢|求求你?|求助|救命|急急急|急|在线等|求大神|大神们?|请问|请教一下|请教)"
+)
+_LEADING = re.compile(
+    r"^(?:帮我|帮忙|帮|请你?|你能|能不能|能否|可以|可不可以|给我|为我|替我|我们?|我要|我想|我得|我需要|需要|想要|"
+    r"能(?=提高|提升|改善|帮|让)|把|将|对于|关于|有关|一下|一个|一场|一次|一本|一份|一篇|一套|一门|一项|这个|那个|这件|"
+    r"自己的|我的|我们的|咱们的|他的|她的|的|之|了|在|怎么|如何|怎样|好好|认真|"
+    r"[^，。？！\s]{1,6}?里的|[^，。？！\s]{1,6}?中的)+"
+)
+_END_WORDS = r"吗|呢|吧|啊|呀|了|的|么|哦|嘛|呗|怎么办|怎么弄|一下|一点|一遍|一些|清楚|明白|透彻|几个|几步|是"
+_TRAILING = {
+    "": re.compile(rf"(?:{_END_WORDS})+$"),
+    "exam_preparation": re.compile(
+        rf"(?:期末|期中|考试|小测验|测验|小测|考级|会考|的?复习(?:计划|重点|方法|提纲)?|{_END_WORDS})+$"
+    ),
+    "task_decomposition": re.compile(
+        r"(?:的(?:准备|筹备|开发|制作|实施|执行)?工作|(?:准备|筹备)工作|的?(?:开发|申请|整个)?流程|的?全?过程|"
+        r"的(?:开发|制作|准备|筹备|实施|执行)|的?(?:具体)?步骤|的?(?:小)?任务|的?计划|计划|这件事情?|的?事情?|项目|"
+        rf"清单|待办事项|阶段|成|{_END_WORDS})+$"
+    ),
+    "deep_learning": re.compile(
+        r"(?:的?原理|的?本质|的?概念|的?直观含义|的?含义|的?直觉|的?全过程|的?过程|是什么|是啥|是怎么回事|"
+        rf"是怎样的|是怎么样的|是怎么\w{{1,3}}的|到底|究竟|我|{_END_WORDS})+$"
+    ),
+    "skill_building": re.compile(rf"(?:的?能力|的?水平|的?技能|更好看|好看|得更好|更好|{_END_WORDS})+$"),
+}
+_TASK_VERBS = re.compile(r"^(?:装修|搭建|搭|开发|写完|写|做完|做|开|组织|筹备|完成|举办|策划|设计|制作|提交|交|准备)")
+_SKILL_CUES = re.compile(r"^(?:提高|提升|改善|锻炼|加强|增强|练好|练习|训练|培养|精进|练)")
+
+Pattern = tuple[re.Pattern[str], bool]
+
+# Per intent, in priority order. ``True``: the subject stands before the cue, and what precedes it
+# in the clause (帮我准备, 我有...) is cut at the last cue word.
+PATTERNS: dict[str, list[Pattern]] = {
+    "exam_preparation": [
+        (re.compile(rf"备考(?P<x>{_P}+)"), False),
+        (re.compile(rf"把(?P<x>{_P}+?)(?:过一?遍?|复习|再看一?遍?|梳理|过一下)\s*$"), False),
+        (re.compile(rf"(?P<x>{_P}+?)(?:期末|期中)?(?:考试|小测验|测验|小测|考级|会考)"), True),
+        (re.compile(rf"(?<![思参])考(?![试前虑完得的研])过?(?P<x>{_P}+)"), False),
+        (re.compile(rf"(?P<x>{_P}+?)的?复习(?:计划|重点|方法|提纲)"), True),
+        (re.compile(rf"(?:复习|准备)(?P<x>{_P}+)"), False),
+        (re.compile(rf"(?P<x>考研{_P}{{1,4}})"), False),
+    ],
+    "task_decomposition": [
+        (re.compile(rf"把(?P<x>{_P}+?)(?:拆分|拆解|拆成|拆|分解|分成|划分|细分|列成|做成|整理成|变成|规划)"), False),
+        (re.compile(rf"(?:拆分|拆解|分解|规划|计划|安排|梳理)(?:一下)?(?P<x>{_P}+?)的?(?:步骤|任务|流程|准备工作|"
+                    r"筹备工作|工作|过程|阶段|计划|清单)"), False),
+        (re.compile(rf"(?:完成|写完|做完|搭建|搭|做|准备|组织|筹备|举办|策划|交|提交|开发|写|装修|设计)"
+                    rf"(?:一个|一场|一次|一本|一份|一篇|个)?(?P<x>{_P}+)"), False),
+    ],
+    "deep_learning": [
+        (re.compile(rf"学不会(?P<x>{_P}+)"), False),
+        (re.compile(rf"为什么(?P<x>{_P}+?)(?:能|不能|会|不会|要|可以|无法|能够|是|总是)"), False),
+        (re.compile(rf"(?P<x>{_P}+?)为什么"), True),
+        (re.compile(rf"(?:理解|搞懂|弄懂|弄明白|搞明白|搞清楚|弄清楚|学懂|看懂|了解|掌握|明白)(?:一下)?"
+                    rf"(?P<x>{_P}+)"), False),
+        (re.compile(rf"(?P<x>{_P}+?)(?:我)?(?:一直|总是|还是|始终|老是)?(?:很困惑|不懂|搞不懂|搞不明白|弄不明白|"
+                    r"不明白|没搞懂|不理解|看不懂|学不会)"), True),
+        (re.compile(rf"(?:讲透|讲清楚|讲明白|讲解|讲讲|解释|介绍|讲一讲|说说|分析)(?:一下)?(?P<x>{_P}+)"), False),
+        (re.compile(rf"(?P<x>{_P}+?)(?:到底|究竟)?(?:是)?(?:怎么|如何|怎样)"
+                    r"(?:回事|工作|运作|运行|形成|实现|产生|学习)"), True),
+        (re.compile(rf"(?P<x>{_P}+?)的?(?:本质|原理|全过程|过程|直观含义|直觉|概念|机制)"), True),
+    ],
+    "skill_building": [
+        (re.compile(rf"(?:成为|当)(?:一个|一名)?(?:更好的|优秀的|厉害的)?(?P<x>{_P}+)"), False),
+        (re.compile(rf"(?:写好|练好|做好|说好|画好|弹好|唱好|学好)(?P<x>{_P}+)"), False),
+        (re.compile(rf"(?:提高|提升|改善|锻炼|加强|增强|练习|训练|培养|精进)(?:一下)?(?P<x>{_P}+)"), False),
+        (re.compile(rf"(?:想|要|开始|怎么|如何|我)学(?:会|习)?(?P<x>{_P}+)"), False),
+        (re.compile(rf"(?:学会|教我)(?P<x>{_P}+)"), False),
+        (re.compile(rf"把(?P<x>{_P}+?)(?:写|练|弹|唱|画|说)得"), False),
+        (re.compile(rf"(?P<x>{_P}+?)的?(?:水平|能力)"), True),
+    ],
+}  # fmt: skip
+
+_CUT_BEFORE = re.compile(
+    r".*(?:帮我|帮忙|请|我要|我想|我得|我需要|我们?(?=有|要)|[我还就都也]有|有(?:一)?(?:场|门|个|次)|^有|准备|复习|备考|"
+    r"一下|要|就|是|的|考过|想|在|有关|关于|制定|安排|规划|列出?|一个|一份)"
+)
+_CUT_BEFORE_NO_DE = re.compile(_CUT_BEFORE.pattern.replace("|的|", "|"))
+
+
+def clean(text: str, intent: str = "") -> str:
+    """A captured subject without the words around it (per intent: 原理 ends a concept, not an exam)."""
+    trailing = _TRAILING.get(intent, _TRAILING[""])
+    text = _POLITE.sub("", text)
+    text = re.sub(r"(?<=[\u4e00-\u9fff])\s+(?=[\u4e00-\u9fff])", "", text).strip(" ，。？！、：:\"'“”‘’")
+    for _ in range(4):
+        before = text
+        text = _LEADING.sub("", text).strip()
+        text = trailing.sub("", text).strip(" ，。？！、")
+        if text == before:
+            break
+    return text
+
+
+def _cut(text: str, intent: str) -> str:
+    m = (_CUT_BEFORE if intent == "exam_preparation" else _CUT_BEFORE_NO_DE).match(text)
+    return text[m.end() :] if m and m.end() < len(text) else text
+
+
+def clauses_of(text: str) -> list[str]:
+    return [p.strip() for p in re.split(r"[，。？！；,?!;\n]+", text) if p.strip()]
+
+
+def _read(clauses: list[str], intent: str) -> tuple[str, str | None] | None:
+    for pattern, before in PATTERNS.get(intent, []):
+        for clause in clauses:
+            m = pattern.search(clause)
+            if m is None:
+                continue
+            raw = _cut(m["x"], intent) if before else m["x"]
+            found, verb = clean(raw, intent), None
+            if intent == "skill_building" and (cue := _SKILL_CUES.match(found)):
+                found = clean(found[cue.end() :], intent) or found
+            if intent == "task_decomposition" and (task := _TASK_VERBS.match(found)):
+                rest = clean(found[task.end() :], intent)
+                if len(rest) >= 2:
+                    found, verb = rest, task[0]
+            if found and len(found) <= 30:
+                return found, verb
+    return None
+
+
+def read_topic(text: str, intent: str) -> tuple[str, str | None]:
+    """The subject and, for tasks, the verb the learner used (装修 for 装修厨房), or None."""
+    found = _read(clauses_of(text), intent)
+    if found is None:
+        for other in PATTERNS:
+            if other != intent and (found := _read(clauses_of(text), other)) is not None:
+                break
+    if found is not None:
+        return found
+    longest = max((clean(c, intent) for c in clauses_of(text)), key=len, default="")
+    return longest[:20], None

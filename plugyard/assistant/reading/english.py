@@ -1,0 +1,216 @@
+"""The topic of an English request: cue patterns per intent capture the subject, then the capture is
+cleaned of determiners, politeness, meta-words and dangling prepositions. Times are already removed."""
+
+from __future__ import annotations
+
+import re
+
+_I = re.I
+_END = r"(?=$|[,.;:!?()\n]| but | so | because | since | when | while | and i | which | that i | as i )"
+
+_POLITE = re.compile(
+    r"\b(?:please|pls|plz|kindly|thanks?(?: you)?(?: so much| a lot)?|thx|help!|i beg you|asap)\b|\bhelp\s*$", _I
+)
+_LEADING = re.compile(
+    r"^(?:(?:my|the|a|an|our|your|his|her|their|some|this|that|these|those|it|its|me|us|up|about|on|of|for|to|"
+    r"deeply|in depth|in-depth|really|thoroughly|properly|fully|truly|actually|finally|"
+    r"with|in|into|all|whole|entire|upcoming|coming|first-ever|\d+(?:-| )(?:page|word|minute|hour|day|week)s?)\s+)+",
+    _I,
+)
+_TRAILING = re.compile(
+    r"(?:\s+(?:deeply|in depth|in-depth|really|properly|thoroughly|fully|completely|well|better|more|again|now|"
+    r"step by step|step-by-step|from the ground up|from scratch|from first principles|in detail|in full|end to end|"
+    r"actually|finally|at last|under the hood|for me|for us|for (?:my|our|the) \w+|for \d+ people|skills?|"
+    r"abilit(?:y|ies)|project|preparation|prep|planning|stuff|things?|topics?|concepts?|for|by|on|in|at|to|of|"
+    r"before|with|into|about|and|or|it|them|this|that|please|too|quickly|fast|asap|properly|then|"
+    r"first|once and for all|in simple terms|simply|like i'?m five|eli5|exactly|precisely|anyway|"
+    r"a bit|a little|myself|on my own|\w+ly)\b)+\s*$",
+    _I,
+)
+_TASK_VERBS = re.compile(
+    r"^(?:write|writing|finish|finishing|complete|completing|build|building|make|making|create|creating|do|doing|"
+    r"organi[sz]e|organi[sz]ing|plan|planning|submit|submitting|publish|publishing|launch|launching|set up|"
+    r"setting up|renovate|renovating|prepare|preparing|develop|developing|design|designing|start|starting|"
+    r"deliver|delivering|ship|shipping|host|hosting|throw|throwing|arrange|arranging|file|filing|get|getting|"
+    r"put together|putting together|run|running|redo|rewrite|rewriting|tackle|tackling)\s+(?!of\b)",
+    _I,
+)
+_SKILL_VERBS = re.compile(
+    r"^(?:improve|improving|practi[cs]e|practi[cs]ing|train|training|work on|level up|sharpen|get better at|"
+    r"get good at|become better at|learn(?: how)?(?: to)?|master|build)\s+",
+    _I,
+)
+_STOP = {
+    "i", "i'm", "im", "i've", "i'd", "me", "my", "we", "our", "you", "your", "the", "a", "an", "have", "has", "had",
+    "got", "get", "getting", "for", "to", "on", "at", "with", "is", "are", "was", "it", "its", "it's", "this",
+    "that", "next", "upcoming", "pass", "passing", "sit", "sitting", "take", "taking", "ace", "study", "studying",
+    "prepare", "preparing", "prep", "revise", "revising", "cram", "cramming", "ready", "help", "need", "want",
+    "final", "midterm", "big", "important", "so", "and", "of", "about", "how", "should", "can", "could", "what",
+    "do", "does", "make", "plan", "please", "quiz", "upon", "s", "am", "would", "like", "some", "hard", "tough",
+}  # fmt: skip
+
+_META = {"it", "them", "this", "that", "mechanism", "concept", "idea", "theory", "basics", "thing", "things",
+         "stuff", "everything", "something", "more", "details", "explanation"}  # fmt: skip
+
+# Per intent, in priority order: a pattern whose group "x" is the subject, and whether the subject is
+# what comes before the cue (True: keep the longest tail of it free of stop words) or after it.
+Pattern = tuple[re.Pattern[str], bool]
+
+
+def _p(pattern: str, before: bool = False) -> Pattern:
+    return re.compile(pattern, _I), before
+
+
+_EXAM = r"(?:final exams?|finals?|midterms?|mid-terms?|exams?|examinations?|tests?|quiz(?:zes)?|mock exams?)"
+PATTERNS: dict[str, list[Pattern]] = {
+    "exam_preparation": [
+        _p(rf"(?P<x>[\w'&+./-]+(?: [\w'&+./-]+)*?) {_EXAM}\b", before=True),
+        _p(rf"\b{_EXAM} (?:in|on|about|for|of|covering) (?P<x>.+?){_END}"),
+        _p(rf"\b(?:cram|revise|revising|prepare|preparing|prep|study|studying|ready|revision)(?: me)? for "
+           rf"(?P<x>.+?){_END}"),
+        _p(rf"\bquiz me (?:on|about|for) (?P<x>.+?){_END}"),
+        _p(rf"\b(?:plan|schedule|timetable) for (?P<x>.+?){_END}"),
+        _p(rf"\b(?:pass|ace|sit|take|sitting|taking) (?P<x>.+?){_END}"),
+    ],
+    "task_decomposition": [
+        _p(r"\b(?:break|split|turn|divide|decompose|organi[sz]e|chop|cut|convert|structure)(?: down| up)? (?P<x>.+?)"
+           r"(?: down| up)? into\b"),
+        _p(rf"\b(?:break|split|chop) (?:down|up) (?P<x>.+?){_END}"),
+        _p(rf"\b(?:steps|tasks|phases|stages|plan|checklist|to-do list|todo list|roadmap|milestones) "
+           rf"(?:to|for|of) (?P<x>.+?){_END}"),
+        _p(rf"\b(?:plan|planning|schedule|map) (?:out )?(?P<x>.+?)(?: into\b.*)?{_END}"),
+        _p(rf"\b(?:need to|have to|must|want to|got to|going to|trying to|plan to|hoping to|supposed to) "
+           rf"(?P<x>.+?){_END}"),
+        _p(rf"\b(?:how do i|how to|how can i|how should i|where do i start with) (?P<x>.+?){_END}"),
+    ],
+    "deep_learning": [
+        _p(rf"\b(?:(?:concept|intuition|idea|logic|mechanism|principles?) (?:of|behind)|(?:theory|maths?) behind) "
+           rf"(?P<x>.+?){_END}"),
+        _p(rf"\b(?:deep[- ]dive|dive|look) (?:into|at) (?P<x>.+?){_END}"),
+        _p(rf"\b(?:understanding|explanation|overview|picture) of (?P<x>.+?){_END}"),
+        _p(rf"\bhappening when (?:a |an |the )?(?P<x>.+?) (?:takes place|happens|occurs|runs){_END}"),
+        _p(rf"\bunder the hood of (?P<x>.+?){_END}"),
+        _p(r"\b(?:how|why) (?:does|do|did|is|are|can|could|would|will) (?P<x>.+?) (?:really |actually |even )?"
+           r"(?P<verb>works?|happens?|forms?|learns?|exists?|matters?|means?|behaves?|handles?|creates?|allows?|"
+           r"makes?|causes?|produces?|stays?|fl(?:y|ies)|runs?|converges?|scales?|holds?|fails?)\b"
+           r"(?P<tail> in [A-Z][\w+#.]*)?"),
+        _p(r"\bhow (?P<x>.+?) (?:really |actually )?"
+           r"(?:works?|happens?|forms?|learns?|handles?|fits?|behaves?|runs?)\b"),
+        _p(rf"\b(?:understand|grasp|get|explain|master|learn about|learn|comprehend|figure out|wrap my head around|"
+           rf"confused about|confused by|read about|teach me|tell me about|never understood|don't understand|"
+           rf"do not understand|don't get|struggle with|struggling with|stuck on|clarify|demystify|"
+           rf"keep failing to get|can't get|cannot get) (?P<x>.+?){_END}"),
+        _p(rf"\bwhat(?: is|'s| are) (?:really |actually )?(?P<x>.+?){_END}"),
+    ],
+    "skill_building": [
+        _p(rf"\bbecome a (?:better|good|great|stronger) (?P<x>.+?) (?:player|speaker|writer|runner|cook){_END}"),
+        _p(rf"\bskills? (?:in|at|with|for) (?P<x>.+?){_END}"),
+        _p(rf"\b(?:get|getting|become|be) (?:much |a lot |way )?(?:better|good|great|faster|fluent|confident|"
+           rf"comfortable|stronger|quicker) (?:at|in|with) (?P<x>.+?){_END}"),
+        _p(rf"\bwhat (?:drills|exercises|practice|habits) (?:will|would|can|could) (?:make|improve|help|fix) "
+           rf"(?P<x>.+?)(?: (?:better|neater|faster|stronger|clearer))?{_END}"),
+        _p(rf"\b(?:improve|improving|practi[cs]e|practi[cs]ing|train|training|work on|level up|sharpen|polish|"
+           rf"hone|boost|strengthen|develop|build up|brush up on|drill) (?P<x>.+?){_END}"),
+        _p(rf"\b(?:learn|learning) (?:how )?(?:to )?(?P<x>.+?){_END}"),
+        _p(rf"\b(?:teach|coach|train|help) me (?:how )?(?:to )?(?P<x>.+?){_END}"),
+    ],
+}  # fmt: skip
+
+
+def _tail_free_of_stop_words(text: str) -> str:
+    words = text.split()
+    kept: list[str] = []
+    for word in reversed(words):
+        if word.lower().strip(",.") in _STOP:
+            break
+        kept.append(word)
+    return " ".join(reversed(kept))
+
+
+def clean(text: str) -> str:
+    """A captured subject without what is not the subject."""
+    text = _POLITE.sub(" ", text)
+    text = " " + re.sub(r"\s+", " ", text).strip(" ,.;:!?'\"-")
+    for _ in range(3):
+        before = text
+        text = _LEADING.sub("", text).strip()
+        text = _TRAILING.sub("", text).strip(' ,.;:!?"-')
+        text = re.sub(r"\s+into\b.*$", "", text, flags=_I)
+        text = re.sub(r"\s+(?:before|by|until|till|so that|so|because|since|when|while|and then|, and)\b.*$", "",
+                      text, flags=_I)  # fmt: skip
+        if text == before:
+            break
+    return "" if text.lower() in _META else text
+
+
+def _verb_free(text: str, intent: str) -> tuple[str, str | None]:
+    """The subject without a leading task or skill verb, and that verb ("renovate the kitchen": kitchen)."""
+    pattern = _TASK_VERBS if intent == "task_decomposition" else _SKILL_VERBS if intent == "skill_building" else None
+    if pattern is None:
+        return text, None
+    m = pattern.match(text)
+    if m is None or (intent == "skill_building" and not m[0].lower().startswith(("get", "become", "learn"))):
+        return text, None
+    rest = clean(text[m.end() :])
+    return (rest, m[0].strip()) if rest else (text, None)
+
+
+def _read(clauses: list[str], intent: str) -> tuple[str, str | None] | None:
+    for pattern, before in PATTERNS.get(intent, []):
+        for clause in clauses:
+            for m in pattern.finditer(clause):
+                raw = m["x"]
+                if before:
+                    raw = _tail_free_of_stop_words(raw)
+                if "tail" in pattern.groupindex and m["tail"]:
+                    raw += m["tail"]
+                found = clean(raw)
+                if intent == "deep_learning" and re.match(r"(?i)(how|why|what)\b", found):
+                    nested = _read([found], intent)
+                    if nested is not None and nested[0].lower() != found.lower():
+                        return nested
+                if intent == "skill_building":
+                    nested_skill = _SKILL_VERBS.match(found)
+                    if nested_skill and not nested_skill[0].lower().startswith(("learn", "build")):
+                        found = clean(found[nested_skill.end() :]) or found
+                found, verb = _verb_free(found, intent)
+                if found and found.lower() not in _STOP and len(found) <= 80:
+                    return found, verb
+    return None
+
+
+def clauses_of(text: str) -> list[str]:
+    parts = re.split(r"[\n.;!?—–]+|,\s+|\s+-\s+", text)
+    return [p.strip() for p in parts if p.strip()]
+
+
+_FALLBACK_DROP = _STOP | {
+    "break", "down", "tasks", "task", "steps", "step", "explain", "understand", "learn", "practise", "practice",
+    "improve", "better", "deeply", "really", "exam", "test", "into", "manageable", "in", "depth", "why", "is",
+    "there", "way", "there's", "help", "want", "need", "tell", "teach", "show", "give", "guide", "thing",
+}  # fmt: skip
+
+
+def fallback(text: str) -> str:
+    """The longest run of words that are neither stop words nor cue words."""
+    best: list[str] = []
+    for clause in clauses_of(text):
+        run: list[str] = []
+        for word in [*clause.split(), ""]:
+            if word and word.lower().strip(",.'\"") not in _FALLBACK_DROP:
+                run.append(word)
+                continue
+            if len(run) > len(best):
+                best = run
+            run = []
+    return clean(" ".join(best[:5]))
+
+
+def read_topic(text: str, intent: str) -> tuple[str, str | None]:
+    """The subject and, for tasks and skills, the verb the learner used (or None)."""
+    found = _read(clauses_of(text), intent)
+    if found is None:
+        for other in PATTERNS:
+            if other != intent and (found := _read(clauses_of(text), other)) is not None:
+                break
+    return found if found is not None else (fallback(text), None)

@@ -1,0 +1,56 @@
+"""The error a message is about, in either language: the exception type when one is named (the last
+one of a traceback, which is the one raised), else an error code or the error as the learner names it."""
+
+from __future__ import annotations
+
+import re
+
+_NOT_LATIN = r"(?<![A-Za-z0-9_.])"
+_EXCEPTION = re.compile(
+    _NOT_LATIN + r"(?:[A-Za-z_]\w*\.)*([A-Z][A-Za-z0-9]*(?:Error|Exception|Exit|Interrupt|Warning))(?![A-Za-z0-9_])"
+)
+_BARE = re.compile(_NOT_LATIN + r"(KeyboardInterrupt|StopIteration|SystemExit|GeneratorExit)(?![A-Za-z0-9_])")
+_CODES = [
+    (re.compile(r"exit(?:s|ed)?\s+(?:with\s+)?(?:code|status)\s+(\d+)", re.I), "exit code {0}"),
+    (re.compile(r"退出码\s*(\d+)"), "退出码{0}"),
+    (re.compile(_NOT_LATIN + r"(E[A-Z]{3,}|E\d{4})(?![A-Za-z0-9_])"), "{0}"),
+    (re.compile(r"""(?:'|")error:\s*([a-z][\w-]+)(?:'|")""", re.I), "{0}"),
+    (re.compile(r"(undefined reference to [`'\"]?\w+)", re.I), "{0}"),
+]
+_NAMED_ZH = re.compile(
+    r"(段错误|内存泄漏|内存溢出|死循环|栈溢出错误|栈溢出|空指针异常|空指针|跨域错误|死锁|"
+    r"\d{3}\s*错误|编码错误|权限错误|超时错误|语法错误|类型错误)"
+)
+_NAMED_EN = re.compile(
+    r"\b(segmentation fault|segfault|memory leak|out of memory|deadlock|infinite loop|race condition|"
+    r"stack overflow(?: error)?|null pointer(?: exception)?|bus error)\b",
+    re.I,
+)
+_AN_ERROR_EN = re.compile(
+    r"\b(?:getting|get|got|throws?|shows?|gives?|returns?|hit|hits|see|seeing|having)\s+"
+    r"((?:(?:a|an|the|some)\s+)?(?:[\w-]+\s){0,2}?[\w-]+\s+error)\b|\b(?:a|an|the)\s+((?:[\w-]+\s){0,2}?[\w-]+\s+error)\b",
+    re.I,
+)
+_AN_ERROR_ZH = re.compile(r"(?:报|出现|提示|抛出|遇到)了?\s*([^\s，。？！、,.?!]{1,8}?错误)")
+_GENERIC = {"an", "a", "the", "this", "that", "weird", "strange", "some", "big", "my", "an error", "error"}
+
+
+def error_topic(message: str) -> str | None:
+    """The error named in ``message``, or None when none is."""
+    exceptions = [m[1] for m in _EXCEPTION.finditer(message)] + [m[1] for m in _BARE.finditer(message)]
+    if exceptions:
+        # In a traceback the last exception is the one raised; in prose the first is what is asked about.
+        return exceptions[-1] if "Traceback (most recent call last)" in message else exceptions[0]
+    for pattern, template in _CODES:
+        if m := pattern.search(message):
+            return template.format(m[1])
+    for pattern in (_NAMED_ZH, _NAMED_EN):
+        if m := pattern.search(message):
+            return m[1]
+    for pattern in (_AN_ERROR_EN, _AN_ERROR_ZH):
+        for m in pattern.finditer(message):
+            words = re.sub(r"(?i)^(?:a|an|the|some)\s+", "", next(g for g in m.groups() if g).strip())
+            first = words.split()[0].lower() if " " in words else ""
+            if words.lower() not in _GENERIC and first not in _GENERIC:
+                return words
+    return None
