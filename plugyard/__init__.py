@@ -28,7 +28,7 @@ from plugyard.core.llm import complete as ask_model_text
 from plugyard.core.llm import structured as ask_model
 from plugyard.core.resources import ResourceContext
 from plugyard.core.tools import Tool
-from plugyard.core.workflows import END, Run, Workflow, WorkflowState, branch, step
+from plugyard.core.workflows import END, Run, Workflow, WorkflowRequest, WorkflowState, branch, step
 from plugyard.history.errors import HistoryError, SchemaBehind
 
 __version__ = "0.1.0"
@@ -69,6 +69,7 @@ __all__ = [
     "UnknownTool",
     "Veto",
     "Workflow",
+    "WorkflowRequest",
     "WorkflowState",
     "__version__",
     "ask_model",

@@ -21,6 +21,7 @@ def test_the_public_names_are_pinned():
             "Text",
             "ToolResult",
             "Run",
+            "WorkflowRequest",
             "WorkflowState",
             "ask_model",
             "ask_model_text",

@@ -50,13 +50,28 @@ class ActionCardRecord(SQLModel, table=True):
     """One action card a user can act on; listed and completed per user."""
 
     __tablename__ = "action_card"
-    __table_args__ = (sa.Index("ix_action_card_user_status", "user_id", "status"),)
+    __table_args__ = (
+        sa.Index("ix_action_card_user_status", "user_id", "status"),
+        sa.Index("ix_action_card_user_updated", "user_id", "updated_at"),
+        # One open card per user, kind and normalised title (0006): a repeat refreshes it.
+        sa.Index(
+            "ux_action_card_open_title",
+            "user_id",
+            "kind",
+            "title_key",
+            unique=True,
+            sqlite_where=sa.text("status = 'open'"),
+            postgresql_where=sa.text("status = 'open'"),
+        ),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     card_id: str = Field(max_length=64, sa_column_kwargs={"unique": True})
     user_id: str = Field(max_length=255)
     workflow_run_id: str | None = Field(default=None, max_length=64)
     title: str = Field(max_length=200)
+    title_key: str | None = Field(default=None, max_length=200)
+    """``assistant.cards.normalise_title(title)``; None only on open duplicates stored before 0006."""
     description: str = Field(sa_type=sa.Text)
     kind: str = Field(max_length=32)
     estimated_minutes: int
@@ -68,6 +83,8 @@ class ActionCardRecord(SQLModel, table=True):
     status: str = Field(max_length=16)
     """open or done."""
     created_at: datetime = Field(sa_type=sa.DateTime(timezone=True))
+    updated_at: datetime | None = Field(default=None, sa_type=sa.DateTime(timezone=True))
+    """When the card was stored or last refreshed by a repeat of it (the order cards are listed in)."""
     completed_at: datetime | None = Field(default=None, sa_type=sa.DateTime(timezone=True))
 
 

@@ -1,53 +1,61 @@
-"""The assistant: ``assist``, ``classify_intent``, ``list_action_cards``, ``complete_action_card``
-and ``resume_workflow``, as a built-in plugin.
+"""The assistant as a built-in plugin: ``assist``, ``classify_intent``, ``list_action_cards``,
+``complete_action_card`` and ``resume_workflow``.
 
-It needs host internals (the registered classifiers and workflows, the store), so it lives in its own
-package rather than in plugyard/plugins,
-yet it is found through the ``plugyard`` entry-point group and uses the same hooks as any plugin
-(and can be disabled in plugins.toml like any plugin). An assist request's journey:
-
-1. every intent classifier answers; ``intents.classify`` combines them (confidence-weighted) and,
-   below ``quick_task_threshold``, asks the fallback classifiers, then settles on quick_task;
-2. an intent with a workflow (plugins.toml ``[plugins.assistant.workflows]``, else the first
-   workflow declaring the intent) runs it through the engine, its steps' tool calls recorded with
-   the run id; quick_task runs none and suggests the best matching tool;
-3. ``cards.enforce_cards`` guarantees at least one valid card; cards are stored for the caller.
-
-The language model (``core/llm``: Anthropic with an API key, else the MCP client's model through
-sampling) is asked by the model classifier, by workflow steps and for cards. On a 2026-07-28 MCP
-session an unanswered sampling question raises ``InputRequired`` wherever it is asked; every layer
-lets it through, the call ends with the question, and the client's retry runs the tool again from
-the top, asking the same questions in the same order (prompts depend only on the request and on
-deterministic work). A workflow run interrupted that way is left ``input_required`` (see
-``workflows.record_input_required``) and the retry makes one new, complete run; no cards are stored
-for the interrupted round.
+It is found through the ``plugyard`` entry-point group, uses the same hooks as any plugin and can be
+disabled in plugins.toml. An assist request's journey is told in docs/architecture.md; in short:
+classify (``intents.classify``), read the request (``reading``: topic, goal, deadline, level; the
+caller's arguments win), then a quick task is answered by a tool when one can (``quick``), else a
+workflow runs with the request, and the cards it ends with (``cards``) are stored without repeats
+(``store``). The answer is the structured result (``results``) and a Markdown block (``markdown``).
+A question to the client's model may stop the call (``InputRequired``, 2026-07-28 sampling): see the
+architecture document for how the retry runs it again.
 """
 
 from __future__ import annotations
 
 import logging
-import re
 from collections.abc import Callable
+from datetime import date
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from pydantic import BaseModel, Field
 
+from plugyard.assistant import answering
+from plugyard.assistant.cards import EnforcedCards, enforce_cards
+from plugyard.assistant.markdown import render
+from plugyard.assistant.reading import Reading, read
+from plugyard.assistant.results import (
+    AssistResult,
+    Card,
+    CardPage,
+    IntentVerdict,
+    Request,
+    StepCall,
+    StepTaken,
+    Vote,
+)
 from plugyard.assistant.store import WorkflowStore
-from plugyard.core import cards as card_rules
 from plugyard.core import intents, llm
 from plugyard.core.builtins import RUN_WORKFLOW
 from plugyard.core.calls import ToolContext
+from plugyard.core.content import ToolResult
 from plugyard.core.errors import InputRequired, ToolFailed
 from plugyard.core.hookspecs import hookimpl
-from plugyard.core.workflows import INPUT_REQUIRED, RegisteredWorkflow, RunResult, execute, record_input_required
+from plugyard.core.workflows import (
+    INPUT_REQUIRED,
+    RegisteredWorkflow,
+    RunResult,
+    WorkflowRequest,
+    execute,
+    record_input_required,
+)
 
 if TYPE_CHECKING:
     from plugyard.core.host import PluginHost
 
 log = logging.getLogger("plugyard.assistant")
 
-ASKED = "A learner asked a study assistant:"
-"""Who asked whom, opening the model's prompt for action cards."""
+LevelArg = Literal["beginner", "intermediate", "advanced"]
 
 
 class AssistantSettings(BaseModel):
@@ -59,135 +67,26 @@ class AssistantSettings(BaseModel):
     step_timeout: float | None = Field(None, gt=0)
 
 
-# -- what the tools return (their structured output) -------------------------------------------
+def _as_result(out: AssistResult) -> ToolResult:
+    return ToolResult(content=[render(out)], structured=out)
 
 
-class Vote(BaseModel):
-    classifier: str
-    plugin: str
-    intent: str
-    confidence: float
-    weight: float
-
-
-class IntentVerdict(BaseModel):
-    intent: str
-    confidence: float
-    language: Literal["en", "zh"]
-    below_threshold: bool = Field(description="True when no intent was confident enough: treated as quick_task.")
-    scores: dict[str, float]
-    votes: list[Vote]
-
-
-class StepCall(BaseModel):
-    capability: str
-    tool: str | None
-    success: bool
-    call_id: str | None = None
-    error: str | None = None
-
-
-class StepTaken(BaseModel):
-    name: str
-    duration_ms: float | None = None
-    tools: list[StepCall]
-    error: str | None = None
-
-
-class Card(BaseModel):
-    card_id: str
-    title: str
-    description: str
-    kind: str
-    estimated_minutes: int
-    priority: str
-    due_date: str | None
-    suggested_tool: str | None
-    status: str
-    origin: str
-    workflow_run_id: str | None
-    created_at: str
-    completed_at: str | None
-
-
-class SuggestedTool(BaseModel):
-    name: str
-    description: str
-    reason: str
-
-
-class AssistResult(BaseModel):
-    intent: IntentVerdict
-    collaboration: bool = Field(description="True when a workflow ran for this request.")
-    workflow: str | None
-    run_id: str | None
-    status: str | None = Field(description="succeeded, failed or step_limit; None without a workflow.")
-    steps: list[StepTaken]
-    result: dict[str, Any] = Field(description="What the workflow found (its final state, summarised).")
-    suggested_tool: SuggestedTool | None
-    cards: list[Card]
-    cards_origin: Literal["workflow", "model", "fallback"]
-    model: str | None = Field(description="The language model used: anthropic, sampling, or None.")
-
-
-# -- quick tasks: the best matching tool ----------------------------------------------------------
-
-_TOOL_HINTS: list[tuple[re.Pattern[str], str]] = [
-    (
-        re.compile(
-            r"(convert|換算|换算|\bto (km|miles?|celsius|fahrenheit|kelvin|grams?|minutes?|m/s)\b|等于多少)", re.I
-        ),
-        "convert_units",
-    ),
-    (
-        re.compile(
-            r"(\d\s*[-+*/^%]\s*\d|calculate|compute|factorial|sqrt|power|log\b|percent|%|计算|阶乘|次方|根号|对数|百分之|乘以|多少)",
-            re.I,
-        ),
-        "calculate",
-    ),
-    (re.compile(r"(open|read)\b.{0,12}\bnotes?\b|打开.{0,12}笔记", re.I), "read_note"),
-    (re.compile(r"\blist\b.{0,6}\bnotes\b|列出.{0,4}笔记", re.I), "list_notes"),
-    (re.compile(r"(notes?\b|笔记)", re.I), "search_notes"),
-    (re.compile(r"(traceback|error|exception|报错|错误)", re.I), "parse_traceback"),
-]
-
-
-def suggest_tool(message: str, host: PluginHost, *, own: str | None = None) -> SuggestedTool | None:
-    """The registered tool that best fits a quick request: hints first, then shared words (never a
-    tool of plugin ``own``, the assistant itself)."""
-    for pattern, name in _TOOL_HINTS:
-        tool = host.tools.get(name)
-        if tool is not None and pattern.search(message):
-            return SuggestedTool(name=name, description=tool.description.split("\n")[0], reason="matches the request")
-    words = {w for w in re.findall(r"[a-z]{4,}", message.lower())}
-    best: tuple[int, str] | None = None
-    for tool in host.tools:
-        if tool.plugin == own:
-            continue
-        text = f"{tool.name} {tool.description}".lower()
-        score = sum(1 for w in words if w in text)
-        if score and (best is None or score > best[0]):
-            best = (score, tool.name)
-    if best is None:
-        return None
-    tool = host.tools.get(best[1])
-    assert tool is not None
-    return SuggestedTool(name=tool.name, description=tool.description.split("\n")[0], reason="shares words with it")
-
-
-# -- the plugin ----------------------------------------------------------------------------------
+def _cards(stored: list[dict[str, Any]]) -> list[Card]:
+    return [Card(**card) for card in stored]
 
 
 class AssistantPlugin:
-    """Classifies, runs workflows, enforces and stores action cards."""
+    """Classifies, reads, answers or runs workflows, enforces and stores action cards.
 
-    def __init__(self) -> None:
+    ``today`` (a callable) is the day relative dates count from: tests pass a fixed one."""
+
+    def __init__(self, *, today: Callable[[], date] | None = None) -> None:
         self.host: PluginHost | None = None
         self.store: WorkflowStore | None = None
         self.settings = AssistantSettings()
         self.name: str | None = None
         """The name the host loaded this plugin under (known once it started)."""
+        self.today = today or date.today
 
     @hookimpl
     def plugin_settings(self) -> type[AssistantSettings]:
@@ -214,7 +113,8 @@ class AssistantPlugin:
         for intent, workflow in self.settings.workflows.items():
             if workflow not in names:
                 log.warning(
-                    "[plugins.assistant.workflows] maps %r to workflow %r, which no plugin registered (known: %s)",
+                    "[plugins.%s.workflows] maps %r to workflow %r, which no plugin registered (known: %s)",
+                    self.name,
                     intent,
                     workflow,
                     ", ".join(sorted(names)) or "none",
@@ -235,7 +135,7 @@ class AssistantPlugin:
             raise RuntimeError("the assistant is not started (its startup hook has not run)")
         return self.host, self.store
 
-    # -- classification --------------------------------------------------------------------
+    # -- classification and reading ----------------------------------------------------------
 
     async def _classify(self, message: str) -> IntentVerdict:
         host, _ = self._ready()
@@ -274,17 +174,48 @@ class AssistantPlugin:
             str, Field(min_length=1, max_length=20_000, description="What the user asks, in English or Chinese.")
         ],
         ctx: ToolContext,
-    ) -> AssistResult:
-        """The collaboration assistant: classifies the request, runs the workflow that handles its
-        intent (task decomposition, progressive exploration or error diagnosis) with the tools it
-        needs, and returns the steps taken and action cards (stored; see list_action_cards).
-        Quick tasks run no workflow: the best matching tool is suggested instead."""
+        topic: Annotated[
+            str | None,
+            Field(
+                max_length=200,
+                description="The subject, as a short noun phrase without dates or cue words "
+                "(e.g. 'physics', 'TCP congestion control', '递归'). Read from the message when omitted.",
+            ),
+        ] = None,
+        goal: Annotated[
+            str | None,
+            Field(max_length=300, description="What the user wants done (e.g. 'pass the physics exam')."),
+        ] = None,
+        deadline: Annotated[
+            date | None,
+            Field(description="The day it must be done by, YYYY-MM-DD. Read from the message when omitted."),
+        ] = None,
+        level: Annotated[
+            LevelArg | None, Field(description="The user's level: beginner, intermediate or advanced.")
+        ] = None,
+    ) -> Annotated[ToolResult, AssistResult]:
+        """The study assistant: reads the request (its topic, goal, deadline and the learner's level,
+        English or Chinese), then answers a quick task with the tool that can (a calculation, a unit
+        conversion, a traceback, a note lookup), or runs the workflow that fits (an exam or project
+        plan with a schedule, a learning path, an error diagnosis) and returns its plan, the steps
+        taken and action cards (stored without repeats; see list_action_cards), with a Markdown
+        summary. Pass topic, goal, deadline or level when you know them: given ones win."""
         host, store = self._ready()
         await ctx.report_progress(0, None, "classifying the request")
         verdict = await self._classify(message)
+        given = {"topic": topic, "goal": goal, "deadline": deadline, "level": level}
+        reading = read(message, verdict.intent, today=self.today(), **given)  # type: ignore[arg-type]
+        request = Request(
+            topic=reading.topic,
+            goal=reading.goal,
+            deadline=reading.deadline.isoformat() if reading.deadline else None,
+            level=reading.level,
+            language=reading.language,
+            given=[name for name, value in given.items() if value],
+        )
         registered = None if verdict.intent == "quick_task" else self.workflow_for(verdict.intent)
         if registered is None:
-            return await self._quick(message, verdict, ctx)
+            return _as_result(await self._quick(message, verdict, request, ctx))
         await ctx.report_progress(0, None, f"running {registered.name}")
         result = await execute(
             registered.workflow,
@@ -295,17 +226,28 @@ class AssistantPlugin:
             intent=verdict.intent,
             plugin=registered.plugin,
             store=store,
-            progress=ctx._progress,
+            progress=ctx.report_progress,
             max_steps=self.settings.max_steps,
             step_timeout=self.settings.step_timeout,
+            request=self._workflow_request(reading),
         )
-        return await self._conclude(registered, result, verdict, message, ctx)
+        return _as_result(await self._conclude(registered, result, verdict, request, message, ctx))
+
+    def _workflow_request(self, reading: Reading) -> WorkflowRequest:
+        return WorkflowRequest(
+            topic=reading.topic,
+            goal=reading.goal,
+            deadline=reading.deadline,
+            level=reading.level,
+            language=reading.language,
+            today=self.today(),
+        )
 
     async def resume_workflow(
         self,
         run_id: Annotated[str, Field(min_length=1, max_length=64, description="The run_id assist returned.")],
         ctx: ToolContext,
-    ) -> AssistResult:
+    ) -> Annotated[ToolResult, AssistResult]:
         """Resume an interrupted workflow run of yours from its last checkpoint."""
         host, store = self._ready()
         row = await store.get_run(run_id)
@@ -322,6 +264,15 @@ class AssistantPlugin:
         if registered is None:
             raise ToolFailed(f"workflow {row['workflow']!r} is not registered any more; enable its plugin")
         verdict = await self._classify(row["message"])
+        saved = WorkflowRequest.model_validate((row["state"] or {}).get("request") or {})
+        request = Request(
+            topic=saved.topic,
+            goal=saved.goal,
+            deadline=saved.deadline.isoformat() if saved.deadline else None,
+            level=saved.level,
+            language=saved.language,
+            given=[],
+        )
         result = await execute(
             registered.workflow,
             host=host,
@@ -331,12 +282,12 @@ class AssistantPlugin:
             intent=row["intent"],
             plugin=registered.plugin,
             store=store,
-            progress=ctx._progress,
+            progress=ctx.report_progress,
             resume=row,
             max_steps=self.settings.max_steps,
             step_timeout=self.settings.step_timeout,
         )
-        return await self._conclude(registered, result, verdict, row["message"], ctx, resume=row)
+        return _as_result(await self._conclude(registered, result, verdict, request, row["message"], ctx, resume=row))
 
     async def list_action_cards(
         self,
@@ -344,10 +295,14 @@ class AssistantPlugin:
         status: Annotated[
             Literal["open", "done"] | None, Field(description="Only cards with this status (default: all).")
         ] = None,
-    ) -> list[Card]:
-        """Your action cards, newest first (only the caller's own cards)."""
+        limit: Annotated[int, Field(ge=1, le=200, description="At most this many cards.")] = 20,
+        offset: Annotated[int, Field(ge=0, description="Skip this many (the next page: offset + limit).")] = 0,
+    ) -> CardPage:
+        """Your action cards, newest (stored or refreshed) first, a page at a time, with how many
+        there are in all (only the caller's own cards)."""
         _, store = self._ready()
-        return [Card(**c) for c in await store.list_cards(ctx.user_id, status)]
+        page, total = await store.list_cards(ctx.user_id, status, limit=limit, offset=offset)
+        return CardPage(cards=_cards(page), total=total, limit=limit, offset=offset)
 
     async def complete_action_card(
         self,
@@ -363,29 +318,33 @@ class AssistantPlugin:
 
     # -- endings ---------------------------------------------------------------------------
 
+    def _known_tool(self, name: str) -> bool:
+        host, _ = self._ready()
+        return name in host.tools
+
     async def _conclude(
         self,
         registered: RegisteredWorkflow,
         result: RunResult,
         verdict: IntentVerdict,
+        request: Request,
         message: str,
         ctx: ToolContext,
         *,
         resume: dict[str, Any] | None = None,
     ) -> AssistResult:
-        host, store = self._ready()
+        _, store = self._ready()
         workflow = registered.workflow
         summary = workflow.summary(result.state)
         try:
-            enforced = await card_rules.enforce_cards(
+            enforced = await enforce_cards(
                 result.state.cards,
                 run_id=result.run_id,
                 message=message,
                 workflow=workflow.name,
                 state_summary=summary,
                 fallback=lambda: workflow.fallback_card(result.state),
-                known_tools=lambda name: name in host.tools,
-                asked=ASKED,
+                known_tools=self._known_tool,
             )
         except InputRequired as exc:
             # The client's model was asked for the cards (2026-07-28): the retry runs the workflow
@@ -401,14 +360,12 @@ class AssistantPlugin:
                 error=exc,
             )
             raise
-        stored = await store.add_cards(
-            ctx.user_id,
-            [c.model_dump(exclude={"source_run_id"}) for c in enforced.cards],
-            workflow_run_id=result.run_id,
-            origin=enforced.origin,
-        )
+        stored = await self._store_cards(ctx.user_id, enforced, result.run_id)
+        planned_by = "model" if summary.get("planned_by") == "model" else "template"
+        used_model = planned_by == "model" or enforced.origin == "model"
         return AssistResult(
             intent=verdict,
+            request=request,
             collaboration=True,
             workflow=workflow.name,
             run_id=result.run_id,
@@ -423,52 +380,76 @@ class AssistantPlugin:
                 for s in result.steps
             ],
             result={**summary, **({"error": result.error_message} if result.error_message else {})},
+            answer=None,
             suggested_tool=None,
-            cards=[Card(**c) for c in stored],
+            suggestions=[],
+            cards=_cards(stored),
             cards_origin=enforced.origin,
-            model=llm.backend(),
+            planned_by=planned_by,
+            model=llm.backend() if used_model else None,
+            model_note=self._model_note(summary, enforced),
         )
 
-    async def _quick(self, message: str, verdict: IntentVerdict, ctx: ToolContext) -> AssistResult:
-        host, store = self._ready()
-        suggestion = suggest_tool(message, host, own=self.name)
-        produced = []
-        if suggestion is not None:
-            produced.append(
-                {
-                    "title": f"Use {suggestion.name}",
-                    "description": f"{suggestion.description}\nRequest: {message[:500]}",
-                    "kind": "tool",
-                    "estimated_minutes": 1,
-                    "priority": "low",
-                    "suggested_tool": suggestion.name,
-                }
-            )
-        enforced = await card_rules.enforce_cards(
-            produced,
-            run_id=None,
-            message=message,
-            workflow=None,
-            state_summary={"intent": verdict.intent},
-            known_tools=lambda name: name in host.tools,
-            asked=ASKED,
-        )
-        stored = await store.add_cards(
-            ctx.user_id,
+    @staticmethod
+    def _model_note(summary: dict[str, Any], enforced: EnforcedCards) -> str | None:
+        if not summary.get("model_failed"):
+            return None
+        backend = llm.backend() or "the model"
+        return f"{backend} was asked for the plan but its answer did not validate: the templates were used"
+
+    async def _store_cards(self, user_id: str, enforced: EnforcedCards, run_id: str | None) -> list[dict[str, Any]]:
+        _, store = self._ready()
+        return await store.add_cards(
+            user_id,
             [c.model_dump(exclude={"source_run_id"}) for c in enforced.cards],
-            workflow_run_id=None,
+            workflow_run_id=run_id,
             origin=enforced.origin,
         )
+
+    # -- quick tasks -------------------------------------------------------------------------
+
+    async def _quick(self, message: str, verdict: IntentVerdict, request: Request, ctx: ToolContext) -> AssistResult:
+        host, _ = self._ready()
+        answer = await answering.answer(host, message, ctx)
+        suggestions = [] if answer is not None and answer.success else answering.suggest(host, message, ctx.plugin_name)
+        stored: list[dict[str, Any]] = []
+        origin: Literal["workflow", "model", "fallback", "none"] = "none"
+        if answer is None or not answer.success:
+            produced = [
+                {
+                    "title": f"使用 {s.name}" if request.language == "zh" else f"Use {s.name}",
+                    "description": f"{s.description}\nRequest: {message[:500]}",
+                    "kind": "tool",
+                    "estimated_minutes": 5,
+                    "priority": "low",
+                    "suggested_tool": s.name,
+                }
+                for s in suggestions[:1]
+            ]
+            enforced = await enforce_cards(
+                produced,
+                run_id=None,
+                message=message,
+                workflow=None,
+                state_summary={"intent": verdict.intent, "topic": request.topic},
+                known_tools=self._known_tool,
+            )
+            stored, origin = await self._store_cards(ctx.user_id, enforced, None), enforced.origin
         return AssistResult(
             intent=verdict,
+            request=request,
             collaboration=False,
             workflow=None,
             run_id=None,
             status=None,
             steps=[],
             result={},
-            suggested_tool=suggestion,
-            cards=[Card(**c) for c in stored],
-            cards_origin=enforced.origin,
-            model=llm.backend(),
+            answer=answer,
+            suggested_tool=suggestions[0] if suggestions else None,
+            suggestions=suggestions,
+            cards=_cards(stored),
+            cards_origin=origin,
+            planned_by="tool" if answer is not None and answer.success else "none",
+            model=llm.backend() if origin == "model" else None,
+            model_note=None,
         )

@@ -12,8 +12,9 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from plugyard.assistant.cards import normalise_title
 from plugyard.assistant.models import action_card_table, workflow_run_table
 from plugyard.history import migrate
 from plugyard.history.db import create_engine, is_sqlite
@@ -25,13 +26,14 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
-def _card_dict(row: Mapping[Any, Any]) -> dict[str, Any]:
+def _card_dict(row: Mapping[Any, Any], *, refreshed: bool = False) -> dict[str, Any]:
     card = {key: row[key] for key in (*CARD_FIELDS, "card_id", "workflow_run_id", "origin", "status")}
     due = card["due_date"]
     card["due_date"] = due.isoformat() if isinstance(due, date) else due
-    card["created_at"] = _aware(row["created_at"]).isoformat()
-    completed = row["completed_at"]
-    card["completed_at"] = _aware(completed).isoformat() if completed is not None else None
+    for key in ("created_at", "updated_at", "completed_at"):
+        value = row[key]
+        card[key] = _aware(value).isoformat() if value is not None else None
+    card["refreshed"] = refreshed
     return card
 
 
@@ -189,34 +191,82 @@ class WorkflowStore:
     async def add_cards(
         self, user_id: str, cards: Sequence[Mapping[str, Any]], *, workflow_run_id: str | None, origin: str
     ) -> list[dict[str, Any]]:
-        """Store cards (dicts with the ActionCard fields) for ``user_id``; returns them as stored."""
+        """Store cards (dicts with the ActionCard fields) for ``user_id``; returns them as stored.
+
+        A card equal to one the user has open (same kind, same ``normalise_title``) is not added: the
+        open one is refreshed (due date, description, estimate, priority, tool, run) and returned
+        with ``refreshed`` True. One transaction; a concurrent insert of the same card (the unique
+        index refuses it) is retried once as a refresh."""
+        for attempt in (1, 2):
+            try:
+                async with self.engine.begin() as conn:
+                    return [await self._upsert(conn, user_id, card, workflow_run_id, origin) for card in cards]
+            except sa.exc.IntegrityError:
+                if attempt == 2:
+                    raise
+        raise AssertionError("unreachable")
+
+    async def _upsert(
+        self,
+        conn: AsyncConnection,
+        user_id: str,
+        card: Mapping[str, Any],
+        workflow_run_id: str | None,
+        origin: str,
+    ) -> dict[str, Any]:
         now = _now()
-        rows = [
-            {
-                **{key: card.get(key) for key in CARD_FIELDS},
+        key = normalise_title(str(card["title"]))
+        fields = {name: card.get(name) for name in CARD_FIELDS}
+        same = sa.and_(
+            action_card_table.c.user_id == user_id,
+            action_card_table.c.kind == fields["kind"],
+            action_card_table.c.title_key == key,
+            action_card_table.c.status == "open",
+        )
+        existing = (await conn.execute(sa.select(action_card_table).where(same))).mappings().first()
+        if existing is None:
+            row = {
+                **fields,
+                "title_key": key,
                 "card_id": uuid.uuid4().hex,
                 "user_id": user_id,
                 "workflow_run_id": workflow_run_id,
                 "origin": origin,
                 "status": "open",
                 "created_at": now,
+                "updated_at": now,
                 "completed_at": None,
             }
-            for card in cards
-        ]
-        if rows:
-            async with self.engine.begin() as conn:
-                await conn.execute(action_card_table.insert(), rows)
-        return [_card_dict(row) for row in rows]
+            await conn.execute(action_card_table.insert(), [row])
+            return _card_dict(row)
+        refresh = {name: fields[name] for name in CARD_FIELDS if name != "title"}
+        if refresh["due_date"] is None:
+            refresh["due_date"] = existing["due_date"]  # a repeat without a deadline keeps the card's
+        refresh.update(workflow_run_id=workflow_run_id, origin=origin, updated_at=now)
+        where = action_card_table.c.id == existing["id"]
+        await conn.execute(action_card_table.update().where(where).values(**refresh))
+        stored = (await conn.execute(sa.select(action_card_table).where(where))).mappings().one()
+        return _card_dict(stored, refreshed=True)
 
-    async def list_cards(self, user_id: str, status: str | None = None) -> list[dict[str, Any]]:
-        query = sa.select(action_card_table).where(action_card_table.c.user_id == user_id)
+    async def list_cards(
+        self, user_id: str, status: str | None = None, *, limit: int = 20, offset: int = 0
+    ) -> tuple[list[dict[str, Any]], int]:
+        """A page of ``user_id``'s cards, newest (stored or refreshed) first, and how many there are."""
+        where = [action_card_table.c.user_id == user_id]
         if status is not None:
-            query = query.where(action_card_table.c.status == status)
-        query = query.order_by(action_card_table.c.created_at.desc(), action_card_table.c.id.desc())
+            where.append(action_card_table.c.status == status)
+        query = (
+            sa.select(action_card_table)
+            .where(*where)
+            .order_by(action_card_table.c.updated_at.desc(), action_card_table.c.id.desc())
+            .limit(limit)
+            .offset(offset)
+        )
+        count = sa.select(sa.func.count()).select_from(action_card_table).where(*where)
         async with self.engine.connect() as conn:
-            result = await conn.execute(query)
-            return [_card_dict(row) for row in result.mappings()]
+            total = int((await conn.execute(count)).scalar_one())
+            page = [_card_dict(row) for row in (await conn.execute(query)).mappings()]
+        return page, total
 
     async def complete_card(self, user_id: str, card_id: str) -> dict[str, Any] | None:
         """Mark the caller's card done; None when ``user_id`` has no card ``card_id``."""
@@ -226,6 +276,9 @@ class WorkflowStore:
             if row is None:
                 return None
             if row["status"] != "done":
-                await conn.execute(action_card_table.update().where(where).values(status="done", completed_at=_now()))
+                now = _now()
+                await conn.execute(
+                    action_card_table.update().where(where).values(status="done", completed_at=now, updated_at=now)
+                )
             row = (await conn.execute(sa.select(action_card_table).where(where))).mappings().one()
         return _card_dict(row)

@@ -42,6 +42,7 @@ import logging
 import time
 import uuid
 from collections.abc import Awaitable, Callable, Mapping, Sequence
+from datetime import date
 from typing import TYPE_CHECKING, Any, ClassVar, Literal, Protocol, TypeVar, overload
 
 import anyio
@@ -67,6 +68,20 @@ INPUT_REQUIRED = "input_required"
 M = TypeVar("M", bound=BaseModel)
 
 
+class WorkflowRequest(BaseModel):
+    """What the caller read from the message or was given (the assistant fills it): the subject, what
+    the learner wants done, by when, at what level, in which language, and the day it counts from."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    topic: str = ""
+    goal: str = ""
+    deadline: date | None = None
+    level: Literal["beginner", "intermediate", "advanced"] | None = None
+    language: Literal["en", "zh"] = "en"
+    today: date | None = None
+
+
 class WorkflowState(BaseModel):
     """The base of every workflow's state. Subclasses add typed fields with defaults."""
 
@@ -74,6 +89,8 @@ class WorkflowState(BaseModel):
 
     message: str = ""
     intent: str | None = None
+    request: WorkflowRequest = Field(default_factory=WorkflowRequest)
+    """The request as read by the caller (empty fields when nothing was read)."""
     cards: list[dict[str, Any]] = Field(default_factory=list)
     """Action cards the workflow proposes (validated by the host after the run)."""
 
@@ -284,11 +301,15 @@ class Run:
         """The tool calls of the current step."""
 
     def has_capability(self, capability: str) -> bool:
+        return self.tool_for(capability) is not None
+
+    def tool_for(self, capability: str) -> str | None:
+        """The name of the tool the host would call for ``capability``, or None when none offers it
+        (what a card may suggest: a tool that exists)."""
         try:
-            self.host.choose_tool(capability, user_id=self.user_id, intent=self.intent)
+            return self.host.choose_tool(capability, user_id=self.user_id, intent=self.intent).name
         except UnknownTool:
-            return False
-        return True
+            return None
 
     async def call(self, capability: str, arguments: Mapping[str, Any], *, required: bool = True) -> Any:
         """Call the tool the host picks for ``capability`` through the recorded pipeline.
@@ -394,8 +415,10 @@ async def execute(
     resume: dict[str, Any] | None = None,
     max_steps: int | None = None,
     step_timeout: float | None = None,
+    request: WorkflowRequest | None = None,
 ) -> RunResult:
-    """Run ``workflow`` to its end (or resume a stored run: pass its row as ``resume``).
+    """Run ``workflow`` to its end (or resume a stored run: pass its row as ``resume``). ``request``
+    is what the caller read from the message; it starts the state (a resumed run keeps its own).
 
     With telemetry on, the run is an ``invoke_workflow {name}`` span and its tool calls nest inside."""
     run_id = str(resume["run_id"]) if resume is not None else (run_id or uuid.uuid4().hex)
@@ -410,6 +433,8 @@ async def execute(
             prior_ms = float(resume.get("duration_ms") or 0.0)
         else:
             state = workflow.initial_state(message, intent)
+            if request is not None:
+                state = state.model_copy(update={"request": request})
             steps = []
             current = graph.start
             prior_ms = 0.0

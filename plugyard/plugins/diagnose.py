@@ -1,10 +1,8 @@
 """Turn a pasted Python traceback (or a bare error line) into a structured diagnosis.
 
-Understands chained tracebacks ("During handling of the above exception..." and "The above
-exception was the direct cause..."), SyntaxError's caret format, Python 3.11+ position
-markers, "[Previous line repeated N more times]", a log or container prefix repeated on
-every line, and error lines buried in other output (pytest's "E   IndexError: ...").
-"""
+Understands chained tracebacks ("During handling of..." and "The above exception was the direct
+cause..."), SyntaxError's caret format, 3.11+ position markers, "[Previous line repeated N more
+times]", a log prefix on every line, and error lines buried in other output (pytest's "E   ...")."""
 
 from __future__ import annotations
 
@@ -70,6 +68,8 @@ _BARE = ("KeyboardInterrupt", "StopIteration", "StopAsyncIteration", "SystemExit
 _EXC_SUFFIXES = ("Error", "Exception", "Warning", "Exit", "Interrupt", "Iteration")
 # An error line buried in other text: only names that look like exceptions, to avoid prose.
 _LOOSE = re.compile(rf"(?<![\w.])(?P<type>{_NAME}(?:Error|Exception)|{'|'.join(_BARE)})(?::\s*(?P<msg>.*))?$")
+# A loose error line's message ends where full-width punctuation starts prose after it (a Chinese question).
+_PROSE_CUT = re.compile(r"""(?:'[^']*'|"[^"]*"|[^'"\uff0c\u3002\uff1f\uff01\uff1b])*""")
 _STDLIB = re.compile(r"(?i)(^|/)(lib/python\d+(\.\d+)?t?|python\d*/lib)/(?!(site|dist)-packages/)")
 _LOCAL_STDLIB = tuple({sysconfig.get_paths()[k].replace("\\", "/").rstrip("/") + "/" for k in ("stdlib", "platstdlib")})
 
@@ -206,7 +206,7 @@ def _loose_error(lines: list[str]) -> tuple[str, str] | None:
     for line in reversed(lines):
         m = _LOOSE.search(line.rstrip())
         if m and m["msg"]:
-            return m["type"], m["msg"].strip()
+            return m["type"], _PROSE_CUT.match(m["msg"].strip())[0].strip()  # type: ignore[index]
         if m and bare is None:
             bare = m["type"], ""
     return bare
@@ -228,7 +228,7 @@ _RULES: list[tuple[tuple[str, ...], str, tuple[str, ...], tuple[str, ...]]] = [
         "Loop over the items directly (for item in items) or with enumerate() instead of by position.",
         "Guard access to the first or last item: `if items: first = items[0]`.",
     )),
-    (("KeyError",), r"^(?P<key>.+)$", (
+    (("KeyError",), r"""^(?P<key>'[^']*'|"[^"]*"|[^\s\uff0c\u3002\uff1f\uff01]+)""", (
         "The dictionary has no key {key}: it was never set, or is spelt or cased differently.",
         "The key has another type than the stored ones (for example '1' versus 1).",
         "Records from JSON, CSV or an API lack this field for some entries.",

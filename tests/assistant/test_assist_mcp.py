@@ -73,12 +73,17 @@ async def test_assist_end_to_end(assistant_host, db_url, mode, intent, message, 
     out = reply.structured_content
     assert out["intent"]["intent"] == intent and out["intent"]["confidence"] >= 0.45
     assert out["intent"]["language"] == ("zh" if any("\u4e00" <= ch <= "\u9fff" for ch in message) else "en")
-    assert out["cards"] and all(c["title"] and c["status"] == "open" for c in out["cards"])
     if workflow is None:
+        # A quick task a tool can answer is answered, through the pipeline (recorded), with no card to pile up.
         assert out["collaboration"] is False and out["workflow"] is None and out["steps"] == []
-        assert out["suggested_tool"]["name"] == "convert_units"
-        assert out["cards"][0]["suggested_tool"] == "convert_units"
+        answer = out["answer"]
+        assert answer["tool"] == "convert_units" and answer["success"] and answer["text"] == "5 mi = 8.04672 km"
+        assert out["cards"] == [] and out["planned_by"] == "tool" and out["suggestions"] == []
+        assert "8.04672 km" in reply.content[0].text
+        recorded = await query(db_url, "SELECT call_id, tool_name, intent FROM tool_call WHERE tool_name = 'convert_units'")
+        assert recorded == [{"call_id": answer["call_id"], "tool_name": "convert_units", "intent": "quick_task"}]
         return
+    assert out["cards"] and all(c["title"] and c["status"] == "open" for c in out["cards"])
     assert out["collaboration"] is True and out["workflow"] == workflow and out["status"] == "succeeded"
     assert out["cards_origin"] == "workflow"
     run_id = out["run_id"]
@@ -165,7 +170,9 @@ async def test_cards_over_mcp_list_and_complete(assistant_host):
         card_id = out["cards"][0]["card_id"]
         done = await client.call_tool("complete_action_card", {"card_id": card_id})
         missing = await client.call_tool("complete_action_card", {"card_id": "nope"})
-    assert {c["card_id"] for c in listed.structured_content["result"]} == {c["card_id"] for c in out["cards"]}
+    page = listed.structured_content
+    assert {c["card_id"] for c in page["cards"]} == {c["card_id"] for c in out["cards"]}
+    assert page["total"] == len(out["cards"]) and page["limit"] == 20 and page["offset"] == 0
     assert done.structured_content["status"] == "done"
     assert missing.is_error and "you have no action card 'nope'" in missing.content[0].text
 

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from plugyard import ActionCard, Run, Workflow, WorkflowState, hookimpl, step
-from plugyard.core.cards import enforce_cards
+from plugyard.assistant.cards import enforce_cards
 from tests.conftest import query
 
 pytestmark = pytest.mark.anyio
@@ -40,7 +40,7 @@ def workflow_plugin(cards: list[Any], *, fallback: dict[str, Any] | None = None)
 async def assist(host: Any, message: str = "help me prepare for my physics exam") -> Any:
     outcome = await host.call_tool("assist", {"message": message}, user_id="ada")
     assert outcome.success, outcome.error_message
-    return outcome.result
+    return outcome.result.structured
 
 
 async def test_valid_workflow_cards_are_kept_and_stored(assistant_host, db_url):
@@ -137,21 +137,23 @@ async def test_a_suggested_tool_that_does_not_exist_is_dropped_not_the_card():
 async def test_cards_are_listed_and_completed_per_user(assistant_host):
     async with assistant_host() as host:
         mine = await assist(host, "I get IndexError: list index out of range in my loop")
-        other = await host.call_tool("assist", {"message": "帮我准备数学期末考试"}, user_id="bob")
+        other = (await host.call_tool("assist", {"message": "帮我准备数学期末考试"}, user_id="bob")).result.structured
         listed = await host.call_tool("list_action_cards", {}, user_id="ada")
-        assert {c.card_id for c in listed.result} == {c.card_id for c in mine.cards}
+        assert {c.card_id for c in listed.result.cards} == {c.card_id for c in mine.cards}
         card_id = mine.cards[0].card_id
         done = await host.call_tool("complete_action_card", {"card_id": card_id}, user_id="ada")
         assert done.success and done.result.status == "done" and done.result.completed_at
         assert [
-            c.card_id for c in (await host.call_tool("list_action_cards", {"status": "done"}, user_id="ada")).result
+            c.card_id
+            for c in (await host.call_tool("list_action_cards", {"status": "done"}, user_id="ada")).result.cards
         ] == [card_id]
         assert card_id not in {
-            c.card_id for c in (await host.call_tool("list_action_cards", {"status": "open"}, user_id="ada")).result
+            c.card_id
+            for c in (await host.call_tool("list_action_cards", {"status": "open"}, user_id="ada")).result.cards
         }
         # bob can neither see nor complete ada's cards
         stolen = await host.call_tool("complete_action_card", {"card_id": card_id}, user_id="bob")
         assert not stolen.success and "no action card" in stolen.error_message
         bobs = await host.call_tool("list_action_cards", {}, user_id="bob")
-        assert {c.card_id for c in bobs.result} == {c.card_id for c in other.result.cards}
-    assert json.dumps([c.model_dump() for c in listed.result])  # JSON-ready
+        assert {c.card_id for c in bobs.result.cards} == {c.card_id for c in other.cards}
+    assert json.dumps(listed.result.model_dump())  # JSON-ready

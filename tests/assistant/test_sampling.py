@@ -141,7 +141,7 @@ async def test_tool_calls_of_the_interrupted_round_stay_recorded(assistant_host,
     ):
         out = (await client.call_tool("assist", {"message": TRACE})).structured_content
     assert out["workflow"] == "ErrorDiagnosis" and out["status"] == "succeeded"
-    assert out["result"]["refined_by"] == "model" and out["result"]["fix_steps"] == FIX["fix_steps"]
+    assert out["result"]["planned_by"] == "model" and out["result"]["fix_steps"] == FIX["fix_steps"]
     assert out["cards"][0]["description"] == "1. Print len(xs)\n2. Index below len(xs)"
     assert len(model.asked) == 1 and "likely causes" in model.asked[0]
     assert await assist_calls(db_url) == rounds(mode, 1)
@@ -195,7 +195,8 @@ async def test_a_malformed_sampled_answer_still_ends_with_valid_cards(assistant_
         Client(PlugyardServer(host), mode=mode, sampling_callback=model) as client,
     ):
         out = (await client.call_tool("assist", {"message": message})).structured_content
-    assert out["model"] == "sampling"
+    # The client's model was asked, but nothing it said is in the result: the result says so.
+    assert out["model"] is None
     assert out["cards"] and all(c["title"] and c["description"] and c["status"] == "open" for c in out["cards"])
     if message == "hmm":
         # The classifier's answer and the cards' did not validate: no model vote, the generic card.
@@ -204,6 +205,10 @@ async def test_a_malformed_sampled_answer_still_ends_with_valid_cards(assistant_
         assert len(model.asked) == 2
     else:
         assert out["status"] == "succeeded" and out["result"]["planned_by"] == "template"
+        assert out["planned_by"] == "template" and out["result"]["model_failed"] is True
+        assert out["model_note"] == (
+            "sampling was asked for the plan but its answer did not validate: the templates were used"
+        )
         assert out["cards_origin"] == "workflow" and len(model.asked) == 1
     assert await assist_calls(db_url) == rounds(mode, len(model.asked))
 
@@ -412,7 +417,7 @@ async def test_assist_samples_the_client_over_stdio(tmp_path: Path, db_path: Pat
     model = ClientModel()
     async with Client(params, mode=mode, sampling_callback=model) as client:
         out = (await client.call_tool("assist", {"message": TRACE})).structured_content
-    assert out["model"] == "sampling" and out["result"]["refined_by"] == "model"
+    assert out["model"] == "sampling" and out["result"]["planned_by"] == "model"
     assert out["result"]["fix_steps"] == FIX["fix_steps"] and len(model.asked) == 1
     recorded = [(r["tool_name"], r["success"], r["error_type"]) for r in rows(db_path) if r["tool_name"] == "assist"]
     asked = [("assist", 0, "InputRequired")] if mode == "auto" else []

@@ -374,6 +374,37 @@ def _zh_ends(m: re.Match[str], today: date) -> tuple[date | None, int]:
     return date(today.year, 12, 31), 1
 
 
+# -- holidays on a fixed date and months named alone ------------------------------------------------------
+
+_HOLIDAYS = {"christmas eve": (12, 24), "christmas day": (12, 25), "christmas": (12, 25), "xmas": (12, 25),
+             "new year's eve": (12, 31), "new years eve": (12, 31), "new year's day": (1, 1), "new year": (1, 1),
+             "valentine's day": (2, 14), "halloween": (10, 31), "平安夜": (12, 24), "圣诞节": (12, 25),
+             "圣诞": (12, 25), "元旦": (1, 1), "跨年": (12, 31), "情人节": (2, 14), "国庆节": (10, 1), "国庆": (10, 1),
+             "劳动节": (5, 1), "五一": (5, 1), "万圣节": (10, 31)}  # fmt: skip
+
+
+@rule("|".join(re.escape(h) for h in sorted(_HOLIDAYS, key=len, reverse=True)))
+def _holiday(m: re.Match[str], today: date) -> tuple[date | None, int]:
+    month, day = _HOLIDAYS[m[0].lower()]
+    return _next_on_or_after(today, month, day), 2
+
+
+@rule(rf"\b(?:in|by|before|until|during|early) ({_MONTH_RE})\b(?! \d)(?!\w)")
+def _month_alone(m: re.Match[str], today: date) -> tuple[date | None, int]:
+    month = _MONTHS[m[1].lower()]
+    if month == today.month:
+        return None, 0
+    return _next_on_or_after(today, month, 1), 1
+
+
+@rule(r"(?<![\d月])(" + _NUM_ZH + r")月份", 0)
+def _zh_month_alone(m: re.Match[str], today: date) -> tuple[date | None, int]:
+    month = zh_number(m[1])
+    if not month or month > 12 or month == today.month:
+        return None, 0
+    return _next_on_or_after(today, month, 1), 1
+
+
 # -- durations, frequencies and vague times: spans to strip, never deadlines -----------------------------
 
 _NOT_DEADLINES = [

@@ -24,11 +24,14 @@ _TRAILING = re.compile(
     r"abilit(?:y|ies)|project|preparation|prep|planning|stuff|things?|topics?|concepts?|for|by|on|in|at|to|of|"
     r"before|with|into|about|and|or|it|them|this|that|please|too|quickly|fast|asap|properly|then|"
     r"first|once and for all|in simple terms|simply|like i'?m five|eli5|exactly|precisely|anyway|"
-    r"a bit|a little|myself|on my own|\w+ly)\b)+\s*$",
+    r"a bit|a little|myself|on my own|like (?:a|an|i'?m|you'?re) .*|\w+ly)\b)+\s*$",
     _I,
 )
 _TASK_VERBS = re.compile(
-    r"^(?:write|writing|finish|finishing|complete|completing|build|building|make|making|create|creating|do|doing|"
+    r"^(?:(?:clean|clear|tidy|sort|pack|fix|paint|buy|sell|book|find|hire|install|migrate|upgrade|update|refactor|"
+    r"translate|record|edit|film|open|manage|apply for|register for|sign up for|read|study|learn|move|redecorate)"
+    r"(?: out| up| through)?|write|writing|finish|finishing|complete|completing|build|building|make|making|"
+    r"create|creating|do|doing|"
     r"organi[sz]e|organi[sz]ing|plan|planning|submit|submitting|publish|publishing|launch|launching|set up|"
     r"setting up|renovate|renovating|prepare|preparing|develop|developing|design|designing|start|starting|"
     r"deliver|delivering|ship|shipping|host|hosting|throw|throwing|arrange|arranging|file|filing|get|getting|"
@@ -51,6 +54,27 @@ _STOP = {
 
 _META = {"it", "them", "this", "that", "mechanism", "concept", "idea", "theory", "basics", "thing", "things",
          "stuff", "everything", "something", "more", "details", "explanation"}  # fmt: skip
+
+# Verbs that end the subject of "how does X ..." / "how X ...": the subject is what stands before one.
+_VERBS = (
+    "work happen form learn exist matter mean behave handle create allow make cause produce stay fly run converge "
+    "scale hold fail float sink turn change grow move burn fall rise spin shine decay evolve expand travel vary stop "
+    "start need use require look feel sound cost take give keep become get go come die live breathe attract repel "
+    "bend break conduct compile return print crash loop hang store send receive find choose decide know predict "
+    "measure protect kill spread infect heal absorb reflect emit react bond split merge sort search encrypt "
+    "decrypt compress render parse execute interpret optimize optimise communicate connect transmit route "
+    "resolve cache replicate fit win lose help affect influence lead end begin survive adapt reproduce appear "
+    "differ compare relate apply solve prove stick melt freeze boil"
+).split()
+_VERB_FORMS = "|".join(
+    sorted(
+        {v for v in _VERBS}
+        | {v + ("es" if v.endswith(("s", "sh", "ch", "x")) else "s") for v in _VERBS}
+        | {v[:-1] + "ies" for v in _VERBS if v.endswith("y") and v[-2] not in "aeiou"},
+        key=len,
+        reverse=True,
+    )
+)
 
 # Per intent, in priority order: a pattern whose group "x" is the subject, and whether the subject is
 # what comes before the cue (True: keep the longest tail of it free of stop words) or after it.
@@ -90,12 +114,10 @@ PATTERNS: dict[str, list[Pattern]] = {
         _p(rf"\b(?:understanding|explanation|overview|picture) of (?P<x>.+?){_END}"),
         _p(rf"\bhappening when (?:a |an |the )?(?P<x>.+?) (?:takes place|happens|occurs|runs){_END}"),
         _p(rf"\bunder the hood of (?P<x>.+?){_END}"),
-        _p(r"\b(?:how|why) (?:does|do|did|is|are|can|could|would|will) (?P<x>.+?) (?:really |actually |even )?"
-           r"(?P<verb>works?|happens?|forms?|learns?|exists?|matters?|means?|behaves?|handles?|creates?|allows?|"
-           r"makes?|causes?|produces?|stays?|fl(?:y|ies)|runs?|converges?|scales?|holds?|fails?)\b"
-           r"(?P<tail> in [A-Z][\w+#.]*)?"),
-        _p(r"\bhow (?P<x>.+?) (?:really |actually )?"
-           r"(?:works?|happens?|forms?|learns?|handles?|fits?|behaves?|runs?)\b"),
+        _p(rf"\b(?:how|why) (?:does|do|did|is|are|can|could|would|will) (?P<x>.+?) (?:really |actually |even )?"
+           rf"(?:{_VERB_FORMS})\b(?P<tail> in [A-Z][\w+#.]*)?"),
+        _p(rf"\bhow (?P<x>.+?) (?:really |actually )?(?:{_VERB_FORMS})\b"),
+        _p(rf"\b(?:walk|take|talk|run) me through (?P<x>.+?){_END}"),
         _p(rf"\b(?:understand|grasp|get|explain|master|learn about|learn|comprehend|figure out|wrap my head around|"
            rf"confused about|confused by|read about|teach me|tell me about|never understood|don't understand|"
            rf"do not understand|don't get|struggle with|struggling with|stuck on|clarify|demystify|"
@@ -105,8 +127,9 @@ PATTERNS: dict[str, list[Pattern]] = {
     "skill_building": [
         _p(rf"\bbecome a (?:better|good|great|stronger) (?P<x>.+?) (?:player|speaker|writer|runner|cook){_END}"),
         _p(rf"\bskills? (?:in|at|with|for) (?P<x>.+?){_END}"),
-        _p(rf"\b(?:get|getting|become|be) (?:much |a lot |way )?(?:better|good|great|faster|fluent|confident|"
-           rf"comfortable|stronger|quicker) (?:at|in|with) (?P<x>.+?){_END}"),
+        _p(rf"\b(?:get|getting|become|be|feel) (?:much |a lot |way |more |a bit )?(?:better|good|great|faster|fluent|"
+           rf"confident|comfortable|stronger|quicker|skilled|skillful|relaxed|natural) (?:at|in|with|during) "
+           rf"(?P<x>.+?){_END}"),
         _p(rf"\bwhat (?:drills|exercises|practice|habits) (?:will|would|can|could) (?:make|improve|help|fix) "
            rf"(?P<x>.+?)(?: (?:better|neater|faster|stronger|clearer))?{_END}"),
         _p(rf"\b(?:improve|improving|practi[cs]e|practi[cs]ing|train|training|work on|level up|sharpen|polish|"
@@ -209,7 +232,7 @@ def fallback(text: str) -> str:
 def read_topic(text: str, intent: str) -> tuple[str, str | None]:
     """The subject and, for tasks and skills, the verb the learner used (or None)."""
     found = _read(clauses_of(text), intent)
-    if found is None:
+    if found is None:  # the learner used another intent's words: read it as that one
         for other in PATTERNS:
             if other != intent and (found := _read(clauses_of(text), other)) is not None:
                 break

@@ -1,5 +1,6 @@
-"""TaskDecomposition (exam_preparation, task_decomposition): goal -> ordered subtasks with estimates,
-their total (calculate), notes that help (search_notes), and a day-by-day schedule up to the deadline."""
+"""TaskDecomposition (exam_preparation, task_decomposition): goal -> ordered subtasks with estimates
+that fit the kind of request (``plans``), their total (calculate), notes that help (search_notes),
+and a schedule up to the deadline when there is one."""
 
 from __future__ import annotations
 
@@ -11,12 +12,16 @@ from pydantic import BaseModel, Field
 
 from plugyard import END, Run, Workflow, WorkflowState, branch, step
 
-from .text import find_notes, is_chinese, parse_deadline, topic_of
+from .plans import hours_text, template_plan
+from .text import find_notes, is_chinese, request_lines, subject, today_of
+
+SESSION_MINUTES = 120
+"""A card is one sitting: a bigger subtask's card is its first session."""
 
 
 class Subtask(BaseModel):
     title: str = Field(min_length=1, max_length=200)
-    minutes: int = Field(ge=5, le=24 * 60)
+    minutes: int = Field(ge=5, le=100_000)
 
 
 class _ModelPlan(BaseModel):
@@ -25,43 +30,17 @@ class _ModelPlan(BaseModel):
 
 class DecompositionState(WorkflowState):
     goal: str = ""
+    topic: str = ""
+    kind: str = ""
     chinese: bool = False
     deadline: date | None = None
     subtasks: list[dict[str, Any]] = Field(default_factory=list)
     planned_by: str = ""
+    model_failed: bool = False
+    """A model was asked for the plan and its answer did not validate: the template was used."""
     notes: list[dict[str, Any]] = Field(default_factory=list)
     total_hours: float | None = None
     schedule: list[dict[str, Any]] = Field(default_factory=list)
-
-
-_EXAM_EN = [
-    ("Collect the syllabus, past papers and your notes for {t}", 30),
-    ("Summarise each topic of {t} on one page", 120),
-    ("Work through practice problems on the weakest topics", 150),
-    ("Take a timed mock exam", 120),
-    ("Review every mistake and re-do those problems", 60),
-]
-_EXAM_ZH = [
-    ("整理{t}的考试大纲、往年真题和笔记", 30),
-    ("把{t}每个知识点总结成一页提纲", 120),
-    ("针对薄弱知识点做练习题", 150),
-    ("限时完成一套模拟题", 120),
-    ("复盘错题并重做", 60),
-]
-_TASK_EN = [
-    ("Define what 'done' means for {t}", 20),
-    ("Gather what you need for {t}: materials, tools, references", 60),
-    ("Build a first rough version of {t}", 180),
-    ("Review it and fix the biggest gaps", 90),
-    ("Finish, polish and deliver {t}", 60),
-]
-_TASK_ZH = [
-    ("明确{t}的完成标准", 20),
-    ("收集{t}需要的资料和工具", 60),
-    ("完成{t}的第一版初稿", 180),
-    ("检查并补上最大的缺口", 90),
-    ("收尾、润色并交付{t}", 60),
-]
 
 
 class TaskDecomposition(Workflow):
@@ -72,32 +51,38 @@ class TaskDecomposition(Workflow):
 
     @step(start=True, next="plan")
     async def understand(self, state: DecompositionState, run: Run) -> dict[str, Any]:
+        topic = subject(state)
         return {
-            "goal": topic_of(state.message),
-            "chinese": is_chinese(state.message),
-            "deadline": parse_deadline(state.message, date.today()),
+            "topic": topic,
+            "goal": state.request.goal or topic,
+            "chinese": is_chinese(state),
+            "deadline": state.request.deadline,
         }
 
     @step(next="gather_notes")
     async def plan(self, state: DecompositionState, run: Run) -> dict[str, Any]:
+        kind, subtasks = template_plan(
+            state.intent,
+            state.topic,
+            "zh" if state.chinese else "en",
+            today=today_of(state),
+            deadline=state.deadline,
+            level=state.request.level,
+        )
         if run.model_available:
             answer = await run.ask(
-                f"Break this goal into 3-8 ordered subtasks with realistic minutes each, in the language of the "
-                f"request.\nRequest: {state.message}",
+                "Break this goal into 3-8 ordered subtasks, each with the realistic minutes it takes for this kind "
+                f"of work (a thesis takes hundreds of hours, a party an afternoon).\n{request_lines(state, kind)}",
                 _ModelPlan,
             )
             if answer is not None:
-                return {"subtasks": [s.model_dump() for s in answer.subtasks], "planned_by": "model"}
-        exam = state.intent == "exam_preparation"
-        template = (_EXAM_ZH if exam else _TASK_ZH) if state.chinese else (_EXAM_EN if exam else _TASK_EN)
-        return {
-            "subtasks": [{"title": t.format(t=state.goal), "minutes": m} for t, m in template],
-            "planned_by": "template",
-        }
+                return {"kind": kind, "subtasks": [s.model_dump() for s in answer.subtasks], "planned_by": "model"}
+            return {"kind": kind, "subtasks": subtasks, "planned_by": "template", "model_failed": True}
+        return {"kind": kind, "subtasks": subtasks, "planned_by": "template"}
 
     @step(next="estimate")
     async def gather_notes(self, state: DecompositionState, run: Run) -> dict[str, Any]:
-        return {"notes": await find_notes(run, state.goal)}
+        return {"notes": await find_notes(run, state.topic)}
 
     @step(next=branch(lambda s: "schedule" if s.deadline else END, "schedule", END))
     async def estimate(self, state: DecompositionState, run: Run) -> dict[str, Any]:
@@ -109,37 +94,55 @@ class TaskDecomposition(Workflow):
     @step
     async def schedule(self, state: DecompositionState, run: Run) -> dict[str, Any]:
         assert state.deadline is not None
-        today = date.today()
+        today = today_of(state)
         days = max(1, (state.deadline - today).days)
+        total = sum(s["minutes"] for s in state.subtasks) or 1
         plan: list[dict[str, Any]] = []
-        for i, task in enumerate(state.subtasks):
-            # Spread the subtasks evenly over the days left, keeping their order.
-            day = today + timedelta(days=min(days - 1, i * days // max(1, len(state.subtasks))))
-            plan.append({"date": day.isoformat(), "task": task["title"], "minutes": task["minutes"]})
+        done = 0
+        for task in state.subtasks:
+            # Each subtask starts on the day its share of the work before it says, order kept.
+            start = today + timedelta(days=min(days - 1, done * days // total))
+            done += task["minutes"]
+            finish = today + timedelta(days=max(0, min(days - 1, -(-done * days // total) - 1)))
+            plan.append(
+                {
+                    "date": start.isoformat(),
+                    "until": max(start, finish).isoformat(),
+                    "task": task["title"],
+                    "minutes": task["minutes"],
+                }
+            )
         return {"schedule": plan}
 
     async def finalize(self, state: DecompositionState, status: str, run: Run) -> Mapping[str, Any] | None:
         if status != "succeeded" or not state.subtasks:
             return None
-        due = {item["task"]: item["date"] for item in state.schedule}
-        cards = [
-            {
-                "title": task["title"][:200],
-                "description": (
-                    f"第 {i} 步（共 {len(state.subtasks)} 步），目标：{state.goal}"
-                    if state.chinese
-                    else f"Step {i} of {len(state.subtasks)} towards: {state.goal}"
-                ),
-                "kind": "study" if state.intent == "exam_preparation" else "task",
-                "estimated_minutes": task["minutes"],
-                "priority": "high" if i == 1 else "medium",
-                "due_date": due.get(task["title"]),
-                "suggested_tool": "search_notes" if state.notes else None,
-            }
-            for i, task in enumerate(state.subtasks[:3], 1)
-        ]
+        due = {item["task"]: item["until"] for item in state.schedule}
+        language = "zh" if state.chinese else "en"
+        notes_tool = run.tool_for("search_notes") if state.notes else None
+        count = len(state.subtasks)
+        cards = []
+        for i, task in enumerate(state.subtasks[:3], 1):
+            size = hours_text(task["minutes"], language)
+            cards.append(
+                {
+                    "title": task["title"][:200],
+                    "description": (
+                        f"第 {i} 步（共 {count} 步，{size}），目标：{state.goal}"
+                        if state.chinese
+                        else f"Step {i} of {count} ({size}) towards: {state.goal}"
+                    ),
+                    "kind": "study" if state.intent == "exam_preparation" else "task",
+                    "estimated_minutes": min(task["minutes"], SESSION_MINUTES),
+                    "priority": "high" if i == 1 else "medium",
+                    "due_date": due.get(task["title"]),
+                    "suggested_tool": notes_tool,
+                }
+            )
         return {"cards": cards}
 
     def fallback_card(self, state: DecompositionState) -> Mapping[str, Any] | None:
-        goal = state.goal or state.message[:80]
+        goal = state.goal or subject(state)
+        if state.chinese:
+            return {"title": f"开始：{goal}"[:200], "description": f"花 25 分钟完成第一步：{goal}"}
         return {"title": f"Start: {goal}"[:200], "description": f"Spend 25 minutes on the first step of: {goal}"}

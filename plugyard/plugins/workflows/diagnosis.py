@@ -11,7 +11,7 @@ from pydantic import BaseModel, Field
 
 from plugyard import Run, Workflow, WorkflowState, branch, step
 
-from .text import find_notes, is_chinese, topic_of
+from .text import find_notes, is_chinese, request_lines, subject
 
 
 class _ModelFix(BaseModel):
@@ -29,7 +29,9 @@ class DiagnosisState(WorkflowState):
     likely_causes: list[str] = Field(default_factory=list)
     fix_steps: list[str] = Field(default_factory=list)
     notes: list[dict[str, Any]] = Field(default_factory=list)
-    refined_by: str = ""
+    planned_by: str = ""
+    """template (the parsed error's advice or the symptom rules) or model (the model refined it)."""
+    model_failed: bool = False
 
 
 _SYMPTOMS: list[tuple[re.Pattern[str], list[str], list[str]]] = [
@@ -77,10 +79,11 @@ class ErrorDiagnosis(Workflow):
     async def parse(self, state: DiagnosisState, run: Run) -> dict[str, Any]:
         result = await run.call("diagnose_error", {"text": state.message}, required=False)
         if not result:
-            return {"chinese": is_chinese(state.message), "parsed": False}
+            return {"chinese": is_chinese(state), "parsed": False, "planned_by": "template"}
         user = result.get("user_frame")
         return {
-            "chinese": is_chinese(state.message),
+            "planned_by": "template",
+            "chinese": is_chinese(state),
             "parsed": True,
             "exception_type": result["exception_type"],
             "error_message": result["message"],
@@ -94,8 +97,18 @@ class ErrorDiagnosis(Workflow):
     async def symptoms(self, state: DiagnosisState, run: Run) -> dict[str, Any]:
         for pattern, causes, fixes in _SYMPTOMS:
             if pattern.search(state.message):
-                return {"summary": state.message[:200], "likely_causes": causes, "fix_steps": fixes}
-        return {"summary": state.message[:200], "likely_causes": list(_GENERIC_CAUSES), "fix_steps": list(_GENERIC_FIX)}
+                return {
+                    "summary": state.message[:200],
+                    "likely_causes": causes,
+                    "fix_steps": fixes,
+                    "planned_by": "template",
+                }
+        return {
+            "summary": state.message[:200],
+            "likely_causes": list(_GENERIC_CAUSES),
+            "fix_steps": list(_GENERIC_FIX),
+            "planned_by": "template",
+        }
 
     @step(next="related_notes")
     async def explain(self, state: DiagnosisState, run: Run) -> dict[str, Any] | None:
@@ -103,17 +116,16 @@ class ErrorDiagnosis(Workflow):
             return None
         answer = await run.ask(
             "A learner hit this error. Give the likely causes and concrete fix steps, in the learner's language.\n"
-            f"Message: {state.message}\nParsed: {state.summary}\nKnown causes: {state.likely_causes}",
+            f"{request_lines(state, 'error')}\nParsed: {state.summary}\nKnown causes: {state.likely_causes}",
             _ModelFix,
         )
         if answer is None:
-            return None
-        return {"likely_causes": answer.likely_causes, "fix_steps": answer.fix_steps, "refined_by": "model"}
+            return {"model_failed": True}
+        return {"likely_causes": answer.likely_causes, "fix_steps": answer.fix_steps, "planned_by": "model"}
 
     @step
     async def related_notes(self, state: DiagnosisState, run: Run) -> dict[str, Any]:
-        subject = state.exception_type or topic_of(state.message)
-        return {"notes": await find_notes(run, subject)}
+        return {"notes": await find_notes(run, state.exception_type or subject(state))}
 
     async def finalize(self, state: DiagnosisState, status: str, run: Run) -> Mapping[str, Any] | None:
         if status != "succeeded" or not state.fix_steps:
@@ -127,7 +139,7 @@ class ErrorDiagnosis(Workflow):
                 "kind": "fix",
                 "estimated_minutes": 20,
                 "priority": "high",
-                "suggested_tool": "parse_traceback" if not state.parsed else None,
+                "suggested_tool": run.tool_for("diagnose_error") if not state.parsed else None,
             },
             {
                 "title": "写一个能复现错误的小测试" if state.chinese else "Write a test that reproduces the error",
