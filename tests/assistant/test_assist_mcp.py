@@ -80,7 +80,9 @@ async def test_assist_end_to_end(assistant_host, db_url, mode, intent, message, 
         assert answer["tool"] == "convert_units" and answer["success"] and answer["text"] == "5 mi = 8.04672 km"
         assert out["cards"] == [] and out["planned_by"] == "tool" and out["suggestions"] == []
         assert "8.04672 km" in reply.content[0].text
-        recorded = await query(db_url, "SELECT call_id, tool_name, intent FROM tool_call WHERE tool_name = 'convert_units'")
+        recorded = await query(
+            db_url, "SELECT call_id, tool_name, intent FROM tool_call WHERE tool_name = 'convert_units'"
+        )
         assert recorded == [{"call_id": answer["call_id"], "tool_name": "convert_units", "intent": "quick_task"}]
         return
     assert out["cards"] and all(c["title"] and c["status"] == "open" for c in out["cards"])

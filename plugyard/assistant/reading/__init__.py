@@ -68,7 +68,10 @@ def goal_for(intent: str, topic: str, language: Language, verb: str | None = Non
     if intent == "exam_preparation":
         return f"pass the {topic}" + ("" if _acronym(topic) else " exam")
     if intent == "task_decomposition":
-        return f"{(verb or 'complete').lower()} {topic}" if verb else f"complete {topic}"
+        if verb:
+            return f"{verb.lower()} {topic}"
+        the = "" if topic[:1].isupper() or topic.split()[0].endswith("ing") else "the "
+        return f"finish {the}{topic}"
     if intent == "error_diagnosis":
         return f"fix the {topic}"
     if intent == "deep_learning":

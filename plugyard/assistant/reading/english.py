@@ -104,7 +104,7 @@ PATTERNS: dict[str, list[Pattern]] = {
            rf"(?:to|for|of) (?P<x>.+?){_END}"),
         _p(rf"\b(?:plan|planning|schedule|map) (?:out )?(?P<x>.+?)(?: into\b.*)?{_END}"),
         _p(rf"\b(?:need to|have to|must|want to|got to|going to|trying to|plan to|hoping to|supposed to) "
-           rf"(?P<x>.+?){_END}"),
+           rf"(?P<v>[a-z]+(?: out| up| down| off| through)?) (?P<x>.+?){_END}"),
         _p(rf"\b(?:how do i|how to|how can i|how should i|where do i start with) (?P<x>.+?){_END}"),
     ],
     "deep_learning": [
@@ -188,6 +188,9 @@ def _read(clauses: list[str], intent: str) -> tuple[str, str | None] | None:
                 if "tail" in pattern.groupindex and m["tail"]:
                     raw += m["tail"]
                 found = clean(raw)
+                if "v" in pattern.groupindex and found:
+                    # After "need to", "have to"...: the first word is the verb, the rest its object.
+                    return found, m["v"]
                 if intent == "deep_learning" and re.match(r"(?i)(how|why|what)\b", found):
                     nested = _read([found], intent)
                     if nested is not None and nested[0].lower() != found.lower():

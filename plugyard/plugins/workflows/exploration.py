@@ -40,25 +40,25 @@ class ExplorationState(WorkflowState):
 # (title, goal, checkpoint, minutes); {t} is the topic.
 _CONCEPT_EN = [
     (
-        "What {t} is",
+        "Core idea of {t}",
         "State {t} in one sentence and give one everyday example.",
         "How would you explain {t} to a friend in two sentences?",
         30,
     ),
     (
-        "How {t} works",
+        "Mechanics of {t}",
         "Trace the mechanism behind {t} step by step, on paper.",
         "What happens at each step of {t}, and why in that order?",
         45,
     ),
     (
-        "Why {t} holds",
+        "Foundations of {t}",
         "Connect {t} to the ideas it rests on.",
         "What would break if one assumption behind {t} were false?",
         45,
     ),
     (
-        "Using {t}",
+        "Applying {t}",
         "Apply {t} to a problem you have not seen.",
         "Solve a new problem with {t} and justify each step.",
         60,
