@@ -111,7 +111,7 @@ async def test_migration_0006_keys_stored_cards_and_keeps_old_repeats_listed(db_
                 sa.text(
                     f"INSERT INTO action_card ({columns}) VALUES (:id, 'ada', :t, 'd', 'tool', 5, 'low', "
                     "'fallback', :s, :at)"
-                ),  # fmt: skip
+                ),
                 {"id": f"c{i}", "t": title, "s": status, "at": now + timedelta(minutes=i)},
             )
     await migrate.upgrade(engine)
