@@ -1,0 +1,233 @@
+"""What `assist` reads from a message, scored against labelled sets (datasets/README.md).
+
+    python bench/bench_extraction.py                 # the development set (optimistic: the rules were tuned on it)
+    python bench/bench_extraction.py --blind         # the blind set: run once, for bench/RESULTS.md
+    python bench/bench_extraction.py --libraries     # also dateparser / jionlp deadlines, a jieba topic baseline
+                                                     # (pip install dateparser jionlp jieba; none is a dependency)
+
+Per language: topic exact (case-insensitive, whitespace collapsed), deadline exact (ISO date or null), and for quick
+tasks whether the right tool answers with the right number (the first-party tool functions, called directly). The
+time per message is the reading alone.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import statistics
+import sys
+import time
+import warnings
+from collections.abc import Callable
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from plugyard.assistant import quick
+from plugyard.assistant.reading import read
+from plugyard.assistant.reading.dates import strip_times
+from plugyard.assistant.reading.errors import error_topic
+from plugyard.plugins import calculator
+
+
+def norm(text: str | None) -> str:
+    return re.sub(r"\s+", " ", (text or "").strip()).casefold()
+
+
+def load(path: Path) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
+def pct(hits: int, total: int) -> str:
+    return f"{hits}/{total} ({100 * hits / total:.1f}%)" if total else "-"
+
+
+def score_reading(rows: list[dict[str, Any]], show: bool) -> dict[str, Any]:
+    by_lang: dict[str, dict[str, int]] = {}
+    times: list[float] = []
+    misses: list[str] = []
+    for row in rows:
+        today = date.fromisoformat(row["today"])
+        started = time.perf_counter()
+        reading = read(row["text"], row["intent"], today=today)
+        times.append((time.perf_counter() - started) * 1000)
+        counts = by_lang.setdefault(row["lang"], {"n": 0, "topic": 0, "deadline": 0, "with": 0, "with_ok": 0})
+        counts["n"] += 1
+        topic_ok = norm(reading.topic) == norm(row["topic"])
+        got = reading.deadline.isoformat() if reading.deadline else None
+        deadline_ok = got == row["deadline"]
+        counts["topic"] += topic_ok
+        counts["deadline"] += deadline_ok
+        if row["deadline"]:
+            counts["with"] += 1
+            counts["with_ok"] += deadline_ok
+        if show and not (topic_ok and deadline_ok):
+            misses.append(
+                f"  {row['lang']} {row['intent']}: topic {reading.topic!r} (want {row['topic']!r}), "
+                f"deadline {got} (want {row['deadline']}) | {row['text'][:90]!r}"
+            )
+    return {"by_lang": by_lang, "median_ms": statistics.median(times) if times else 0.0, "misses": misses}
+
+
+def quick_answer(message: str) -> tuple[str | None, Any]:
+    """The capability whose reader takes the message, and the first-party tool's number (if it computes one)."""
+    for answerer in quick.ANSWERERS:
+        arguments = answerer.read(message)
+        if arguments is None:
+            continue
+        try:
+            if answerer.capability == "calculate":
+                return "calculate", calculator.calculate(**arguments).result
+            if answerer.capability == "convert_units":
+                return "convert_units", calculator.convert_units(**arguments).result
+        except ValueError:
+            return answerer.capability, None
+        return {"read_note": "read_note", "list_notes": "list_notes"}.get(
+            answerer.capability, answerer.capability
+        ), None
+    return None, None
+
+
+def score_quick(rows: list[dict[str, Any]], show: bool) -> tuple[dict[str, list[int]], list[str]]:
+    by_lang: dict[str, list[int]] = {}
+    misses: list[str] = []
+    for row in rows:
+        capability, value = quick_answer(row["text"])
+        want = row["tool"]
+        ok = capability == want
+        if ok and row.get("answer") is not None:
+            ok = isinstance(value, int | float) and abs(value - row["answer"]) <= abs(row["answer"]) * 1e-3 + 1e-9
+        counts = by_lang.setdefault(row["lang"], [0, 0])
+        counts[0] += ok
+        counts[1] += 1
+        if show and not ok:
+            misses.append(f"  {row['lang']}: {capability} -> {value} (want {want} -> {row.get('answer')}) | {row['text']!r}")
+    return by_lang, misses
+
+
+# -- libraries, for comparison ---------------------------------------------------------------------------------
+
+
+def library_deadlines(rows: list[dict[str, Any]]) -> list[str]:
+    lines = []
+    readers: dict[str, Callable[[str, date], str | None]] = {}
+    try:
+        from dateparser.search import search_dates
+
+        def with_dateparser(text: str, today: date) -> str | None:
+            base = datetime.combine(today, datetime.min.time()).replace(hour=12)
+            settings: Any = {"RELATIVE_BASE": base, "PREFER_DATES_FROM": "future"}
+            found = search_dates(text, settings=settings, languages=["en", "zh"]) or []
+            days = [d.date() for _, d in found if d.date() >= today]
+            return days[-1].isoformat() if days else None
+
+        readers["dateparser (search_dates, en+zh)"] = with_dateparser
+    except ImportError:
+        lines.append("  dateparser not installed")
+    try:
+        import logging
+
+        import jionlp
+
+        logging.disable(logging.ERROR)
+
+        def with_jionlp(text: str, today: date) -> str | None:
+            stamp = datetime.combine(today, datetime.min.time()).replace(hour=12).timestamp()
+            try:
+                found = jionlp.ner.extract_time(text, time_base=stamp)
+            except Exception:  # noqa: BLE001 - the library raises on some inputs; that is a miss
+                return None
+            for item in found:
+                value = item["detail"]["time"]
+                if isinstance(value, list) and value and isinstance(value[0], str):
+                    return value[0][:10]
+            return None
+
+        readers["jionlp (extract_time, zh)"] = with_jionlp
+    except ImportError:
+        lines.append("  jionlp not installed")
+    for name, reader in readers.items():
+        per: dict[str, list[int]] = {}
+        started = time.perf_counter()
+        for row in rows:
+            counts = per.setdefault(row["lang"], [0, 0])
+            counts[0] += reader(row["text"], date.fromisoformat(row["today"])) == row["deadline"]
+            counts[1] += 1
+        ms = (time.perf_counter() - started) * 1000 / max(1, len(rows))
+        lines.append(f"  {name}: " + ", ".join(f"{lang} {pct(*c)}" for lang, c in sorted(per.items())) + f"; {ms:.2f} ms")
+    return lines
+
+
+def jieba_topics(rows: list[dict[str, Any]]) -> list[str]:
+    try:
+        import jieba
+        import jieba.posseg as pseg
+    except ImportError:
+        return ["  jieba not installed"]
+    jieba.setLogLevel(60)
+    cues = set(
+        "帮 帮我 请 我 我们 想 要 准备 复习 备考 考试 期末 期中 考 理解 搞懂 弄懂 深入 彻底 讲 讲解 解释 提高 提升 练习 学习 "
+        "学会 学 能力 水平 原理 拆分 拆解 分解 拆成 分成 任务 步骤 计划 规划 一下 怎么 如何 为什么 什么 能 吗 呢 的 了 是 把 帮忙 "
+        "一个 小 几个 清单 过程 流程 工作 一直 总是 不懂 明白 搞 完成 需要 自己 每天 还有 就 在 前 后".split()
+    )
+    nouny = re.compile(r"^(n|nz|nr|ns|nt|vn|eng|l|i|j|an|x)")
+
+    def topic(row: dict[str, Any]) -> str:
+        if row["intent"] == "error_diagnosis" and (named := error_topic(row["text"])):
+            return named
+        best: list[str] = []
+        run: list[str] = []
+        for word in [*pseg.cut(strip_times(row["text"], date.fromisoformat(row["today"]))), None]:
+            if word is not None and word.word.strip() and word.word not in cues and nouny.match(word.flag):
+                if not re.fullmatch(r"[\W_]+", word.word):
+                    run.append(word.word)
+                    continue
+            if len("".join(run)) > len("".join(best)):
+                best = run
+            run = []
+        return "".join(best)
+
+    zh = [r for r in rows if r["lang"] == "zh"]
+    hits = sum(norm(topic(r)) == norm(r["topic"]) for r in zh)
+    return [f"  jieba posseg, longest run of noun-like words without cue words (zh): {pct(hits, len(zh))}"]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--blind", action="store_true", help="score datasets/assist_blind.jsonl (once)")
+    parser.add_argument("--libraries", action="store_true", help="compare with dateparser, jionlp and jieba")
+    parser.add_argument("--misses", action="store_true", help="list every message read wrong")
+    args = parser.parse_args()
+    name = "assist_blind.jsonl" if args.blind else "assist_dev.jsonl"
+    rows = load(ROOT / "datasets" / name)
+    workflow_rows = [r for r in rows if r["intent"] != "quick_task"]
+    quick_rows = [r for r in rows if r["intent"] == "quick_task"]
+    print(f"## {name}: {len(workflow_rows)} workflow messages, {len(quick_rows)} quick tasks")
+    scored = score_reading(workflow_rows, args.misses)
+    print("\n| language | messages | topic exact | deadline exact | deadline, messages with one |")
+    print("|---|---:|---:|---:|---:|")
+    for lang, c in sorted(scored["by_lang"].items()):
+        print(f"| {lang} | {c['n']} | {pct(c['topic'], c['n'])} | {pct(c['deadline'], c['n'])} | {pct(c['with_ok'], c['with'])} |")
+    quick_scores, quick_misses = score_quick(quick_rows, args.misses)
+    print("\n| language | quick tasks | right tool and answer |")
+    print("|---|---:|---:|")
+    for lang, (hits, total) in sorted(quick_scores.items()):
+        print(f"| {lang} | {total} | {pct(hits, total)} |")
+    print(f"\nReading time: median {scored['median_ms']:.3f} ms a message.")
+    if args.libraries:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            print("\nLibraries on the same messages:")
+            print("\n".join(library_deadlines(workflow_rows)))
+            print("\n".join(jieba_topics(workflow_rows)))
+    if args.misses:
+        print("\nMisses:")
+        print("\n".join(scored["misses"] + quick_misses) or "  none")
+
+
+if __name__ == "__main__":
+    main()
