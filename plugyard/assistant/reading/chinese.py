@@ -15,10 +15,13 @@ _POLITE = re.compile(
 _LEADING = re.compile(
     r"^(?:帮我|帮忙|帮|请你?|你能|能不能|能否|可以|可不可以|给我|为我|替我|我们?|我要|我想|我得|我需要|需要|想要|"
     r"能(?=提高|提升|改善|帮|让)|打算|计划(?=[开做办写搞建])|更[^，。？！\s]{1,2}地|(?:认真|努力|快速|系统|高效)地|把|将|对于|关于|有关|一下|一个|一场|一次|一本|一份|一篇|一套|一门|一项|这个|那个|这件|"
-    r"自己的|我的|我们的|咱们的|他的|她的|的|之|了|在|怎么|如何|怎样|好好|认真|"
+    r"自己的|我的|我们的|咱们的|他的|她的|的|之|了|在|怎么|如何|怎样|好好|认真|[看读学听]了|练(?=[^习好])|"
     r"[^，。？！\s]{1,6}?里的|[^，。？！\s]{1,6}?中的)+"
 )
-_END_WORDS = r"吗|呢|吧|啊|呀|了|的|么|哦|嘛|呗|怎么办|怎么弄|一下|一点|一遍|一些|清楚|明白|透彻|几个|几步|是"
+_END_WORDS = (
+    r"吗|呢|吧|啊|呀|了|的|么|哦|嘛|呗|怎么办|怎么弄|一下|一点|一遍|一些|清楚|明白|透彻|几个|几步|是|"
+    r"很弱|太弱|不好|太差|很差|不行|还是|到底是什么|到底是什|是什"
+)
 _TRAILING = {
     "": re.compile(rf"(?:{_END_WORDS})+$"),
     "exam_preparation": re.compile(
@@ -30,7 +33,7 @@ _TRAILING = {
         rf"清单|待办事项|阶段|成|{_END_WORDS})+$"
     ),
     "deep_learning": re.compile(
-        r"(?:的?原理|的?本质|的?概念|的?直观含义|的?含义|的?直觉|的?全过程|的?过程|是什么|是啥|是怎么回事|"
+        r"(?:到底是什么原理|是什么原理|什么原理|的?原理|的?本质|的?概念|的?直观含义|的?含义|的?直觉|的?全过程|的?过程|是什么|是啥|是怎么回事|"
         rf"是怎样的|是怎么样的|是怎么\w{{1,3}}的|到底|究竟|我|{_END_WORDS})+$"
     ),
     "skill_building": re.compile(rf"(?:的?能力|的?水平|的?技能|更好看|好看|得更好|更好|{_END_WORDS})+$"),
@@ -41,6 +44,7 @@ _TASK_VERBS = re.compile(
 _SKILL_CUES = re.compile(r"^(?:提高|提升|改善|锻炼|加强|增强|练好|练习|训练|培养|精进|练)")
 
 Pattern = tuple[re.Pattern[str], bool]
+_META = {"方法", "办法", "计划", "建议", "技巧", "思路", "步骤", "任务", "内容", "东西", "问题"}
 
 # Per intent, in priority order. ``True``: the subject stands before the cue, and what precedes it
 # in the clause (帮我准备, 我有...) is cut at the last cue word.
@@ -56,7 +60,7 @@ PATTERNS: dict[str, list[Pattern]] = {
     ],
     "task_decomposition": [
         (re.compile(rf"把(?P<x>{_P}+?)(?:拆分|拆解|拆成|拆|分解|分成|划分|细分|列成|做成|整理成|变成|规划)"), False),
-        (re.compile(rf"(?:拆分|拆解|分解|规划|计划|安排|梳理)(?:一下)?(?P<x>{_P}+?)的?(?:步骤|任务|流程|准备工作|"
+        (re.compile(rf"(?:拆分|拆解|分解|规划|计划|安排|梳理)(?:一下)?(?!成)(?P<x>{_P}+?)的?(?:步骤|任务|流程|准备工作|"
                     r"筹备工作|工作|过程|阶段|计划|清单)"), False),
         (re.compile(rf"(?:完成|写完|做完|搭建|搭|做|准备|组织|筹备|举办|策划|交|提交|开发|写|装修|设计|办|开)"
                     rf"(?:一个|一场|一次|一本|一份|一篇|一家|一间|个|家)?(?P<x>{_P}+)"), False),
@@ -80,6 +84,7 @@ PATTERNS: dict[str, list[Pattern]] = {
         (re.compile(rf"(?:成为|当)(?:一个|一名)?(?:更好的|优秀的|厉害的)?(?P<x>{_P}+)"), False),
         (re.compile(rf"(?:写好|练好|做好|说好|画好|弹好|唱好|学好)(?P<x>{_P}+)"), False),
         (re.compile(rf"(?:提高|提升|改善|锻炼|加强|增强|练习|训练|培养|精进)(?:一下)?(?P<x>{_P}+)"), False),
+        (re.compile(rf"学习(?P<x>{_P}+?)的(?:计划|方法|路线)"), False),
         (re.compile(rf"(?:想|要|开始|怎么|如何|我)学(?:会|习)?(?P<x>{_P}+)"), False),
         (re.compile(rf"(?:学会|教我)(?P<x>{_P}+)"), False),
         (re.compile(rf"把(?P<x>{_P}+?)(?:写|练|弹|唱|画|说)得"), False),
@@ -88,8 +93,8 @@ PATTERNS: dict[str, list[Pattern]] = {
 }  # fmt: skip
 
 _CUT_BEFORE = re.compile(
-    r".*(?:帮我|帮忙|请|我要|我想|我得|我需要|我们?(?=有|要)|[我还就都也]有|有(?:一)?(?:场|门|个|次)|^有|准备|复习|备考|"
-    r"一下|要|就|是|的|考过|想|在|有关|关于|制定|安排|规划|列出?|一个|一份)"
+    r".*(?:帮我|帮忙|请|我要|我想|我得|我需要|[我还就都也]有|我们?(?=有|要)|有(?:一)?(?:场|门|个|次)|^有|准备|复习|备考|"
+    r"一下|要|就|是|的|考过|想|在|有关|关于|制定|安排|规划|列出?|一个|一份|[看读学听练]了)"
 )
 _CUT_BEFORE_NO_DE = re.compile(_CUT_BEFORE.pattern.replace("|的|", "|"))
 
@@ -109,6 +114,7 @@ def clean(text: str, intent: str = "") -> str:
 
 
 def _cut(text: str, intent: str) -> str:
+    text = re.sub(r"(?<=[\u4e00-\u9fff])\s+(?=[\u4e00-\u9fff])", "", text)
     m = (_CUT_BEFORE if intent == "exam_preparation" else _CUT_BEFORE_NO_DE).match(text)
     return text[m.end() :] if m and m.end() < len(text) else text
 
@@ -123,7 +129,7 @@ def _read(clauses: list[str], intent: str) -> tuple[str, str | None] | None:
             m = pattern.search(clause)
             if m is None:
                 continue
-            raw = _cut(m["x"], intent) if before else m["x"]
+            raw = _cut(_TRAILING.get(intent, _TRAILING[""]).sub("", m["x"]), intent) if before else m["x"]
             found, verb = clean(raw, intent), None
             if intent == "skill_building" and (cue := _SKILL_CUES.match(found)):
                 found = clean(found[cue.end() :], intent) or found
@@ -131,7 +137,7 @@ def _read(clauses: list[str], intent: str) -> tuple[str, str | None] | None:
                 rest = clean(found[task.end() :], intent)
                 if len(rest) >= 2:
                     found, verb = rest, task[0]
-            if found and len(found) <= 30:
+            if found and len(found) <= 30 and found not in _META:
                 return found, verb
     return None
 

@@ -184,7 +184,7 @@ def _iso(m: re.Match[str], today: date) -> tuple[date | None, int]:
 
 @rule(
     rf"\b(?:on |by |before |due |until |till )?(?:the )?(\d{{1,2}}){_ORD}(?: day)? (?:of )?({_MONTH_RE})\b"
-    r"\.?,?(?: (\d{4}))?"
+    r"\.?(?:,? (\d{4}))?"
 )
 def _day_month(m: re.Match[str], today: date) -> tuple[date | None, int]:
     month = _MONTHS[m[2].lower()]
@@ -193,7 +193,7 @@ def _day_month(m: re.Match[str], today: date) -> tuple[date | None, int]:
     return _next_on_or_after(today, month, int(m[1])), 3
 
 
-@rule(rf"\b(?:on |by |before |due |until |till )?({_MONTH_RE})\.? (?:the )?(\d{{1,2}}){_ORD}\b,?(?: (\d{{4}}))?")
+@rule(rf"\b(?:on |by |before |due |until |till )?({_MONTH_RE})\.? (?:the )?(\d{{1,2}}){_ORD}\b(?:,? (\d{{4}}))?")
 def _month_day(m: re.Match[str], today: date) -> tuple[date | None, int]:
     month = _MONTHS[m[1].lower()]
     if m[3]:
@@ -414,6 +414,7 @@ _NOT_DEADLINES = [
         re.I,
     ),
     re.compile(rf"\b(?:{_NUM_EN_RE}|once|twice)\s+(?:times?\s+)?(?:a|per|each|every)\s+(?:day|week|month)\b", re.I),
+    re.compile(rf"\b(?:{_NUM_EN_RE}|several|many)\s+times\b", re.I),
     re.compile(r"\b(?:every|each)\s+(?:single\s+)?(?:day|evening|morning|night|week|weekday|weekend)s?\b", re.I),
     re.compile(r"\b(?:daily|weekly|nightly|every ?day)\b", re.I),
     re.compile(rf"\bfor\s+(?:the\s+(?:next|past)\s+)?(?:{_NUM_EN_RE})\s+(?:days?|weeks?|months?|years?)\b", re.I),

@@ -6,7 +6,10 @@ from __future__ import annotations
 import re
 
 _I = re.I
-_END = r"(?=$|[,.;:!?()\n]| but | so | because | since | when | while | and i | which | that i | as i )"
+_END = (
+    r"(?=$|[,.;:!?()\n]| but | so | because | since | when | while | and (?:i|still|then|now)\b| which | that i "
+    r"| as i | how (?:should|do|can|would) i\b)"
+)
 
 _POLITE = re.compile(
     r"\b(?:please|pls|plz|kindly|thanks?(?: you)?(?: so much| a lot)?|thx|help!|i beg you|asap)\b|\bhelp\s*$", _I
@@ -102,7 +105,7 @@ PATTERNS: dict[str, list[Pattern]] = {
         _p(rf"\b(?:break|split|chop) (?:down|up) (?P<x>.+?){_END}"),
         _p(rf"\b(?:steps|tasks|phases|stages|plan|checklist|to-do list|todo list|roadmap|milestones) "
            rf"(?:to|for|of) (?P<x>.+?){_END}"),
-        _p(rf"\b(?:plan|planning|schedule|map) (?:out )?(?P<x>.+?)(?: into\b.*)?{_END}"),
+        _p(rf"\b(?:plan|planning|schedule|map) (?:out )?(?!(?:it|them|this|that)\b)(?P<x>.+?)(?: into\b.*)?{_END}"),
         _p(rf"\b(?:need to|have to|must|want to|got to|going to|trying to|plan to|hoping to|supposed to) "
            rf"(?P<v>[a-z]+(?: out| up| down| off| through)?) (?P<x>.+?){_END}"),
         _p(rf"\b(?:how do i|how to|how can i|how should i|where do i start with) (?P<x>.+?){_END}"),
@@ -114,7 +117,7 @@ PATTERNS: dict[str, list[Pattern]] = {
         _p(rf"\b(?:understanding|explanation|overview|picture) of (?P<x>.+?){_END}"),
         _p(rf"\bhappening when (?:a |an |the )?(?P<x>.+?) (?:takes place|happens|occurs|runs){_END}"),
         _p(rf"\bunder the hood of (?P<x>.+?){_END}"),
-        _p(rf"\b(?:how|why) (?:does|do|did|is|are|can|could|would|will) (?P<x>.+?) (?:really |actually |even )?"
+        _p(rf"\b(?:how|why) (?:does|do|did|is|are|can|could|would|will) (?P<x>.+?) (?:really |actually |even |not )?"
            rf"(?:{_VERB_FORMS})\b(?P<tail> in [A-Z][\w+#.]*)?"),
         _p(rf"\bhow (?P<x>.+?) (?:really |actually )?(?:{_VERB_FORMS})\b"),
         _p(rf"\b(?:walk|take|talk|run) me through (?P<x>.+?){_END}"),
@@ -239,4 +242,8 @@ def read_topic(text: str, intent: str) -> tuple[str, str | None]:
         for other in PATTERNS:
             if other != intent and (found := _read(clauses_of(text), other)) is not None:
                 break
-    return found if found is not None else (fallback(text), None)
+    if found is None:
+        found = (fallback(text), None)
+    if intent == "task_decomposition" and found[1] is None:
+        found = _verb_free(found[0], intent)
+    return found
