@@ -1,7 +1,8 @@
 """What `assist` reads from a message, scored against labelled sets (datasets/README.md).
 
     python bench/bench_extraction.py                 # the development set (optimistic: the rules were tuned on it)
-    python bench/bench_extraction.py --blind         # the blind set: run once, for bench/RESULTS.md
+    python bench/bench_extraction.py --set blind2    # the second blind set: scored once, for bench/RESULTS.md
+    python bench/bench_extraction.py --set blind     # the first blind set (scored once, then studied: now dev)
     python bench/bench_extraction.py --libraries     # also dateparser / jionlp deadlines, a jieba topic baseline
                                                      # (pip install dateparser jionlp jieba; none is a dependency)
 
@@ -105,7 +106,9 @@ def score_quick(rows: list[dict[str, Any]], show: bool) -> tuple[dict[str, list[
         counts[0] += ok
         counts[1] += 1
         if show and not ok:
-            misses.append(f"  {row['lang']}: {capability} -> {value} (want {want} -> {row.get('answer')}) | {row['text']!r}")
+            misses.append(
+                f"  {row['lang']}: {capability} -> {value} (want {want} -> {row.get('answer')}) | {row['text']!r}"
+            )
     return by_lang, misses
 
 
@@ -139,7 +142,7 @@ def library_deadlines(rows: list[dict[str, Any]]) -> list[str]:
             stamp = datetime.combine(today, datetime.min.time()).replace(hour=12).timestamp()
             try:
                 found = jionlp.ner.extract_time(text, time_base=stamp)
-            except Exception:  # noqa: BLE001 - the library raises on some inputs; that is a miss
+            except Exception:  # the library raises on some inputs: that is a miss
                 return None
             for item in found:
                 value = item["detail"]["time"]
@@ -158,7 +161,9 @@ def library_deadlines(rows: list[dict[str, Any]]) -> list[str]:
             counts[0] += reader(row["text"], date.fromisoformat(row["today"])) == row["deadline"]
             counts[1] += 1
         ms = (time.perf_counter() - started) * 1000 / max(1, len(rows))
-        lines.append(f"  {name}: " + ", ".join(f"{lang} {pct(*c)}" for lang, c in sorted(per.items())) + f"; {ms:.2f} ms")
+        lines.append(
+            f"  {name}: " + ", ".join(f"{lang} {pct(*c)}" for lang, c in sorted(per.items())) + f"; {ms:.2f} ms"
+        )
     return lines
 
 
@@ -198,11 +203,11 @@ def jieba_topics(rows: list[dict[str, Any]]) -> list[str]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--blind", action="store_true", help="score datasets/assist_blind.jsonl (once)")
+    parser.add_argument("--set", default="dev", choices=["dev", "blind", "blind2"], help="datasets/assist_SET.jsonl")
     parser.add_argument("--libraries", action="store_true", help="compare with dateparser, jionlp and jieba")
     parser.add_argument("--misses", action="store_true", help="list every message read wrong")
     args = parser.parse_args()
-    name = "assist_blind.jsonl" if args.blind else "assist_dev.jsonl"
+    name = f"assist_{args.set}.jsonl"
     rows = load(ROOT / "datasets" / name)
     workflow_rows = [r for r in rows if r["intent"] != "quick_task"]
     quick_rows = [r for r in rows if r["intent"] == "quick_task"]
@@ -211,7 +216,9 @@ def main() -> None:
     print("\n| language | messages | topic exact | deadline exact | deadline, messages with one |")
     print("|---|---:|---:|---:|---:|")
     for lang, c in sorted(scored["by_lang"].items()):
-        print(f"| {lang} | {c['n']} | {pct(c['topic'], c['n'])} | {pct(c['deadline'], c['n'])} | {pct(c['with_ok'], c['with'])} |")
+        print(
+            f"| {lang} | {c['n']} | {pct(c['topic'], c['n'])} | {pct(c['deadline'], c['n'])} | {pct(c['with_ok'], c['with'])} |"
+        )
     quick_scores, quick_misses = score_quick(quick_rows, args.misses)
     print("\n| language | quick tasks | right tool and answer |")
     print("|---|---:|---:|")

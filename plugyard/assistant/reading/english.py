@@ -55,8 +55,32 @@ _STOP = {
     "do", "does", "make", "plan", "please", "quiz", "upon", "s", "am", "would", "like", "some", "hard", "tough",
 }  # fmt: skip
 
-_META = {"it", "them", "this", "that", "mechanism", "concept", "idea", "theory", "basics", "thing", "things",
-         "stuff", "everything", "something", "more", "details", "explanation"}  # fmt: skip
+_META = {
+    "it",
+    "them",
+    "this",
+    "that",
+    "get",
+    "organise",
+    "organize",
+    "do",
+    "start",
+    "plan",
+    "happens",
+    "mechanism",
+    "concept",
+    "idea",
+    "theory",
+    "basics",
+    "thing",
+    "things",
+    "stuff",
+    "everything",
+    "something",
+    "more",
+    "details",
+    "explanation",
+}
 
 # Verbs that end the subject of "how does X ..." / "how X ...": the subject is what stands before one.
 _VERBS = (
@@ -67,7 +91,7 @@ _VERBS = (
     "measure protect kill spread infect heal absorb reflect emit react bond split merge sort search encrypt "
     "decrypt compress render parse execute interpret optimize optimise communicate connect transmit route "
     "resolve cache replicate fit win lose help affect influence lead end begin survive adapt reproduce appear "
-    "differ compare relate apply solve prove stick melt freeze boil"
+    "differ compare relate apply solve prove stick melt freeze boil orbit rotate spin collide glow"
 ).split()
 _VERB_FORMS = "|".join(
     sorted(
@@ -106,6 +130,8 @@ PATTERNS: dict[str, list[Pattern]] = {
         _p(rf"\b(?:steps|tasks|phases|stages|plan|checklist|to-do list|todo list|roadmap|milestones) "
            rf"(?:to|for|of) (?P<x>.+?){_END}"),
         _p(rf"\b(?:plan|planning|schedule|map) (?:out )?(?!(?:it|them|this|that)\b)(?P<x>.+?)(?: into\b.*)?{_END}"),
+        _p(rf"\b(?:we're|we are|i'm|i am) (?:hosting|running|organi[sz]ing|throwing|planning|launching) "
+           rf"(?P<x>.+?){_END}"),
         _p(rf"\b(?:need to|have to|must|want to|got to|going to|trying to|plan to|hoping to|supposed to) "
            rf"(?P<v>[a-z]+(?: out| up| down| off| through)?) (?P<x>.+?){_END}"),
         _p(rf"\b(?:how do i|how to|how can i|how should i|where do i start with) (?P<x>.+?){_END}"),
@@ -116,6 +142,7 @@ PATTERNS: dict[str, list[Pattern]] = {
         _p(rf"\b(?:deep[- ]dive|dive|look) (?:into|at) (?P<x>.+?){_END}"),
         _p(rf"\b(?:understanding|explanation|overview|picture) of (?P<x>.+?){_END}"),
         _p(rf"\bhappening when (?:a |an |the )?(?P<x>.+?) (?:takes place|happens|occurs|runs){_END}"),
+        _p(rf"\b(?:happens?|going on|goes on) (?:during|in|inside|when|with) (?P<x>.+?){_END}"),
         _p(rf"\bunder the hood of (?P<x>.+?){_END}"),
         _p(rf"\b(?:how|why) (?:does|do|did|is|are|can|could|would|will) (?P<x>.+?) (?:really |actually |even |not )?"
            rf"(?:{_VERB_FORMS})\b(?P<tail> in [A-Z][\w+#.]*)?"),

@@ -18,12 +18,13 @@ _CODES = [
     (re.compile(r"(undefined reference to [`'\"]?\w+)", re.I), "{0}"),
 ]
 _NAMED_ZH = re.compile(
-    r"(段错误|内存泄漏|内存溢出|死循环|栈溢出错误|栈溢出|空指针异常|空指针|跨域错误|死锁|"
+    r"(段错误|内存泄漏|内存溢出|死循环|栈溢出错误|栈溢出|空指针异常|空指针|跨域错误|死锁|数据竞争|"
     r"\d{3}\s*错误|编码错误|权限错误|超时错误|语法错误|类型错误)"
 )
 _NAMED_EN = re.compile(
     r"\b(segmentation fault|segfault|memory leak|out of memory|deadlock|infinite loop|race condition|"
-    r"stack overflow(?: error)?|null pointer(?: exception)?|bus error)\b",
+    r"stack overflow(?: error)?|nil pointer dereference|null pointer(?: exception|dereference)?|bus error|"
+    r"use after free|double free|data race)\b",
     re.I,
 )
 _AN_ERROR_EN = re.compile(
