@@ -175,9 +175,10 @@ def jieba_topics(rows: list[dict[str, Any]]) -> list[str]:
         return ["  jieba not installed"]
     jieba.setLogLevel(60)
     cues = set(
-        "帮 帮我 请 我 我们 想 要 准备 复习 备考 考试 期末 期中 考 理解 搞懂 弄懂 深入 彻底 讲 讲解 解释 提高 提升 练习 学习 "
-        "学会 学 能力 水平 原理 拆分 拆解 分解 拆成 分成 任务 步骤 计划 规划 一下 怎么 如何 为什么 什么 能 吗 呢 的 了 是 把 帮忙 "
-        "一个 小 几个 清单 过程 流程 工作 一直 总是 不懂 明白 搞 完成 需要 自己 每天 还有 就 在 前 后".split()
+        "帮 帮我 请 我 我们 想 要 准备 复习 备考 考试 期末 期中 考 理解 搞懂 弄懂 深入 彻底 讲 讲解 解释 提高 提升 "
+        "练习 学习 学会 学 能力 水平 原理 拆分 拆解 分解 拆成 分成 任务 步骤 计划 规划 一下 怎么 如何 为什么 什么 能 "
+        "吗 呢 的 了 是 把 帮忙 一个 小 几个 清单 过程 流程 工作 一直 总是 不懂 明白 搞 完成 需要 自己 每天 还有 就 "
+        "在 前 后".split()
     )
     nouny = re.compile(r"^(n|nz|nr|ns|nt|vn|eng|l|i|j|an|x)")
 
@@ -216,9 +217,8 @@ def main() -> None:
     print("\n| language | messages | topic exact | deadline exact | deadline, messages with one |")
     print("|---|---:|---:|---:|---:|")
     for lang, c in sorted(scored["by_lang"].items()):
-        print(
-            f"| {lang} | {c['n']} | {pct(c['topic'], c['n'])} | {pct(c['deadline'], c['n'])} | {pct(c['with_ok'], c['with'])} |"
-        )
+        cells = [str(c["n"]), pct(c["topic"], c["n"]), pct(c["deadline"], c["n"]), pct(c["with_ok"], c["with"])]
+        print(f"| {lang} | " + " | ".join(cells) + " |")
     quick_scores, quick_misses = score_quick(quick_rows, args.misses)
     print("\n| language | quick tasks | right tool and answer |")
     print("|---|---:|---:|")
