@@ -327,3 +327,14 @@ def test_the_tool_is_registered_read_only_idempotent_for_diagnose_error() -> Non
     assert (tool.read_only, tool.idempotent) == (True, True)
     assert tool.input_schema["required"] == ["text"]
     assert [t.name for t in host.tools.with_capability("diagnose_error")] == ["parse_traceback"]
+
+
+def test_a_question_after_a_loose_error_line_is_not_part_of_its_message():
+    # "我的代码报错 KeyError: 'name'，怎么办？" once gave the fix "Use d.get('name'，怎么办？, default)".
+    diagnosis = parse_traceback("我的代码报错 KeyError: 'name'，怎么办？")
+    assert diagnosis.message == "'name'"
+    assert diagnosis.suggestions[0].startswith("Use d.get('name', default)")
+    english = parse_traceback("KeyError: 'name' when I read the JSON, what's wrong?")
+    assert english.suggestions[0].startswith("Use d.get('name', default)")
+    quoted = parse_traceback("KeyError: '你好，世界'")  # full-width punctuation inside the key stays in it
+    assert quoted.message == "'你好，世界'"
