@@ -1,6 +1,8 @@
-"""The baseline: the same no-op function on a bare mcp SDK ``MCPServer``, served over stdio.
+"""The baseline: the same no-op function on a bare mcp SDK ``MCPServer``.
 
-Run by ``bench_pipeline.py`` as ``python bench/bare_server.py``.
+``python bench/bare_server.py`` serves it over stdio (``bench_pipeline.py``, ``bench_serve.py``);
+``python bench/bare_server.py http PORT`` over stateless streamable HTTP on 127.0.0.1:PORT at ``/mcp``
+(``bench_serve.py``), with uvicorn's access log off, as ``plugyard serve`` runs it.
 """
 
 from __future__ import annotations
@@ -14,11 +16,15 @@ from mcp.server.mcpserver import MCPServer
 from noop_plugin import noop
 
 
-def build() -> MCPServer:
-    server = MCPServer("bare")
+def build(**kwargs: object) -> MCPServer:
+    server = MCPServer("bare", **kwargs)  # type: ignore[arg-type]
     server.add_tool(noop)
     return server
 
 
 if __name__ == "__main__":
-    build().run()
+    if sys.argv[1:2] == ["http"]:
+        # WARNING: no access-log line per request (plugyard's uvicorn runs at "warning" too).
+        build(log_level="WARNING").run("streamable-http", host="127.0.0.1", port=int(sys.argv[2]), stateless_http=True)
+    else:
+        build().run()

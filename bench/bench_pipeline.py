@@ -611,13 +611,14 @@ def report(results: list[PipelineResult], rec: RecorderResult | None, args: argp
     return "\n".join(out)
 
 
-def write_results(section: str) -> None:
-    block = f"{BEGIN}\n{section.rstrip()}\n{END}"
+def write_results(section: str, begin: str = BEGIN, end: str = END) -> None:
+    """Replace the section between ``begin`` and ``end`` markers of RESULTS.md (appended when missing)."""
+    block = f"{begin}\n{section.rstrip()}\n{end}"
     if RESULTS.exists():
         text = RESULTS.read_text(encoding="utf-8")
-        if BEGIN in text and END in text:
-            head, _, rest = text.partition(BEGIN)
-            _, _, tail = rest.partition(END)
+        if begin in text and end in text:
+            head, _, rest = text.partition(begin)
+            _, _, tail = rest.partition(end)
             RESULTS.write_text(head + block + tail, encoding="utf-8")
             return
         RESULTS.write_text(text.rstrip() + "\n\n" + block + "\n", encoding="utf-8")
