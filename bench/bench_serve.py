@@ -32,6 +32,7 @@ import datetime as dt
 import json
 import os
 import shlex
+import shutil
 import socket
 import sqlite3
 import statistics
@@ -42,7 +43,6 @@ import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import anyio
 import asyncpg
@@ -52,10 +52,10 @@ from mcp import Client, StdioServerParameters
 BENCH = Path(__file__).resolve().parent
 sys.path.insert(0, str(BENCH))
 
-from bench_pipeline import count_rows, machine, write_results  # noqa: E402
+from bench_pipeline import count_rows, machine, write_results
 
-from plugyard.history import migrate  # noqa: E402
-from plugyard.history.db import create_engine  # noqa: E402
+from plugyard.history import migrate
+from plugyard.history.db import create_engine
 
 TOOL = "noop"
 BEGIN = "<!-- bench_serve:begin -->"
@@ -81,6 +81,12 @@ class Series:
     rounds: list[list[int]] = field(default_factory=list)
     seconds: list[float] = field(default_factory=list)
     backlog: list[int] = field(default_factory=list)
+    cpu: list[float] = field(default_factory=list)
+    """The server process's CPU seconds per round, its history writing included (measured after the rows landed)."""
+
+    @property
+    def cpu_ms_per_call(self) -> float:
+        return sum(self.cpu) / len(self.all) * 1e3
 
     def rate(self, r: int) -> float:
         return len(self.rounds[r]) / self.seconds[r]
@@ -97,12 +103,34 @@ class Series:
         return len(self.all) / sum(self.seconds)
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU of a process so far (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def newest_child(before: set[int]) -> int:
+    """The pid of the child process this benchmark started since ``before`` (a stdio server)."""
+    me = os.getpid()
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit() and int(entry.name) not in before:
+            with contextlib.suppress(OSError, IndexError):
+                if int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1]) == me:
+                    return int(entry.name)
+    raise RuntimeError("the stdio server's process was not found")
+
+
+def children() -> set[int]:
+    return {int(e.name) for e in Path("/proc").iterdir() if e.name.isdigit()}
+
+
 @dataclass
 class Config:
     """One server process: how to reach it and, when it records, how to count its rows."""
 
     name: str
     clients: list[Client]
+    pid: int
     unwritten: Callable[[int], Awaitable[int]] | None = None
     made: int = 0
     series: Series = field(default_factory=Series)
@@ -177,10 +205,12 @@ async def row_counter(url: str, stack: contextlib.AsyncExitStack) -> Callable[[]
 
 
 @contextlib.asynccontextmanager
-async def http_server(argv: list[str], cwd: Path, port: int, log: Path) -> AsyncIterator[str]:
-    """Start ``argv`` (which serves on ``port``), wait until it answers, yield its MCP URL, stop it."""
+async def http_server(
+    argv: list[str], cwd: Path, port: int, log: Path, env: dict[str, str] | None = None
+) -> AsyncIterator[tuple[str, int]]:
+    """Start ``argv`` (which serves on ``port``), wait until it answers, yield its MCP URL and pid, stop it."""
     with log.open("wb") as err:
-        process = await anyio.open_process(argv, cwd=cwd, stdin=None, stdout=err, stderr=err)
+        process = await anyio.open_process(argv, cwd=cwd, stdin=None, stdout=err, stderr=err, env=env)
         try:
             url = f"http://127.0.0.1:{port}/mcp"
             with anyio.fail_after(60):
@@ -193,7 +223,7 @@ async def http_server(argv: list[str], cwd: Path, port: int, log: Path) -> Async
                         break
                     except httpx2.TransportError:
                         await anyio.sleep(0.1)
-            yield url
+            yield url, process.pid
         finally:
             process.terminate()  # SIGTERM: plugyard drains and flushes its history
             with anyio.move_on_after(30):
@@ -203,7 +233,22 @@ async def http_server(argv: list[str], cwd: Path, port: int, log: Path) -> Async
                 await process.wait()
 
 
-def plugyard_argv(toml: Path, *rest: str) -> list[str]:
+PROBES: list[tuple[str, Path]] = []
+"""(configuration, samples file) of every server run under ``serve_probe.py`` (``--probe``)."""
+
+
+def plugyard_argv(toml: Path, *rest: str, probe: bool = False, py_spy: str | None = None) -> list[str]:
+    if py_spy:
+        # py-spy (pip install py-spy; not a dependency) samples the server it starts: raw stacks into py_spy/.
+        Path(py_spy).mkdir(parents=True, exist_ok=True)
+        out = Path(py_spy) / f"{toml.stem}.txt"
+        PROBES.append((f"py-spy {toml.stem}", out))
+        exe = shutil.which("py-spy") or str(Path(sys.executable).with_name("py-spy"))
+        return [exe, "record", "-r", "250", "-f", "raw", "-o", str(out), "--", *plugyard_argv(toml, *rest)]
+    if probe:
+        out = toml.with_suffix(".probe.json")
+        PROBES.append((f"{toml.stem} {' '.join(rest)}".strip(), out))
+        return [sys.executable, str(BENCH / "serve_probe.py"), str(out), "--config", str(toml), "serve", *rest]
     return [sys.executable, "-m", "plugyard", "--config", str(toml), "serve", *rest]
 
 
@@ -223,6 +268,7 @@ async def client_calls(client: Client, n: int, start: int, out: list[int]) -> No
 async def segment(config: Config, calls_each: int, timed: bool) -> None:
     """Every client of ``config`` makes ``calls_each`` sequential calls, all clients at once."""
     lat: list[int] = []
+    cpu0 = cpu_seconds(config.pid)
     t0 = time.perf_counter()
     async with anyio.create_task_group() as tg:
         for k, client in enumerate(config.clients):
@@ -238,6 +284,8 @@ async def segment(config: Config, calls_each: int, timed: bool) -> None:
         with anyio.fail_after(120):
             while await config.unwritten(config.made) > 0:
                 await anyio.sleep(0.005)
+    if timed:
+        config.series.cpu.append(cpu_seconds(config.pid) - cpu0)
 
 
 async def rotate(configs: list[Config], *, rounds: int, calls_each: int, warmup_each: int, label: str) -> None:
@@ -265,29 +313,42 @@ class TransportResult:
 
 
 async def recorded_configs(
-    tmp: Path, stack: contextlib.AsyncExitStack, postgres: bool, tag: str
-) -> list[tuple[str, str, Path]]:
-    """(name, database url, plugins.toml) of every recorded plugyard of one transport."""
+    tmp: Path, stack: contextlib.AsyncExitStack, args: argparse.Namespace, tag: str
+) -> list[tuple[str, str, Path, dict[str, str] | None]]:
+    """(name, database url, plugins.toml, environment) of every recorded plugyard of one transport; with
+    ``--before DIR``, each also as the plugyard package found in DIR (another version, same run)."""
+    databases = [("SQLite", f"sqlite+aiosqlite:///{tmp / f'{tag}.db'}")]
+    if args.postgres:
+        databases.append(("PostgreSQL", await stack.enter_async_context(postgres_database(tag))))
+    versions: list[tuple[str, dict[str, str] | None]] = [("plugyard", None)]
+    if args.before:
+        versions.insert(0, ("plugyard before", {**os.environ, "PYTHONPATH": str(Path(args.before).resolve())}))
     out = []
-    sqlite_url = f"sqlite+aiosqlite:///{tmp / f'{tag}.db'}"
-    out.append(("plugyard, SQLite", sqlite_url, plugins_toml(tmp / f"{tag}-sqlite.toml", sqlite_url, tmp / f"{tag}-s.j")))
-    if postgres:
-        pg_url = await stack.enter_async_context(postgres_database(tag))
-        out.append(("plugyard, PostgreSQL", pg_url, plugins_toml(tmp / f"{tag}-pg.toml", pg_url, tmp / f"{tag}-p.j")))
+    for db, url in databases:
+        for k, (version, env) in enumerate(versions):
+            if k:  # every version writes a database of its own
+                url = f"sqlite+aiosqlite:///{tmp / f'{tag}-{k}.db'}" if db == "SQLite" else (
+                    await stack.enter_async_context(postgres_database(f"{tag}{k}")))  # fmt: skip
+            stem = f"{tag}-{db.lower()}-{k}"
+            out.append((f"{version}, {db}", url, plugins_toml(tmp / f"{stem}.toml", url, tmp / f"{stem}.j"), env))
     return out
 
 
 async def bench_stdio(tmp: Path, args: argparse.Namespace) -> TransportResult:
     async with contextlib.AsyncExitStack() as stack:
         bare = StdioServerParameters(command=sys.executable, args=[str(BENCH / "bare_server.py")], cwd=tmp)
-        configs = [Config("bare `MCPServer`", [await stack.enter_async_context(Client(bare))])]
+        before = children()
+        first = await stack.enter_async_context(Client(bare))
+        configs = [Config("bare `MCPServer`", [first], newest_child(before))]
         counted: dict[str, Callable[[], Awaitable[int]]] = {}
-        for name, url, toml in await recorded_configs(tmp, stack, args.postgres, "stdio"):
-            argv = plugyard_argv(toml)
-            params = StdioServerParameters(command=argv[0], args=argv[1:], cwd=tmp)
+        for name, url, toml, env in await recorded_configs(tmp, stack, args, "stdio"):
+            argv = plugyard_argv(toml, probe=args.probe, py_spy=args.py_spy)
+            params = StdioServerParameters(command=argv[0], args=argv[1:], cwd=tmp, env=env)
+            before = children()
             client = await stack.enter_async_context(Client(params))
+            pid = newest_child(before)
             count = counted[name] = await row_counter(url, stack)
-            configs.append(Config(name, [client], _unwritten(count)))
+            configs.append(Config(name, [client], pid, _unwritten(count)))
         await rotate(configs, rounds=args.rounds, calls_each=args.stdio_calls, warmup_each=300, label="stdio")
         result = TransportResult("stdio", 1, configs)
         for c in configs[1:]:
@@ -310,15 +371,17 @@ async def bench_http(tmp: Path, args: argparse.Namespace) -> TransportResult:
 
         port = free_port()
         bare_argv = [sys.executable, str(BENCH / "bare_server.py"), "http", str(port)]
-        bare_url = await stack.enter_async_context(http_server(bare_argv, tmp, port, tmp / "bare-http.log"))
-        configs = [Config("bare `MCPServer`", await clients(bare_url))]
+        bare_url, pid = await stack.enter_async_context(http_server(bare_argv, tmp, port, tmp / "bare-http.log"))
+        configs = [Config("bare `MCPServer`", await clients(bare_url), pid)]
         counted: dict[str, Callable[[], Awaitable[int]]] = {}
-        for name, db_url, toml in await recorded_configs(tmp, stack, args.postgres, "http"):
+        for name, db_url, toml, env in await recorded_configs(tmp, stack, args, "http"):
             port = free_port()
-            argv = plugyard_argv(toml, "--transport", "http", "--stateless", "--port", str(port))
-            url = await stack.enter_async_context(http_server(argv, tmp, port, tmp / f"{toml.stem}.log"))
+            argv = plugyard_argv(
+                toml, "--transport", "http", "--stateless", "--port", str(port), probe=args.probe, py_spy=args.py_spy
+            )
+            url, pid = await stack.enter_async_context(http_server(argv, tmp, port, tmp / f"{toml.stem}.log", env))
             count = counted[name] = await row_counter(db_url, stack)
-            configs.append(Config(name, await clients(url), _unwritten(count)))
+            configs.append(Config(name, await clients(url), pid, _unwritten(count)))
         await rotate(configs, rounds=args.rounds, calls_each=args.http_calls, warmup_each=20, label="http")
         result = TransportResult("http", args.clients, configs)
         for c in configs[1:]:
@@ -348,8 +411,8 @@ TRANSPORT_LABEL = {
 def table(results: list[TransportResult]) -> list[str]:
     lines = [
         "| transport | server | calls/s | p50 ms | p99 ms | calls/s ×bare per round: median (min–max) "
-        "| p99 ×bare per round: median (min–max) | pooled calls/s ×bare | pooled p99 ×bare |",
-        "|---|---|---:|---:|---:|---:|---:|---:|---:|",
+        "| p99 ×bare per round: median (min–max) | pooled calls/s ×bare | pooled p99 ×bare | server CPU ms/call |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for res in results:
         label = TRANSPORT_LABEL[res.transport].format(clients=res.clients)
@@ -366,6 +429,7 @@ def table(results: list[TransportResult]) -> list[str]:
                 )
             lines.append(
                 f"| {label} | {c.name} | {s.total_rate:,.0f} | {pct(s.all, 50):.2f} | {pct(s.all, 99):.2f} {ratios}"
+                f" {s.cpu_ms_per_call:.3f} |"
             )
     return lines
 
@@ -400,36 +464,38 @@ def report(results: list[TransportResult], args: argparse.Namespace, wall: float
         for c in res.configs[1:]
         if c.series.backlog
     )
-    return "\n".join([
-        "## Served: plugyard vs a bare `MCPServer`, per transport, tail included (bench_serve.py)",
-        "",
-        f"Run {dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC, `{command.strip()}` ({wall:.0f} s wall).",
-        "",
-        *machine(),
-        f"- 1-minute load average {args.load[0]:.2f} at the start, {args.load[1]:.2f} at the end (2 CPUs, shared: "
-        "other processes ran meanwhile; the rotation spreads their noise over every configuration)",
-        "",
-        "A no-op async tool (`noop(x: int = 0) -> int`, the same function on every server); every server a real "
-        "process, started once; the configurations of a transport take turns, the order rotating every round. "
-        f"stdio: one client, {args.stdio_calls:,} sequential calls a round, against `bench/bare_server.py` "
-        "(the SDK's own stdio server). HTTP: stateless streamable HTTP, "
-        f"{args.clients} `Client`s at once (each its own HTTP connection and session), {args.http_calls} "
-        "sequential calls each a round, against the same bare server run by `MCPServer.run(\"streamable-http\", "
-        "stateless_http=True)` (uvicorn at log level warning, as `plugyard serve` runs it). plugyard: `plugyard "
-        "serve` with the no-op plugin and the history plugin (defaults: batch_size 500, flush_interval 0.2 s), "
-        "the other first-party plugins disabled, recording into a SQLite file or a fresh PostgreSQL database "
-        f"(same machine, default settings). {args.rounds} rounds. The ratios are per round, against the bare "
-        "server of the same round: the median and the spread over rounds; the pooled ratios are over all the "
-        "rounds' calls. After every segment the benchmark waits, untimed, until the history rows are written "
-        f"(median rows not yet written when a recorded segment's last call returned: {backlog or '–'}).",
-        "",
-        *table(results),
-        "",
-        *targets(results),
-        "",
-        f"History rows at the end (must equal the calls made, warm-up included): {rows}.",
-        "",
-    ])
+    return "\n".join(
+        [
+            "## Served: plugyard vs a bare `MCPServer`, per transport, tail included (bench_serve.py)",
+            "",
+            f"Run {dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC, `{command.strip()}` ({wall:.0f} s wall).",
+            "",
+            *machine(),
+            f"- 1-minute load average {args.load[0]:.2f} at the start, {args.load[1]:.2f} at the end (2 CPUs, shared: "
+            "other processes ran meanwhile; the rotation spreads their noise over every configuration)",
+            "",
+            "A no-op async tool (`noop(x: int = 0) -> int`, the same function on every server); every server a real "
+            "process, started once; the configurations of a transport take turns, the order rotating every round. "
+            f"stdio: one client, {args.stdio_calls:,} sequential calls a round, against `bench/bare_server.py` "
+            "(the SDK's own stdio server). HTTP: stateless streamable HTTP, "
+            f"{args.clients} `Client`s at once (each its own HTTP connection and session), {args.http_calls} "
+            'sequential calls each a round, against the same bare server run by `MCPServer.run("streamable-http", '
+            "stateless_http=True)` (uvicorn at log level warning, as `plugyard serve` runs it). plugyard: `plugyard "
+            "serve` with the no-op plugin and the history plugin (defaults: batch_size 500, flush_interval 0.2 s), "
+            "the other first-party plugins disabled, recording into a SQLite file or a fresh PostgreSQL database "
+            f"(same machine, default settings). {args.rounds} rounds. The ratios are per round, against the bare "
+            "server of the same round: the median and the spread over rounds; the pooled ratios are over all the "
+            "rounds' calls. After every segment the benchmark waits, untimed, until the history rows are written "
+            f"(median rows not yet written when a recorded segment's last call returned: {backlog or '–'}).",
+            "",
+            *table(results),
+            "",
+            *targets(results),
+            "",
+            f"History rows at the end (must equal the calls made, warm-up included): {rows}.",
+            "",
+        ]
+    )
 
 
 async def main_async(args: argparse.Namespace) -> list[TransportResult]:
@@ -440,6 +506,14 @@ async def main_async(args: argparse.Namespace) -> list[TransportResult]:
             results.append(await bench_stdio(tmp, args))
         if "http" in args.only:
             results.append(await bench_http(tmp, args))
+        if args.probe or args.py_spy:
+            from serve_probe import summary
+
+            for name, path in PROBES:
+                if name.startswith("py-spy"):
+                    print(f"{name}: {path}", file=sys.stderr)
+                    continue
+                print("\n".join(summary(str(path), name)), file=sys.stderr)
     return results
 
 
@@ -451,6 +525,9 @@ def main() -> int:
     parser.add_argument("--clients", type=int, default=16, help="concurrent HTTP clients")
     parser.add_argument("--only", nargs="+", choices=("stdio", "http"), default=("stdio", "http"))
     parser.add_argument("--no-postgres", dest="postgres", action="store_false")
+    parser.add_argument("--probe", action="store_true", help="run plugyard under bench/serve_probe.py (diagnostic)")
+    parser.add_argument("--before", metavar="DIR", help="also run the plugyard package in DIR (a before/after pair)")
+    parser.add_argument("--py-spy", metavar="DIR", help="sample plugyard servers with py-spy into DIR (diagnostic)")
     parser.add_argument("--write", action="store_true", help="rewrite the serve section of bench/RESULTS.md")
     args = parser.parse_args()
     t0, load0 = time.perf_counter(), os.getloadavg()[0]
