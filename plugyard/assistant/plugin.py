@@ -14,13 +14,9 @@ yet it is found through the ``plugyard`` entry-point group and uses the same hoo
 3. ``cards.enforce_cards`` guarantees at least one valid card; cards are stored for the caller.
 
 The language model (``core/llm``: Anthropic with an API key, else the MCP client's model through
-sampling) is asked by the model classifier, by workflow steps and for cards. On a 2026-07-28 MCP
-session an unanswered sampling question raises ``InputRequired`` wherever it is asked; every layer
-lets it through, the call ends with the question, and the client's retry runs the tool again from
-the top, asking the same questions in the same order (prompts depend only on the request and on
-deterministic work). A workflow run interrupted that way is left ``input_required`` (see
-``workflows.record_input_required``) and the retry makes one new, complete run; no cards are stored
-for the interrupted round.
+sampling) is asked by the model classifier, by workflow steps and for cards; a question the
+client's model answers with a retry of the call raises ``InputRequired``, let through
+(see docs/architecture.md, "Input required").
 """
 
 from __future__ import annotations
@@ -388,8 +384,8 @@ class AssistantPlugin:
                 asked=ASKED,
             )
         except InputRequired as exc:
-            # The client's model was asked for the cards (2026-07-28): the retry runs the workflow
-            # again, so this round's run is not the complete one.
+            # The client's model was asked for the cards: this round's run is not the complete one
+            # (see docs/architecture.md, "Input required").
             await record_input_required(
                 store,
                 result.run_id,

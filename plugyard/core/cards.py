@@ -8,9 +8,8 @@ Enforcement (``enforce_cards``), in order:
    run's state by the workflow (``Workflow.fallback_card``), itself validated, else a generic one.
 
 So every run ends with at least one valid card, and invalid model output never reaches the user.
-Asking the client's model on a 2026-07-28 session may raise ``InputRequired`` from step 2: it is
-let through (the tool runs again with the answer); the prompt is built from the request and the
-run's summary only, so the rerun asks the same question.
+``InputRequired`` from step 2 is let through; the prompt is built from the request and the run's
+summary only (see docs/architecture.md, "Input required").
 """
 
 from __future__ import annotations
@@ -116,8 +115,7 @@ async def enforce_cards(
     """At least one valid card for a run: the workflow's, else the model's, else a deterministic one.
     ``asked`` opens the model's prompt: who asked whom (the caller's persona, if it has one).
 
-    Raises ``InputRequired`` only when the client's model was asked and its answer comes with the
-    client's retry of the call (2026-07-28 sampling)."""
+    Raises ``InputRequired`` only when the client's model was asked (see docs/architecture.md, "Input required")."""
     cards, rejected = validate_cards(produced, known_tools=known_tools)
     origin: Origin = "workflow"
     if not cards:

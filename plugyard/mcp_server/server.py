@@ -238,7 +238,7 @@ class PlugyardServer(FeatureServer):
             return CallToolResult(content=[TextContent(type="text", text=str(exc))], is_error=True)
         meta = {CALL_ID_META: outcome.call.call_id}
         if channel is not None and channel.pending and isinstance(_cause(outcome.error), InputRequired):
-            # 2026-07-28: the tool asked its client something; it runs again with the answer.
+            # The tool asked its client; it runs again with the answer (see docs/architecture.md, "Input required").
             return channel.input_required()
         if not outcome.success:
             return CallToolResult(content=[TextContent(type="text", text=outcome.message)], is_error=True, _meta=meta)
