@@ -18,9 +18,11 @@ from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
 from typing import Any, TypeVar
 
+import anthropic
 import httpx2 as httpx
 import pytest
 
+from plugyard.core import llm
 from plugyard.core.config import Config, parse_config
 from plugyard.core.host import PluginHost
 from plugyard.history.plugin import HistoryPlugin
@@ -464,3 +466,51 @@ def isolated_sys_path() -> Iterator[None]:
     saved = list(sys.path)
     yield
     sys.path[:] = saved
+
+
+# -- the Anthropic API: the real SDK against an in-process fake (the only mock the suite uses) -------
+
+
+def anthropic_message(content: list[dict[str, Any]]) -> dict[str, Any]:
+    return {
+        "id": "msg_test",
+        "type": "message",
+        "role": "assistant",
+        "model": "claude-test",
+        "content": content,
+        "stop_reason": "end_turn",
+        "stop_sequence": None,
+        "usage": {"input_tokens": 10, "output_tokens": 10},
+    }
+
+
+class FakeAnthropic:
+    """Answers POST /v1/messages with whatever ``answer(request_json)`` returns; records requests."""
+
+    def __init__(self, answer: Callable[[dict[str, Any]], list[dict[str, Any]]]) -> None:
+        self.answer = answer
+        self.requests: list[dict[str, Any]] = []
+
+    def handle(self, request: httpx.Request) -> httpx.Response:
+        assert request.url.path == "/v1/messages"
+        body = json.loads(request.content)
+        self.requests.append(body)
+        return httpx.Response(200, json=anthropic_message(self.answer(body)))
+
+
+@pytest.fixture
+def fake_anthropic(monkeypatch: pytest.MonkeyPatch) -> Callable[..., FakeAnthropic]:
+    """The real SDK, with ANTHROPIC_API_KEY set, talking to an in-process fake of the API."""
+
+    def install(answer: Callable[[dict[str, Any]], list[dict[str, Any]]]) -> FakeAnthropic:
+        fake = FakeAnthropic(answer)
+        monkeypatch.setenv(llm.API_KEY_ENV, "sk-test")
+        client = anthropic.AsyncAnthropic(
+            api_key="sk-test",
+            max_retries=0,
+            http_client=httpx.AsyncClient(transport=httpx.MockTransport(fake.handle)),
+        )
+        monkeypatch.setitem(llm._clients, "override", client)
+        return fake
+
+    return install
