@@ -291,7 +291,7 @@ class AssistantPlugin:
             intent=verdict.intent,
             plugin=registered.plugin,
             store=store,
-            progress=ctx._progress,
+            progress=ctx.report_progress,
             max_steps=self.settings.max_steps,
             step_timeout=self.settings.step_timeout,
         )
@@ -327,7 +327,7 @@ class AssistantPlugin:
             intent=row["intent"],
             plugin=registered.plugin,
             store=store,
-            progress=ctx._progress,
+            progress=ctx.report_progress,
             resume=row,
             max_steps=self.settings.max_steps,
             step_timeout=self.settings.step_timeout,

@@ -142,7 +142,7 @@ async def complete(prompt: str, *, system: str | None = None, max_tokens: int = 
             return await sampler.sample(prompt, system=system, max_tokens=max_tokens, temperature=None)
     except (anyio.get_cancelled_exc_class(), InputRequired):
         raise
-    except Exception as exc:
+    except Exception as exc:  # noqa: BLE001 - a model's fault (API, client, transport) is logged, never raised
         log.warning("language model (%s) failed: %s: %s", which, type(exc).__name__, exc)
     return None
 
@@ -201,6 +201,6 @@ async def structured(
         raise
     except (ValueError, pydantic.ValidationError) as exc:
         log.warning("language model (%s) gave an invalid %s: %s", which, name, str(exc)[:300])
-    except Exception as exc:
+    except Exception as exc:  # noqa: BLE001 - a model's fault (API, client, transport) is logged, never raised
         log.warning("language model (%s) failed: %s: %s", which, type(exc).__name__, exc)
     return None

@@ -86,7 +86,7 @@ class McpClientChannel:
         )
         try:
             await self._ctx.session.send_notification(notification, related_request_id=self._ctx.request_id)
-        except Exception as exc:  # a log line must never fail the tool
+        except Exception as exc:  # noqa: BLE001 - a log line (lost connection, closed stream) never fails the tool
             log.debug("log message to the client dropped: %s", exc)
 
     # -- sampling and elicitation ------------------------------------------------------------

@@ -66,8 +66,8 @@ def _output_metadata(tool: Tool) -> FuncMetadata | None:
         structured = False
     try:
         return func_metadata(tool.fn, skip_names=skip, structured_output=structured)
-    except Exception as exc:
-        # The tool still serves; its results are sent as unstructured content.
+    except Exception as exc:  # noqa: BLE001 - a plugin's signature the SDK cannot take: the tool still serves
+        # Its results are sent as unstructured content.
         log.warning("tool %r of plugin %r: no output schema (%s)", tool.name, tool.plugin, exc)
         return None
 
@@ -83,8 +83,8 @@ _UNSTRUCTURED = FuncMetadata(arg_model=_NoArguments)
 def _return_annotation(tool: Tool) -> Any:
     try:
         return typing.get_type_hints(tool.fn, include_extras=True).get("return")
-    except Exception:
-        return None
+    except (NameError, TypeError, AttributeError, SyntaxError):
+        return None  # unresolvable annotations: no declared return type
 
 
 def _structured_metadata(tool: Tool) -> FuncMetadata | None:
@@ -245,7 +245,7 @@ class PlugyardServer(FeatureServer):
         output = outputs.get(name)
         try:
             result = tool_result(outcome.result, output or _UNSTRUCTURED, structured.get(name))
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 - a plugin's result that fits no schema is a failed call, not a crash
             tool = host.tools.get(name)
             plugin = tool.plugin if tool else "?"
             log.warning(

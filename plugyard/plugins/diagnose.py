@@ -145,59 +145,89 @@ def _marker_column(markers: str, frame: _RawFrame) -> int | None:
 
 
 def _parse_blocks(lines: list[str]) -> list[_Block]:
-    blocks: list[_Block] = []
-    current: _Block | None = None
-    pending: Relation | None = None
-    frame_indent = 0
-    in_message = False
+    parser = _BlockParser()
     for raw in lines:
-        line = raw.rstrip()
+        parser.feed(raw.rstrip())
+    return [b for b in parser.blocks if b.exc_type is not None]
+
+
+class _BlockParser:
+    """Reads a traceback line by line into blocks (one per exception of a chain)."""
+
+    def __init__(self) -> None:
+        self.blocks: list[_Block] = []
+        self.current: _Block | None = None
+        self.pending: Relation | None = None
+        self.frame_indent = 0
+        self.in_message = False
+
+    def feed(self, line: str) -> None:
         stripped = line.strip()
-        if stripped == _HEADER or stripped in _CHAIN:
-            if stripped == _HEADER:
-                current = _Block(relation=pending)
-                blocks.append(current)
-                pending = None
-            else:
-                pending = _CHAIN[stripped]
-            in_message = False
-            continue
-        frame = _FRAME.match(line)
-        if frame:
-            if current is None or current.exc_type is not None:
-                # Frames without a header: SyntaxError output, or a paste missing its first line.
-                current = _Block(relation=pending)
-                blocks.append(current)
-                pending = None
-            frame_indent, in_message = len(frame.group(1)), False
-            current.frames.append(_RawFrame(frame["file"], int(frame["line"]), frame["func"]))
-            continue
+        if self._header(stripped) or self._frame(line):
+            return
+        current = self.current
         if current is None:
-            continue
-        if in_message:
+            return
+        if self.in_message:
             if stripped:
                 current.message.append(line)
             else:
-                in_message = False
-            continue
+                self.in_message = False
+            return
+        if not self._frame_detail(current, line, stripped):
+            self._exception_line(current, stripped)
+
+    def _start_block(self) -> _Block:
+        self.current = _Block(relation=self.pending)
+        self.blocks.append(self.current)
+        self.pending = None
+        return self.current
+
+    def _header(self, stripped: str) -> bool:
+        """'Traceback (most recent call last):' opens a block; a chain line says how the next relates."""
+        if stripped == _HEADER:
+            self._start_block()
+        elif stripped in _CHAIN:
+            self.pending = _CHAIN[stripped]
+        else:
+            return False
+        self.in_message = False
+        return True
+
+    def _frame(self, line: str) -> bool:
+        frame = _FRAME.match(line)
+        if not frame:
+            return False
+        current = self.current
+        if current is None or current.exc_type is not None:
+            # Frames without a header: SyntaxError output, or a paste missing its first line.
+            current = self._start_block()
+        self.frame_indent, self.in_message = len(frame.group(1)), False
+        current.frames.append(_RawFrame(frame["file"], int(frame["line"]), frame["func"]))
+        return True
+
+    def _frame_detail(self, current: _Block, line: str, stripped: str) -> bool:
+        """A frame's repeat count, its source line or its position markers."""
         repeated = _REPEATED.match(line)
         if repeated and current.frames:
             current.frames[-1].repeated = int(repeated.group(1))
-            continue
-        if current.exc_type is None and current.frames and stripped and _indent(line) > frame_indent:
+            return True
+        if current.exc_type is None and current.frames and stripped and _indent(line) > self.frame_indent:
             last = current.frames[-1]
             if _MARKERS.match(line):
                 if last.code is not None and last.column is None:
                     last.column = _marker_column(line, last)
             elif last.code is None:
                 last.code, last.code_indent = stripped, _indent(line)
-            continue
+            return True
+        return False
+
+    def _exception_line(self, current: _Block, stripped: str) -> None:
         exc = _EXC_LINE.match(stripped)
         if current.exc_type is None and exc and _looks_like_exception(exc["type"], exc["msg"] is not None):
             current.exc_type = exc["type"]
             current.message = [exc["msg"] or ""]
-            in_message = True
-    return [b for b in blocks if b.exc_type is not None]
+            self.in_message = True
 
 
 def _loose_error(lines: list[str]) -> tuple[str, str] | None:
