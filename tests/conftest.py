@@ -159,8 +159,30 @@ async def _build_template(name: str) -> None:
             await conn.execute(f'ALTER DATABASE "{building}" RENAME TO "{name}"')
         finally:
             await conn.execute(_TEMPLATE_UNLOCK, name)
+        await _drop_old_templates(conn)
     finally:
         await conn.close()
+
+
+KEEP_TEMPLATES = 8
+
+
+async def _drop_old_templates(conn: Any) -> None:
+    """Keep the newest few templates (checkouts with other migrations share the server); a run whose
+    template goes builds it again (`_create_database`)."""
+    import asyncpg
+
+    old = await conn.fetch(
+        "SELECT datname FROM pg_database WHERE datname LIKE 'plugyard\\_tpl\\_%'"
+        " AND datname NOT LIKE '%\\_build' ORDER BY oid DESC OFFSET $1",
+        KEEP_TEMPLATES,
+    )
+    for row in old:
+        try:
+            await conn.execute(f'ALTER DATABASE "{row["datname"]}" IS_TEMPLATE false')
+            await conn.execute(f'DROP DATABASE IF EXISTS "{row["datname"]}"')
+        except asyncpg.PostgresError:
+            pass  # being copied right now, or already gone: the next build tries again
 
 
 @functools.cache
