@@ -191,18 +191,40 @@ def _number(text: str) -> int | None:
 
 
 def parse_deadline(message: str, today: date) -> date | None:
-    """A deadline stated in the message (English or Chinese), or None."""
+    """A deadline stated in the message (English or Chinese), or None: the first of the readers below
+    that finds one, most explicit first."""
     text = message.lower()
-    if m := re.search(r"(\d{4})-(\d{1,2})-(\d{1,2})", text):
-        return date(int(m[1]), int(m[2]), int(m[3]))
+    for read in _DEADLINE_READERS:
+        found = read(text, today)
+        if found is not None:
+            return found
+    return None
+
+
+def _this_or_next_year(today: date, month: int, day: int) -> date:
+    d = date(today.year, month, day)
+    return d if d >= today else date(today.year + 1, d.month, d.day)
+
+
+def _iso_date(text: str, today: date) -> date | None:
+    m = re.search(r"(\d{4})-(\d{1,2})-(\d{1,2})", text)
+    return date(int(m[1]), int(m[2]), int(m[3])) if m else None
+
+
+def _month_day(text: str, today: date) -> date | None:
     if m := re.search(r"\b(" + "|".join(_MONTHS) + r")\s+(\d{1,2})(st|nd|rd|th)?\b", text):
-        d = date(today.year, _MONTHS[m[1]], int(m[2]))
-        return d if d >= today else date(today.year + 1, d.month, d.day)
+        return _this_or_next_year(today, _MONTHS[m[1]], int(m[2]))
     if m := re.search(r"(\d{1,2})月(\d{1,2})[日号]", text):
-        d = date(today.year, int(m[1]), int(m[2]))
-        return d if d >= today else date(today.year + 1, d.month, d.day)
-    if re.search(r"\b(tomorrow)\b|明天|明早", text):
-        return today + timedelta(days=1)
+        return _this_or_next_year(today, int(m[1]), int(m[2]))
+    return None
+
+
+def _tomorrow(text: str, today: date) -> date | None:
+    return today + timedelta(days=1) if re.search(r"\b(tomorrow)\b|明天|明早", text) else None
+
+
+def _in_so_many(text: str, today: date) -> date | None:
+    """In N days, weeks or months (一两二... in Chinese)."""
     if m := re.search(r"\bin (\w+) (day|week|month)s?\b", text):
         n = _number(m[1])
         if n:
@@ -211,6 +233,10 @@ def parse_deadline(message: str, today: date) -> date | None:
         n = _number(m[1])
         if n:
             return today + timedelta(days=n * (1 if m[2] == "天" else 30 if m[2].endswith("月") else 7))
+    return None
+
+
+def _weekday(text: str, today: date) -> date | None:
     if m := re.search(r"\b(next )?(monday|tuesday|wednesday|thursday|friday|saturday|sunday)\b", text):
         ahead = (_WEEKDAYS[m[2]] - today.weekday()) % 7 or 7
         return today + timedelta(days=ahead + (7 if m[1] and ahead < 7 - today.weekday() else 0))
@@ -219,12 +245,25 @@ def parse_deadline(message: str, today: date) -> date | None:
         if m[1] in ("下周", "下星期"):
             ahead = 7 - today.weekday() + _WEEKDAYS[m[2]]
         return today + timedelta(days=ahead)
+    return None
+
+
+def _next_week_or_month_end(text: str, today: date) -> date | None:
     if re.search(r"next week|下周", text):
         return today + timedelta(days=7)
     if re.search(r"end of (the )?month|月底", text):
-        nxt = date(today.year + (today.month == 12), today.month % 12 + 1, 1)
-        return nxt - timedelta(days=1)
+        return date(today.year + (today.month == 12), today.month % 12 + 1, 1) - timedelta(days=1)
     return None
+
+
+_DEADLINE_READERS: tuple[Callable[[str, date], date | None], ...] = (
+    _iso_date,
+    _month_day,
+    _tomorrow,
+    _in_so_many,
+    _weekday,
+    _next_week_or_month_end,
+)
 
 
 # -- TaskDecomposition --------------------------------------------------------------------------
