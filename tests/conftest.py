@@ -3,6 +3,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import functools
+import hashlib
 import json
 import os
 import signal
@@ -17,9 +18,11 @@ from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
 from typing import Any, TypeVar
 
+import anthropic
 import httpx2 as httpx
 import pytest
 
+from plugyard.core import llm
 from plugyard.core.config import Config, parse_config
 from plugyard.core.host import PluginHost
 from plugyard.history.plugin import HistoryPlugin
@@ -50,9 +53,12 @@ def db_path(tmp_path: Path) -> Path:
 # -- databases: every test that takes `db_url` runs on SQLite and on a real PostgreSQL ----------
 #
 # Each PostgreSQL test gets a database of its own, created on the server's maintenance database
-# and dropped (WITH (FORCE)) afterwards. PostgreSQL tests are skipped only when no server answers
-# AND $CI is unset; the run's header and summary say so. Tests about SQLite itself (WAL, file
-# locking) carry @pytest.mark.sqlite_only("why").
+# and dropped (WITH (FORCE)) afterwards. It is a copy of a template migrated to head once
+# (`CREATE DATABASE ... TEMPLATE`, see `migrated_template`), as an operator's `plugyard db upgrade`
+# leaves it; a test that needs an empty one (migrations from nothing) carries
+# @pytest.mark.empty_database("why"), and `postgres_url` is always empty. PostgreSQL tests are
+# skipped only when no server answers AND $CI is unset; the run's header and summary say so. Tests
+# about SQLite itself (WAL, file locking) carry @pytest.mark.sqlite_only("why").
 
 POSTGRES_ADMIN_URL = os.environ.get("PLUGYARD_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/postgres")
 BACKENDS = ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
@@ -106,9 +112,124 @@ def _postgres_url(database: str) -> str:
     return url.render_as_string(hide_password=False)
 
 
+def template_name() -> str:
+    """The migrated template's name: the head revision and a digest of the migration scripts, so a
+    changed migration (on this branch or another checkout sharing the server) gets its own."""
+    from plugyard.history import migrate
+
+    scripts = Path(migrate.__file__).parent.parent / "migrations"
+    digest = hashlib.sha256()
+    for path in sorted([scripts / "env.py", *(scripts / "versions").glob("*.py")]):
+        digest.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")
+    return f"plugyard_tpl_{migrate.head()}_{digest.hexdigest()[:12]}"
+
+
+# Session-level advisory lock on the maintenance database: one process builds a given template,
+# the others wait for it and find it built.
+_TEMPLATE_LOCK = "SELECT pg_advisory_lock(hashtext($1))"
+_TEMPLATE_UNLOCK = "SELECT pg_advisory_unlock(hashtext($1))"
+
+
+async def _build_template(name: str) -> None:
+    import asyncpg
+
+    from plugyard.history import migrate
+    from plugyard.history.db import create_engine
+
+    conn = await asyncpg.connect(POSTGRES_ADMIN_URL, timeout=5)
+    try:
+        await conn.execute(_TEMPLATE_LOCK, name, timeout=120)
+        try:
+            if await conn.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", name):
+                return  # built by an earlier run, or by another process while this one waited
+            # Built under another name and renamed when complete: a run killed mid-build leaves
+            # only `<name>_build`, which the next builder (holding the lock) drops.
+            building = f"{name}_build"
+            await conn.execute(f'DROP DATABASE IF EXISTS "{building}" WITH (FORCE)')
+            await conn.execute(f'CREATE DATABASE "{building}"')
+            engine = create_engine(_postgres_url(building))
+            try:
+                await migrate.upgrade(engine)
+            finally:
+                await engine.dispose()
+            # No connections to a template, ever: CREATE DATABASE ... TEMPLATE refuses to copy a
+            # database someone is connected to. (RENAME waits, as CREATE does, up to 5 s for the
+            # migration's backend to finish exiting.)
+            await conn.execute(f'ALTER DATABASE "{building}" WITH ALLOW_CONNECTIONS false IS_TEMPLATE true')
+            await conn.execute(f'ALTER DATABASE "{building}" RENAME TO "{name}"')
+        finally:
+            await conn.execute(_TEMPLATE_UNLOCK, name)
+        await _drop_old_templates(conn)
+    finally:
+        await conn.close()
+
+
+KEEP_TEMPLATES = 8
+
+
+async def _drop_old_templates(conn: Any) -> None:
+    """Keep the newest few templates (checkouts with other migrations share the server); a run whose
+    template goes builds it again (`_create_database`)."""
+    import asyncpg
+
+    old = await conn.fetch(
+        "SELECT datname FROM pg_database WHERE datname LIKE 'plugyard\\_tpl\\_%'"
+        " AND datname NOT LIKE '%\\_build' ORDER BY oid DESC OFFSET $1",
+        KEEP_TEMPLATES,
+    )
+    for row in old:
+        try:
+            await conn.execute(f'ALTER DATABASE "{row["datname"]}" IS_TEMPLATE false')
+            await conn.execute(f'DROP DATABASE IF EXISTS "{row["datname"]}"')
+        except asyncpg.PostgresError:
+            pass  # being copied right now, or already gone: the next build tries again
+
+
+@functools.cache
+def migrated_template() -> str:
+    """The name of a database at head to copy per test: reused across runs while the migrations
+    are unchanged, built (once, whoever comes first) when they changed."""
+    name = template_name()
+    _run_async(_build_template(name))
+    return name
+
+
+async def _clone(name: str, template: str) -> None:
+    import asyncpg
+
+    for attempt in range(5):
+        try:
+            await _admin(f'CREATE DATABASE "{name}" TEMPLATE "{template}"')
+            return
+        except asyncpg.ObjectInUseError:
+            # Someone is connected to the template (nobody should be: it allows no connections).
+            if attempt == 4:
+                raise
+            await asyncio.sleep(0.2 * (attempt + 1))
+
+
+_cloned: set[str] = set()
+
+
+def _create_database(name: str, *, migrated: bool) -> None:
+    import asyncpg
+
+    if not migrated:
+        _run_async(_admin(f'CREATE DATABASE "{name}"'))
+        return
+    try:
+        _run_async(_clone(name, migrated_template()))
+    except asyncpg.InvalidCatalogNameError:
+        # The template went away under this run (dropped by hand): build it again.
+        migrated_template.cache_clear()
+        _run_async(_clone(name, migrated_template()))
+    _cloned.add(_postgres_url(name))
+
+
 @contextmanager
-def postgres_database() -> Iterator[str]:
-    """A fresh, empty PostgreSQL database for one test: its ``postgresql+asyncpg://`` URL."""
+def postgres_database(*, migrated: bool = False) -> Iterator[str]:
+    """A fresh PostgreSQL database for one test, empty or (``migrated``) at head: its
+    ``postgresql+asyncpg://`` URL."""
     why = postgres_unavailable()
     if why is not None:
         message = f"PostgreSQL at {POSTGRES_ADMIN_URL} is not reachable ({why})"
@@ -116,16 +237,22 @@ def postgres_database() -> Iterator[str]:
             pytest.fail(f"{message}; CI is set, so PostgreSQL tests may not be skipped")
         pytest.skip(f"{message}; set CI=1 to make this a failure")
     name = f"plugyard_test_{uuid.uuid4().hex[:16]}"
-    _run_async(_admin(f'CREATE DATABASE "{name}"'))
+    _create_database(name, migrated=migrated)
+    url = _postgres_url(name)
     try:
-        yield _postgres_url(name)
+        yield url
     finally:
+        _cloned.discard(url)
         _run_async(_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers", "sqlite_only(reason): the test is about SQLite itself; db_url is not run on PostgreSQL"
+    )
+    config.addinivalue_line(
+        "markers",
+        "empty_database(reason): db_url on PostgreSQL is an empty database, not a copy of the migrated template",
     )
 
 
@@ -153,11 +280,14 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
 
 @pytest.fixture
 def db_url(request: pytest.FixtureRequest, db_path: Path) -> Iterator[str]:
-    """An empty history database: a SQLite file, or a fresh PostgreSQL database."""
+    """A history database of the test's own: a SQLite file not yet created (whoever opens it
+    migrates it, as in dev mode), or a fresh PostgreSQL database at head (as `plugyard db upgrade`
+    leaves it; empty under @pytest.mark.empty_database)."""
     if getattr(request, "param", "sqlite") == "sqlite":
         yield f"sqlite+aiosqlite:///{db_path}"
         return
-    with postgres_database() as url:
+    empty = request.node.get_closest_marker("empty_database") is not None
+    with postgres_database(migrated=not empty) as url:
         yield url
 
 
@@ -207,8 +337,9 @@ def sample_plugin() -> Any:
 
 @pytest.fixture
 def config(db_url: str) -> Config:
-    if is_postgres(db_url):
-        # Servers never migrate PostgreSQL themselves: play the operator's `plugyard db upgrade`.
+    if is_postgres(db_url) and db_url not in _cloned:
+        # Servers never migrate PostgreSQL themselves: play the operator's `plugyard db upgrade`
+        # (a copy of the migrated template is at head already).
         upgrade_to_head(db_url)
     return parse_config({"database": {"url": db_url}, "plugins": {"history": {"flush_interval": 0.05}}})
 
@@ -357,3 +488,51 @@ def isolated_sys_path() -> Iterator[None]:
     saved = list(sys.path)
     yield
     sys.path[:] = saved
+
+
+# -- the Anthropic API: the real SDK against an in-process fake (the only mock the suite uses) -------
+
+
+def anthropic_message(content: list[dict[str, Any]]) -> dict[str, Any]:
+    return {
+        "id": "msg_test",
+        "type": "message",
+        "role": "assistant",
+        "model": "claude-test",
+        "content": content,
+        "stop_reason": "end_turn",
+        "stop_sequence": None,
+        "usage": {"input_tokens": 10, "output_tokens": 10},
+    }
+
+
+class FakeAnthropic:
+    """Answers POST /v1/messages with whatever ``answer(request_json)`` returns; records requests."""
+
+    def __init__(self, answer: Callable[[dict[str, Any]], list[dict[str, Any]]]) -> None:
+        self.answer = answer
+        self.requests: list[dict[str, Any]] = []
+
+    def handle(self, request: httpx.Request) -> httpx.Response:
+        assert request.url.path == "/v1/messages"
+        body = json.loads(request.content)
+        self.requests.append(body)
+        return httpx.Response(200, json=anthropic_message(self.answer(body)))
+
+
+@pytest.fixture
+def fake_anthropic(monkeypatch: pytest.MonkeyPatch) -> Callable[..., FakeAnthropic]:
+    """The real SDK, with ANTHROPIC_API_KEY set, talking to an in-process fake of the API."""
+
+    def install(answer: Callable[[dict[str, Any]], list[dict[str, Any]]]) -> FakeAnthropic:
+        fake = FakeAnthropic(answer)
+        monkeypatch.setenv(llm.API_KEY_ENV, "sk-test")
+        client = anthropic.AsyncAnthropic(
+            api_key="sk-test",
+            max_retries=0,
+            http_client=httpx.AsyncClient(transport=httpx.MockTransport(fake.handle)),
+        )
+        monkeypatch.setitem(llm._clients, "override", client)
+        return fake
+
+    return install

@@ -7,8 +7,8 @@ classify (``intents.classify``), read the request (``reading``: topic, goal, dea
 caller's arguments win), then a quick task is answered by a tool when one can (``quick``), else a
 workflow runs with the request, and the cards it ends with (``cards``) are stored without repeats
 (``store``). The answer is the structured result (``results``) and a Markdown block (``markdown``).
-A question to the client's model may stop the call (``InputRequired``, 2026-07-28 sampling): see the
-architecture document for how the retry runs it again.
+A question to the client's model may stop the call (``InputRequired``): see docs/architecture.md,
+"Input required".
 """
 
 from __future__ import annotations

@@ -60,8 +60,8 @@ class ToolContext:
     ) -> str:
         """Ask the client's language model (MCP sampling) and return its text.
 
-        Raises ``plugyard.ClientFeatureUnavailable`` when the client declared no sampling. On
-        2026-07-28 sessions the tool is run again with the answer (see ``plugyard.InputRequired``).
+        Raises ``plugyard.ClientFeatureUnavailable`` when the client declared no sampling. The tool
+        may be run again with the answer (see docs/architecture.md, "Input required").
         """
         if self._client is None:
             raise ClientFeatureUnavailable(f"tool {self.tool_name!r}: no MCP client to sample from")
@@ -71,8 +71,8 @@ class ToolContext:
         """Ask the user for values shaped by ``schema`` (a pydantic model of flat primitive fields).
 
         Returns a ``plugyard.Elicitation`` (accept with ``data``, decline or cancel). Raises
-        ``plugyard.ClientFeatureUnavailable`` when the client declared no elicitation. On 2026-07-28
-        sessions the tool is run again with the answer (see ``plugyard.InputRequired``).
+        ``plugyard.ClientFeatureUnavailable`` when the client declared no elicitation. The tool may
+        be run again with the answer (see docs/architecture.md, "Input required").
         """
         if self._client is None:
             raise ClientFeatureUnavailable(f"tool {self.tool_name!r}: no MCP client to ask")

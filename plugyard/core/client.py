@@ -3,16 +3,8 @@
 The MCP adapter installs a ``ClientChannel`` for each call; ``ToolContext.log``, ``.sample`` and
 ``.elicit`` go through it. Core never imports the SDK: this module only says what a channel does.
 
-Protocol versions (the adapter's channel decides):
-
-- 2025-11-25 handshake sessions: sampling and elicitation are requests sent to the client in the
-  middle of the call; the tool's code simply awaits the answer.
-- 2026-07-28 sessions cannot carry a request mid-call. There, the first ``sample``/``elicit`` a tool
-  reaches ends that run with ``InputRequired``: the client gets the question, answers, and calls the
-  tool again with the answer attached; the tool runs again from the top and this time the same
-  question returns the answer at once. So code before a question must be safe to run twice
-  (read-only, or idempotent). Each run is a recorded call; the one that stopped to ask has
-  ``error_type == "InputRequired"``.
+On 2025-11-25 sessions a question is a request sent to the client mid-call; on 2026-07-28 it may
+end the run with ``InputRequired`` and the tool runs again with the answer (see docs/architecture.md, "Input required").
 """
 
 from __future__ import annotations

@@ -104,8 +104,8 @@ class PromptArgumentsInvalid(PlugyardError):
 
 
 class InputRequired(PlugyardError):
-    """Raised inside a tool on 2026-07-28 sessions when it asks a question not answered yet.
+    """Raised inside a tool when it asks its client a question not answered yet
+    (see docs/architecture.md, "Input required").
 
-    Do not catch it: the adapter turns it into the protocol's input-required answer and the client
-    calls the tool again with the answer. (A tool that catches ``Exception`` should re-raise it.)
+    Do not catch it (a tool that catches ``Exception`` should re-raise it).
     """

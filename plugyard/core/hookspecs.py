@@ -67,9 +67,9 @@ def register_tools(register: Callable[..., None]) -> None:
     (content plus structured content; ``Annotated[plugyard.ToolResult, Model]`` publishes ``Model``
     as the output schema). From the ``ToolContext``: ``report_progress``, ``log(level, message)``,
     ``sample(prompt)`` (the client's model), ``elicit(message, Model)`` (the user) and
-    ``notify_resource_updated(uri)``. On 2026-07-28 sessions a tool that samples or elicits runs
-    again from the top once the client answered (see ``plugyard.InputRequired``): keep what comes
-    before the question safe to repeat.
+    ``notify_resource_updated(uri)``. A tool that samples or elicits may run again from the top once
+    the client answered: keep what comes before the question safe to repeat
+    (see docs/architecture.md, "Input required").
 
     A name already registered by another plugin is an error naming both plugins.
     """
@@ -122,9 +122,8 @@ def register_intent_classifiers(register: Callable[..., None]) -> None:
     classifier's vote over several intents). A ``fallback`` classifier (a language model, say) is
     asked only when the others together stay below the quick_task confidence threshold.
 
-    A classifier that raises is ignored, except for ``plugyard.InputRequired``: ``plugyard.ask_model``
-    raises it when the client's model answers through a 2026-07-28 retry of the call. Let it through,
-    and build the prompt from the message alone, so the rerun asks the same question.
+    A classifier that raises is ignored; let ``plugyard.InputRequired`` (from ``plugyard.ask_model``)
+    through and build the prompt from the message alone (see docs/architecture.md, "Input required").
     """
 
 
@@ -140,11 +139,10 @@ def register_workflows(register: Callable[..., None]) -> None:
     intent that needs collaboration; a tool declaring the capability ``"run_workflow"`` (taking the
     user's request as ``message``) gets one prompt per workflow, ``run_<workflow>``, pointing at it.
 
-    A step that raises fails the run, except for ``plugyard.InputRequired`` (``run.ask`` or
-    ``run.complete`` reached the client's model on a 2026-07-28 session): the run stops
-    (``input_required``) and the client's retry runs the workflow again from the start as a new run.
-    So word a step's questions from its state alone, and keep what comes before them safe to repeat:
-    tools called before the question are called again (each call is recorded).
+    A step that raises fails the run; ``plugyard.InputRequired`` (from ``run.ask`` / ``run.complete``)
+    instead stops the round, and the retry runs the workflow again as a new run: word a step's
+    questions from its state alone, and keep what comes before them safe to repeat
+    (see docs/architecture.md, "Input required").
     """
 
 

@@ -111,8 +111,7 @@ async def _ask(entry: RegisteredClassifier, message: str) -> IntentResult | None
         if inspect.isawaitable(result):
             result = await result
     except (anyio.get_cancelled_exc_class(), InputRequired):
-        # InputRequired: a model classifier asked the client's model (2026-07-28); the tool runs
-        # again with the answer, and the classifiers are asked again in the same order.
+        # InputRequired: a model classifier asked the client's model (see docs/architecture.md, "Input required").
         raise
     except Exception:
         log.exception("intent classifier %r of plugin %r failed; ignored", entry.name, entry.plugin)
@@ -133,8 +132,7 @@ async def classify(
     """Ask every classifier, combine their answers, and below ``threshold`` call it quick_task.
 
     Fallback classifiers are asked only when the others together stay below the threshold. A
-    classifier that fails is ignored, but ``InputRequired`` (a question for the client's model on a
-    2026-07-28 session) propagates: the caller runs again once the client has answered.
+    classifier that fails is ignored, but ``InputRequired`` propagates (see docs/architecture.md, "Input required").
     """
     votes: list[dict[str, Any]] = []
     answered: list[tuple[IntentResult, float]] = []

@@ -14,13 +14,9 @@ Nothing here raises for a model's fault: an API error, a refusal or output that 
 is logged and reported as None. Core never imports the MCP SDK: the adapter hands a ``Sampler`` (the
 request's client channel) in through ``use_sampler``.
 
-Sampling works on both MCP protocol versions. On 2025-11-25 sessions the question is a request sent
-to the client mid-call. On 2026-07-28 the first unanswered question raises ``InputRequired``, which
-``complete`` and ``structured`` let through (as must every caller between here and the tool): the
-call ends with the question, the client answers and calls the tool again, and the tool runs again
-from the top. Each question is matched to its answer by its order in the run and by its wording, so
-the code asking must ask the same questions, in the same order, worded the same, on every run:
-prompts are built from the request and from deterministic work only (no clock, no randomness).
+Sampling works on both MCP protocol versions; ``complete`` and ``structured`` let ``InputRequired``
+through, as must every caller between here and the tool, and prompts are built from the request and
+deterministic work only (see docs/architecture.md, "Input required").
 """
 
 from __future__ import annotations
@@ -53,7 +49,7 @@ class Sampler(Protocol):
     """What the MCP adapter provides for one request: the client's model.
 
     ``can_sample`` is asked only when a model is wanted (``backend()``); ``sample`` may raise
-    ``InputRequired`` (2026-07-28: the answer comes with the client's retry of the call)."""
+    ``InputRequired`` (see docs/architecture.md, "Input required")."""
 
     def can_sample(self) -> bool: ...
 
@@ -129,7 +125,7 @@ def _text_of(content: Any) -> str:
 async def complete(prompt: str, *, system: str | None = None, max_tokens: int = 1024) -> str | None:
     """The model's text answer to ``prompt``, or None (no model, or it failed).
 
-    Raises ``InputRequired`` when the client's answer comes with the retry (2026-07-28 sampling)."""
+    Raises ``InputRequired`` when the client answers with a retry (see docs/architecture.md, "Input required")."""
     which = backend()
     try:
         if which == "anthropic":
@@ -146,7 +142,7 @@ async def complete(prompt: str, *, system: str | None = None, max_tokens: int = 
             return await sampler.sample(prompt, system=system, max_tokens=max_tokens, temperature=None)
     except (anyio.get_cancelled_exc_class(), InputRequired):
         raise
-    except Exception as exc:
+    except Exception as exc:  # noqa: BLE001 - a model's fault (API, client, transport) is logged, never raised
         log.warning("language model (%s) failed: %s: %s", which, type(exc).__name__, exc)
     return None
 
@@ -174,7 +170,7 @@ async def structured(
     """Ask for an answer shaped like ``model`` and validate it; None when there is no model, it
     failed, or its answer does not validate (invalid output never reaches the caller).
 
-    Raises ``InputRequired`` when the client's answer comes with the retry (2026-07-28 sampling)."""
+    Raises ``InputRequired`` when the client answers with a retry (see docs/architecture.md, "Input required")."""
     which = backend()
     schema = model.model_json_schema()
     try:
@@ -205,6 +201,6 @@ async def structured(
         raise
     except (ValueError, pydantic.ValidationError) as exc:
         log.warning("language model (%s) gave an invalid %s: %s", which, name, str(exc)[:300])
-    except Exception as exc:
+    except Exception as exc:  # noqa: BLE001 - a model's fault (API, client, transport) is logged, never raised
         log.warning("language model (%s) failed: %s: %s", which, type(exc).__name__, exc)
     return None

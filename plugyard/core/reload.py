@@ -33,6 +33,7 @@ import anyio.abc
 import anyio.to_thread
 
 from plugyard.core.config import Config, find_config_file
+from plugyard.core.errors import ConfigError
 from plugyard.core.host import ENTRY_POINT_GROUP, PluginHost, raise_single
 
 log = logging.getLogger("plugyard.reload")
@@ -208,13 +209,13 @@ class HostReloader:
                 forget_modules(self._entry_points or installed, installed)
                 self._entry_points = installed
                 new = await self._make()
-            except Exception as exc:
+            except Exception as exc:  # noqa: BLE001 - plugin imports and plugins.toml: the old host keeps serving
                 return self._failed(old, exc)
             # From here on a reload completes, or both hosts would be half-alive.
             with anyio.CancelScope(shield=True):
                 try:
                     await self._start(new)
-                except Exception as exc:
+                except Exception as exc:  # noqa: BLE001 - plugins' startup hooks: the old host keeps serving
                     return self._failed(old, exc)
                 self._host = new
                 self.reloads += 1
@@ -282,7 +283,7 @@ def config_file_finder(explicit: str | None) -> Callable[[], Path | None]:
     def find() -> Path | None:
         try:
             return find_config_file(explicit)
-        except Exception:
+        except (ConfigError, OSError):
             # Deleted or moved: the fingerprint changes, and the reload reports the error.
             return Path(explicit) if explicit is not None else None
 

@@ -143,7 +143,7 @@ def build_resource(
 def _context_param(fn: Callable[..., Any]) -> str | None:
     try:
         hints = typing.get_type_hints(fn)
-    except Exception:
+    except (NameError, TypeError, AttributeError, SyntaxError):
         # Unresolvable annotations: no parameter can be the context (it would need a resolvable hint).
         return None
     for name, hint in hints.items():

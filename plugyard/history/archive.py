@@ -40,8 +40,8 @@ async def rows_with_feedback(
     if limit is not None:
         statement = statement.limit(limit)
     rows = []
-    for r in await connection.execute(statement):
-        m = dict(r._mapping)
+    for r in (await connection.execute(statement)).mappings():
+        m = dict(r)
         score, comment, fb_created, fb_updated = (
             m.pop("score"),
             m.pop("comment"),

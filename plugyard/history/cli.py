@@ -52,7 +52,7 @@ def _with_engine(state: CliState, action: Callable[[Any], Awaitable[T]]) -> T:
         return anyio.run(go)
     except PlugyardError as exc:
         raise CommandError(str(exc)) from None
-    except Exception as exc:  # the database's own errors: say which database
+    except Exception as exc:  # noqa: BLE001 - the driver's or Alembic's errors: one line naming the database
         raise CommandError(f"database {safe_url(url)}: {type(exc).__name__}: {exc}") from None
 
 

@@ -53,7 +53,7 @@ async def _database(engine: AsyncEngine, url: str, within: float) -> tuple[dict[
     except TimeoutError:
         database["error"] = f"no answer within {within:g} s"
         return database, schema
-    except Exception as exc:  # whatever the driver raises, the answer is "unreachable"
+    except Exception as exc:  # noqa: BLE001 - whatever the driver raises, the answer is "unreachable"
         database["error"] = f"{type(exc).__name__}: {exc}".splitlines()[0]
         return database, schema
     database["reachable"] = True

@@ -94,7 +94,7 @@ class HistoryResources:
             .limit(RECENT_LIMIT)
         )
         async with plugin.engine.connect() as connection:
-            rows = [dict(row._mapping) for row in await connection.execute(query)]
+            rows = [dict(row) for row in (await connection.execute(query)).mappings()]
         for row in rows:
             row["success"] = bool(row["success"])
             if isinstance(row["created_at"], datetime):

@@ -200,7 +200,7 @@ class HistoryPlugin:
             statement = statement.where(tool_call_table.c[column] == value)
         async with self.engine.connect() as connection:
             result = await connection.execute(statement)
-            return [dict(row._mapping) for row in result]
+            return [dict(row) for row in result.mappings()]
 
     async def _stop(self) -> None:
         if self.recorder is not None:

@@ -344,7 +344,7 @@ async def remove_calls(connection: AsyncConnection, ids: Sequence[int]) -> int:
             t.c.created_at,
         ).where(t.c.id.in_(ids))
     )
-    doomed = [dict(r._mapping) for r in result]
+    doomed = [dict(r) for r in result.mappings()]
     call_ids = [r["call_id"] for r in doomed]
     fb = call_feedback_table
     scores = {

@@ -339,7 +339,7 @@ class ToolHistoryService:
         if days is not None:
             statement = statement.where(t.c.created_at >= self.window_start(days))
         async with self.engine.connect() as connection:
-            rows = [r._mapping for r in await connection.execute(statement)]
+            rows = list((await connection.execute(statement)).mappings())
         return [FailedCall(**{**r, "created_at": utc(r["created_at"])}) for r in rows]
 
     # -- for reports ---------------------------------------------------------------------------

@@ -149,7 +149,7 @@ class BayesianLearner:
     def weight(self, at: float) -> float:
         return float(2.0 ** ((at - EPOCH_S) * self._rate))
 
-    def _scale(self, now: float) -> float:
+    def discount(self, now: float) -> float:
         """Multiply stored sums by this to get discounted counts at ``now``."""
         return float(2.0 ** (-(now - EPOCH_S) * self._rate))
 
@@ -318,7 +318,7 @@ class BayesianLearner:
             cell = self._users.get((user_id, key, tool))
         if cell is None:
             return 0.0, 0.0
-        scale = self._scale(now)
+        scale = self.discount(now)
         return cell.s * scale, cell.f * scale
 
     def global_posterior(self, intent: str | None, tool: str, now: float) -> Posterior:
@@ -335,7 +335,7 @@ class BayesianLearner:
         m = group.users
         mean_r = group.sum_r / m
         var_r = max(0.0, group.sum_r2 / m - mean_r * mean_r)
-        mean_inv_n = group.sum_inv_n / m / self._scale(now)
+        mean_inv_n = group.sum_inv_n / m / self.discount(now)
         tau2 = var_r - p * (1.0 - p) * mean_inv_n
         if tau2 <= 1e-12:
             return KAPPA_MAX
@@ -649,7 +649,7 @@ class ToolPreferenceRouter:
         draw: bool = False,
     ) -> ToolScore:
         if scale is None:
-            scale = self.learner._scale(now)
+            scale = self.learner.discount(now)
         alpha, beta, user_n, global_n, kappa, latency, satisfaction = self.learner.snapshot(
             user_id, intent, tool, scale
         )
@@ -691,7 +691,7 @@ class ToolPreferenceRouter:
         """Candidates best first by expected score (no sampling: stable); open circuits last."""
         self._fold()
         now = self.clock()
-        scale = self.learner._scale(now)
+        scale = self.learner.discount(now)
         scores = [self._score(user_id, intent, t, now, self._state(t, now), scale=scale) for t in candidates]
         order = {t: i for i, t in enumerate(candidates)}
         return sorted(scores, key=lambda s: (not s.eligible, -s.expected, order[s.tool]))
@@ -709,7 +709,7 @@ class ToolPreferenceRouter:
         if not candidates:
             raise ValueError("choose() needs at least one candidate")
         now = self.clock()
-        scale = self.learner._scale(now)
+        scale = self.learner.discount(now)
         states = {t: self._state(t, now) for t in candidates}
         if all(s == "open" for s in states.values()):
             # Everything is failing: try anyway rather than refuse the step.

@@ -6,12 +6,7 @@
   ``_meta`` key; ``Client(log_level=...)`` sets it).
 - Sampling and elicitation on 2025-11-25 sessions: a ``sampling/createMessage`` /
   ``elicitation/create`` request sent mid-call over the request's back-channel.
-- On 2026-07-28 (no server-to-client requests): the multi-round-trip flow the SDK's
-  ``Resolve(Elicit(...))``/``Resolve(Sample(...))`` use. An unanswered question raises
-  ``plugyard.InputRequired`` inside the tool; the adapter answers ``InputRequiredResult`` with every
-  question asked so far; the client answers and retries the call with ``input_responses``; the tool
-  runs again and each question finds its answer (kept across rounds in ``request_state``, which the
-  SDK seals). Questions are keyed by their order in the run and pinned to a digest of their wording.
+- On 2026-07-28 (no server-to-client requests): ``InputRequired`` rounds (see docs/architecture.md, "Input required").
 
 The channel is also the request's ``Sampler`` for ``core/llm`` (the assistant's model when no API key
 is set): ``can_sample`` says whether the client's model can be reached, ``sample`` asks it, on either
@@ -91,7 +86,7 @@ class McpClientChannel:
         )
         try:
             await self._ctx.session.send_notification(notification, related_request_id=self._ctx.request_id)
-        except Exception as exc:  # a log line must never fail the tool
+        except Exception as exc:  # noqa: BLE001 - a log line (lost connection, closed stream) never fails the tool
             log.debug("log message to the client dropped: %s", exc)
 
     # -- sampling and elicitation ------------------------------------------------------------

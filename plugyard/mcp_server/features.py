@@ -24,10 +24,8 @@ from typing import Any
 from mcp.server.connection import Connection
 from mcp.server.context import CallNext, HandlerResult, ServerRequestContext
 from mcp.server.lowlevel.helper_types import ReadResourceContents
-from mcp.server.lowlevel.server import NotificationOptions
-from mcp.server.mcpserver import Context, MCPServer
+from mcp.server.mcpserver import Context
 from mcp.server.mcpserver.exceptions import ResourceError
-from mcp.server.session import ServerSession
 from mcp.shared import subscriptions as events
 from mcp.shared.exceptions import MCPError
 from mcp.types import (
@@ -55,6 +53,7 @@ from plugyard.core.client import HostEvent, ListsChanged, ResourceUpdated
 from plugyard.core.errors import PromptArgumentsInvalid, PromptNotFound, ResourceNotFound
 from plugyard.core.host import PluginHost
 from plugyard.core.resources import ResourceContext, complete_with
+from plugyard.mcp_server._sdk import SdkServer, connection_of
 from plugyard.mcp_server.client_channel import LOG_LEVEL_STATE
 from plugyard.mcp_server.content import prompt_message
 
@@ -65,36 +64,19 @@ SUBSCRIBED = "plugyard/subscriptions"
 _TRACKED = "plugyard/tracked"
 
 
-def connection_of(session: ServerSession) -> Connection:
-    # The SDK keeps the per-client Connection private on the session; it holds the per-connection
-    # state (log level, subscriptions) and the standalone channel notifications ride.
-    connection: Connection = session._connection
-    return connection
-
-
-class FeatureServer(MCPServer[Any]):
+class FeatureServer(SdkServer):
     """Resources, prompts, completion, logging level and notifications from a ``PluginHost``."""
 
     host: PluginHost
 
     def _install_features(self) -> None:
-        low = self._lowlevel_server
+        low = self.lowlevel
         low.add_request_handler("completion/complete", CompleteRequestParams, self._handle_complete)
         low.add_request_handler("logging/setLevel", SetLevelRequestParams, self._handle_set_level)
         low.add_request_handler("resources/subscribe", SubscribeRequestParams, self._handle_subscribe)
         low.add_request_handler("resources/unsubscribe", UnsubscribeRequestParams, self._handle_unsubscribe)
-        original = low.create_initialization_options
-
-        def initialization_options(
-            notification_options: NotificationOptions | None = None,
-            experimental_capabilities: dict[str, dict[str, Any]] | None = None,
-            extensions: dict[str, dict[str, Any]] | None = None,
-        ) -> Any:
-            # Handshake-era listChanged flags are only advertised when asked for: they are implemented.
-            options = notification_options or NotificationOptions(True, True, True)
-            return original(options, experimental_capabilities, extensions)
-
-        low.create_initialization_options = initialization_options  # type: ignore[method-assign]
+        # Handshake-era listChanged flags are advertised only when asked for: they are implemented.
+        self.advertise_list_changed()
         self.middleware.append(self._track_connection)
         self._connections: dict[Connection, None] = {}
         self._stop_listening = self.host.events.subscribe(self._on_host_event)
@@ -151,13 +133,13 @@ class FeatureServer(MCPServer[Any]):
 
     async def _on_host_event(self, event: HostEvent) -> None:
         if isinstance(event, ResourceUpdated):
-            await self._subscriptions.publish(events.ResourceUpdated(uri=event.uri))
+            await self.subscription_bus.publish(events.ResourceUpdated(uri=event.uri))
             for connection in self._legacy_connections():
                 if event.uri in connection.state.get(SUBSCRIBED, ()):
                     await connection.send_resource_updated(event.uri)
         elif isinstance(event, ListsChanged):
             for sdk_event in (events.ToolsListChanged(), events.PromptsListChanged(), events.ResourcesListChanged()):
-                await self._subscriptions.publish(sdk_event)
+                await self.subscription_bus.publish(sdk_event)
             for connection in self._legacy_connections():
                 await connection.send_tool_list_changed()
                 await connection.send_prompt_list_changed()
@@ -236,7 +218,7 @@ class FeatureServer(MCPServer[Any]):
         host = self.host
         prompt = host.prompts.get(name)
         if prompt is None:
-            if self._prompt_manager.get_prompt(name) is not None:
+            if self.sdk_has_prompt(name):
                 return await super().get_prompt(name, arguments, context)
             try:
                 self.host.prompts.require(name)

@@ -30,9 +30,10 @@ from plugyard.core.errors import InputRequired, UnknownTool
 from plugyard.core.host import PluginHost
 from plugyard.core.llm import use_sampler
 from plugyard.core.tools import Tool
+from plugyard.mcp_server._sdk import connection_of, request_context_of
 from plugyard.mcp_server.client_channel import LazyClientChannel
 from plugyard.mcp_server.content import tool_result
-from plugyard.mcp_server.features import FeatureServer, connection_of
+from plugyard.mcp_server.features import FeatureServer
 
 log = logging.getLogger("plugyard.mcp")
 
@@ -65,8 +66,8 @@ def _output_metadata(tool: Tool) -> FuncMetadata | None:
         structured = False
     try:
         return func_metadata(tool.fn, skip_names=skip, structured_output=structured)
-    except Exception as exc:
-        # The tool still serves; its results are sent as unstructured content.
+    except Exception as exc:  # noqa: BLE001 - a plugin's signature the SDK cannot take: the tool still serves
+        # Its results are sent as unstructured content.
         log.warning("tool %r of plugin %r: no output schema (%s)", tool.name, tool.plugin, exc)
         return None
 
@@ -82,8 +83,8 @@ _UNSTRUCTURED = FuncMetadata(arg_model=_NoArguments)
 def _return_annotation(tool: Tool) -> Any:
     try:
         return typing.get_type_hints(tool.fn, include_extras=True).get("return")
-    except Exception:
-        return None
+    except (NameError, TypeError, AttributeError, SyntaxError):
+        return None  # unresolvable annotations: no declared return type
 
 
 def _structured_metadata(tool: Tool) -> FuncMetadata | None:
@@ -155,14 +156,13 @@ class PlugyardServer(FeatureServer):
             listed = [by_name[t.name] for t in self.host.tools_for(self._user_id()) if t.name in by_name]
         return [*listed, *await super().list_tools()]
 
-    def _tool_input_schema(self, name: str) -> dict[str, Any] | None:
+    def tool_input_schema(self, name: str) -> dict[str, Any] | None:
         tool = self.host.tools.get(name)
-        return tool.input_schema if tool is not None else super()._tool_input_schema(name)
+        return tool.input_schema if tool is not None else self.sdk_tool_input_schema(name)
 
     def _session_id(self, context: Context[Any, Any] | None) -> str | None:
-        if context is None or context._request_context is None:
-            return None
-        return self._request_session_id(context._request_context)
+        request_context = request_context_of(context)
+        return None if request_context is None else self._request_session_id(request_context)
 
     def _request_session_id(self, request_context: ServerRequestContext[Any, Any]) -> str | None:
         headers = getattr(request_context.request, "headers", None)
@@ -178,18 +178,17 @@ class PlugyardServer(FeatureServer):
             return token.subject or token.client_id
         return self._default_user
 
-    async def _handle_call_tool(
+    async def handle_tools_call(
         self, ctx: ServerRequestContext[Any, Any], params: CallToolRequestParams
     ) -> CallToolResult | InputRequiredResult:
         # The SDK's own handler builds a ``Context`` model for every call; a plugin tool needs one only
-        # when it talks to its client (log, sample, elicit), so it is built then. (``_handle_call_tool``
-        # is the SDK's private name for the tools/call handler, bound when the server is constructed.)
+        # when it talks to its client (log, sample, elicit), so it is built then.
         host = self.host
         if params.name not in host.tools:
-            return await super()._handle_call_tool(ctx, params)
+            return await self.sdk_handle_tools_call(ctx, params)
 
         def context() -> Context[Any, Any]:
-            return Context(request_context=ctx, mcp_server=self, input_params=params, subscriptions=self._subscriptions)
+            return self.tool_context(ctx, params)
 
         result: CallToolResult | InputRequiredResult = await self._call_plugin_tool(
             host, params.name, params.arguments or {}, ctx, context
@@ -200,9 +199,10 @@ class PlugyardServer(FeatureServer):
         host = self.host
         if name not in host.tools:
             return await super().call_tool(name, arguments, context)
-        if context is None or context._request_context is None:
+        request_context = request_context_of(context)
+        if context is None or request_context is None:
             return await self._call_plugin_tool(host, name, arguments, None, _no_context)
-        return await self._call_plugin_tool(host, name, arguments, context._request_context, lambda: context)
+        return await self._call_plugin_tool(host, name, arguments, request_context, lambda: context)
 
     async def _call_plugin_tool(
         self,
@@ -238,14 +238,14 @@ class PlugyardServer(FeatureServer):
             return CallToolResult(content=[TextContent(type="text", text=str(exc))], is_error=True)
         meta = {CALL_ID_META: outcome.call.call_id}
         if channel is not None and channel.pending and isinstance(_cause(outcome.error), InputRequired):
-            # 2026-07-28: the tool asked its client something; it runs again with the answer.
+            # The tool asked its client; it runs again with the answer (see docs/architecture.md, "Input required").
             return channel.input_required()
         if not outcome.success:
             return CallToolResult(content=[TextContent(type="text", text=outcome.message)], is_error=True, _meta=meta)
         output = outputs.get(name)
         try:
             result = tool_result(outcome.result, output or _UNSTRUCTURED, structured.get(name))
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 - a plugin's result that fits no schema is a failed call, not a crash
             tool = host.tools.get(name)
             plugin = tool.plugin if tool else "?"
             log.warning(

@@ -21,6 +21,8 @@ import anyio
 from mcp.server.mcpserver import MCPServer
 from mcp.server.stdio import stdio_server
 
+from plugyard.mcp_server._sdk import lowlevel_server, stdio_streams
+
 CHUNK = 1 << 16
 
 
@@ -109,12 +111,12 @@ async def _streams() -> AsyncIterator[tuple[Any, Any]]:
             yield streams
         return
     with _claimed_stdin() as fd:
-        async with stdio_server(stdin=CancellableLines(fd)) as streams:  # type: ignore[arg-type]
+        async with stdio_streams(CancellableLines(fd)) as streams:
             yield streams
 
 
 async def run_stdio(server: MCPServer[Any]) -> None:
     """Serve ``server`` on stdin/stdout until end of input or cancellation."""
-    lowlevel = server._lowlevel_server
+    lowlevel = lowlevel_server(server)
     async with _streams() as (read_stream, write_stream):
         await lowlevel.run(read_stream, write_stream, lowlevel.create_initialization_options())

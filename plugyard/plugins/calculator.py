@@ -126,33 +126,48 @@ def _checked(value: object) -> Number:
 
 
 def _eval(node: ast.AST, depth: int) -> Number:
+    # Operators recurse here, in one frame per level, so a long flat sum stays within the stack.
     if depth > MAX_DEPTH:
         raise CalculationError(f"the expression is nested more than {MAX_DEPTH} levels deep")
+    if isinstance(node, ast.BinOp):
+        binary = _binary_operator(node)
+        return _checked(binary(_eval(node.left, depth + 1), _eval(node.right, depth + 1)))
+    if isinstance(node, ast.UnaryOp):
+        return _checked(_unary_operator(node)(_eval(node.operand, depth + 1)))
+    if isinstance(node, ast.Call):
+        return _call(node, depth)
+    return _leaf(node)
+
+
+def _binary_operator(node: ast.BinOp) -> Callable[[Number, Number], Number]:
+    op = _BINARY.get(type(node.op))
+    if op is None:
+        symbol = _SYMBOLS.get(type(node.op), type(node.op).__name__)
+        hint = "; use ** for powers" if symbol == "^" else ""
+        raise CalculationError(f"the operator {symbol} is not allowed (allowed: + - * / // % **){hint}")
+    return op
+
+
+def _unary_operator(node: ast.UnaryOp) -> Callable[[Number], Number]:
+    unary = _UNARY.get(type(node.op))
+    if unary is None:
+        raise CalculationError(f"the unary operator {type(node.op).__name__} is not allowed (only + and -)")
+    return unary
+
+
+def _leaf(node: ast.AST) -> Number:
+    """A number or a constant's name; anything else is refused, saying what to write instead."""
     if isinstance(node, ast.Constant):
         if type(node.value) in (int, float):
             return _checked(node.value)
         kind = "complex numbers" if isinstance(node.value, complex) else f"{type(node.value).__name__} values"
         raise CalculationError(f"{kind} are not allowed: only numbers, operators and math functions")
-    if isinstance(node, ast.BinOp):
-        op = _BINARY.get(type(node.op))
-        if op is None:
-            symbol = _SYMBOLS.get(type(node.op), type(node.op).__name__)
-            hint = "; use ** for powers" if symbol == "^" else ""
-            raise CalculationError(f"the operator {symbol} is not allowed (allowed: + - * / // % **){hint}")
-        return _checked(op(_eval(node.left, depth + 1), _eval(node.right, depth + 1)))
-    if isinstance(node, ast.UnaryOp):
-        unary = _UNARY.get(type(node.op))
-        if unary is None:
-            raise CalculationError(f"the unary operator {type(node.op).__name__} is not allowed (only + and -)")
-        return _checked(unary(_eval(node.operand, depth + 1)))
     if isinstance(node, ast.Name):
         if node.id in CONSTANTS:
             return CONSTANTS[node.id]
         if node.id in FUNCTIONS:
             raise CalculationError(f"{node.id} is a function: call it, as in {node.id}(2)")
         raise CalculationError(f"unknown name {node.id!r}: the constants are {', '.join(CONSTANTS)}")
-    if isinstance(node, ast.Call):
-        return _call(node, depth)
     if isinstance(node, ast.Attribute):
         name = node.attr
         instead = f"; write {name}(...)" if name in FUNCTIONS else f"; write {name}" if name in CONSTANTS else ""

@@ -4,9 +4,8 @@ model through sampling) when one is available, and has no opinion otherwise.
 Registered as a fallback classifier: the host asks it only when the other classifiers together
 are not confident enough, so the model is not paid for messages the offline cascade settles.
 
-Through sampling on a 2026-07-28 session, ``ask_model`` raises ``plugyard.InputRequired`` until the
-client's retry brings the answer; it is left to propagate (the host lets it through), and the
-prompt depends on the message alone, so the rerun asks the very same question.
+``ask_model`` may raise ``plugyard.InputRequired``: it is let through, and the prompt depends on the
+message alone (see docs/architecture.md, "Input required").
 """
 
 from __future__ import annotations

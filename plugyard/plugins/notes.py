@@ -166,30 +166,44 @@ def note_title(text: str, filename: str) -> str:
     """The first heading in the syntax of the file's kind, else the file name without suffix."""
     lines = text.splitlines()
     suffix = Path(filename).suffix.lower()
-    if suffix == ".org":
-        for line in lines:
-            m = _ORG_TITLE.match(line) or _ORG_HEADING.match(line)
+    title = _TITLES.get(suffix, _markdown_title)(lines)
+    return title if title is not None else Path(filename).stem
+
+
+def _org_title(lines: list[str]) -> str | None:
+    for line in lines:
+        m = _ORG_TITLE.match(line) or _ORG_HEADING.match(line)
+        if m:
+            return m.group(1)
+    return None
+
+
+def _rst_title(lines: list[str]) -> str | None:
+    """A line underlined by an adornment at least as long as it."""
+    for line, under in zip(lines, (u.rstrip() for u in lines[1:]), strict=False):
+        title = line.strip()
+        if title and not _RST_ADORNMENT.match(line) and _RST_ADORNMENT.match(under) and len(under) >= len(title):
+            return title
+    return None
+
+
+def _markdown_title(lines: list[str]) -> str | None:
+    """The front matter's ``title:``, else the first ATX heading."""
+    if lines and lines[0].strip() == "---":
+        for line in lines[1:]:
+            if line.strip() in ("---", "..."):
+                break
+            m = _FRONT_MATTER_TITLE.match(line)
             if m:
-                return m.group(1)
-    elif suffix == ".rst":
-        for i, line in enumerate(lines[:-1]):
-            under = lines[i + 1].rstrip()
-            if line.strip() and not _RST_ADORNMENT.match(line) and _RST_ADORNMENT.match(under):
-                if len(under) >= len(line.strip()):
-                    return line.strip()
-    else:
-        if lines and lines[0].strip() == "---":
-            for line in lines[1:]:
-                if line.strip() in ("---", "..."):
-                    break
-                m = _FRONT_MATTER_TITLE.match(line)
-                if m:
-                    return m.group(1).strip("'\"")
-        for line in lines:
-            m = _MD_HEADING.match(line)
-            if m:
-                return m.group(1)
-    return Path(filename).stem
+                return m.group(1).strip("'\"")
+    for line in lines:
+        m = _MD_HEADING.match(line)
+        if m:
+            return m.group(1)
+    return None
+
+
+_TITLES: dict[str, Callable[[list[str]], str | None]] = {".org": _org_title, ".rst": _rst_title}
 
 
 # -- search -------------------------------------------------------------------------------

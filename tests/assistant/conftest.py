@@ -1,20 +1,16 @@
-"""Fixtures for the assistant: a host with the first-party assistant plugins, a notes folder,
-and the Anthropic SDK wired to a fake HTTP transport."""
+"""Fixtures for the assistant: a host with the first-party assistant plugins and a notes folder
+(the Anthropic fake, ``fake_anthropic``, is in tests/conftest.py)."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
-import anthropic
-import httpx2
 import pytest
 
 from plugyard.assistant.plugin import AssistantPlugin
-from plugyard.core import llm
 from plugyard.core.config import Config, parse_config
 from plugyard.core.host import PluginHost
 from plugyard.history.plugin import HistoryPlugin
@@ -71,48 +67,3 @@ def assistant_host(assistant_config: Callable[..., Config]) -> Callable[..., Any
             yield host
 
     return run
-
-
-def anthropic_message(content: list[dict[str, Any]]) -> dict[str, Any]:
-    return {
-        "id": "msg_test",
-        "type": "message",
-        "role": "assistant",
-        "model": "claude-test",
-        "content": content,
-        "stop_reason": "end_turn",
-        "stop_sequence": None,
-        "usage": {"input_tokens": 10, "output_tokens": 10},
-    }
-
-
-class FakeAnthropic:
-    """Answers POST /v1/messages with whatever ``answer(request_json)`` returns; records requests."""
-
-    def __init__(self, answer: Callable[[dict[str, Any]], list[dict[str, Any]]]) -> None:
-        self.answer = answer
-        self.requests: list[dict[str, Any]] = []
-
-    def handle(self, request: httpx2.Request) -> httpx2.Response:
-        assert request.url.path == "/v1/messages"
-        body = json.loads(request.content)
-        self.requests.append(body)
-        return httpx2.Response(200, json=anthropic_message(self.answer(body)))
-
-
-@pytest.fixture
-def fake_anthropic(monkeypatch: pytest.MonkeyPatch) -> Callable[..., FakeAnthropic]:
-    """The real SDK, with ANTHROPIC_API_KEY set, talking to an in-process fake of the API."""
-
-    def install(answer: Callable[[dict[str, Any]], list[dict[str, Any]]]) -> FakeAnthropic:
-        fake = FakeAnthropic(answer)
-        monkeypatch.setenv(llm.API_KEY_ENV, "sk-test")
-        client = anthropic.AsyncAnthropic(
-            api_key="sk-test",
-            max_retries=0,
-            http_client=httpx2.AsyncClient(transport=httpx2.MockTransport(fake.handle)),
-        )
-        monkeypatch.setitem(llm._clients, "override", client)
-        return fake
-
-    return install

@@ -28,8 +28,8 @@ from plugyard.assistant.store import WorkflowStore
 from plugyard.core import llm
 from plugyard.core.workflows import execute
 from plugyard.mcp_server.server import PlugyardServer
-from tests.assistant.test_engine import Tools as EngineTools
 from tests.conftest import query, rows, subprocess_env, write_config
+from tests.core.test_workflows import Tools as EngineTools
 
 pytestmark = pytest.mark.anyio
 

@@ -59,6 +59,7 @@ async def test_upgrade_to_head_then_downgrade_to_base_on_a_fresh_file(db_url, db
     await engine.dispose()
 
 
+@pytest.mark.empty_database("the schema the migrations build from nothing is what is compared")
 async def test_models_and_migrations_agree(db_url):
     engine = create_engine(db_url)
     await migrate.upgrade(engine)

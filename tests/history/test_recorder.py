@@ -120,6 +120,7 @@ async def test_while_sqlite_is_locked_by_another_process_records_wait_then_land(
     assert len(rows(db_path)) == 12 and recorder.journaled == 0
 
 
+@pytest.mark.empty_database("no tables yet: every write fails")
 async def test_records_the_database_cannot_take_at_shutdown_go_to_the_journal_and_replay(tmp_path, db_url):
     # No tables yet: every write fails, as when the database is gone.
     broken = create_engine(db_url)
@@ -207,6 +208,7 @@ def test_postgresql_errors_are_told_apart_by_their_sqlstate(sqlstate, retried):
     assert _unavailable(error) is retried
 
 
+@pytest.mark.empty_database("no tables yet: every write fails, so everything is journaled")
 async def test_a_replay_says_what_it_is_waiting_for_and_how_far_it_got(tmp_path, db_url, caplog, monkeypatch):
     import logging
 

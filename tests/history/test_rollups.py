@@ -249,6 +249,7 @@ async def test_the_recorder_maintains_rollups_and_a_replayed_journal_counts_once
 
 
 @pytest.mark.anyio
+@pytest.mark.empty_database("migrates from nothing to 0001, then records, then to head")
 async def test_migration_0002_rolls_up_calls_recorded_before_it(db_url):
     engine = create_engine(db_url)
     await migrate.upgrade(engine, "0001")

@@ -122,7 +122,7 @@ class PluginHost(Lifetime):
         info = candidate.info
         try:
             obj = instantiate(candidate.load)
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 - a plugin that fails to import is reported and skipped
             self._fail(info, f"failed to import: {type(exc).__name__}: {exc}")
             return
         if info.version is None and isinstance(obj, ModuleType):

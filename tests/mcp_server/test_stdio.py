@@ -13,7 +13,7 @@ from mcp import Client, StdioServerParameters
 from mcp.types import ElicitResult, PromptReference
 
 from tests.conftest import rows, subprocess_env, write_config
-from tests.mcp_features import feature_plugin
+from tests.mcp_server import feature_plugin
 
 pytestmark = [pytest.mark.anyio, pytest.mark.e2e]
 

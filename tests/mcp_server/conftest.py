@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.mcp_features import feature_plugin
+from tests.mcp_server import feature_plugin
 
 MODES = ["auto", "legacy"]  # 2026-07-28 per-request, and the 2025-11-25 handshake desktop clients speak
 

@@ -9,7 +9,7 @@ import pytest
 
 import plugyard
 import plugyard.plugins.workflows
-from tests.mcp_features import feature_plugin
+from tests.mcp_server import feature_plugin
 
 pytestmark = pytest.mark.anyio
 

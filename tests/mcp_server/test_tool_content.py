@@ -7,7 +7,7 @@ import base64
 import pytest
 
 from plugyard.mcp_server.server import CALL_ID_META
-from tests.mcp_features import feature_plugin
+from tests.mcp_server import feature_plugin
 
 pytestmark = pytest.mark.anyio
 

@@ -24,7 +24,7 @@ from plugyard.core.reload import Fingerprint, HostReloader
 from plugyard.history.plugin import HistoryPlugin
 from plugyard.mcp_server.server import CALL_ID_META, PlugyardServer
 from tests.conftest import rows
-from tests.mcp_features.test_subscriptions import Inbox
+from tests.mcp_server.test_subscriptions import Inbox
 
 pytestmark = pytest.mark.anyio
 

@@ -11,7 +11,7 @@ from mcp.types import PromptReference, ResourceTemplateReference
 
 import plugyard
 from plugyard.mcp_server.server import PlugyardServer
-from tests.mcp_features import feature_plugin
+from tests.mcp_server import feature_plugin
 
 pytestmark = pytest.mark.anyio
 

@@ -1,0 +1,141 @@
+"""The one module that touches the MCP SDK's private names.
+
+The adapter needs a few things mcp 2.3.0 keeps private: the low-level server behind ``MCPServer``,
+its subscription bus, the per-client ``Connection`` behind a request's session, the ``tools/call``
+and input-schema handlers the SDK binds at construction, its own prompt registry, and the
+capabilities a handshake-era ``initialize`` advertises. Each is reached here and nowhere else, under
+a public name; tests/mcp_server/test_sdk_seam.py has one test per touch, each naming the touch it
+checks, so an SDK upgrade that moves one says which. Nothing else in plugyard uses a private SDK
+name (ruff's SLF001 allows it only in this file).
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import AbstractAsyncContextManager
+from typing import Any
+
+import anyio
+from mcp.server.connection import Connection
+from mcp.server.context import ServerRequestContext
+from mcp.server.lowlevel.server import NotificationOptions, Server
+from mcp.server.mcpserver import Context, MCPServer
+from mcp.server.session import ServerSession
+from mcp.server.stdio import stdio_server
+from mcp.server.subscriptions import SubscriptionBus
+from mcp.types import CallToolRequestParams, CallToolResult, InputRequiredResult
+
+# Every private name this module uses, as "owner.name": the seam test checks this list is complete
+# (each has a test) and the SLF001 rule checks nothing else uses one.
+TOUCHES = (
+    "MCPServer._lowlevel_server",
+    "MCPServer._subscriptions",
+    "MCPServer._handle_call_tool",
+    "MCPServer._tool_input_schema",
+    "MCPServer._prompt_manager",
+    "ServerSession._connection",
+    "Context(request_context=, mcp_server=, input_params=, subscriptions=)",
+    "Server.create_initialization_options",
+    "stdio_server(stdin=<async iterable of lines>)",
+)
+
+
+def lowlevel_server(server: MCPServer[Any]) -> Server[Any]:
+    """The low-level ``Server`` an ``MCPServer`` runs (handlers, middleware, ``run``)."""
+    lowlevel: Server[Any] = server._lowlevel_server
+    return lowlevel
+
+
+def connection_of(session: ServerSession) -> Connection:
+    """The per-client ``Connection`` behind a request's session: per-connection state (log level,
+    subscriptions) and the standalone channel notifications ride."""
+    connection: Connection = session._connection
+    return connection
+
+
+def request_context_of(context: Context[Any, Any] | None) -> ServerRequestContext[Any, Any] | None:
+    """The request a ``Context`` belongs to, or None outside a request (the public property raises)."""
+    if context is None:
+        return None
+    try:
+        return context.request_context
+    except ValueError:
+        return None
+
+
+def stdio_streams(
+    lines: AsyncIterator[str], stdout: anyio.AsyncFile[str] | None = None
+) -> AbstractAsyncContextManager[tuple[Any, Any]]:
+    """The SDK's stdio transport reading protocol lines from ``lines`` instead of stdin (typed as an
+    ``anyio.AsyncFile``, but only iterated, so any async iterator of lines will do)."""
+    return stdio_server(stdin=lines, stdout=stdout)  # type: ignore[arg-type]
+
+
+class SdkServer(MCPServer[Any]):
+    """An ``MCPServer`` whose private hooks are reached through public names.
+
+    Subclasses override ``handle_tools_call`` and ``tool_input_schema`` and fall back to the SDK's
+    own through ``sdk_handle_tools_call`` and ``sdk_tool_input_schema``."""
+
+    @property
+    def lowlevel(self) -> Server[Any]:
+        return lowlevel_server(self)
+
+    @property
+    def subscription_bus(self) -> SubscriptionBus:
+        """Where ``subscriptions/listen`` streams (2026-07-28) get their change events."""
+        bus: SubscriptionBus = self._subscriptions
+        return bus
+
+    # The SDK binds both at construction (``on_call_tool=self._handle_call_tool``,
+    # ``get_tool_input_schema=self._tool_input_schema``): overriding them is the only way in.
+
+    async def _handle_call_tool(
+        self, ctx: ServerRequestContext[Any, Any], params: CallToolRequestParams
+    ) -> CallToolResult | InputRequiredResult:
+        return await self.handle_tools_call(ctx, params)
+
+    def _tool_input_schema(self, name: str) -> dict[str, Any] | None:
+        return self.tool_input_schema(name)
+
+    async def handle_tools_call(
+        self, ctx: ServerRequestContext[Any, Any], params: CallToolRequestParams
+    ) -> CallToolResult | InputRequiredResult:
+        """The ``tools/call`` handler: by default the SDK's (a ``Context``, then ``call_tool``)."""
+        return await self.sdk_handle_tools_call(ctx, params)
+
+    async def sdk_handle_tools_call(
+        self, ctx: ServerRequestContext[Any, Any], params: CallToolRequestParams
+    ) -> CallToolResult | InputRequiredResult:
+        return await super()._handle_call_tool(ctx, params)
+
+    def tool_input_schema(self, name: str) -> dict[str, Any] | None:
+        """A tool's input schema, asked before middleware runs (the ``Mcp-Param`` header check)."""
+        return self.sdk_tool_input_schema(name)
+
+    def sdk_tool_input_schema(self, name: str) -> dict[str, Any] | None:
+        return super()._tool_input_schema(name)
+
+    def sdk_has_prompt(self, name: str) -> bool:
+        """Whether the SDK's own prompt registry (``@server.prompt``) holds ``name``."""
+        return self._prompt_manager.get_prompt(name) is not None
+
+    def tool_context(self, ctx: ServerRequestContext[Any, Any], params: CallToolRequestParams) -> Context[Any, Any]:
+        """The ``Context`` the SDK's own handler would build for this ``tools/call``."""
+        return Context(request_context=ctx, mcp_server=self, input_params=params, subscriptions=self._subscriptions)
+
+    def advertise_list_changed(self) -> None:
+        """Make a handshake-era ``initialize`` advertise every ``listChanged`` flag when the caller
+        asks for none (every transport calls ``create_initialization_options()`` with no arguments)."""
+        lowlevel = self.lowlevel
+        original = lowlevel.create_initialization_options
+
+        def initialization_options(
+            notification_options: NotificationOptions | None = None,
+            experimental_capabilities: dict[str, dict[str, Any]] | None = None,
+            extensions: dict[str, dict[str, Any]] | None = None,
+        ) -> Any:
+            options = notification_options or NotificationOptions(True, True, True)
+            return original(options, experimental_capabilities, extensions)
+
+        lowlevel.create_initialization_options = initialization_options  # type: ignore[method-assign]

@@ -1,0 +1,244 @@
+"""One test per private MCP SDK name plugyard relies on (``plugyard/mcp_server/_sdk.py``).
+
+The SDK is pinned exactly; when an upgrade moves one of these names, the failing test says which
+touch broke, in its name and in its message, instead of some far-away adapter test failing oddly.
+"""
+
+from __future__ import annotations
+
+import inspect
+import io
+import json
+from collections.abc import AsyncIterator, Callable
+from importlib.metadata import version
+from typing import Any
+
+import anyio
+import pytest
+from mcp import Client
+from mcp.server.connection import Connection
+from mcp.server.context import CallNext, HandlerResult, ServerRequestContext
+from mcp.server.lowlevel.server import Server
+from mcp.server.mcpserver import Context, MCPServer
+from mcp.server.session import ServerSession
+from mcp.shared.subscriptions import ToolsListChanged
+from mcp.types import CallToolRequestParams, CallToolResult, InputRequiredResult, TextContent
+
+from plugyard.mcp_server import _sdk
+from plugyard.mcp_server._sdk import SdkServer
+
+pytestmark = pytest.mark.anyio
+
+TESTED: dict[str, str] = {}
+
+
+def touch(name: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Mark a test as the one for the private SDK name ``name`` (an entry of ``_sdk.TOUCHES``)."""
+
+    def mark(test: Callable[..., Any]) -> Callable[..., Any]:
+        TESTED[name] = test.__name__
+        return test
+
+    return mark
+
+
+def moved(name: str, detail: str = "") -> str:
+    what = f"{name} changed: {detail}" if detail else f"{name} changed"
+    return f"mcp {version('mcp')}: the SDK's {what}; see plugyard/mcp_server/_sdk.py"
+
+
+def parameters(fn: Any) -> list[str]:
+    return list(inspect.signature(fn).parameters)
+
+
+def test_every_touch_of_the_seam_has_a_test():
+    assert set(TESTED) == set(_sdk.TOUCHES), "a touch in _sdk.TOUCHES without a test here (or the reverse)"
+
+
+class Recording(SdkServer):
+    """An SdkServer whose overrides say they were reached."""
+
+    def __init__(self) -> None:
+        super().__init__(name="seam")
+        self.seen: list[Any] = []
+
+    async def handle_tools_call(
+        self, ctx: ServerRequestContext[Any, Any], params: CallToolRequestParams
+    ) -> CallToolResult | InputRequiredResult:
+        context = self.tool_context(ctx, params)
+        self.seen.append((ctx, context, _sdk.connection_of(ctx.session)))
+        return CallToolResult(content=[TextContent(type="text", text=f"seam:{params.name}")])
+
+    def tool_input_schema(self, name: str) -> dict[str, Any] | None:
+        return {"type": "object", "title": f"seam:{name}"}
+
+
+@touch("MCPServer._lowlevel_server")
+def test_touch_mcpserver_lowlevel_server():
+    server = MCPServer("x")
+    lowlevel = getattr(server, "_lowlevel_server", None)
+    assert isinstance(lowlevel, Server), moved("MCPServer._lowlevel_server", f"got {lowlevel!r}")
+    assert _sdk.lowlevel_server(server) is lowlevel
+    assert lowlevel.get_request_handler("tools/call") is not None, moved(
+        "MCPServer._lowlevel_server", "it no longer holds the server's handlers"
+    )
+
+
+@touch("MCPServer._subscriptions")
+async def test_touch_mcpserver_subscriptions():
+    server = SdkServer("x")
+    bus = getattr(server, "_subscriptions", None)
+    assert callable(getattr(bus, "publish", None)), moved("MCPServer._subscriptions", f"got {bus!r}")
+    async with Client(server) as client, client.listen(tools_list_changed=True) as events:
+        await server.subscription_bus.publish(ToolsListChanged())
+        with anyio.fail_after(10):
+            got = await events.__anext__()
+    assert got == ToolsListChanged(), moved("MCPServer._subscriptions", "it is not the bus listeners hear")
+
+
+@touch("MCPServer._handle_call_tool")
+@pytest.mark.parametrize("mode", ["auto", "legacy"])
+async def test_touch_mcpserver_handle_call_tool(mode):
+    assert parameters(MCPServer._handle_call_tool) == ["self", "ctx", "params"], moved(
+        "MCPServer._handle_call_tool", str(inspect.signature(MCPServer._handle_call_tool))
+    )
+    server = Recording()
+    async with Client(server, mode=mode) as client:
+        result = await client.call_tool("anything", {})
+    assert [b.text for b in result.content] == ["seam:anything"], moved(
+        "MCPServer._handle_call_tool", "an override is no longer what tools/call reaches"
+    )
+    # And the SDK's own handler is still there to fall back to.
+    fallback = SdkServer("x")
+    fallback.add_tool(lambda: "sdk", name="own")
+    async with Client(fallback, mode=mode) as client:
+        assert [b.text for b in (await client.call_tool("own", {})).content] == ["sdk"]
+
+
+@touch("MCPServer._tool_input_schema")
+def test_touch_mcpserver_tool_input_schema():
+    assert parameters(MCPServer._tool_input_schema) == ["self", "name"], moved(
+        "MCPServer._tool_input_schema", str(inspect.signature(MCPServer._tool_input_schema))
+    )
+    server = Recording()
+    lookup = server.lowlevel.get_tool_input_schema
+    assert lookup is not None and lookup("t") == {"type": "object", "title": "seam:t"}, moved(
+        "MCPServer._tool_input_schema", "an override is no longer what the low-level server asks"
+    )
+    plain = SdkServer("x")
+    plain.add_tool(lambda a: a, name="echo")
+    schema = plain.sdk_tool_input_schema("echo")
+    assert schema is not None and "a" in schema["properties"]
+
+
+@touch("MCPServer._prompt_manager")
+def test_touch_mcpserver_prompt_manager():
+    server = SdkServer("x")
+    assert callable(getattr(getattr(server, "_prompt_manager", None), "get_prompt", None)), moved(
+        "MCPServer._prompt_manager", "no get_prompt"
+    )
+
+    @server.prompt()
+    def greet() -> str:
+        return "hi"
+
+    assert server.sdk_has_prompt("greet") and not server.sdk_has_prompt("nope"), moved("MCPServer._prompt_manager")
+
+
+class Sessions:
+    """Middleware keeping each request's session."""
+
+    def __init__(self) -> None:
+        self.sessions: list[ServerSession] = []
+
+    async def __call__(self, ctx: ServerRequestContext[Any, Any], call_next: CallNext) -> HandlerResult:
+        self.sessions.append(ctx.session)
+        return await call_next(ctx)
+
+
+@touch("ServerSession._connection")
+@pytest.mark.parametrize("mode", ["auto", "legacy"])
+async def test_touch_serversession_connection(mode):
+    sessions = Sessions()
+    server = SdkServer("x", middleware=[sessions])
+    async with Client(server, mode=mode) as client:
+        await client.list_tools()
+        await client.list_tools()
+    connections = [getattr(s, "_connection", None) for s in sessions.sessions]
+    assert connections and all(isinstance(c, Connection) for c in connections), moved(
+        "ServerSession._connection", f"got {connections!r}"
+    )
+    assert all(isinstance(_sdk.connection_of(s).state, dict) for s in sessions.sessions)
+    if mode == "legacy":
+        # One handshake-era client, one connection: its state (log level, subscriptions) lives there.
+        assert len({id(c) for c in connections}) == 1, moved("ServerSession._connection", "not one per client")
+
+
+@touch("Context(request_context=, mcp_server=, input_params=, subscriptions=)")
+async def test_touch_context_constructor():
+    signature = inspect.signature(Context.__init__)
+    for name in ("request_context", "mcp_server", "input_params", "subscriptions"):
+        assert name in signature.parameters, moved("Context(...)", f"no keyword {name!r}: {signature}")
+    server = Recording()
+    async with Client(server) as client:
+        await client.call_tool("t", {})
+    [(ctx, context, _connection)] = server.seen
+    assert context.request_context is ctx and _sdk.request_context_of(context) is ctx, moved("Context(...)")
+    assert context.mcp_server is server and context.input_responses is None
+    assert _sdk.request_context_of(Context()) is None and _sdk.request_context_of(None) is None, moved(
+        "Context.request_context", "outside a request it no longer raises ValueError"
+    )
+
+
+@touch("Server.create_initialization_options")
+async def test_touch_server_create_initialization_options():
+    assert parameters(Server.create_initialization_options) == [
+        "self",
+        "notification_options",
+        "experimental_capabilities",
+        "extensions",
+    ], moved("Server.create_initialization_options", str(inspect.signature(Server.create_initialization_options)))
+    plain, advertising = SdkServer("x"), SdkServer("x")
+    advertising.advertise_list_changed()
+    async with Client(plain, mode="legacy") as client:
+        assert not client.server_capabilities.tools.list_changed
+    async with Client(advertising, mode="legacy") as client:
+        caps = client.server_capabilities
+    assert caps.tools.list_changed and caps.prompts.list_changed and caps.resources.list_changed, moved(
+        "Server.create_initialization_options", "transports no longer call it for the initialize result"
+    )
+
+
+async def _lines(*lines: str) -> AsyncIterator[str]:
+    for line in lines:
+        yield line
+
+
+@touch("stdio_server(stdin=<async iterable of lines>)")
+async def test_touch_stdio_server_reads_any_async_iterable_of_lines():
+    from mcp.server.stdio import stdio_server
+
+    assert "stdin" in inspect.signature(stdio_server).parameters, moved("stdio_server(stdin=)")
+    ping = json.dumps({"jsonrpc": "2.0", "id": 1, "method": "ping"}) + "\n"
+    out = anyio.wrap_file(io.StringIO())
+    with anyio.fail_after(10):
+        async with _sdk.stdio_streams(_lines(ping), stdout=out) as (read_stream, write_stream):
+            async with read_stream, write_stream:  # closed as the server's run closes them
+                message = await read_stream.receive()
+    assert getattr(getattr(message, "message", None), "method", None) == "ping", moved(
+        "stdio_server(stdin=)", f"an async iterator of lines gave {message!r}"
+    )
+
+
+def test_plugyard_server_names_do_not_shadow_the_sdks_private_ones():
+    """PlugyardServer adds private attributes of its own to an MCPServer subclass: one with the
+    name of an SDK attribute would silently replace it."""
+    from plugyard.mcp_server.features import FeatureServer
+    from plugyard.mcp_server.server import PlugyardServer
+
+    sdk_server = MCPServer("x")
+    sdk = set(vars(sdk_server)) | {n for cls in MCPServer.__mro__ for n in vars(cls)}
+    ours = {n for cls in (PlugyardServer, FeatureServer) for n in vars(cls)}
+    allowed = {"_handle_call_tool", "_tool_input_schema"}  # the seam's deliberate overrides (SdkServer)
+    clashes = sorted(n for n in ours & sdk if n.startswith("_") and not n.startswith("__") and n not in allowed)
+    assert clashes == [], moved("MCPServer private attributes", f"plugyard's {clashes} shadow them")
