@@ -25,7 +25,8 @@ sys.path.insert(0, str(BENCH.parent))
 
 from bench_history import machine, write_section
 
-from plugyard.learning.router import BayesianLearner, StoredCounts, ToolPreferenceRouter, decay_weight
+from plugyard.learning.learner import BayesianLearner, StoredCounts, decay_weight
+from plugyard.learning.router import ToolPreferenceRouter
 
 SECTION = "## Preference router (bench_router.py)"
 INTENTS = [None, "exam_preparation", "task_decomposition", "error_diagnosis", "deep_learning", "skill_building"]

@@ -30,7 +30,8 @@ from plugyard.history.models import tool_call_table
 from plugyard.history.recorder import Recorder
 from plugyard.history.service import ToolHistoryService
 from plugyard.history.settings import HistorySettings
-from plugyard.learning.router import BayesianLearner, ToolPreferenceRouter
+from plugyard.learning.learner import BayesianLearner
+from plugyard.learning.router import ToolPreferenceRouter
 
 if TYPE_CHECKING:
     import click

@@ -7,16 +7,16 @@ import random
 
 import pytest
 
-from plugyard.learning.router import (
+from plugyard.learning.learner import (
     DAY_S,
     EPOCH_S,
     KAPPA_DEFAULT,
     KAPPA_MAX,
     BayesianLearner,
     StoredCounts,
-    ToolPreferenceRouter,
     decay_weight,
 )
+from plugyard.learning.router import ToolPreferenceRouter
 
 NOW = EPOCH_S + 300 * DAY_S
 
