@@ -184,9 +184,6 @@ def test_first_party_plugins_hold_no_module_state_and_never_name_themselves():
 
 
 MAX_MODULE_LINES = 500
-# Over the limit today, each being split on its own branch; each leaves this list when its split lands
-# (the test fails while a listed module is gone or small enough, so the list only shrinks).
-BEING_SPLIT = {"plugyard/history/service.py", "plugyard/learning/router.py", "plugyard/plugins/workflows.py"}
 
 
 def test_no_module_is_over_500_lines():
@@ -194,7 +191,5 @@ def test_no_module_is_over_500_lines():
         path.relative_to(REPO).as_posix(): len(path.read_text(encoding="utf-8").splitlines())
         for path in (REPO / "plugyard").rglob("*.py")
     }
-    over = sorted(f"{name} ({n})" for name, n in sizes.items() if n > MAX_MODULE_LINES and name not in BEING_SPLIT)
+    over = sorted(f"{name} ({n})" for name, n in sizes.items() if n > MAX_MODULE_LINES)
     assert over == [], f"split these by reason to change (lines in brackets): {over}"
-    done = sorted(name for name in BEING_SPLIT if sizes.get(name, 0) <= MAX_MODULE_LINES)
-    assert done == [], f"these are split now: take them off BEING_SPLIT in tests/test_quality.py: {done}"

@@ -99,6 +99,7 @@ async def test_the_store_refreshes_within_one_batch_too(db_url):
         await store.close()
 
 
+@pytest.mark.empty_database("migrates from 0005 with cards stored before 0006")
 async def test_migration_0006_keys_stored_cards_and_keeps_old_repeats_listed(db_url):
     engine = create_engine(db_url)
     await migrate.upgrade(engine, "0005")
