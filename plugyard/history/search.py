@@ -154,7 +154,12 @@ class ToolSearch:
     def find(
         self, query: str, user_id: str, *, limit: int = 5, session_id: str | None = None, search_id: str | None = None
     ) -> list[Hit]:
-        """Rank the tools for ``query``; with a ``search_id``, the search opens in its session."""
+        """Rank the tools for ``query``; with a ``search_id``, the search opens in its session (after
+        the one open there is resolved: what it taught counts for this ranking already)."""
+        if search_id is not None:
+            previous = self.sequences.close(user_id, session_id)
+            if previous is not None:
+                self._resolved([previous])
         ranker = self.ranker()
         hits = ranker.search(query, user_id, limit=limit, preferences=self._usage)
         if search_id is not None:

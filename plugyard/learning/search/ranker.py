@@ -1,10 +1,14 @@
 """The ranker: which registered tools fit a query, best first, and why.
 
-score = (text + LEARNT * everyone's associations + MINE * the caller's) * (1 + PREFERENCE * preference)
+relevance = (text + LEARNT * everyone's + MINE * the caller's positive associations)
+            / (1 + LEARNT * everyone's + MINE * the caller's negative ones)
+score = relevance * (1 + PREFERENCE * preference)
 
 - ``text``: BM25F over the tool's name (split on ``_ - .`` and camelCase), title, description, and its
   parameters' names and descriptions (``bm25.py``, ``tokenize.py``);
-- associations: what searches with these terms led to (``learned.py``), everyone's and the caller's;
+- associations: what searches with these terms led to (``learned.py``), everyone's and the caller's:
+  a tool they point to is lifted (even one the text misses); one they point away from sinks, but a tool
+  that fits the words is never dropped for it;
 - ``preference``: the caller's own record with the tool, from the router's posteriors (in [-1, 1]:
   a tool that keeps working for this user is lifted, one that keeps failing for them is pushed down;
   0 for a tool they never called). It multiplies relevance, so it reorders fitting tools and never
@@ -175,7 +179,9 @@ class Ranker:
             got = learnt.get(name)
             value = by_name.get(name, 0.0)
             if got is not None:
-                value += self.learnt * got.everyone + self.mine * got.mine
+                lift = self.learnt * max(0.0, got.everyone) + self.mine * max(0.0, got.mine)
+                sink = self.learnt * max(0.0, -got.everyone) + self.mine * max(0.0, -got.mine)
+                value = (value + lift) / (1.0 + sink)
             if value > 0:
                 relevance[name] = value
         order = {d.name: i for i, d in enumerate(index.docs)}

@@ -76,6 +76,11 @@ class SearchSequences:
             self._open[key] = event
         return previous
 
+    def close(self, user_id: str, session_id: str | None) -> SearchEvent | None:
+        """Resolve the session's open search, if any (a new search is about to be ranked)."""
+        with self._lock:
+            return self._open.pop(self.key(user_id, session_id), None)
+
     def followed(
         self, user_id: str, session_id: str | None, outcome: Outcome, at: float
     ) -> tuple[SearchEvent | None, SearchEvent | None]:
