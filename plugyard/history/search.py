@@ -25,13 +25,12 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from plugyard.core.calls import ToolCall, ToolContext, ToolOutcome
 from plugyard.core.content import Text, ToolResult
-from plugyard.core.tools import ToolRegistry
+from plugyard.core.tools import Tool, ToolRegistry
 from plugyard.history.search_store import SearchStore
 from plugyard.learning.router import ToolPreferenceRouter
-from plugyard.learning.search.learned import WEAK, Associations
+from plugyard.learning.search.learned import Associations
 from plugyard.learning.search.ranker import Hit, Ranker, ToolDoc, ToolIndex, Usage
 from plugyard.learning.search.sequences import SearchEvent, SearchSequences, outcome_of, replay
-from plugyard.learning.search.tokenize import terms
 
 log = logging.getLogger("plugyard.history.search")
 
@@ -60,7 +59,7 @@ class FoundTools(BaseModel):
 
 Query = Annotated[
     str,
-    Field(min_length=1, max_length=2000, description="What you want to do, in your words (English or Chinese)."),
+    Field(min_length=1, max_length=20_000, description="What you want to do, in your words (English or Chinese)."),
 ]
 Limit = Annotated[int, Field(ge=1, le=50, description="At most this many tools.")]
 
@@ -77,6 +76,7 @@ class ToolSearch:
         self.tools: ToolRegistry | None = None
         self.store: SearchStore | None = None
         self._ranker: Ranker | None = None
+        self._indexed: dict[str, Tool] = {}
         self._generation = -1
         self._unwritten: list[SearchEvent] = []
         self._mine: dict[str, float] = {}
@@ -131,8 +131,13 @@ class ToolSearch:
             raise RuntimeError("tool search has not started")
         if self._ranker is None or self._generation != tools.generation:
             started = time.perf_counter()
-            docs = [ToolDoc(t.name, t.description, t.input_schema, t.title) for t in tools if not t.discovery]
-            self._ranker = Ranker(ToolIndex(docs), self.associations)
+            current = [t for t in tools if not t.discovery]
+            docs = [ToolDoc(t.name, t.description, t.input_schema, t.title) for t in current]
+            # A tool registered again as the same object keeps its tokens (one upstream re-listing).
+            previous = self._ranker.index.fields if self._ranker is not None else {}
+            kept = {t.name: previous[t.name] for t in current if self._indexed.get(t.name) is t and t.name in previous}
+            self._indexed = {t.name: t for t in current}
+            self._ranker = Ranker(ToolIndex(docs, prepared=kept), self.associations)
             self._generation = tools.generation
             self.rebuilds += 1
             log.debug("tool search index: %d tools in %.1f ms", len(docs), (time.perf_counter() - started) * 1e3)
@@ -212,21 +217,25 @@ class ToolSearch:
         result = outcome_of(call.tool_name, outcome.success, outcome.error_type, call.call_id)
         event, resolved = self.sequences.followed(call.user_id, call.session_id, result, at)
         if event is not None and result.success is not None:
-            self.associations.add(event.user_id, terms(event.query), result.tool, 1.0 if result.success else -1.0)
+            self.ranker().learn_call(event.user_id, event.query, result.tool, result.success)
         if resolved is not None:
             self._resolved([resolved])
 
     def _resolved(self, events: Sequence[SearchEvent]) -> None:
+        ranker = self.ranker()
         for event in events:
-            query_terms = terms(event.query)
             for tool in event.skipped:
-                self.associations.add(event.user_id, query_terms, tool, -WEAK)
+                ranker.learn_skip(event.user_id, event.query, tool)
             self._unwritten.append(event)
             self.learnt_from += 1
 
     def _learn(self, events: Sequence[SearchEvent]) -> None:
-        for user_id, query, tool, signal in replay(events):
-            self.associations.add(user_id, terms(query), tool, signal)
+        ranker = self.ranker()
+        for user_id, query, tool, success in replay(events):
+            if success is None:
+                ranker.learn_skip(user_id, query, tool)
+            else:
+                ranker.learn_call(user_id, query, tool, success)
         self.learnt_from += len(events)
 
     async def _write(self) -> None:

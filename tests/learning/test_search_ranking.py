@@ -108,25 +108,32 @@ def test_bm25f_weights_and_normalises_each_field_on_its_own():
 # -- learnt associations --------------------------------------------------------------------------
 
 
-def test_associations_count_success_failure_and_skips_and_keep_each_user_apart():
+def test_associations_score_as_bm25_over_learnt_documents_and_keep_each_user_apart():
     learnt = Associations()
     learnt.add("ada", ["weather"], "forecast", 1.0)
-    learnt.add("ada", ["weather"], "forecast", 1.0)
+    learnt.add("ada", ["weather", "weather"], "forecast", 1.0)  # a repeated term counts once
     learnt.add("ada", ["weather"], "alerts", -1.0)
     learnt.add("bob", ["weather"], "radar", -WEAK)
-    ada = learnt.score("ada", ["weather"], ["forecast", "alerts", "radar"], n_tools=10)
-    bob = learnt.score("bob", ["weather"], ["forecast", "alerts", "radar"], n_tools=10)
-    # One tool (forecast) has positive evidence: specificity ln(1 + (10 - 1 + 0.5) / 1.5).
-    w = math.log(1 + 9.5 / 1.5)
-    assert ada["forecast"].everyone == pytest.approx(w * 2 / 3)
-    assert ada["forecast"].mine == pytest.approx(w * 2 / 3) and ada["forecast"].my_searches == 2
-    assert ada["alerts"].everyone == pytest.approx(-w * 0.5)
-    assert bob["radar"].mine == pytest.approx(-w * WEAK / (WEAK + 1))
+    tools = ["forecast", "alerts", "radar"]
+    ada = learnt.score("ada", ["weather"], tools, n_tools=10)
+    bob = learnt.score("bob", ["weather"], tools, n_tools=10)
+    # One of 10 tools has positive evidence for "weather": idf = ln(1 + (10 - 1 + 0.5) / (1 + 0.5)).
+    idf = math.log(1 + 9.5 / 1.5)
+    # Two successes, no length normalisation (B = 0): tf 2, lift = idf * 2 / (1.2 + 2).
+    assert ada["forecast"].lift == pytest.approx(idf * 2 / 3.2)
+    assert ada["forecast"].my_lift == pytest.approx(idf * 2 / 3.2) and ada["forecast"].my_searches == 2
+    # A failure sinks by idf * n / (n + 1); a skip by the same with n = WEAK.
+    assert ada["alerts"].sink == pytest.approx(idf * 0.5) and ada["alerts"].lift == 0
+    assert bob["radar"].my_sink == pytest.approx(idf * WEAK / (WEAK + 1))
     # Bob sees everyone's evidence for forecast, none of it as his own.
-    assert bob["forecast"].everyone == ada["forecast"].everyone and bob["forecast"].mine == 0
+    assert bob["forecast"].lift == ada["forecast"].lift and bob["forecast"].my_lift == 0
     assert learnt.tools_for(["weather"]) == {"forecast"}
+    # A term that points to many tools says less about each.
+    for tool in ("a", "b", "c", "d"):
+        learnt.add("ada", ["weather"], tool, 1.0)
+    assert learnt.score("ada", ["weather"], ["forecast"], 10)["forecast"].lift < ada["forecast"].lift
     learnt.forget_user("ada")
-    assert learnt.score("ada", ["weather"], ["forecast"], 10)["forecast"].mine == 0
+    assert learnt.score("ada", ["weather"], ["forecast"], 10)["forecast"].my_lift == 0
 
 
 def test_sequences_attach_the_sessions_calls_to_its_open_search_until_resolved():
@@ -140,8 +147,20 @@ def test_sequences_attach_the_sessions_calls_to_its_open_search_until_resolved()
     # A failure that is not the tool's fault is an outcome with no verdict.
     _event, resolved = seq.followed("ada", "sess", outcome_of("alerts", False, "InvalidArguments", "c2"), at=3.0)
     assert resolved is first and first.outcomes[1].success is None
-    assert first.hit and first.skipped == ["radar"]
-    assert list(replay([first])) == [("ada", "weather", "forecast", 1.0), ("ada", "weather", "radar", -WEAK)]
+    # Both tools called were ranked above radar: read as a cascade, radar was never passed over.
+    assert first.hit and first.skipped == []
+    assert list(replay([first])) == [("ada", "weather", "forecast", True)]
+    # Calling the third shown tool passes over the two above it; calling none passes over nothing.
+    below = SearchEvent("s0", "ada", None, "weather", ("forecast", "alerts", "radar"), 0.0, [Outcome("radar", False)])
+    assert below.skipped == ["forecast", "alerts"] and not below.hit
+    assert list(replay([below])) == [
+        ("ada", "weather", "radar", False),
+        ("ada", "weather", "forecast", None),
+        ("ada", "weather", "alerts", None),
+    ]
+    elsewhere = SearchEvent("s9", "ada", None, "weather", ("forecast", "alerts"), 0.0, [Outcome("read_file", True)])
+    assert elsewhere.skipped == ["forecast", "alerts"]
+    assert SearchEvent("s8", "ada", None, "weather", ("forecast",), 0.0).skipped == []
     # The next search in a session resolves the open one; one past its window resolves without the call.
     seq.opened(SearchEvent("s2", "ada", "sess", "notes", ("read_note",), at=10.0))
     assert seq.opened(SearchEvent("s3", "ada", "sess", "notes", ("read_note",), at=11.0)).search_id == "s2"

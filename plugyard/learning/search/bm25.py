@@ -62,6 +62,7 @@ class BM25FIndex:
                     slot = postings.setdefault(term, {})
                     slot[d] = slot.get(d, 0.0) + tf * norm
         self._postings = {term: tuple(docs_tf.items()) for term, docs_tf in postings.items()}
+        self._doc_terms = [frozenset(term for c in per_field for term in c) for per_field in counts]
         self._idf = {term: idf(n, len(p)) for term, p in self._postings.items()}
 
     def __len__(self) -> int:
@@ -89,5 +90,5 @@ class BM25FIndex:
 
     def matched(self, query: Iterable[str], doc: int) -> list[str]:
         """The query terms document ``doc`` contains, highest idf first."""
-        found = [t for t in dict.fromkeys(query) if any(d == doc for d, _ in self._postings.get(t, ()))]
-        return sorted(found, key=lambda t: -self._idf[t])
+        has = self._doc_terms[doc]
+        return sorted((t for t in dict.fromkeys(query) if t in has), key=lambda t: -self._idf[t])

@@ -24,17 +24,20 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 from plugyard.learning.search.bm25 import BM25FIndex, Field
-from plugyard.learning.search.learned import Associations
-from plugyard.learning.search.tokenize import split_identifier, terms, terms_with_words
+from plugyard.learning.search.learned import WEAK, Associations
+from plugyard.learning.search.tokenize import split_identifier, terms_with_words
 
 FIELDS = (
     Field("name", weight=3.0, b=0.5),
     Field("description", weight=1.0, b=0.75),
-    Field("parameters", weight=0.6, b=0.75),
+    Field("parameters", weight=0.3, b=0.75),
 )
-LEARNT = 1.0
-MINE = 1.5
+LEARNT = 0.25
+MINE = 0.25
 PREFERENCE = 0.5
+MAX_QUERY_TERMS = 256
+"""A longer query keeps its most specific distinct terms (by idf): one of LiveMCPBench's questions is
+18,000 characters, and its 3,500 terms cost ten times the rest."""
 RERANKED = 30
 """How many of the best by relevance the caller's preferences may reorder."""
 MIN_CALLS_FOR_PREFERENCE = 5.0
@@ -61,6 +64,8 @@ class Usage:
     success_mean: float
 
 
+Analyzer = Callable[[str], list[tuple[str, str]]]
+"""Text -> its (term, word it came from) pairs: ``tokenize.terms_with_words`` unless measuring another."""
 Preferences = Callable[[str, Sequence[str]], Mapping[str, Usage]]
 """(user id, tool names) -> the user's usage of those of them they called."""
 
@@ -96,8 +101,12 @@ class Hit:
         return "; ".join(parts) or "no strong match"
 
 
-def tool_fields(doc: ToolDoc) -> dict[str, list[str]]:
+def tool_fields(doc: ToolDoc, analyzer: Analyzer = terms_with_words) -> dict[str, list[str]]:
     """The index's fields of one tool."""
+
+    def terms(text: str) -> list[str]:
+        return [t for t, _w in analyzer(text)]
+
     name = split_identifier(doc.name)
     name_terms = terms(" ".join(name)) or name
     params: list[str] = []
@@ -129,10 +138,21 @@ def _properties(schema: Mapping[str, Any], depth: int = 0) -> Iterable[tuple[str
 class ToolIndex:
     """The tools' text, indexed once per registry state (``ToolSearch`` rebuilds it when that changes)."""
 
-    def __init__(self, docs: Sequence[ToolDoc], fields: Sequence[Field] = FIELDS) -> None:
+    def __init__(
+        self,
+        docs: Sequence[ToolDoc],
+        fields: Sequence[Field] = FIELDS,
+        *,
+        analyzer: Analyzer = terms_with_words,
+        prepared: Mapping[str, Mapping[str, Sequence[str]]] | None = None,
+    ) -> None:
+        """``prepared``: the fields of tools already tokenised (by name), reused as they are."""
         self.docs = list(docs)
+        self.analyzer = analyzer
         self.by_name = {d.name: i for i, d in enumerate(self.docs)}
-        self.bm25 = BM25FIndex(fields, ((d.name, tool_fields(d)) for d in self.docs))
+        known = prepared or {}
+        self.fields = {d.name: known.get(d.name) or tool_fields(d, analyzer) for d in self.docs}
+        self.bm25 = BM25FIndex(fields, self.fields.items())
 
     def __len__(self) -> int:
         return len(self.docs)
@@ -165,8 +185,12 @@ class Ranker:
         preferences: Preferences | None = None,
         exclude: Iterable[str] = (),
     ) -> list[Hit]:
-        pairs = terms_with_words(query)
-        query_terms = [t for t, _w in pairs]
+        pairs = self.index.analyzer(query)
+        query_terms = list(dict.fromkeys(t for t, _w in pairs))
+        if len(query_terms) > MAX_QUERY_TERMS:
+            # A pasted document, not a query: its most specific terms say what it is about.
+            idf = self.index.bm25.idf
+            query_terms = sorted(query_terms, key=lambda t: -idf(t))[:MAX_QUERY_TERMS]
         words = dict(pairs[::-1])  # a term's first word in the query
         index = self.index
         text = index.bm25.scores(query_terms)
@@ -179,12 +203,12 @@ class Ranker:
             got = learnt.get(name)
             value = by_name.get(name, 0.0)
             if got is not None:
-                lift = self.learnt * max(0.0, got.everyone) + self.mine * max(0.0, got.mine)
-                sink = self.learnt * max(0.0, -got.everyone) + self.mine * max(0.0, -got.mine)
+                lift = self.learnt * got.lift + self.mine * got.my_lift
+                sink = self.learnt * got.sink + self.mine * got.my_sink
                 value = (value + lift) / (1.0 + sink)
             if value > 0:
                 relevance[name] = value
-        order = {d.name: i for i, d in enumerate(index.docs)}
+        order = index.by_name
         best = sorted(relevance, key=lambda n: (-relevance[n], order[n]))[: max(RERANKED, limit)]
         usage = preferences(user_id, best) if preferences is not None and best else {}
         scored: list[tuple[float, int, str, float]] = []
@@ -202,8 +226,8 @@ class Ranker:
                     name=name,
                     score=score,
                     text=by_name.get(name, 0.0),
-                    learnt=got.everyone if got else 0.0,
-                    mine=got.mine if got else 0.0,
+                    learnt=got.lift - got.sink if got else 0.0,
+                    mine=got.my_lift - got.my_sink if got else 0.0,
                     preference=pref,
                     matched=tuple(dict.fromkeys(matched)),
                     learnt_terms=tuple(words[t] for t in got.terms) if got else (),
@@ -212,6 +236,24 @@ class Ranker:
                 )
             )
         return hits
+
+
+    # -- learning (the one place the evidence of a search sequence is turned into associations) ----
+
+    def query_terms(self, query: str) -> list[str]:
+        return [t for t, _w in self.index.analyzer(query)]
+
+    def learn_call(self, user_id: str, query: str, tool: str, success: bool) -> None:
+        """A call of ``tool`` after searching ``query``: every term points to it, or away on failure."""
+        self.associations.add(user_id, self.query_terms(query), tool, 1.0 if success else -1.0)
+
+    def learn_skip(self, user_id: str, query: str, tool: str) -> None:
+        """``tool`` was shown for ``query`` and not called: the terms that matched its text point away."""
+        doc = self.index.by_name.get(tool)
+        if doc is None:
+            return
+        matched = self.index.bm25.matched(self.query_terms(query), doc)
+        self.associations.add(user_id, matched, tool, -WEAK)
 
 
 def _preference(usage: Usage | None) -> float:

@@ -14,11 +14,10 @@ import dataclasses
 import threading
 from collections.abc import Iterable
 
-from plugyard.learning.search.learned import WEAK
 
 WINDOW = 600.0
 """Seconds after a search during which the session's calls still count as its outcomes."""
-MAX_FOLLOWING = 5
+MAX_FOLLOWING = 8
 """Calls after a search that count as its outcomes."""
 NOT_THE_TOOLS_FAULT = frozenset({"InvalidArguments", "ToolVetoed", "Cancelled"})
 
@@ -50,9 +49,16 @@ class SearchEvent:
 
     @property
     def skipped(self) -> list[str]:
-        """The tools shown and never called afterwards."""
+        """The tools shown, passed over, and never called afterwards, read as a cascade (a caller scans
+        the list from the top): those ranked above the lowest shown tool that was called; every shown
+        tool when only tools not shown were called; none when nothing was called (the caller may have
+        had no use for any tool)."""
         called = {o.tool for o in self.outcomes}
-        return [t for t in self.shown if t not in called]
+        if not called:
+            return []
+        positions = [i for i, tool in enumerate(self.shown) if tool in called]
+        examined = self.shown[: positions[-1] + 1] if positions else self.shown
+        return [t for t in examined if t not in called]
 
 
 class SearchSequences:
@@ -122,11 +128,12 @@ def outcome_of(tool: str, success: bool, error_type: str | None, call_id: str | 
     return Outcome(tool, success, call_id)
 
 
-def replay(events: Iterable[SearchEvent]) -> Iterable[tuple[str, str, str, float]]:
-    """The (user, query, tool, signal) a resolved event teaches, in order (see ``learned.py``)."""
+def replay(events: Iterable[SearchEvent]) -> Iterable[tuple[str, str, str, bool | None]]:
+    """What resolved events teach, in order: (user, query, tool, True for a success, False for a
+    failure, None for a tool shown and skipped); see ``Ranker.learn_call`` and ``learn_skip``."""
     for event in events:
         for outcome in event.outcomes:
             if outcome.success is not None:
-                yield event.user_id, event.query, outcome.tool, 1.0 if outcome.success else -1.0
+                yield event.user_id, event.query, outcome.tool, outcome.success
         for tool in event.skipped:
-            yield event.user_id, event.query, tool, -WEAK
+            yield event.user_id, event.query, tool, None

@@ -11,6 +11,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
 from collections.abc import Iterator
@@ -82,16 +83,19 @@ def terms_with_words(text: str) -> list[tuple[str, str]]:
             continue
         for part in _CAMEL.split(piece):
             word = part.lower()
-            if not word or word in STOP_WORDS:
-                continue
-            if word.isdigit():
-                if len(word) >= 2:
-                    out.append((word, word))
-                continue
-            if len(word) < 2:
-                continue
-            out.append((stem(word), word))
+            term = _latin_term(word)
+            if term is not None:
+                out.append((term, word))
     return out
+
+
+@functools.lru_cache(maxsize=65_536)
+def _latin_term(word: str) -> str | None:
+    """A lowercase Latin word's term, or None for a stop word, a single digit or letter (words repeat
+    endlessly in tool descriptions: each is worked out once)."""
+    if not word or word in STOP_WORDS or len(word) < 2:
+        return None
+    return word if word.isdigit() else stem(word)
 
 
 def terms(text: str) -> list[str]:
