@@ -237,7 +237,6 @@ class Ranker:
             )
         return hits
 
-
     # -- learning (the one place the evidence of a search sequence is turned into associations) ----
 
     def query_terms(self, query: str) -> list[str]:

@@ -14,7 +14,6 @@ import dataclasses
 import threading
 from collections.abc import Iterable
 
-
 WINDOW = 600.0
 """Seconds after a search during which the session's calls still count as its outcomes."""
 MAX_FOLLOWING = 8
