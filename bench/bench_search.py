@@ -58,9 +58,11 @@ def metrics(rankings: Sequence[Sequence[str]], relevant: Sequence[set[str]]) -> 
     """Recall@k (share of a query's relevant tools in its top k, averaged) and MRR (first relevant)."""
     out: dict[str, float] = {}
     for k in K:
-        out[f"R@{k}"] = statistics.fmean(len(set(r[:k]) & rel) / len(rel) for r, rel in zip(rankings, relevant))
+        out[f"R@{k}"] = statistics.fmean(
+            len(set(r[:k]) & rel) / len(rel) for r, rel in zip(rankings, relevant, strict=True)
+        )
     rr = []
-    for r, rel in zip(rankings, relevant):
+    for r, rel in zip(rankings, relevant, strict=True):
         rank = next((i for i, name in enumerate(r[:10], 1) if name in rel), None)
         rr.append(1.0 / rank if rank else 0.0)
     out["MRR"] = statistics.fmean(rr)
@@ -82,7 +84,10 @@ class PlainBM25:
         self.analyzer = analyzer
         self.names = [d.name for d in docs]
         fields = [tool_fields(d, analyzer) for d in docs]
-        self.index = BM25FIndex([Field("text")], ((d.name, {"text": sum(f.values(), [])}) for d, f in zip(docs, fields)))
+        self.index = BM25FIndex(
+            [Field("text")],
+            ((d.name, {"text": [t for part in f.values() for t in part]}) for d, f in zip(docs, fields, strict=True)),
+        )
 
     def rank(self, query: str, limit: int = 10) -> list[str]:
         scores = self.index.scores([t for t, _w in self.analyzer(query)])
@@ -258,11 +263,37 @@ async def own_set(tmp: Path) -> list[str]:
         part = [(q, r) for q, r in held if lang is None or q.lang == lang]
         tag = {"en": "English", "zh": "Chinese", None: "all"}[lang]
         rel_all, rel_part = [r for _q, r in every], [r for _q, r in part]
-        lines.append(row(f"{tag}: plain BM25, all queries", metrics([baseline.rank(q.query) for q, _ in every], rel_all), len(every)))
-        lines.append(row(f"{tag}: search_tools cold, all queries", metrics([cold_rankings[q.id] for q, _ in every], rel_all), len(every)))
-        lines.append(row(f"{tag}: plain BM25, held-out", metrics([baseline.rank(q.query) for q, _ in part], rel_part), len(part)))
-        lines.append(row(f"{tag}: search_tools cold, held-out", metrics([cold_rankings[q.id] for q, _ in part], rel_part), len(part)))
-        lines.append(row(f"{tag}: search_tools after dev, held-out", metrics([warm_rankings[q.id] for q, _ in part], rel_part), len(part)))
+        lines.append(
+            row(
+                f"{tag}: plain BM25, all queries",
+                metrics([baseline.rank(q.query) for q, _ in every], rel_all),
+                len(every),
+            )
+        )
+        lines.append(
+            row(
+                f"{tag}: search_tools cold, all queries",
+                metrics([cold_rankings[q.id] for q, _ in every], rel_all),
+                len(every),
+            )
+        )
+        lines.append(
+            row(f"{tag}: plain BM25, held-out", metrics([baseline.rank(q.query) for q, _ in part], rel_part), len(part))
+        )
+        lines.append(
+            row(
+                f"{tag}: search_tools cold, held-out",
+                metrics([cold_rankings[q.id] for q, _ in part], rel_part),
+                len(part),
+            )
+        )
+        lines.append(
+            row(
+                f"{tag}: search_tools after dev, held-out",
+                metrics([warm_rankings[q.id] for q, _ in part], rel_part),
+                len(part),
+            )
+        )
     return [*lines, ""]
 
 
@@ -306,9 +337,13 @@ async def personal(tmp: Path, uses: int = 5, needs: int = 12) -> list[str]:
 # -- latency and rebuild --------------------------------------------------------------------------
 
 
+def timing_row(label: str, values: Sequence[float]) -> str:
+    return f"| {label} | {percentile(values, 0.5):.2f} | {percentile(values, 0.95):.2f} |"
+
+
 def percentile(values: Sequence[float], q: float) -> float:
     ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
 async def latency(tmp: Path, samples: int = 1000) -> list[str]:
@@ -357,14 +392,15 @@ async def latency(tmp: Path, samples: int = 1000) -> list[str]:
         "for a core; the thread's CPU time does not).",
         "",
         f"{n_tools} tools registered (LiveMCPBench's 527 and copies under other server names), associations learnt "
-        f"from {len(calls)} tasks; {samples} searches (LiveMCPBench questions, long, and the own set's queries), limit 5.",
+        f"from {len(calls)} tasks; {samples} searches (LiveMCPBench questions, long, and the own set's queries), "
+        "limit 5.",
         "",
         "| path | p50 ms | p95 ms |",
         "|---|---|---|",
-        f"| ranking alone (ToolSearch.find), wall | {percentile(direct, 0.5):.2f} | {percentile(direct, 0.95):.2f} |",
-        f"| ranking alone, CPU time of the thread | {percentile(direct_cpu, 0.5):.2f} | {percentile(direct_cpu, 0.95):.2f} |",
-        f"| search_tools through the pipeline (recorded) | {percentile(pipeline, 0.5):.2f} | {percentile(pipeline, 0.95):.2f} |",
-        f"| search_tools over an in-memory MCP session | {percentile(over_mcp, 0.5):.2f} | {percentile(over_mcp, 0.95):.2f} |",
+        timing_row("ranking alone (ToolSearch.find), wall", direct),
+        timing_row("ranking alone, CPU time of the thread", direct_cpu),
+        timing_row("search_tools through the pipeline (recorded)", pipeline),
+        timing_row("search_tools over an in-memory MCP session", over_mcp),
         "",
         f"Index rebuild for {len(docs)} tools: median {statistics.median(rebuilds):.1f} ms "
         f"(range {min(rebuilds):.1f}-{max(rebuilds):.1f}, 10 builds); after one server's tools were registered "
@@ -390,9 +426,9 @@ def jieba_analyzer() -> Analyzer | None:
 
     def analyze(text: str) -> list[tuple[str, str]]:
         out: list[tuple[str, str]] = []
-        for piece in tokenize._PIECES.findall(text):  # noqa: SLF001 - the same Latin handling, Han by jieba
-            if tokenize._HAN.match(piece):  # noqa: SLF001
-                out += [(w, w) for w in jieba.lcut_for_search(piece) if not all(c in tokenize._CHINESE_STOP for c in w)]  # noqa: SLF001
+        for piece in tokenize._PIECES.findall(text):
+            if tokenize._HAN.match(piece):
+                out += [(w, w) for w in jieba.lcut_for_search(piece) if not all(c in tokenize._CHINESE_STOP for c in w)]
             else:
                 out += tokenize.terms_with_words(piece)
         return out
@@ -405,9 +441,9 @@ def unigram_analyzer() -> Analyzer:
 
     def analyze(text: str) -> list[tuple[str, str]]:
         out: list[tuple[str, str]] = []
-        for piece in tokenize._PIECES.findall(text):  # noqa: SLF001
-            if tokenize._HAN.match(piece):  # noqa: SLF001
-                out += [(c, c) for c in piece if c not in tokenize._CHINESE_STOP]  # noqa: SLF001
+        for piece in tokenize._PIECES.findall(text):
+            if tokenize._HAN.match(piece):
+                out += [(c, c) for c in piece if c not in tokenize._CHINESE_STOP]
             else:
                 out += tokenize.terms_with_words(piece)
         return out
@@ -424,7 +460,11 @@ async def tokenizers() -> list[str]:
         "single characters": unigram_analyzer(),
         "jieba lcut_for_search": jieba_analyzer(),
     }
-    lines = ["| Chinese tokens | zh R@5 cold (all) | zh MRR cold | zh R@5 after dev (held-out) | zh MRR after dev | build ms |", "|---|---|---|---|---|---|"]
+    lines = [
+        "| Chinese tokens | zh R@5 cold (all) | zh MRR cold | zh R@5 after dev (held-out) | zh MRR after dev "
+        "| build ms |",
+        "|---|---|---|---|---|---|",
+    ]
     for label, analyzer in candidates.items():
         if analyzer is None:
             lines.append(f"| {label} | (jieba not installed) | | | | |")
@@ -446,7 +486,9 @@ async def tokenizers() -> list[str]:
                     learnt.add("u", query_terms, tool, -WEAK)
         part = [(q, r) for q, r in zh if q.split == "heldout"]
         warm = metrics([[h.name for h in ranker.search(q.query, "u", limit=10)] for q, _ in part], [r for _, r in part])
-        lines.append(f"| {label} | {cold['R@5']:.3f} | {cold['MRR']:.3f} | {warm['R@5']:.3f} | {warm['MRR']:.3f} | {build:.1f} |")
+        lines.append(
+            f"| {label} | {cold['R@5']:.3f} | {cold['MRR']:.3f} | {warm['R@5']:.3f} | {warm['MRR']:.3f} | {build:.1f} |"
+        )
     return [*lines, ""]
 
 

@@ -71,7 +71,9 @@ def livemcpbench_tools(folder: Path, servers: Iterable[str] | None = None) -> li
             if wanted is not None and server not in wanted:
                 continue
             for tool in listing["tools"]:
-                out.append(SchemaTool(server, tool["name"], tool.get("description") or "", tool.get("inputSchema") or {}))
+                out.append(
+                    SchemaTool(server, tool["name"], tool.get("description") or "", tool.get("inputSchema") or {})
+                )
     return out
 
 
@@ -150,7 +152,9 @@ class SchemaToolsPlugin:
     def register_tools(self, register: Any) -> None:
         for tool in self.tools:
             name = self.names[tool.key]
-            register(schema_function(name, tool.description, tool.input_schema), name=name, description=tool.description)
+            register(
+                schema_function(name, tool.description, tool.input_schema), name=name, description=tool.description
+            )
 
 
 async def upstream_reference_tools() -> list[SchemaTool]:

@@ -21,7 +21,7 @@ from search_data import half
 from plugyard.core.config import parse_config
 from plugyard.core.host import PluginHost
 from plugyard.history.plugin import HistoryPlugin
-from plugyard.learning.search import learned, ranker
+from plugyard.learning.search import ranker
 from plugyard.learning.search.bm25 import Field
 from plugyard.learning.search.learned import Associations
 from plugyard.learning.search.ranker import Ranker, ToolIndex
@@ -35,7 +35,10 @@ def quarter(task_id: str) -> int:
 def evaluate(docs, tasks, fields, learnt_w, mine_w, k1, b, weak) -> dict[str, float]:  # type: ignore[no-untyped-def]
     index = ToolIndex(docs, fields)
     cold_ranker = Ranker(index)
-    cold = metrics([[h.name for h in cold_ranker.search(t.question, "u", limit=10)] for t, _r, _c in tasks], [r for _t, r, _c in tasks])
+    cold = metrics(
+        [[h.name for h in cold_ranker.search(t.question, "u", limit=10)] for t, _r, _c in tasks],
+        [r for _t, r, _c in tasks],
+    )
     warm_parts = []
     for learn_q in (0, 1):
         learn = [x for x in tasks if quarter(x[0].task_id) == learn_q]
@@ -44,20 +47,28 @@ def evaluate(docs, tasks, fields, learnt_w, mine_w, k1, b, weak) -> dict[str, fl
         r = Ranker(index, Associations(k1=k1, b=b), learnt=learnt_w, mine=mine_w)
         for task, _rel, calls in learn:
             shown = tuple(h.name for h in r.search(task.question, "agent", limit=10))
-            event = SearchEvent(task.task_id, "agent", None, task.question, shown, 0.0, [Outcome(c, True) for c in calls])
+            event = SearchEvent(
+                task.task_id, "agent", None, task.question, shown, 0.0, [Outcome(c, True) for c in calls]
+            )
             for user, query, tool, success in replay([event]):
                 if success is None:
                     r.learn_skip(user, query, tool)
                 else:
                     r.learn_call(user, query, tool, success)
-        warm_parts.append(metrics([[h.name for h in r.search(t.question, "agent", limit=10)] for t, _r, _c in test], [x[1] for x in test]))
+        warm_parts.append(
+            metrics(
+                [[h.name for h in r.search(t.question, "agent", limit=10)] for t, _r, _c in test], [x[1] for x in test]
+            )
+        )
     warm = {k: statistics.fmean(p[k] for p in warm_parts) for k in warm_parts[0]}
     return {**{f"cold {k}": v for k, v in cold.items()}, **{f"warm {k}": v for k, v in warm.items()}}
 
 
 def main() -> None:
     plugin, tasks = livemcpbench_setup()
-    host = PluginHost(parse_config({}), entry_points=False, plugins={"history": HistoryPlugin(), "bench": plugin}).load()
+    host = PluginHost(
+        parse_config({}), entry_points=False, plugins={"history": HistoryPlugin(), "bench": plugin}
+    ).load()
     docs = docs_of(host)
     dev = [t for t in tasks if half(t[0].task_id) == "A"]
     base = metrics([PlainBM25(docs).rank(t.question) for t, _r, _c in dev], [r for _t, r, _c in dev])
