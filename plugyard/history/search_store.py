@@ -67,8 +67,8 @@ def event_row(event: SearchEvent, recorded_at: datetime) -> dict[str, Any]:
     }
 
 
-def event_of(row: Any) -> SearchEvent:
-    m = row._mapping
+def event_of(m: Any) -> SearchEvent:
+    """A ``search_event`` row (as a mapping) as the event it stored."""
     return SearchEvent(
         search_id=m["search_id"],
         user_id=m["user_id"],
@@ -104,7 +104,7 @@ class SearchStore:
         statement = sa.select(t).where(t.c.created_at >= since).order_by(t.c.created_at, t.c.id)
         async with self.engine.connect() as connection:
             result = await connection.stream(statement)
-            return [event_of(row) async for row in result]
+            return [event_of(row) async for row in result.mappings()]
 
     async def recorded_since(self, since: datetime) -> list[tuple[SearchEvent, datetime]]:
         """Searches written at or after ``since`` (by any replica), with when each was written."""
@@ -112,7 +112,7 @@ class SearchStore:
         statement = sa.select(t).where(t.c.recorded_at >= since).order_by(t.c.recorded_at, t.c.id)
         async with self.engine.connect() as connection:
             result = await connection.execute(statement)
-            return [(event_of(row), _utc(row._mapping["recorded_at"])) for row in result]
+            return [(event_of(row), _utc(row["recorded_at"])) for row in result.mappings()]
 
     async def figures(
         self, days: int = 30, *, user_id: str | None = None, now: datetime | None = None
