@@ -21,6 +21,8 @@ from search_data import half
 from plugyard.core.config import parse_config
 from plugyard.core.host import PluginHost
 from plugyard.history.plugin import HistoryPlugin
+from plugyard.history.search import ToolSearch
+from plugyard.learning.router import ToolPreferenceRouter
 from plugyard.learning.search import ranker
 from plugyard.learning.search.bm25 import Field
 from plugyard.learning.search.learned import Associations
@@ -32,7 +34,7 @@ def quarter(task_id: str) -> int:
     return hashlib.sha256(f"dev:{task_id}".encode()).digest()[0] % 2
 
 
-def evaluate(docs, tasks, fields, learnt_w, mine_w, k1, b, weak) -> dict[str, float]:  # type: ignore[no-untyped-def]
+def evaluate(docs, tasks, fields, learnt_w, mine_w, k1, b, weak, pref=ranker.PREFERENCE) -> dict[str, float]:  # type: ignore[no-untyped-def]
     index = ToolIndex(docs, fields)
     cold_ranker = Ranker(index)
     cold = metrics(
@@ -44,7 +46,9 @@ def evaluate(docs, tasks, fields, learnt_w, mine_w, k1, b, weak) -> dict[str, fl
         learn = [x for x in tasks if quarter(x[0].task_id) == learn_q]
         test = [x for x in tasks if quarter(x[0].task_id) != learn_q]
         ranker.WEAK = weak
-        r = Ranker(index, Associations(k1=k1, b=b), learnt=learnt_w, mine=mine_w)
+        r = Ranker(index, Associations(k1=k1, b=b), learnt=learnt_w, mine=mine_w, preference=pref)
+        # The router learns the same calls, as the history plugin's does; its posteriors are the preferences.
+        search = ToolSearch(lambda router=ToolPreferenceRouter(): router)
         for task, _rel, calls in learn:
             shown = tuple(h.name for h in r.search(task.question, "agent", limit=10))
             event = SearchEvent(
@@ -55,9 +59,14 @@ def evaluate(docs, tasks, fields, learnt_w, mine_w, k1, b, weak) -> dict[str, fl
                     r.learn_skip(user, query, tool)
                 else:
                     r.learn_call(user, query, tool, success)
+                    search._router().observe(user, tool, success, 1.0)
         warm_parts.append(
             metrics(
-                [[h.name for h in r.search(t.question, "agent", limit=10)] for t, _r, _c in test], [x[1] for x in test]
+                [
+                    [h.name for h in r.search(t.question, "agent", limit=10, preferences=search.usage)]
+                    for t, _r, _c in test
+                ],
+                [x[1] for x in test],
             )
         )
     warm = {k: statistics.fmean(p[k] for p in warm_parts) for k in warm_parts[0]}
@@ -76,17 +85,18 @@ def main() -> None:
     grid = itertools.product(
         [(3.0, 0.5)],  # name weight, b
         [0.3],  # parameters weight
-        [(0.25, 0.25), (0.5, 0.5)],  # learnt (everyone's), mine
-        [0.25, 0.1, 0.0],  # weak
+        [(0.25, 0.25)],  # learnt (everyone's), mine
+        [0.1],  # weak
         [0.0],  # learnt b
         [1.2],  # learnt k1
+        [0.0, 0.25, 0.5, 1.0, 2.0],  # preference
     )
-    for (name_w, name_b), param_w, (learnt_w, mine_w), weak, lb, lk1 in grid:
+    for (name_w, name_b), param_w, (learnt_w, mine_w), weak, lb, lk1, pref in grid:
         fields = (Field("name", name_w, name_b), Field("description", 1.0, 0.75), Field("parameters", param_w, 0.75))
-        m = evaluate(docs, dev, fields, learnt_w, mine_w, lk1, lb, weak)
+        m = evaluate(docs, dev, fields, learnt_w, mine_w, lk1, lb, weak, pref)
         print(
-            f"name {name_w}/{name_b} params {param_w} learnt {learnt_w} mine {mine_w} weak {weak} lb {lb} lk1 {lk1}: "
-            + " ".join(f"{k} {v:.3f}" for k, v in m.items() if k.endswith(("R@1", "R@5", "MRR")))
+            f"name {name_w}/{name_b} params {param_w} learnt {learnt_w} mine {mine_w} weak {weak} lb {lb} lk1 {lk1} "
+            f"preference {pref}: " + " ".join(f"{k} {v:.3f}" for k, v in m.items() if k.endswith(("R@1", "R@5", "MRR")))
         )
 
 

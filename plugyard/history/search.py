@@ -143,7 +143,8 @@ class ToolSearch:
             log.debug("tool search index: %d tools in %.1f ms", len(docs), (time.perf_counter() - started) * 1e3)
         return self._ranker
 
-    def _usage(self, user_id: str, names: Sequence[str]) -> dict[str, Usage]:
+    def usage(self, user_id: str, names: Sequence[str]) -> dict[str, Usage]:
+        """The user's record with those of ``names`` they called, from the router (the ranker's preferences)."""
         router = self._router()
         counts = {n: router.user_counts(user_id, n) for n in names}
         used = [n for n, (s, f) in counts.items() if s + f > 0]
@@ -166,7 +167,7 @@ class ToolSearch:
             if previous is not None:
                 self._resolved([previous])
         ranker = self.ranker()
-        hits = ranker.search(query, user_id, limit=limit, preferences=self._usage)
+        hits = ranker.search(query, user_id, limit=limit, preferences=self.usage)
         if search_id is not None:
             event = SearchEvent(
                 search_id=search_id,

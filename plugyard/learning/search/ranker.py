@@ -34,7 +34,7 @@ FIELDS = (
 )
 LEARNT = 0.25
 MINE = 0.25
-PREFERENCE = 0.5
+PREFERENCE = 0.25
 MAX_QUERY_TERMS = 256
 """A longer query keeps its most specific distinct terms (by idf): one of LiveMCPBench's questions is
 18,000 characters, and its 3,500 terms cost ten times the rest."""
