@@ -48,7 +48,8 @@ def evaluate(docs, tasks, fields, learnt_w, mine_w, k1, b, weak, pref=ranker.PRE
         ranker.WEAK = weak
         r = Ranker(index, Associations(k1=k1, b=b), learnt=learnt_w, mine=mine_w, preference=pref)
         # The router learns the same calls, as the history plugin's does; its posteriors are the preferences.
-        search = ToolSearch(lambda router=ToolPreferenceRouter(): router)
+        router = ToolPreferenceRouter()
+        search = ToolSearch(lambda router=router: router)
         for task, _rel, calls in learn:
             shown = tuple(h.name for h in r.search(task.question, "agent", limit=10))
             event = SearchEvent(
@@ -59,7 +60,7 @@ def evaluate(docs, tasks, fields, learnt_w, mine_w, k1, b, weak, pref=ranker.PRE
                     r.learn_skip(user, query, tool)
                 else:
                     r.learn_call(user, query, tool, success)
-                    search._router().observe(user, tool, success, 1.0)
+                    router.observe(user, tool, success, 1.0)
         warm_parts.append(
             metrics(
                 [

@@ -82,6 +82,8 @@ class ToolSearch:
         self._mine: dict[str, float] = {}
         self._seen: dict[str, float] = {}
         self._poll_from: datetime | None = None
+        self._busy = anyio.Lock()
+        self._closed = False
         self.learnt_from = 0
         self.rebuilds = 0
 
@@ -100,28 +102,35 @@ class ToolSearch:
         log.info("tool search learnt from %d stored search(es)", len(events))
 
     async def run(self) -> None:
-        """Until cancelled: resolve searches past their window, write resolved ones, poll others'."""
+        """Until closed or cancelled: resolve searches past their window, write resolved ones, poll others'."""
         last_poll = 0.0
-        while True:
+        while not self._closed:
             await anyio.sleep(TICK_SECONDS)
-            now = self.clock()
-            self._resolved(self.sequences.expired(now))
-            await self._write()
-            if now - last_poll >= POLL_SECONDS:
-                last_poll = now
-                await self.poll()
+            async with self._busy:
+                if self._closed:
+                    return
+                now = self.clock()
+                self._resolved(self.sequences.expired(now))
+                await self._write()
+                if now - last_poll >= POLL_SECONDS:
+                    last_poll = now
+                    await self.poll()
 
     async def close(self) -> None:
-        """Resolve every open search and write what is left (the host is stopping)."""
-        self._resolved(self.sequences.close_all())
-        await self._write()
+        """Resolve every open search and write what is left (the host is stopping); the background
+        work stops first, so nothing still uses the database when the engine goes."""
+        async with self._busy:
+            self._closed = True
+            self._resolved(self.sequences.close_all())
+            await self._write()
         if self._unwritten:
             log.error("tool search: %d resolved search(es) could not be written", len(self._unwritten))
 
     async def sync(self) -> None:
         """Write what is resolved, then fold in what others wrote (tests and tooling)."""
-        await self._write()
-        await self.poll()
+        async with self._busy:
+            await self._write()
+            await self.poll()
 
     # -- the index -------------------------------------------------------------------------
 

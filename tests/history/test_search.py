@@ -151,13 +151,19 @@ async def test_two_replicas_on_one_database_learn_from_each_others_searches(conf
         before = found_of(await b.call_tool("search_tools", {"query": QUERY}, session_id="b"))
         await a.call_tool("search_tools", {"query": QUERY}, session_id="a")
         await a.call_tool("weather_history", {"city": "Rome"}, session_id="a")
+        # Nothing of A's is stored yet (its search is still open): what B knew so far.
+        b_knew = search_of(b).learnt_from
         await a.call_tool("search_tools", {"query": "read a file"}, session_id="a")  # resolves the first
         await search_of(a).sync()
-        assert await search_of(b).poll() == 1
-        assert await search_of(b).poll() == 0  # seen once, learnt once
+        a_knew = search_of(a).learnt_from
+        # B's own poll (this one, or its background one meanwhile) learns A's search, once.
+        await search_of(b).sync()
+        await search_of(b).sync()
+        assert search_of(b).learnt_from == b_knew + 1
         after = found_of(await b.call_tool("search_tools", {"query": QUERY}, session_id="b2"))
         # A's own rows, polled back, are not learnt twice.
-        assert await search_of(a).poll() == 0
+        await search_of(a).sync()
+        assert search_of(a).learnt_from == a_knew
     assert after["weather_history"]["score"] > before["weather_history"]["score"]
 
 
