@@ -28,7 +28,6 @@ import sniffio
 from plugyard.core.calls import ProgressReporter, ToolCall, ToolContext, ToolOutcome, Veto
 from plugyard.core.client import ClientChannel, HostEvents
 from plugyard.core.deadlines import Watchdog, new_call_id
-from plugyard.core.discovery import PROXY_TOOL, unwrap
 from plugyard.core.errors import (
     InvalidArguments,
     PluginError,
@@ -39,6 +38,7 @@ from plugyard.core.errors import (
     ToolVetoed,
     UnknownTool,
 )
+from plugyard.core.tool_search import PROXY_TOOL, unwrap
 
 log = logging.getLogger("plugyard.tools")
 
@@ -71,7 +71,7 @@ class Tool:
     open_world: bool | None = None
     structured_output: bool | None = None
     discovery: bool = False
-    """The tool finds other tools (a search): listed while tool search hides the rest (``core/discovery.py``)."""
+    """The tool finds other tools (a search): listed while tool search hides the rest (``core/tool_search.py``)."""
 
 
 def _is_context_hint(hint: Any) -> bool:
@@ -289,7 +289,7 @@ class ToolPipeline:
         workflow_run_id: str | None = None,
     ) -> ToolOutcome:
         """Run one call through the pipeline. Raises ``UnknownTool`` only; every other failure
-        is a recorded, unsuccessful outcome. ``call_tool`` (``core/discovery.py``) runs the tool it
+        is a recorded, unsuccessful outcome. ``call_tool`` (``core/tool_search.py``) runs the tool it
         names, as that tool."""
         tool = self.registry.get(name)
         if tool is None and name == PROXY_TOOL:

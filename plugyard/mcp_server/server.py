@@ -24,7 +24,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 
 import plugyard
-from plugyard.core import discovery, health
+from plugyard.core import health, tool_search
 from plugyard.core.content import declares_content, structured_model_of
 from plugyard.core.errors import InputRequired, UnknownTool
 from plugyard.core.host import PluginHost
@@ -165,8 +165,8 @@ class PlugyardServer(FeatureServer):
 
     def tool_input_schema(self, name: str) -> dict[str, Any] | None:
         tool = self.host.tools.get(name)
-        if tool is None and name == discovery.PROXY_TOOL:
-            return discovery.PROXY_INPUT_SCHEMA
+        if tool is None and name == tool_search.PROXY_TOOL:
+            return tool_search.PROXY_INPUT_SCHEMA
         return tool.input_schema if tool is not None else self.sdk_tool_input_schema(name)
 
     def _session_id(self, context: Context[Any, Any] | None) -> str | None:
@@ -273,9 +273,9 @@ class PlugyardServer(FeatureServer):
 
 
 _PROXY_ENTRY = MCPTool(
-    name=discovery.PROXY_TOOL,
-    description=discovery.PROXY_DESCRIPTION,
-    input_schema=discovery.PROXY_INPUT_SCHEMA,
+    name=tool_search.PROXY_TOOL,
+    description=tool_search.PROXY_DESCRIPTION,
+    input_schema=tool_search.PROXY_INPUT_SCHEMA,
     _meta={"plugyard/plugin": "plugyard"},
 )
 

@@ -20,7 +20,7 @@ import anyio
 import anyio.abc
 import pluggy
 
-from plugyard.core import discovery, hookspecs
+from plugyard.core import hookspecs, tool_search
 from plugyard.core.builtins import add_builtins
 from plugyard.core.calls import ToolOutcome
 from plugyard.core.client import HostEvents, ListsChanged, ResourceUpdated
@@ -245,12 +245,12 @@ class PluginHost(Lifetime):
 
     def tool_search_on(self) -> bool:
         """Whether tools/list shows only the pinned and discovery tools and ``call_tool``
-        (``[server] tool_search``; see ``core/discovery.py``)."""
-        return discovery.search_on(self.config.server, self.tools)
+        (``[server] tool_search``; see ``core/tool_search.py``)."""
+        return tool_search.search_on(self.config.server, self.tools)
 
     def serves_tool(self, name: str) -> bool:
         """Whether ``name`` is a tool call the pipeline takes: a registered tool, or ``call_tool``."""
-        return name in self.tools or name == discovery.PROXY_TOOL
+        return name in self.tools or name == tool_search.PROXY_TOOL
 
     def tools_for(self, user_id: str) -> list[Tool]:
         """The tools to list for ``user_id``: every tool in registration order; with tool search on,
@@ -259,7 +259,7 @@ class PluginHost(Lifetime):
         ``max_listed_tools`` (pinned ones are never cut)."""
         server = self.config.server
         if self.tool_search_on():
-            return discovery.listed_when_searching(server, self.tools)
+            return tool_search.listed_when_searching(server, self.tools)
         tools = list(self.tools)
         if not server.rank_tools:
             return tools
