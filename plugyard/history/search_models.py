@@ -1,4 +1,4 @@
-"""``search_event`` (migration 0006): one row per ``search_tools`` call, written once the search
+"""``search_event`` (migration 0007): one row per ``search_tools`` call, written once the search
 is resolved (see ``plugyard.learning.search.sequences``): the query after redaction, the tools it
 showed, and the calls that followed it in the same session.
 
