@@ -13,7 +13,7 @@ import logging
 import os
 import tomllib
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import platformdirs
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator
@@ -75,7 +75,13 @@ class ServerSettings(_Section):
     max_listed_tools: int | None = Field(None, ge=1)
     """With rank_tools, list at most this many tools (pinned tools are always listed)."""
     pinned_tools: tuple[str, ...] = ()
-    """With rank_tools, tools always listed, first, in this order."""
+    """With rank_tools, tools always listed, first, in this order; with tool search on, the tools listed
+    beside the search tool and call_tool."""
+    tool_search: Literal["auto", "on", "off"] = "auto"
+    """"on": tools/list shows only the pinned tools, the search tool(s) a plugin registered and
+    call_tool (every tool stays callable by name); "auto": on above tool_search_threshold tools; "off"."""
+    tool_search_threshold: int = Field(40, ge=0)
+    """With tool_search = "auto", tool search is on when more than this many tools are registered."""
 
 
 class TelemetrySettings(_Section):

@@ -58,7 +58,9 @@ def register_tools(register: Callable[..., None]) -> None:
     ``title``, ``description``, ``timeout`` (seconds; plugins.toml ``[tools.<name>] timeout`` wins),
     ``capabilities`` (strings such as ``"search_notes"`` that workflows ask for),
     ``read_only``, ``destructive``, ``idempotent``, ``open_world`` (hints shown to clients) and
-    ``structured_output`` (force structured output on or off).
+    ``structured_output`` (force structured output on or off) and ``discovery`` (the tool finds
+    other tools, a search over ``host.tools``: while tool search is on, ``[server] tool_search``,
+    tools/list shows only the pinned tools, the discovery tools and ``call_tool``).
 
     Besides plain values (sent as structured content when the return type has a schema), a tool
     may return MCP content: ``plugyard.Text``, ``Image``, ``Audio``, ``EmbeddedResource``,

@@ -38,6 +38,7 @@ from plugyard.core.errors import (
     ToolVetoed,
     UnknownTool,
 )
+from plugyard.core.tool_search import PROXY_TOOL, unwrap
 
 log = logging.getLogger("plugyard.tools")
 
@@ -69,6 +70,8 @@ class Tool:
     idempotent: bool | None = None
     open_world: bool | None = None
     structured_output: bool | None = None
+    discovery: bool = False
+    """The tool finds other tools (a search): listed while tool search hides the rest (``core/tool_search.py``)."""
 
 
 def _is_context_hint(hint: Any) -> bool:
@@ -101,6 +104,7 @@ def build_tool(
     idempotent: bool | None = None,
     open_world: bool | None = None,
     structured_output: bool | None = None,
+    discovery: bool = False,
 ) -> Tool:
     """Describe ``fn`` as a tool. Its input schema is the pydantic model of its signature."""
     tool_name = name if name is not None else getattr(fn, "__name__", "")
@@ -157,20 +161,33 @@ def build_tool(
         idempotent=idempotent,
         open_world=open_world,
         structured_output=structured_output,
+        discovery=discovery,
     )
 
 
 class ToolRegistry:
-    """Tools by name. A name is owned by the first plugin that registers it."""
+    """Tools by name. A name is owned by the first plugin that registers it.
+
+    ``generation`` counts the changes: whatever is computed from the tools (a search index, a
+    listing) is stale once it moved."""
 
     def __init__(self) -> None:
         self._tools: dict[str, Tool] = {}
+        self.generation = 0
 
     def add(self, tool: Tool) -> None:
         existing = self._tools.get(tool.name)
         if existing is not None:
             raise ToolNameClash(tool.name, existing.plugin, tool.plugin)
         self._tools[tool.name] = tool
+        self.generation += 1
+
+    def remove(self, name: str) -> Tool | None:
+        """Unregister one tool (a plugin re-registering its tools); returns it, or None if absent."""
+        tool = self._tools.pop(name, None)
+        if tool is not None:
+            self.generation += 1
+        return tool
 
     def get(self, name: str) -> Tool | None:
         return self._tools.get(name)
@@ -272,8 +289,12 @@ class ToolPipeline:
         workflow_run_id: str | None = None,
     ) -> ToolOutcome:
         """Run one call through the pipeline. Raises ``UnknownTool`` only; every other failure
-        is a recorded, unsuccessful outcome."""
+        is a recorded, unsuccessful outcome. ``call_tool`` (``core/tool_search.py``) runs the tool it
+        names, as that tool."""
         tool = self.registry.get(name)
+        if tool is None and name == PROXY_TOOL:
+            name, arguments = unwrap(arguments)
+            tool = self.registry.get(name)
         if tool is None:
             known = ", ".join(sorted(t.name for t in self.registry)) or "none"
             raise UnknownTool(f"unknown tool {name!r} (tools available: {known})")

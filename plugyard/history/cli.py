@@ -137,15 +137,20 @@ def _ms(value: float | None) -> str:
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 @click.pass_obj
 def history_stats(state: CliState, tool: str | None, days: int, user: str | None, as_json: bool) -> None:
-    """Calls, success rate, p50/p95 latency and top errors per tool."""
-    stats = _with_service(state, lambda s: s.get_tool_statistics(tool, days, user_id=user))
+    """Calls, success rate, p50/p95 latency and top errors per tool, and tool search's hit rate."""
+    from plugyard.history.search_store import search_figures
+
+    async def go(service: Any) -> tuple[Any, Any]:
+        found = await search_figures(service.engine, days, user_id=user)
+        return await service.get_tool_statistics(tool, days, user_id=user), found
+
+    stats, searches = _with_service(state, go)
     if as_json:
         click.echo(json.dumps([s.as_dict() for s in stats], indent=2))
         return
     if not stats:
         click.echo(f"no calls in the last {days} day(s)")
-        return
-    if is_terminal():
+    elif is_terminal():
         rows = [
             [
                 s.tool_name,
@@ -158,13 +163,15 @@ def history_stats(state: CliState, tool: str | None, days: int, user: str | None
             for s in stats
         ]
         table(["tool", "calls", "success", "p50 ms", "p95 ms", "top errors"], rows, right=[1, 2, 3, 4])
-        return
-    click.echo(f"{'tool':<24} {'calls':>8} {'success':>8} {'p50 ms':>9} {'p95 ms':>9}  top errors")
-    for s in stats:
-        errors = ", ".join(f"{e} ({n})" for e, n in s.top_errors)
-        click.echo(
-            f"{s.tool_name:<24} {s.calls:>8} {s.success_rate:>8.1%} {_ms(s.p50_ms):>9} {_ms(s.p95_ms):>9}  {errors}"
-        )
+    else:
+        click.echo(f"{'tool':<24} {'calls':>8} {'success':>8} {'p50 ms':>9} {'p95 ms':>9}  top errors")
+        for s in stats:
+            errors = ", ".join(f"{e} ({n})" for e, n in s.top_errors)
+            click.echo(
+                f"{s.tool_name:<24} {s.calls:>8} {s.success_rate:>8.1%} {_ms(s.p50_ms):>9} {_ms(s.p95_ms):>9}  {errors}"
+            )
+    if tool is None:
+        click.echo(searches.describe())
 
 
 @history.command("failures")
@@ -242,13 +249,23 @@ def history_cleanup(state: CliState, older_than: str, archive: Path | None, chun
         with progress(doomed, "deleting") as advance:
             return await service.cleanup_old_records(days, archive=archive, chunk_size=chunk_size, progress=advance)
 
-    result = _with_service(state, go)
+    async def go_and_searches(service: Any) -> tuple[Any, int]:
+        from plugyard.history.search_store import SearchStore
+
+        result = await go(service)
+        # Tool search's events follow the calls they led to (they are learnt from, not archived).
+        searches = 0 if dry_run else await SearchStore(service.engine).delete_before(result.cutoff)
+        return result, searches
+
+    result, searches = _with_service(state, go_and_searches)
     if dry_run:
         click.echo(f"would delete {result.deleted} call(s) from before {result.cutoff:%Y-%m-%d}")
         return
     click.echo(
         f"deleted {result.deleted} call(s) from before {result.cutoff:%Y-%m-%d} in {result.seconds:.2f} s "
-        f"({result.rows_per_second:,.0f} rows/s)" + (f"; archived {result.archived} to {archive}" if archive else "")
+        f"({result.rows_per_second:,.0f} rows/s)"
+        + (f"; archived {result.archived} to {archive}" if archive else "")
+        + (f"; {searches} tool search event(s) of that time deleted" if searches else "")
     )
 
 

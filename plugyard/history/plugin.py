@@ -28,6 +28,9 @@ from plugyard.history.history_resources import HistoryResources
 from plugyard.history.history_tools import HistoryTools
 from plugyard.history.models import tool_call_table
 from plugyard.history.recorder import Recorder
+from plugyard.history.redact import Redactor, redact_text
+from plugyard.history.search import ToolSearch
+from plugyard.history.search_store import SearchStore
 from plugyard.history.service import ToolHistoryService
 from plugyard.history.settings import HistorySettings
 from plugyard.learning.learner import BayesianLearner
@@ -62,6 +65,7 @@ class HistoryPlugin:
         self.recorder: Recorder | None = None
         self.service: ToolHistoryService | None = None
         self.router = ToolPreferenceRouter()
+        self.search = ToolSearch(lambda: self.router)
         self.host: PluginHost | None = None
         self.settings = HistorySettings()
         self.name: str | None = None
@@ -145,6 +149,9 @@ class HistoryPlugin:
         )
         warmed = self.router.warm(await self.service.stored_counts())
         log.info("preference router warmed from %d rollup row(s)", warmed)
+        redactor = Redactor(history.redact_keys)
+        await self.search.start(host.tools, SearchStore(engine), lambda text: redact_text(text, redactor))
+        host.start_background(self.search.run, name="plugyard tool search")
 
     @hookimpl
     def register_tools(self, register: Any) -> None:
@@ -154,6 +161,7 @@ class HistoryPlugin:
         register(tools.recent_failures, read_only=True)
         register(tools.rate_tool_call, idempotent=True)
         register(tools.recommend_tools, read_only=True)
+        register(self.search.search_tools, read_only=True, discovery=True)
 
     @hookimpl
     def register_resources(self, register: Any) -> None:
@@ -173,6 +181,8 @@ class HistoryPlugin:
     def after_tool_call(self, call: ToolCall, outcome: ToolOutcome) -> None:
         if self.recorder is not None:
             self.recorder.submit(outcome)
+        tool = self.host.tools.get(call.tool_name) if self.host is not None else None
+        self.search.observe(call, outcome, discovery=tool is not None and tool.discovery)
         if outcome.error_type == CANCELLED:
             return  # recorded, but says nothing of the tool: the router does not learn from it
         # The router learns at once, in memory; the rollups it warms from catch up with the batch.
@@ -204,6 +214,8 @@ class HistoryPlugin:
             return [dict(row) for row in result.mappings()]
 
     async def _stop(self) -> None:
+        if self.engine is not None and self.search.store is not None:
+            await self.search.close()
         if self.recorder is not None:
             await self.recorder.close()
             log.info("history: %d record(s) written, %d journaled", self.recorder.written, self.recorder.journaled)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from typing import Any
 
@@ -43,3 +44,23 @@ class Redactor:
         if isinstance(value, list | tuple):
             return [self(v, depth + 1) for v in value]
         return value
+
+
+_SECRET_SHAPES = re.compile(
+    r"\b(?:sk-|sk_live_|ghp_|gho_|github_pat_|xox[abps]-|AKIA|AIza|eyJ)[A-Za-z0-9_\-./+=]{8,}"
+    r"|\b(?=[A-Za-z0-9_\-+/=]*\d)(?=[A-Za-z0-9_\-+/=]*[A-Za-z])[A-Za-z0-9_\-+/=]{32,}"
+)
+_ASSIGNED = re.compile(r"(?P<key>[A-Za-z][A-Za-z0-9_\-]*)(?P<sep>\s*[:=]\s*)(?P<value>\S+)")
+
+
+def redact_text(text: str, redactor: Redactor) -> str:
+    """Free text (a search query) as it may be stored: ``key=value`` / ``key: value`` under a
+    secret-looking key, and words shaped like keys or tokens (known prefixes, long mixed letter-digit
+    runs), become ``[REDACTED]``."""
+
+    def assigned(match: re.Match[str]) -> str:
+        if redactor.is_secret(match["key"]):
+            return f"{match['key']}{match['sep']}{REDACTED}"
+        return match.group(0)
+
+    return _SECRET_SHAPES.sub(REDACTED, _ASSIGNED.sub(assigned, text))

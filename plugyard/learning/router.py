@@ -265,6 +265,11 @@ class ToolPreferenceRouter:
             decision_log.info("%s", json.dumps(decision.as_log(), separators=(",", ":")))
         return decision
 
+    def user_counts(self, user_id: str, tool: str) -> tuple[float, float]:
+        """The user's discounted (successes, failures) with ``tool``, every intent together."""
+        self._fold()
+        return self.learner.counts(user_id, None, tool, self.clock())
+
     def explain(self, user_id: str, tool: str, *, intent: str | None = None) -> str:
         """Why ``tool`` scores what it does for this user, in one line."""
         self._fold()

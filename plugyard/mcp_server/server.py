@@ -24,7 +24,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 
 import plugyard
-from plugyard.core import health
+from plugyard.core import health, tool_search
 from plugyard.core.content import declares_content, structured_model_of
 from plugyard.core.errors import InputRequired, UnknownTool
 from plugyard.core.host import PluginHost
@@ -122,7 +122,8 @@ class PlugyardServer(FeatureServer):
         self._index_tools()
 
     def _index_tools(self) -> None:
-        """What tools/list shows and how results convert, computed once per host state."""
+        """What tools/list shows and how results convert, computed once per registry state."""
+        self._generation = self.host.tools.generation
         self._outputs: dict[str, FuncMetadata | None] = {}
         self._structured: dict[str, FuncMetadata | None] = {}
         self._listed: list[MCPTool] = []
@@ -149,15 +150,23 @@ class PlugyardServer(FeatureServer):
         return JSONResponse(report.as_dict(), status_code=200 if report.healthy else 503)
 
     async def list_tools(self) -> list[MCPTool]:
+        host = self.host
+        if self._generation != host.tools.generation:
+            self._index_tools()  # a plugin re-registered its tools
         listed = self._listed
-        if self.host.config.server.rank_tools:
-            # The order (and cap) is the core's decision; this only applies it.
+        searching = host.tool_search_on()
+        if searching or host.config.server.rank_tools:
+            # What is listed, in which order, is the core's decision; this only applies it.
             by_name = {t.name: t for t in self._listed}
-            listed = [by_name[t.name] for t in self.host.tools_for(self._user_id()) if t.name in by_name]
+            listed = [by_name[t.name] for t in host.tools_for(self._user_id()) if t.name in by_name]
+            if searching:
+                listed.append(_PROXY_ENTRY)
         return [*listed, *await super().list_tools()]
 
     def tool_input_schema(self, name: str) -> dict[str, Any] | None:
         tool = self.host.tools.get(name)
+        if tool is None and name == tool_search.PROXY_TOOL:
+            return tool_search.PROXY_INPUT_SCHEMA
         return tool.input_schema if tool is not None else self.sdk_tool_input_schema(name)
 
     def _session_id(self, context: Context[Any, Any] | None) -> str | None:
@@ -184,7 +193,7 @@ class PlugyardServer(FeatureServer):
         # The SDK's own handler builds a ``Context`` model for every call; a plugin tool needs one only
         # when it talks to its client (log, sample, elicit), so it is built then.
         host = self.host
-        if params.name not in host.tools:
+        if not host.serves_tool(params.name):
             return await self.sdk_handle_tools_call(ctx, params)
 
         def context() -> Context[Any, Any]:
@@ -197,7 +206,7 @@ class PlugyardServer(FeatureServer):
 
     async def call_tool(self, name: str, arguments: dict[str, Any], context: Context[Any, Any] | None = None) -> Any:
         host = self.host
-        if name not in host.tools:
+        if not host.serves_tool(name):
             return await super().call_tool(name, arguments, context)
         request_context = request_context_of(context)
         if context is None or request_context is None:
@@ -242,6 +251,7 @@ class PlugyardServer(FeatureServer):
             return channel.input_required()
         if not outcome.success:
             return CallToolResult(content=[TextContent(type="text", text=outcome.message)], is_error=True, _meta=meta)
+        name = outcome.call.tool_name  # through call_tool: the tool it ran
         output = outputs.get(name)
         try:
             result = tool_result(outcome.result, output or _UNSTRUCTURED, structured.get(name))
@@ -260,6 +270,14 @@ class PlugyardServer(FeatureServer):
             merged = {**(result.meta or {}), **meta}
             result.meta = merged  # the result is ours alone; copying it would cost more than the call
         return result
+
+
+_PROXY_ENTRY = MCPTool(
+    name=tool_search.PROXY_TOOL,
+    description=tool_search.PROXY_DESCRIPTION,
+    input_schema=tool_search.PROXY_INPUT_SCHEMA,
+    _meta={"plugyard/plugin": "plugyard"},
+)
 
 
 def _no_context() -> Context[Any, Any]:

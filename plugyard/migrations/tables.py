@@ -1,10 +1,11 @@
-"""Every table the migrations create, in one metadata: history's and the assistant's.
+"""Every table the migrations create, in one metadata: history's (calls, rollups, search events), the assistant's.
 
 The migrations own the schema of the one database; each feature declares its tables in its own
 package, and this module gathers them so Alembic (and the drift test) compare against all of them.
 """
 
 from plugyard.assistant import models as _assistant_models  # noqa: F401
+from plugyard.history import search_models as _search_models  # noqa: F401
 from plugyard.history.models import metadata
 
 __all__ = ["metadata"]

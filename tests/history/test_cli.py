@@ -73,3 +73,35 @@ def test_a_bad_duration_is_a_usage_error(config_file):
     result = run(config_file, "cleanup", "--older-than", "soon")
     assert result.exit_code == 2 and "90d, 12w or 90" in result.output
     assert (parse_days("12w"), parse_days("90d"), parse_days("7")) == (84, 90, 7)
+
+
+def test_stats_show_the_tool_search_hit_rate_and_cleanup_drops_old_searches(config_file, db_url):
+    from plugyard.history.db import create_engine
+    from plugyard.history.search_store import SearchStore
+    from plugyard.learning.search.sequences import Outcome, SearchEvent
+
+    now = datetime.now(UTC).timestamp()
+    old = now - 200 * 86_400
+    events = [
+        SearchEvent("s1", "ada", "x", "weather", ("forecast", "radar"), now, [Outcome("forecast", True)]),
+        SearchEvent("s2", "ada", "x", "weather", ("forecast",), now, [Outcome("forecast", False)]),
+        SearchEvent("s3", "bob", "y", "notes", ("read_note",), now),
+        SearchEvent("s4", "bob", "y", "notes", ("read_note",), old, [Outcome("read_note", True)]),
+    ]
+
+    async def fill() -> None:
+        from plugyard.history import migrate
+
+        engine = create_engine(db_url)
+        await migrate.upgrade(engine)
+        await SearchStore(engine).write(events)
+        await engine.dispose()
+
+    anyio.run(fill)
+    everyone = run(config_file, "stats").output
+    assert "tool search: 3 search(es) in the last 30 day(s), hit rate 33.3%" in everyone
+    assert "2 followed by any call" in everyone
+    assert "hit rate 50.0%" in run(config_file, "stats", "--user", "ada").output
+    done = run(config_file, "cleanup", "--older-than", "90d")
+    assert done.exit_code == 0 and "1 tool search event(s) of that time deleted" in done.output
+    assert "hit rate 33.3%" in run(config_file, "stats", "--days", "365").output

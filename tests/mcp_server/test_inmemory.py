@@ -22,7 +22,7 @@ async def test_tools_are_listed_with_descriptions_and_schemas(running_host, mode
     async with running_host() as host, Client(PlugyardServer(host), mode=mode) as client:
         listed = {t.name: t for t in (await client.list_tools()).tools}
     sample = {"add", "add_many", "explode", "login", "sleep_sync", "sleep_async", "whoami", "server_pid"}
-    history = {"tool_stats", "preferred_tools", "recent_failures", "rate_tool_call", "recommend_tools"}
+    history = {"tool_stats", "preferred_tools", "recent_failures", "rate_tool_call", "recommend_tools", "search_tools"}
     assert set(listed) == sample | history
     add = listed["add"]
     assert add.description == "Add two integers."

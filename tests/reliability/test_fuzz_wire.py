@@ -248,9 +248,10 @@ def answers_of(response: httpx.Response) -> list[Any]:
         body = response.json()
         return body if isinstance(body, list) else [body]
     if kind.startswith("text/event-stream"):
-        return [
-            json.loads(line[5:]) for line in response.text.splitlines() if line.startswith("data:") and line[5:].strip()
-        ]
+        # SSE lines end in CR, LF or CRLF only: str.splitlines would also cut at U+0085 and friends, which a
+        # JSON string may hold as they are (an error message echoing its argument, say).
+        lines = response.text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
+        return [json.loads(line[5:]) for line in lines if line.startswith("data:") and line[5:].strip()]
     return []
 
 

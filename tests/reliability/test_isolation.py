@@ -28,6 +28,7 @@ USER_TOOLS = {
     "recent_failures",
     "rate_tool_call",
     "recommend_tools",
+    "search_tools",
     "list_action_cards",
     "complete_action_card",
     "resume_workflow",
@@ -104,6 +105,7 @@ async def test_every_history_and_card_tool_and_resource_shows_only_the_callers_o
             answers["preferred_tools"] = json.dumps((await me.ok("preferred_tools")).structured_content)
             answers["recommend_tools"] = json.dumps((await me.ok("recommend_tools")).structured_content)
             answers["list_action_cards"] = json.dumps((await me.ok("list_action_cards")).structured_content)
+            answers["search_tools"] = json.dumps((await me.ok("search_tools", {"query": "login"})).structured_content)
             for uri in USER_RESOURCES:
                 answers[uri] = await me.resource(uri)
             for where, text in answers.items():

@@ -20,7 +20,7 @@ import anyio
 import anyio.abc
 import pluggy
 
-from plugyard.core import hookspecs
+from plugyard.core import hookspecs, tool_search
 from plugyard.core.builtins import add_builtins
 from plugyard.core.calls import ToolOutcome
 from plugyard.core.client import HostEvents, ListsChanged, ResourceUpdated
@@ -243,12 +243,24 @@ class PluginHost(Lifetime):
             return candidates[0]
         return chosen  # type: ignore[no-any-return]
 
+    def tool_search_on(self) -> bool:
+        """Whether tools/list shows only the pinned and discovery tools and ``call_tool``
+        (``[server] tool_search``; see ``core/tool_search.py``)."""
+        return tool_search.search_on(self.config.server, self.tools)
+
+    def serves_tool(self, name: str) -> bool:
+        """Whether ``name`` is a tool call the pipeline takes: a registered tool, or ``call_tool``."""
+        return name in self.tools or name == tool_search.PROXY_TOOL
+
     def tools_for(self, user_id: str) -> list[Tool]:
-        """The tools to list for ``user_id``: every tool in registration order; with ``[server]
+        """The tools to list for ``user_id``: every tool in registration order; with tool search on,
+        the pinned and discovery tools only (the adapter adds ``call_tool``); with ``[server]
         rank_tools``, in the ``rank_tools`` hook's order, ``pinned_tools`` first, at most
         ``max_listed_tools`` (pinned ones are never cut)."""
-        tools = list(self.tools)
         server = self.config.server
+        if self.tool_search_on():
+            return tool_search.listed_when_searching(server, self.tools)
+        tools = list(self.tools)
         if not server.rank_tools:
             return tools
         try:
