@@ -10,6 +10,7 @@ import contextlib
 import ipaddress
 import logging
 import signal
+import socket
 import sys
 from collections.abc import Callable, Iterator
 from typing import Any, Literal
@@ -24,6 +25,7 @@ from plugyard.core.errors import ConfigError
 from plugyard.core.host import PluginHost
 from plugyard.core.reload import HostReloader, ReloadOptions, start_reloading
 from plugyard.mcp_server.auth import auth_options
+from plugyard.mcp_server.listen import bind_sockets, closing, http_url
 from plugyard.mcp_server.server import PlugyardServer
 from plugyard.mcp_server.stdio import run_stdio
 
@@ -43,11 +45,21 @@ def is_loopback(host: str) -> bool:
 
 class _UvicornServer(uvicorn.Server):
     """uvicorn without its own signal handling: plugyard's stop path owns SIGINT/SIGTERM so
-    that the history flush runs before the process exits."""
+    that the history flush runs before the process exits. ``on_started`` runs once uvicorn
+    listens, so "serving" is never said of a server that is not."""
+
+    def __init__(self, config: uvicorn.Config, on_started: Callable[[], None] | None = None) -> None:
+        super().__init__(config)
+        self._on_started = on_started
 
     @contextlib.contextmanager
     def capture_signals(self) -> Iterator[None]:
         yield
+
+    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        await super().startup(sockets)
+        if self.started and self._on_started is not None:
+            self._on_started()
 
 
 async def _watch_signals(
@@ -97,9 +109,13 @@ async def serve(
             f"refusing to serve HTTP on {bind!r} without authentication; bind to 127.0.0.1 "
             "(behind a reverse proxy) or give users bearer tokens ([server.auth_tokens] or PLUGYARD_AUTH_TOKENS)"
         )
-    server_options = auth_options(tokens, f"http://{bind}:{port}", settings.path)
+    # Bound before the host starts: a taken port fails at once, and port 0 gets its real number.
+    sockets = bind_sockets(bind, port) if transport == "http" else []
+    if sockets:
+        port = int(sockets[0].getsockname()[1])
+    server_options = auth_options(tokens, http_url(bind, port), settings.path)
     reloader = HostReloader(reload.build if reload is not None else None)
-    async with reloader.running(host):
+    async with closing(sockets), reloader.running(host):
         server = PlugyardServer(host, **server_options)
         reloader.on_switch(lambda old, new: server.use_host(new))
         async with anyio.create_task_group() as tg:
@@ -128,7 +144,8 @@ async def serve(
                 lifespan="on",
                 timeout_graceful_shutdown=settings.shutdown_timeout,
             )
-            http = _UvicornServer(config)
+            where = http_url(bind, port, settings.path)
+            http = _UvicornServer(config, (lambda: on_ready(where)) if on_ready else None)
 
             def stop() -> None:
                 http.should_exit = True
@@ -137,9 +154,7 @@ async def serve(
                 http.force_exit = True
 
             await tg.start(_watch_signals, stop, force)
-            if on_ready:
-                on_ready(f"http://{bind}:{port}{settings.path}")
-            await http.serve()
+            await http.serve(sockets=sockets)
             tg.cancel_scope.cancel()
 
 

@@ -4,10 +4,14 @@ exit code, never a traceback."""
 
 from __future__ import annotations
 
+import re
+import signal
+import socket
 import subprocess
 import sys
 from pathlib import Path
 
+import httpx2 as httpx
 import pytest
 
 from tests.conftest import subprocess_env, write_config
@@ -47,3 +51,54 @@ def test_stdio_without_a_client_leaves_quietly(config_file, tmp_path, stdin):
     assert run.stdout == ""
     assert "Traceback" not in run.stderr
     assert run.stderr.strip().splitlines() == [run.stderr.strip()]  # the one "serving" line
+
+
+def test_a_port_in_use_is_one_line_and_exit_3(config_file, tmp_path):
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        run = subprocess.run(
+            _plugyard(config_file, "serve", "--transport", "http", "--port", str(port)),
+            env=subprocess_env(tmp_path),
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+    assert run.returncode == 3
+    assert run.stderr.strip() == (
+        f"Error: cannot serve HTTP on 127.0.0.1:{port}: the port is already in use (another plugyard?); "
+        "choose another with --port or [server] port"
+    )
+
+
+def _ipv6_loopback() -> bool:
+    try:
+        with socket.socket(socket.AF_INET6) as probe:
+            probe.bind(("::1", 0))
+    except OSError:
+        return False
+    return True
+
+
+@pytest.mark.skipif(not _ipv6_loopback(), reason="this machine has no IPv6 loopback (::1)")
+def test_an_ipv6_bind_says_serving_with_a_bracketed_url_once_it_listens(config_file, tmp_path):
+    with subprocess.Popen(
+        _plugyard(config_file, "serve", "--transport", "http", "--host", "::1", "--port", "0"),
+        env=subprocess_env(tmp_path),
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    ) as proc:
+        try:
+            assert proc.stderr is not None
+            line = proc.stderr.readline()
+            match = re.search(r" on (http://\[::1\]:(\d+)/mcp)$", line.strip())
+            assert match, line
+            # Said only once listening: the first request, sent at once, is answered.
+            response = httpx.get(f"http://[::1]:{match.group(2)}/healthz", timeout=10)
+            assert response.status_code == 200
+        finally:
+            proc.send_signal(signal.SIGTERM)
+            assert proc.wait(30) == 0
