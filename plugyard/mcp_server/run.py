@@ -113,7 +113,7 @@ async def serve(
     sockets = bind_sockets(bind, port) if transport == "http" else []
     if sockets:
         port = int(sockets[0].getsockname()[1])
-    server_options = auth_options(tokens, http_url(bind, port), settings.path)
+    server_options = auth_options(tokens, http_url(bind, port))
     reloader = HostReloader(reload.build if reload is not None else None)
     async with closing(sockets), reloader.running(host):
         server = PlugyardServer(host, **server_options)
