@@ -17,7 +17,7 @@ from plugyard.core.host import PluginHost, PluginInfo
 @click.pass_obj
 def plugins_cmd(state: CliState, as_json: bool) -> None:
     """List every discovered plugin: origin, version, hooks, tools, and load errors."""
-    host = PluginHost(guard(lambda: state.config), strict=False).load()
+    host = guard(lambda: PluginHost(state.config, strict=False).load())
     infos = list(host.infos.values())
     if as_json:
         click.echo(json.dumps([i.as_dict() for i in infos], indent=2))

@@ -102,3 +102,23 @@ def test_an_ipv6_bind_says_serving_with_a_bracketed_url_once_it_listens(config_f
         finally:
             proc.send_signal(signal.SIGTERM)
             assert proc.wait(30) == 0
+
+
+@pytest.mark.parametrize("command", [["serve"], ["plugins"], ["call", "calculate", "expression=1+1"]])
+def test_a_bad_setting_of_an_enabled_plugin_stops_with_exit_3(tmp_path, db_path, command):
+    config_file = write_config(
+        tmp_path / "plugins.toml", db_path, extra="[plugins.assistant]\nquick_task_threshold = 5"
+    )
+    run = subprocess.run(
+        _plugyard(config_file, *command),
+        stdin=subprocess.DEVNULL,
+        env=subprocess_env(tmp_path),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert run.returncode == 3 and run.stdout == ""
+    assert run.stderr.strip() == (
+        f"Error: {config_file}: [plugins.assistant] quick_task_threshold: "
+        "Input should be less than or equal to 1 (got 5)"
+    )

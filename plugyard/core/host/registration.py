@@ -17,7 +17,7 @@ import pluggy
 import pydantic
 
 from plugyard.core.config import Config
-from plugyard.core.errors import PluginError
+from plugyard.core.errors import ConfigError, PluginError
 from plugyard.core.intents import RegisteredClassifier
 from plugyard.core.prompts import Prompt, build_prompt
 from plugyard.core.resources import Resource, build_resource
@@ -60,11 +60,17 @@ def bind(impl: pluggy.HookImpl) -> Callable[..., Any]:
 
 def validate_settings(config: Config, name: str, impl: pluggy.HookImpl | None) -> Any:
     """The plugin's ``[plugins.<name>]`` table validated against the model it declares (None when
-    it declares none). Raises ``Refused``."""
+    it declares none). Raises ``Refused`` when the plugin's declaration is broken (the plugin is
+    dropped) and ``ConfigError`` when the user's table is wrong (loading stops)."""
     table = dict(config.plugins.settings.get(name, {}))
+    where = str(config.source) if config.source is not None else "configuration"
     if impl is None:
         if table:
-            raise Refused(f"plugins.toml has [plugins.{name}] settings {sorted(table)}, but the plugin declares none")
+            # The user's own file is wrong, not the plugin: stop, as for any other bad setting.
+            raise ConfigError(
+                f"{where}: [plugins.{name}] sets {', '.join(sorted(table))}, but plugin {name!r} has no settings; "
+                "remove the table"
+            )
         return None
     try:
         model = invoke(impl)
@@ -81,10 +87,20 @@ def validate_settings(config: Config, name: str, impl: pluggy.HookImpl | None) -
     try:
         return model.model_validate(table, context={"base_dir": config.base_dir})
     except pydantic.ValidationError as exc:
-        problems = "; ".join(
-            f"[plugins.{name}] {'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors(include_url=False)
-        )
-        raise Refused(f"invalid settings: {problems}") from None
+        # The plugin is fine; the user's settings for it are not. Serving without it would turn
+        # every one of its tools into "unknown tool": stop and say which key breaks which rule.
+        known = ", ".join(model.model_fields)
+        problems = "; ".join(_setting_problem(name, e, known) for e in exc.errors(include_url=False))
+        raise ConfigError(f"{where}: {problems}") from None
+
+
+def _setting_problem(plugin: str, error: Any, known: str) -> str:
+    key = ".".join(str(part) for part in error["loc"]) or "(the table)"
+    if error["type"] == "extra_forbidden":
+        return f"[plugins.{plugin}] {key}: unknown key (the keys are: {known})"
+    given = error.get("input")
+    got = f" (got {given!r})" if isinstance(given, int | float | str | bool) and len(repr(given)) <= 60 else ""
+    return f"[plugins.{plugin}] {key}: {error['msg']}{got}"
 
 
 @dataclasses.dataclass(slots=True)
