@@ -42,7 +42,9 @@ def plugin_settings() -> type[Any] | None:
     Validation runs with context ``{"base_dir": <folder of plugins.toml>}``, so a validator can
     make relative paths relative to the file. A plugin that declares nothing gets ``None``,
     and a non-empty table for it is an error.
-    Secrets belong in the environment, not in the file.
+    Secrets belong in the environment, not in the file. ``plugyard plugins`` shows the validated
+    settings, defaults included, so the user sees what the plugin runs with: type a secret held in
+    the model as ``pydantic.SecretStr`` (shown masked; keys that look secret are masked too).
     """
 
 

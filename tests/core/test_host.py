@@ -7,7 +7,7 @@ import textwrap
 from pathlib import Path
 
 import pytest
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, SecretStr
 
 from plugyard import ToolContext, hookimpl
 from plugyard.core.config import parse_config
@@ -212,6 +212,27 @@ def test_settings_for_a_plugin_that_declares_none_stop_loading(db_url):
     cfg = parse_config({"database": {"url": db_url}, "plugins": {"sample": {"color": "red"}}})
     with pytest.raises(ConfigError, match=r"\[plugins\.sample\] sets color, but plugin 'sample' has no settings"):
         PluginHost(cfg, entry_points=False, plugins={"sample": sample_plugin()}).load()
+
+
+def test_the_plugin_list_shows_settings_with_defaults_and_secrets_masked():
+    class Keyed(Greeter):
+        class Settings(BaseModel):
+            greeting: str = "hello"
+            api_key: str = ""
+            password: SecretStr = SecretStr("")
+            headers: dict[str, str] = {}
+
+    cfg = parse_config(
+        {"plugins": {"greeter": {"api_key": "k-123", "password": "p-456", "headers": {"Authorization": "x", "A": "b"}}}}
+    )
+    info = PluginHost(cfg, entry_points=False, plugins={"greeter": Keyed()}).load().infos["greeter"]
+    assert info.settings == {
+        "greeting": "hello",
+        "api_key": "***",
+        "password": "***",
+        "headers": {"Authorization": "***", "A": "b"},
+    }
+    assert "settings" not in info.as_dict(settings=False)
 
 
 def test_a_plugin_that_fails_to_import_stays_isolated_even_with_settings(tmp_path, db_url):

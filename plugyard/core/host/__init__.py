@@ -107,6 +107,7 @@ class PluginHost(Lifetime):
                 continue
             if settings is not None:
                 self._settings[name] = settings
+                self.infos[name].settings = registration.shown_settings(settings)
         for name in self._loaded_names():
             try:
                 found = registration.collect(self.pm, name)

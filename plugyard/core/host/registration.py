@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import inspect
 import logging
+import re
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -92,6 +93,25 @@ def validate_settings(config: Config, name: str, impl: pluggy.HookImpl | None) -
         known = ", ".join(model.model_fields)
         problems = "; ".join(_setting_problem(name, e, known) for e in exc.errors(include_url=False))
         raise ConfigError(f"{where}: {problems}") from None
+
+
+_SECRET_KEY = re.compile(r"secret|token|passw|pwd|api_?key|credential|auth|cookie|private", re.IGNORECASE)
+
+
+def shown_settings(settings: Any) -> dict[str, Any] | None:
+    """Validated settings as ``plugyard plugins`` shows them: JSON, secret-looking keys masked."""
+    if not isinstance(settings, pydantic.BaseModel):
+        return None
+    shown = _masked(settings.model_dump(mode="json"))  # SecretStr values come out masked already
+    return shown if isinstance(shown, dict) else None
+
+
+def _masked(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: "***" if _SECRET_KEY.search(str(k)) else _masked(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_masked(v) for v in value]
+    return value
 
 
 def _setting_problem(plugin: str, error: Any, known: str) -> str:
