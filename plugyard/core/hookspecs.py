@@ -62,8 +62,9 @@ def register_tools(register: Callable[..., None]) -> None:
     ``read_only``, ``destructive``, ``idempotent``, ``open_world`` (hints shown to clients) and
     ``structured_output`` (force structured output on or off).
 
-    Besides plain values (sent as structured content when the return type has a schema), a tool
-    may return MCP content: ``plugyard.Text``, ``Image``, ``Audio``, ``EmbeddedResource``,
+    A ``str`` return is plain text (``structured_output=True`` publishes it as ``{"result": ...}``);
+    other typed values (numbers, dicts, models) are sent as structured content with their output
+    schema. A tool may also return MCP content: ``plugyard.Text``, ``Image``, ``Audio``, ``EmbeddedResource``,
     ``ResourceLink``, a list mixing them with strings (declare it in the return type, e.g.
     ``list[str | plugyard.Image]``, so no output schema is derived), or ``plugyard.ToolResult``
     (content plus structured content; ``Annotated[plugyard.ToolResult, Model]`` publishes ``Model``

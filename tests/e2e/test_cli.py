@@ -94,7 +94,7 @@ async def test_a_broken_plugin_is_reported_while_the_others_serve(tmp_path, db_p
         shouted = await client.call_tool("shout", {"text": "third party"})
     assert "shout" in names and "add" in names
     assert "search_notes" not in names  # disabled in plugins.toml
-    assert shouted.structured_content == {"result": "THIRD PARTY"}
+    assert shouted.content[0].text == "THIRD PARTY"
     assert rows(db_path)[0]["plugin_name"] == "shout"
 
 

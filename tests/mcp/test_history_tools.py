@@ -118,7 +118,7 @@ async def test_every_history_tool_shows_only_the_callers_own_data(running_host, 
         await host.call_tool("reliable", {"x": 1}, user_id="bob")
         async with Client(PlugyardServer(host), mode=mode) as client:
             mine_result = await client.call_tool("mine", {})
-            assert mine_result.structured_content == {"result": "ada"}
+            assert mine_result.content[0].text == "ada"
             stats = (await client.call_tool("tool_stats", {})).structured_content["tools"]
             assert [s["tool_name"] for s in stats] == ["mine"]
             assert (await client.call_tool("recent_failures", {})).structured_content["failures"] == []

@@ -161,7 +161,7 @@ async def test_a_reload_adds_the_new_tool_finishes_calls_in_flight_and_loses_no_
                     added = remember(await client.call_tool("added", {"a": 2, "b": 3}))
                     assert not slow_result and not reloaded
                     gate.open.set()
-                assert slow_result[0].structured_content == {"result": "done"}
+                assert slow_result[0].content[0].text == "done"
                 remember(await client.call_tool("hello", {"name": "cy"}))
     inbox.close()
     assert heard == {
@@ -199,7 +199,7 @@ async def test_a_broken_plugins_toml_keeps_the_previous_plugins_serving(setup, t
             answer = await client.call_tool("hello", {"name": "still here"})
     assert not result.reloaded and "not valid TOML" in (result.error or "")
     assert "keep serving" in result.describe()
-    assert answer.structured_content == {"result": "hello still here"}
+    assert answer.content[0].text == "hello still here"
     assert [r["tool_name"] for r in rows(db_path)] == ["hello"]
 
 
@@ -317,7 +317,7 @@ async def test_serve_reload_picks_up_a_plugin_installed_while_serving(tmp_path, 
             greeted_again = await client.call_tool("hello", {"name": "bo"})
     inbox.close()
     assert "shout" not in before and {"shout", "hello", "calculate"} <= after
-    assert shouted.structured_content == {"result": "HI"}
+    assert shouted.content[0].text == "HI"
     results = [greeted, shouted, greeted_again]
     assert not any(r.is_error for r in results)
     recorded = rows(db_path)

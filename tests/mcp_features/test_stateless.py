@@ -49,4 +49,4 @@ async def test_a_handshake_client_is_told_stateless_http_cannot_ask_mid_call(plu
 async def test_a_2026_07_28_client_samples_over_stateless_http(plugyard_host):
     async with stateless_client(PlugyardServer(plugyard_host), "auto") as client:
         result = await client.call_tool("haiku", {"topic": "frogs"})
-    assert result.structured_content == {"result": "quiet pond"}
+    assert result.content[0].text == "quiet pond"
