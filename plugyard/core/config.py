@@ -61,6 +61,12 @@ class ServerSettings(_Section):
     port: int = Field(8000, ge=0, le=65535)
     path: str = "/mcp"
     stateless_http: bool = False
+    resumable_events: int = Field(10_000, ge=0)
+    """Stateful HTTP: how many recent server messages are kept in memory (all sessions together) so
+    a client whose stream broke resumes it with Last-Event-ID; 0 turns resumability off."""
+    sse_retry_ms: int = Field(1000, ge=1)
+    """Stateful HTTP with resumability: the ``retry`` (milliseconds) each SSE stream's priming event
+    suggests to a client before it reconnects."""
     shutdown_timeout: int = Field(30, ge=1)
     """Seconds SIGTERM waits for in-flight HTTP requests before cancelling them (then the history flushes)."""
     auth_tokens: Annotated[dict[str, str], AfterValidator(_token_reference)] = Field(default_factory=dict)

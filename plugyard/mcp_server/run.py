@@ -25,6 +25,7 @@ from plugyard.core.errors import ConfigError
 from plugyard.core.host import PluginHost
 from plugyard.core.reload import HostReloader, ReloadOptions, start_reloading
 from plugyard.mcp_server.auth import auth_options
+from plugyard.mcp_server.events import MemoryEventStore, scope_sessions
 from plugyard.mcp_server.listen import bind_sockets, closing, http_url
 from plugyard.mcp_server.server import PlugyardServer
 from plugyard.mcp_server.stdio import run_stdio
@@ -128,12 +129,17 @@ async def serve(
                 await run_stdio(server)
                 tg.cancel_scope.cancel()
                 return
+            stateless_http = settings.stateless_http if stateless is None else stateless
+            resumable = not stateless_http and settings.resumable_events > 0
             app = server.streamable_http_app(
                 streamable_http_path=settings.path,
-                stateless_http=settings.stateless_http if stateless is None else stateless,
+                stateless_http=stateless_http,
+                retry_interval=settings.sse_retry_ms if resumable else None,
                 host=bind,
                 transport_security=_transport_security(bind, port, settings.allowed_hosts),
             )
+            if resumable:
+                scope_sessions(server.session_manager, MemoryEventStore(settings.resumable_events))
             # SIGTERM: stop accepting, let in-flight requests finish (at most shutdown_timeout), then
             # the lifespan ends and host.running() flushes the recorder; see _UvicornServer.
             config = uvicorn.Config(
