@@ -111,7 +111,9 @@ def test_call_runs_a_tool_through_the_pipeline_and_records_it(tmp_path, db_path)
     invalid = plugyard(tmp_path, "--config", str(config), "call", "add", "a=two")
     assert invalid.returncode == 1 and "invalid arguments for tool 'add'" in invalid.stderr
     unknown = plugyard(tmp_path, "--config", str(config), "call", "nope")
-    assert unknown.returncode == 3 and "unknown tool 'nope'" in unknown.stderr
+    assert unknown.returncode == 2 and "unknown tool 'nope'" in unknown.stderr  # a usage error
+    typo = plugyard(tmp_path, "--config", str(config), "call", "ad", "a=1")
+    assert typo.returncode == 2 and "unknown tool 'ad'; did you mean 'add'" in typo.stderr
     usage = plugyard(tmp_path, "--config", str(config), "call", "add", "oops")
     assert usage.returncode == 2 and "'oops' is not key=value" in usage.stderr
     recorded = rows(db_path)
@@ -163,3 +165,31 @@ def test_a_bad_configuration_is_a_clear_error(tmp_path, content, message):
     result = plugyard(tmp_path, "call", "calculate", "expression=1")
     assert result.returncode == 3
     assert message in result.stderr
+
+
+def test_call_reads_key_value_by_the_tools_schema(tmp_path):
+    # A text field keeps what was typed, even when it looks like JSON.
+    number_text = plugyard(tmp_path, "call", "calculate", "expression=42")
+    assert number_text.returncode == 0, number_text.stderr
+    assert json.loads(number_text.stdout)["expression"] == "42"
+    # Numbers where the schema wants numbers, text where it wants text.
+    converted = plugyard(tmp_path, "call", "convert_units", "value=3", "from_unit=km", "to_unit=m")
+    assert converted.returncode == 0, converted.stderr
+    assert json.loads(converted.stdout)["result"] == 3000
+    listed = plugyard(tmp_path, "call", "search_notes", "query=true", "limit=1")
+    assert listed.returncode == 0, listed.stderr  # "true" searched as text; limit read as a number
+
+
+def test_values_follow_the_schema_types(tmp_path):
+    from plugyard.cli.call import _value
+
+    defs = {"Point": {"type": "object"}}
+    assert _value("42", {"type": "string"}, defs) == "42"
+    assert _value("42", {"type": "integer"}, defs) == 42
+    assert _value("[1, 2]", {"type": "array"}, defs) == [1, 2]
+    assert _value("null", {"anyOf": [{"type": "string"}, {"type": "null"}]}, defs) is None
+    assert _value("null", {"type": "string"}, defs) == "null"
+    assert _value('{"x": 1}', {"$ref": "#/$defs/Point"}, defs) == {"x": 1}
+    assert _value("true", {"enum": ["true", "false"]}, defs) == "true"
+    assert _value("3", None, defs) == 3  # a key the schema does not name: JSON when it parses
+    assert _value("plain words", {"type": "integer"}, defs) == "plain words"  # refused by validation, named
