@@ -122,3 +122,16 @@ def test_a_bad_setting_of_an_enabled_plugin_stops_with_exit_3(tmp_path, db_path,
         f"Error: {config_file}: [plugins.assistant] quick_task_threshold: "
         "Input should be less than or equal to 1 (got 5)"
     )
+
+
+@pytest.mark.parametrize("port", ["99999", "-1", "eighty"])
+def test_a_bad_port_argument_is_a_usage_error(config_file, tmp_path, port):
+    run = subprocess.run(
+        _plugyard(config_file, "serve", "--transport", "http", "--port", port),
+        env=subprocess_env(tmp_path),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert run.returncode == 2 and "Traceback" not in run.stderr
+    assert "Error: Invalid value for '--port': " in run.stderr
