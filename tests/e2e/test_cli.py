@@ -129,7 +129,7 @@ def test_call_runs_a_tool_through_the_pipeline_and_records_it(tmp_path, db_path)
 def test_db_upgrade_current_and_downgrade(tmp_path, db_path):
     config = write_config(tmp_path / "plugins.toml", db_path)
     before = plugyard(tmp_path, "--config", str(config), "db", "current")
-    assert "revision none, behind" in before.stdout
+    assert before.returncode == 3 and "does not exist" in before.stderr and not db_path.exists()
     up = plugyard(tmp_path, "--config", str(config), "db", "upgrade")
     assert up.returncode == 0 and f"is at revision {migrate.head()}" in up.stdout
     assert "up to date" in plugyard(tmp_path, "--config", str(config), "db", "current").stdout
@@ -193,3 +193,29 @@ def test_values_follow_the_schema_types(tmp_path):
     assert _value("true", {"enum": ["true", "false"]}, defs) == "true"
     assert _value("3", None, defs) == 3  # a key the schema does not name: JSON when it parses
     assert _value("plain words", {"type": "integer"}, defs) == "plain words"  # refused by validation, named
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["db", "current"],
+        ["db", "downgrade", "base"],
+        ["history", "stats"],
+        ["history", "failures"],
+        ["history", "export"],
+        ["history", "cleanup", "--dry-run"],
+        ["history", "report", "--html", "report.html"],
+    ],
+)
+def test_commands_that_read_never_create_a_database(tmp_path, command):
+    typo = tmp_path / "no-such-folder" / "histroy.db"
+    config = tmp_path / "plugins.toml"
+    config.write_text(f'[database]\nurl = "sqlite+aiosqlite:///{typo}"\n', encoding="utf-8")
+    result = plugyard(tmp_path, "--config", str(config), *command)
+    assert result.returncode == 3
+    assert result.stderr.strip() == (
+        f"Error: the history database '{typo}' does not exist (its folder does not exist either); check "
+        "[database] url in plugins.toml or PLUGYARD_DATABASE_URL (a server creates it on its first start; "
+        "`plugyard db upgrade` does too)"
+    )
+    assert not typo.parent.exists() and not (tmp_path / "report.html").exists()
