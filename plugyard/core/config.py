@@ -175,12 +175,26 @@ def find_config_file(explicit: str | os.PathLike[str] | None = None) -> Path | N
     return local.resolve() if local.is_file() else None
 
 
+def setting_problem(table: str, key: str, error: Any, known: str | None = None) -> str:
+    """One refused setting as the user wrote it: ``[table] key: the rule (got the value)``."""
+    where = f"[{table}] {key}" if key else f"[{table}]"
+    if error["type"] == "extra_forbidden":
+        return f"{where}: unknown key" + (f" (the keys are: {known})" if known else "")
+    given = error.get("input")
+    got = f" (got {given!r})" if isinstance(given, int | float | str | bool) and len(repr(given)) <= 60 else ""
+    return f"{where}: {error['msg']}{got}"
+
+
 def _describe(exc: ValidationError, where: str) -> str:
     parts = []
     for err in exc.errors(include_url=False):
-        loc = ".".join(str(p) for p in err["loc"])
-        parts.append(f"{where}{'.' + loc if loc else ''}: {err['msg']}")
-    return "; ".join(parts)
+        loc = [str(p) for p in err["loc"]]
+        if loc[:2] == ["tools", "overrides"] and len(loc) > 2:
+            table, key = f"tools.{loc[2]}", loc[3:]
+        else:
+            table, key = loc[0] if loc else "", loc[1:]
+        parts.append(setting_problem(table, ".".join(key), err))
+    return f"{where}: " + "; ".join(parts)
 
 
 def parse_config(data: dict[str, Any], source: Path | None = None) -> Config:

@@ -132,6 +132,15 @@ def _with_service(state: CliState, action: Callable[[Any], Awaitable[T]], *, cre
         raise CommandError(str(exc)) from None
 
 
+def _error_text(error_type: str | None, message: str | None) -> str:
+    """A recorded error once: a tool's exception is stored as "Type: message" already."""
+    if not message:
+        return error_type or "error"
+    if not error_type or message.startswith(f"{error_type}:") or f": {error_type}: " in message:
+        return message
+    return f"{error_type}: {message}"
+
+
 def _ms(value: float | None) -> str:
     return "-" if value is None else f"{value:.1f}"
 
@@ -191,7 +200,7 @@ def history_failures(state: CliState, user: str | None, limit: int, days: int | 
                 f"{f.created_at:%Y-%m-%d %H:%M:%S}",
                 f.user_id,
                 f.tool_name,
-                f"{f.error_type}: {f.error_message}",
+                _error_text(f.error_type, f.error_message),
                 f.call_id,
             ]
             for f in failures
@@ -199,7 +208,8 @@ def history_failures(state: CliState, user: str | None, limit: int, days: int | 
         table(["when (UTC)", "user", "tool", "error", "call id"], rows)
         return
     for f in failures:
-        click.echo(f"{f.created_at:%Y-%m-%d %H:%M:%S}  {f.user_id}  {f.tool_name}  {f.error_type}: {f.error_message}")
+        error = _error_text(f.error_type, f.error_message)
+        click.echo(f"{f.created_at:%Y-%m-%d %H:%M:%S}  {f.user_id}  {f.tool_name}  {error}")
         click.echo(f"    call {f.call_id}")
 
 

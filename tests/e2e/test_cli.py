@@ -156,7 +156,7 @@ def test_without_any_config_the_database_lives_in_the_data_directory(tmp_path):
     [
         ("[server\n", "not valid TOML"),
         ("[servers]\nport = 1\n", "unknown section(s) ['servers']"),
-        ("[server]\nport = 'eighty'\n", "server.port: Input should be a valid integer"),
+        ("[server]\nport = 'eighty'\n", "plugins.toml: [server] port: Input should be a valid integer"),
         ("[database]\nurl = 'mysql://x'\n", "plugyard supports sqlite+aiosqlite, postgresql+asyncpg"),
     ],
 )

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 import pluggy
 import pydantic
 
-from plugyard.core.config import Config
+from plugyard.core.config import Config, setting_problem
 from plugyard.core.errors import ConfigError, PluginError
 from plugyard.core.intents import RegisteredClassifier
 from plugyard.core.prompts import Prompt, build_prompt
@@ -91,7 +91,10 @@ def validate_settings(config: Config, name: str, impl: pluggy.HookImpl | None) -
         # The plugin is fine; the user's settings for it are not. Serving without it would turn
         # every one of its tools into "unknown tool": stop and say which key breaks which rule.
         known = ", ".join(model.model_fields)
-        problems = "; ".join(_setting_problem(name, e, known) for e in exc.errors(include_url=False))
+        problems = "; ".join(
+            setting_problem(f"plugins.{name}", ".".join(str(p) for p in e["loc"]), e, known)
+            for e in exc.errors(include_url=False)
+        )
         raise ConfigError(f"{where}: {problems}") from None
 
 
@@ -112,15 +115,6 @@ def _masked(value: Any) -> Any:
     if isinstance(value, list):
         return [_masked(v) for v in value]
     return value
-
-
-def _setting_problem(plugin: str, error: Any, known: str) -> str:
-    key = ".".join(str(part) for part in error["loc"]) or "(the table)"
-    if error["type"] == "extra_forbidden":
-        return f"[plugins.{plugin}] {key}: unknown key (the keys are: {known})"
-    given = error.get("input")
-    got = f" (got {given!r})" if isinstance(given, int | float | str | bool) and len(repr(given)) <= 60 else ""
-    return f"[plugins.{plugin}] {key}: {error['msg']}{got}"
 
 
 @dataclasses.dataclass(slots=True)
