@@ -219,3 +219,14 @@ def test_commands_that_read_never_create_a_database(tmp_path, command):
         "`plugyard db upgrade` does too)"
     )
     assert not typo.parent.exists() and not (tmp_path / "report.html").exists()
+
+
+def test_plugins_says_where_the_default_notes_folder_is(tmp_path):
+    folder = tmp_path / "data" / "notes"
+    text = plugyard(tmp_path, "plugins")
+    assert text.returncode == 0, text.stderr
+    notes = text.stdout[text.stdout.index("\nnotes ") :]
+    assert f'    settings: root="{folder}", extensions=[".md", ".txt", ".rst", ".org"]' in notes
+    listed = {p["name"]: p for p in json.loads(plugyard(tmp_path, "plugins", "--json").stdout)}
+    assert listed["notes"]["settings"]["root"] == str(folder)
+    assert not folder.exists()  # made on first use, not by listing
