@@ -143,16 +143,21 @@ def chart(dom: str, chart_id: str) -> dict[str, Any]:
     return {"attrs": attrs, "body": match.group(2)}
 
 
-async def test_headless_chromium_draws_every_chart_with_the_data(tmp_path):
+async def report_page(tmp_path: Path, fill: Any, days: int) -> tuple[Path, Any]:
+    """The report of a fresh SQLite history filled by ``fill(service)``, written to report.html."""
     engine = create_engine(f"sqlite+aiosqlite:///{tmp_path / 'history.db'}")
     await migrate.upgrade(engine)
     try:
         service = ToolHistoryService(engine, clock=lambda: NOW)
-        await seed(service)
+        await fill(service)
         page = tmp_path / "report.html"
-        summary = await write_report(service, page, days=7)
+        return page, await write_report(service, page, days=days)
     finally:
         await engine.dispose()
+
+
+async def test_headless_chromium_draws_every_chart_with_the_data(tmp_path):
+    page, summary = await report_page(tmp_path, seed, days=7)
     assert (summary.calls, summary.tools, summary.users) == (7, 2, 3)
 
     dom = dump_dom(page, tmp_path / "profile")
@@ -178,13 +183,10 @@ async def test_headless_chromium_draws_every_chart_with_the_data(tmp_path):
 
 
 async def test_an_empty_history_still_gives_a_page_that_says_so(tmp_path):
-    engine = create_engine(f"sqlite+aiosqlite:///{tmp_path / 'history.db'}")
-    await migrate.upgrade(engine)
-    try:
-        page = tmp_path / "report.html"
-        summary = await write_report(ToolHistoryService(engine, clock=lambda: NOW), page, days=30)
-    finally:
-        await engine.dispose()
+    async def nothing(service: ToolHistoryService) -> None:
+        pass
+
+    page, summary = await report_page(tmp_path, nothing, days=30)
     assert summary.calls == 0
     dom = dump_dom(page, tmp_path / "profile")
     assert root_attributes(dom) == {"lang": "en", "data-charts": "drawn"}  # no data-report-error
@@ -254,15 +256,7 @@ async def seed_busy(service: ToolHistoryService) -> None:
 
 @pytest.mark.parametrize("width", [420, 1280])
 async def test_a_busy_history_fits_the_screen_without_cut_or_clashing_labels(tmp_path, width):
-    engine = create_engine(f"sqlite+aiosqlite:///{tmp_path / 'history.db'}")
-    await migrate.upgrade(engine)
-    try:
-        service = ToolHistoryService(engine, clock=lambda: NOW)
-        await seed_busy(service)
-        page = tmp_path / "report.html"
-        await write_report(service, page, days=30)
-    finally:
-        await engine.dispose()
+    page, _summary = await report_page(tmp_path, seed_busy, days=30)
     page.write_text(page.read_text(encoding="utf-8").replace("</body>", f"<script>{AUDIT}</script></body>"))
     dom = dump_dom_at(page, tmp_path / "profile", width)
     attrs = root_attributes(dom)
