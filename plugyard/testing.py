@@ -13,7 +13,7 @@ A plugin's tests read like a user's session::
 
     async def test_shout(plugyard_client, plugyard_history):
         result = await plugyard_client.call_tool("shout", {"text": "hi"})
-        assert result.structured_content == {"result": "HI"}
+        assert result.content[0].text == "HI"   # a str return is plain text
         [call] = await plugyard_history.calls()
         assert call["tool_name"] == "shout" and call["success"]
 

@@ -13,6 +13,9 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+import json5
+import platformdirs
+
 from plugyard.core.errors import PlugyardError
 
 CLIENTS = ("claude-desktop", "cursor", "vscode")
@@ -52,6 +55,32 @@ def serve_command(config_file: Path | None = None) -> tuple[str, list[str]]:
     return command, [*args, "serve"]
 
 
+USER_CONFIG_STARTER = """\
+# plugyard's configuration for the desktop clients `plugyard install` set up; they start
+# `plugyard serve --config <this file>`. Every setting is optional (README: Configuration).
+
+# [plugins.notes]
+# root = "~/Documents/notes"    # default: the notes folder in plugyard's data directory
+
+# [plugins]
+# disabled = []                 # plugin names, as `plugyard plugins` shows them
+"""
+
+
+def user_config_file() -> Path:
+    """The configuration ``install`` points clients at when no ``--config`` is given."""
+    return Path(platformdirs.user_config_dir("plugyard")) / "plugins.toml"
+
+
+def ensure_user_config(path: Path) -> bool:
+    """Create ``path`` with a commented starter unless it exists (it is never overwritten)."""
+    if path.exists():
+        return False
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(USER_CONFIG_STARTER, encoding="utf-8")
+    return True
+
+
 @dataclasses.dataclass(frozen=True)
 class InstallPlan:
     client: str
@@ -59,10 +88,12 @@ class InstallPlan:
     name: str
     before: str | None
     after: str
-
-    @property
-    def replaces(self) -> bool:
-        return self.before is not None and self.name in _servers(json.loads(self.before), self.client)
+    replaces: bool = False
+    """The client already had a server of this name (with another configuration)."""
+    unchanged: bool = False
+    """The client already has exactly this configuration: nothing to write."""
+    had_comments: bool = False
+    """The file was JSON with comments (VS Code's JSONC); the new file is plain JSON."""
 
     def diff(self) -> str:
         before = (self.before or "").splitlines(keepends=True)
@@ -91,14 +122,13 @@ def plan_install(
     target = path or config_path(client)
     before: str | None = None
     document: dict[str, Any] = {}
+    had_comments = False
     if target.exists():
         try:
             before = target.read_text(encoding="utf-8")
-            loaded = json.loads(before) if before.strip() else {}
         except (OSError, UnicodeDecodeError) as exc:
             raise InstallError(f"cannot read {target}: {exc}") from None
-        except json.JSONDecodeError as exc:
-            raise InstallError(f"{target} is not valid JSON ({exc}); fix it by hand, nothing was changed") from None
+        loaded, had_comments = _parse(before, target)
         if not isinstance(loaded, dict):
             raise InstallError(f"{target} does not hold a JSON object; nothing was changed")
         document = loaded
@@ -111,11 +141,33 @@ def plan_install(
     if env:
         entry["env"] = dict(env)
     servers = dict(_servers(document, client))
+    existing = servers.get(name)
     servers[name] = entry
-    document = {**document, _key(client): servers}
+    merged = {**document, _key(client): servers}
     return InstallPlan(
-        client=client, path=target, name=name, before=before, after=json.dumps(document, indent=2) + "\n"
+        client=client,
+        path=target,
+        name=name,
+        before=before,
+        after=json.dumps(merged, indent=2) + "\n",
+        replaces=existing is not None and existing != entry,
+        unchanged=before is not None and merged == document,
+        had_comments=had_comments,
     )
+
+
+def _parse(text: str, path: Path) -> tuple[Any, bool]:
+    """The document, and whether it needed the JSON-with-comments reading (VS Code allows
+    comments and trailing commas in its settings files)."""
+    if not text.strip():
+        return {}, False
+    try:
+        return json.loads(text), False
+    except json.JSONDecodeError as exc:
+        try:
+            return json5.loads(text), True
+        except ValueError:
+            raise InstallError(f"{path} is not valid JSON ({exc}); fix it by hand, nothing was changed") from None
 
 
 def apply_install(plan: InstallPlan) -> Path | None:

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from plugyard.cli.clients import CLIENTS, apply_install, plan_install
+from plugyard.cli.clients import CLIENTS, apply_install, ensure_user_config, plan_install, user_config_file
 from plugyard.cli.context import CliState, guard
 
 
@@ -33,12 +33,24 @@ def install(
         if not sep or not key:
             raise click.BadParameter(f"{pair!r} is not KEY=VALUE", param_hint="--env")
         env[key] = value
-    config_file = guard(lambda: state.config.source)
+    # Without --config, clients get a configuration of the user's own, never the folder's plugins.toml
+    # (from a checkout that would be plugyard's own, with its docs as the user's notes).
+    config_file = guard(lambda: state.config.source) if state.config_path else user_config_file()
     plan = guard(lambda: plan_install(client, name=name, config_file=config_file, path=path, env=env or None))
-    if dry_run:
-        click.echo(plan.diff() or f"{plan.path} already has this configuration")
+    creates = config_file is not None and not config_file.exists()
+    if plan.unchanged:
+        click.echo(f"unchanged: {plan.path} already starts server {name!r} this way; nothing written")
         return
+    if dry_run:
+        click.echo(plan.diff())
+        if creates:
+            click.echo(f"would also create {config_file}, plugyard's configuration for this client", err=True)
+        return
+    if creates and config_file is not None and ensure_user_config(config_file):
+        click.echo(f"created {config_file} (plugyard's settings for the clients you install it into)")
     backup = apply_install(plan)
     verb = "updated" if plan.replaces else "added"
     click.echo(f"{verb} server {name!r} in {plan.path}" + (f" (previous file kept as {backup})" if backup else ""))
+    if plan.had_comments:
+        click.echo(f"note: {plan.path} had comments; the new file is plain JSON (the backup keeps them)", err=True)
     click.echo(f"restart {client} to pick it up")

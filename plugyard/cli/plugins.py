@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+from typing import Any
 
 import click
 
@@ -17,7 +18,7 @@ from plugyard.core.host import PluginHost, PluginInfo
 @click.pass_obj
 def plugins_cmd(state: CliState, as_json: bool) -> None:
     """List every discovered plugin: origin, version, hooks, tools, and load errors."""
-    host = PluginHost(guard(lambda: state.config), strict=False).load()
+    host = guard(lambda: PluginHost(state.config, strict=False).load())
     infos = list(host.infos.values())
     if as_json:
         click.echo(json.dumps([i.as_dict() for i in infos], indent=2))
@@ -39,8 +40,16 @@ def _table(infos: list[PluginInfo]) -> None:
         right=[5, 6],
     )
     for info in infos:
+        if info.settings:
+            click.echo(f"{info.name} settings: {_settings_text(info.settings)}")
+    for info in infos:
         if info.error:
             click.echo(click.style(f"{info.name}: {info.error}", fg="red"), err=True)
+
+
+def _settings_text(settings: dict[str, Any]) -> str:
+    """What a plugin runs with, defaults included: ``root=/home/me/notes, max_file_bytes=1000000``."""
+    return ", ".join(f"{key}={json.dumps(value, ensure_ascii=False)}" for key, value in settings.items())
 
 
 def _lines(infos: list[PluginInfo]) -> None:
@@ -56,5 +65,7 @@ def _lines(infos: list[PluginInfo]) -> None:
         ):
             if names:
                 click.echo(f"    {label}: {', '.join(names)}")
+        if info.settings:
+            click.echo(f"    settings: {_settings_text(info.settings)}")
         if info.error:
             click.echo(f"    error: {info.error}")

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import re
+import shlex
+import sys
 from pathlib import Path
 
 import click
@@ -71,7 +73,7 @@ class WordCount(BaseModel):
     characters: int
 
 
-def count_words(text: Annotated[str, Field(description="The text to count")], ctx: ToolContext) -> WordCount:
+def {tool}(text: Annotated[str, Field(description="The text to count")], ctx: ToolContext) -> WordCount:
     """Count the words, lines and characters of a text."""
     if len(text) > ctx.settings.max_chars:
         # A tool's exception reaches the client as an error result, and is recorded.
@@ -86,7 +88,8 @@ def plugin_settings() -> type[Settings]:
 
 @hookimpl
 def register_tools(register) -> None:  # type: ignore[no-untyped-def]
-    register(count_words, read_only=True, idempotent=True, capabilities=["count_words"])
+    # The tool's name is the function's: named after the plugin, so it clashes with no other plugin's.
+    register({tool}, read_only=True, idempotent=True, capabilities=["count_words"])
 
 '''
 
@@ -107,21 +110,21 @@ def plugyard_plugins():
     return {{"{name}": {module}}}
 
 
-async def test_count_words_answers_over_mcp(plugyard_client):
-    result = await plugyard_client.call_tool("count_words", {{"text": "one two\\nthree"}})
+async def test_{tool}_answers_over_mcp(plugyard_client):
+    result = await plugyard_client.call_tool("{tool}", {{"text": "one two\\nthree"}})
     assert not result.is_error
     assert result.structured_content == {{"words": 3, "lines": 2, "characters": 13}}
 
 
 async def test_every_call_is_recorded(plugyard_client, plugyard_history):
-    await plugyard_client.call_tool("count_words", {{"text": "hello"}})
+    await plugyard_client.call_tool("{tool}", {{"text": "hello"}})
     call = await plugyard_history.last()
-    assert call["tool_name"] == "count_words" and call["plugin_name"] == "{name}" and call["success"]
+    assert call["tool_name"] == "{tool}" and call["plugin_name"] == "{name}" and call["success"]
 
 
 @pytest.mark.parametrize("plugyard_settings", [{{"plugins": {{"{name}": {{"max_chars": 5}}}}}}])
 async def test_texts_over_the_configured_limit_are_refused(plugyard_client, plugyard_history):
-    result = await plugyard_client.call_tool("count_words", {{"text": "too long"}})
+    result = await plugyard_client.call_tool("{tool}", {{"text": "too long"}})
     assert result.is_error and "longer than 5 characters" in result.content[0].text
     assert (await plugyard_history.last())["error_type"] == "ValueError"
 '''
@@ -131,11 +134,13 @@ README = """\
 
 {title}: a [plugyard](https://pypi.org/project/plugyard/) plugin.
 
+With the Python of the environment plugyard is installed in:
+
 ```sh
-pip install -e ".[test]"     # install it (plugyard finds it through its entry point)
-plugyard plugins             # it is listed
-plugyard call count_words text="hello plugin world"
-python -m pytest             # its tests, with plugyard's test kit
+python -m pip install -e ".[test]"   # install it (plugyard finds it through its entry point)
+python -m plugyard plugins           # it is listed
+python -m plugyard call {tool} text="hello plugin world"
+python -m pytest                     # its tests, with plugyard's test kit
 ```
 
 Settings go in plugins.toml:
@@ -145,6 +150,11 @@ Settings go in plugins.toml:
 max_chars = 100000
 ```
 """
+
+
+def tool_name(name: str) -> str:
+    """The template tool's name for plugin ``name``: ``word-tools`` -> ``word_tools_count_words``."""
+    return name.replace("-", "_") + "_count_words"
 
 
 def create_plugin(name: str, directory: Path) -> Path:
@@ -159,7 +169,7 @@ def create_plugin(name: str, directory: Path) -> Path:
     root = directory / f"plugyard-{dist}"
     if root.exists():
         raise ScaffoldError(f"{root} already exists; choose another name or directory")
-    values = {"name": name, "dist": dist, "module": module, "title": title}
+    values = {"name": name, "dist": dist, "module": module, "title": title, "tool": tool_name(name)}
     files = {
         root / "pyproject.toml": PYPROJECT,
         root / "README.md": README,
@@ -182,7 +192,16 @@ def create_plugin(name: str, directory: Path) -> Path:
     help="Where to create the package's folder.",
 )
 def new_plugin(name: str, directory: Path) -> None:
-    """Create a ready plugin package NAME: pyproject.toml with the entry point, a tool, a hook, tests."""
+    """Create a ready plugin package NAME: pyproject.toml with the entry point, a tool, a hook, tests.
+
+    The folder and the distribution are named plugyard-NAME (the module plugyard_NAME); the plugin
+    itself is NAME, and its example tool NAME_count_words."""
     root = guard(lambda: create_plugin(name, directory))
-    click.echo(f"created {root}")
-    click.echo(f'next: cd {root} && pip install -e ".[test]" && plugyard plugins && python -m pytest')
+    module = "plugyard_" + name.replace("-", "_")
+    click.echo(f"created {root}: distribution {root.name}, module {module}, plugin {name!r}, tool {tool_name(name)!r}")
+    # The interpreter plugyard runs under: a bare `pip` outside an activated venv installs elsewhere.
+    python = shlex.quote(sys.executable)
+    click.echo(
+        f"next: cd {shlex.quote(str(root))} && {python} -m pip install -e '.[test]' && "
+        f"{python} -m plugyard plugins && {python} -m pytest"
+    )

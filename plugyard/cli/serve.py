@@ -19,7 +19,9 @@ from plugyard.core.host import PluginHost
     help="stdio for a desktop assistant that starts plugyard; http for a long-running server.",
 )
 @click.option("--host", "bind", default=None, help="HTTP bind address (default 127.0.0.1).")
-@click.option("--port", type=int, default=None, help="HTTP port (default 8000).")
+@click.option(
+    "--port", type=click.IntRange(0, 65535), default=None, help="HTTP port (default 8000; 0 picks a free one)."
+)
 @click.option("--stateless/--stateful", default=None, help="Stateless streamable HTTP (for several replicas).")
 @click.option(
     "--reload",

@@ -36,7 +36,8 @@ RUN_WORKFLOW = "run_workflow"
 
 def add_builtins(host: PluginHost) -> None:
     def plugins() -> list[dict[str, Any]]:
-        return [info.as_dict() for info in host.infos.values()]
+        # Settings stay with the operator (`plugyard plugins`): they name folders and hosts of this machine.
+        return [info.as_dict(settings=False) for info in host.infos.values()]
 
     _add(
         host,

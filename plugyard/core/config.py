@@ -61,6 +61,12 @@ class ServerSettings(_Section):
     port: int = Field(8000, ge=0, le=65535)
     path: str = "/mcp"
     stateless_http: bool = False
+    resumable_events: int = Field(10_000, ge=0)
+    """Stateful HTTP: how many recent server messages are kept in memory (all sessions together) so
+    a client whose stream broke resumes it with Last-Event-ID; 0 turns resumability off."""
+    sse_retry_ms: int = Field(1000, ge=1)
+    """Stateful HTTP with resumability: the ``retry`` (milliseconds) each SSE stream's priming event
+    suggests to a client before it reconnects."""
     shutdown_timeout: int = Field(30, ge=1)
     """Seconds SIGTERM waits for in-flight HTTP requests before cancelling them (then the history flushes)."""
     auth_tokens: Annotated[dict[str, str], AfterValidator(_token_reference)] = Field(default_factory=dict)
@@ -175,12 +181,26 @@ def find_config_file(explicit: str | os.PathLike[str] | None = None) -> Path | N
     return local.resolve() if local.is_file() else None
 
 
+def setting_problem(table: str, key: str, error: Any, known: str | None = None) -> str:
+    """One refused setting as the user wrote it: ``[table] key: the rule (got the value)``."""
+    where = f"[{table}] {key}" if key else f"[{table}]"
+    if error["type"] == "extra_forbidden":
+        return f"{where}: unknown key" + (f" (the keys are: {known})" if known else "")
+    given = error.get("input")
+    got = f" (got {given!r})" if isinstance(given, int | float | str | bool) and len(repr(given)) <= 60 else ""
+    return f"{where}: {error['msg']}{got}"
+
+
 def _describe(exc: ValidationError, where: str) -> str:
     parts = []
     for err in exc.errors(include_url=False):
-        loc = ".".join(str(p) for p in err["loc"])
-        parts.append(f"{where}{'.' + loc if loc else ''}: {err['msg']}")
-    return "; ".join(parts)
+        loc = [str(p) for p in err["loc"]]
+        if loc[:2] == ["tools", "overrides"] and len(loc) > 2:
+            table, key = f"tools.{loc[2]}", loc[3:]
+        else:
+            table, key = loc[0] if loc else "", loc[1:]
+        parts.append(setting_problem(table, ".".join(key), err))
+    return f"{where}: " + "; ".join(parts)
 
 
 def parse_config(data: dict[str, Any], source: Path | None = None) -> Config:

@@ -42,7 +42,9 @@ def plugin_settings() -> type[Any] | None:
     Validation runs with context ``{"base_dir": <folder of plugins.toml>}``, so a validator can
     make relative paths relative to the file. A plugin that declares nothing gets ``None``,
     and a non-empty table for it is an error.
-    Secrets belong in the environment, not in the file.
+    Secrets belong in the environment, not in the file. ``plugyard plugins`` shows the validated
+    settings, defaults included, so the user sees what the plugin runs with: type a secret held in
+    the model as ``pydantic.SecretStr`` (shown masked; keys that look secret are masked too).
     """
 
 
@@ -62,8 +64,9 @@ def register_tools(register: Callable[..., None]) -> None:
     other tools, a search over ``host.tools``: while tool search is on, ``[server] tool_search``,
     tools/list shows only the pinned tools, the discovery tools and ``call_tool``).
 
-    Besides plain values (sent as structured content when the return type has a schema), a tool
-    may return MCP content: ``plugyard.Text``, ``Image``, ``Audio``, ``EmbeddedResource``,
+    A ``str`` return is plain text (``structured_output=True`` publishes it as ``{"result": ...}``);
+    other typed values (numbers, dicts, models) are sent as structured content with their output
+    schema. A tool may also return MCP content: ``plugyard.Text``, ``Image``, ``Audio``, ``EmbeddedResource``,
     ``ResourceLink``, a list mixing them with strings (declare it in the return type, e.g.
     ``list[str | plugyard.Image]``, so no output schema is derived), or ``plugyard.ToolResult``
     (content plus structured content; ``Annotated[plugyard.ToolResult, Model]`` publishes ``Model``

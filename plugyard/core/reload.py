@@ -10,8 +10,10 @@ call id and every batch is one transaction, so SQLite (WAL, busy timeout) and Po
 take it. A new host that fails to load (strict mode) or to start leaves the current one serving.
 
 ``Fingerprint`` is what ``serve --reload`` polls: the installed ``plugyard`` entry points
-(distribution, version, entry point) and the contents of plugins.toml and of the plugin files
-it names. SIGHUP asks for a reload at any time (``reload_on_hangup``).
+(distribution, version, entry point), the contents of plugins.toml and of the plugin files
+it names, and the source files of plugins installed in editable mode (``pip install -e``: their
+code changes without a new version, so an edit reloads them too). SIGHUP asks for a reload at any
+time (``reload_on_hangup``).
 """
 
 from __future__ import annotations
@@ -21,10 +23,12 @@ import functools
 import hashlib
 import importlib
 import importlib.metadata
+import importlib.util
+import json
 import logging
 import signal
 import sys
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from contextlib import asynccontextmanager
 from pathlib import Path
 
@@ -52,6 +56,8 @@ class Fingerprint:
     entry_points: frozenset[EntryPointKey]
     files: tuple[tuple[str, str | None], ...]
     """(path, sha256 of the contents or None when missing) of plugins.toml and the plugin files it names."""
+    sources: tuple[tuple[str, str], ...] = ()
+    """(top-level module, digest of its source files) of each plugin installed in editable mode."""
 
     @classmethod
     def take(cls, config: Config, config_file: Path | None = None) -> Fingerprint:
@@ -59,7 +65,48 @@ class Fingerprint:
         keys = installed_entry_points()
         paths = [p for p in (config_file or config.source,) if p is not None]
         paths += [config.resolve_path(m) for m in config.plugins.modules if m.endswith(".py")]
-        return cls(keys, tuple((str(p), _digest(p)) for p in paths))
+        return cls(keys, tuple((str(p), _digest(p)) for p in paths), tuple(sorted(editable_sources().items())))
+
+
+def editable_sources() -> dict[str, str]:
+    """For each plugin installed in editable mode, its top-level module and a digest of the names,
+    sizes and modification times of its ``.py`` files. plugyard's own code is not a plugin's."""
+    found: dict[str, str] = {}
+    for ep in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP):
+        top = ep.value.split(":")[0].split(".")[0]
+        if ep.dist is None or top in found or top == "plugyard" or not _is_editable(ep.dist):
+            continue
+        found[top] = _source_digest(top)
+    return found
+
+
+def _is_editable(dist: importlib.metadata.Distribution) -> bool:
+    try:
+        direct = json.loads(dist.read_text("direct_url.json") or "{}")
+    except ValueError:
+        return False
+    return bool(isinstance(direct, dict) and (direct.get("dir_info") or {}).get("editable"))
+
+
+def _source_digest(top: str) -> str:
+    try:
+        spec = importlib.util.find_spec(top)
+    except (ImportError, ValueError):
+        spec = None
+    if spec is None:
+        return "missing"
+    if spec.submodule_search_locations:
+        files = sorted(f for folder in spec.submodule_search_locations for f in Path(folder).rglob("*.py"))
+    else:
+        files = [Path(spec.origin)] if spec.origin else []
+    digest = hashlib.sha256()
+    for path in files:
+        try:
+            stat = path.stat()
+        except OSError:
+            continue
+        digest.update(f"{path}\0{stat.st_size}\0{stat.st_mtime_ns}\n".encode())
+    return digest.hexdigest()
 
 
 def installed_entry_points() -> frozenset[EntryPointKey]:
@@ -81,12 +128,15 @@ def _digest(path: Path) -> str | None:
         return None
 
 
-def forget_modules(before: frozenset[EntryPointKey], after: frozenset[EntryPointKey]) -> list[str]:
-    """Drop from ``sys.modules`` the packages of entry points that are new or changed version, so
-    the next discovery imports the installed code rather than the copy already in memory (hosts
-    still running keep their module objects). plugyard's own modules are never dropped."""
+def forget_modules(
+    before: frozenset[EntryPointKey], after: frozenset[EntryPointKey], edited: Iterable[str] = ()
+) -> list[str]:
+    """Drop from ``sys.modules`` the packages of entry points that are new or changed version, and
+    the ``edited`` ones (editable installs whose source changed), so the next discovery imports
+    the code as it is rather than the copy already in memory (hosts still running keep their
+    module objects). plugyard's own modules are never dropped."""
     importlib.invalidate_caches()
-    tops = {value.split(":")[0].split(".")[0] for (_, _, _, value) in after - before}
+    tops = {value.split(":")[0].split(".")[0] for (_, _, _, value) in after - before} | set(edited)
     tops.discard("plugyard")
     dropped = [name for name in sys.modules if name.split(".")[0] in tops]
     for name in dropped:
@@ -133,6 +183,7 @@ class HostReloader:
         self._lock = anyio.Lock()
         self._host: PluginHost | None = None
         self._entry_points: frozenset[EntryPointKey] | None = None
+        self._sources: dict[str, str] = {}
         self.reloads = 0
 
     @property
@@ -152,6 +203,7 @@ class HostReloader:
             async with anyio.create_task_group() as tg:
                 self._task_group = tg
                 self._entry_points = await anyio.to_thread.run_sync(installed_entry_points)
+                self._sources = await anyio.to_thread.run_sync(editable_sources)
                 first = host if host is not None else await self._make()
                 await self._start(first)
                 self._host = first
@@ -206,8 +258,10 @@ class HostReloader:
             old = self.host
             try:
                 installed = await anyio.to_thread.run_sync(installed_entry_points)
-                forget_modules(self._entry_points or installed, installed)
-                self._entry_points = installed
+                sources = await anyio.to_thread.run_sync(editable_sources)
+                edited = [top for top, digest in sources.items() if self._sources.get(top, digest) != digest]
+                forget_modules(self._entry_points or installed, installed, edited)
+                self._entry_points, self._sources = installed, sources
                 new = await self._make()
             except Exception as exc:  # noqa: BLE001 - plugin imports and plugins.toml: the old host keeps serving
                 return self._failed(old, exc)

@@ -65,12 +65,33 @@ def dump_line(row: dict[str, Any]) -> str:
 
 
 def load_line(line: str) -> dict[str, Any]:
-    row: dict[str, Any] = json.loads(line)
-    row["created_at"] = utc(datetime.fromisoformat(row["created_at"]))
+    """One exported call; a ``ValueError`` naming the field at fault otherwise."""
+    try:
+        row = json.loads(line)
+    except ValueError as exc:
+        raise ValueError(f"not JSON ({exc})") from None
+    if not isinstance(row, dict):
+        raise ValueError(f"a call record is a JSON object, not {type(row).__name__}")
+    for key in ("call_id", "user_id", "tool_name", "created_at"):
+        if not isinstance(row.get(key), str) or not row[key]:
+            raise ValueError(f"field {key!r} is {'missing' if key not in row else 'not a non-empty string'}")
+    try:
+        row["created_at"] = utc(datetime.fromisoformat(row["created_at"]))
+    except ValueError:
+        raise ValueError(f"field 'created_at' is not an ISO 8601 time: {row['created_at']!r}") from None
+    if not isinstance(row.get("success"), bool | int):
+        raise ValueError("field 'success' is missing" if "success" not in row else "field 'success' is not true/false")
     row["success"] = bool(row["success"])
-    row["execution_time_ms"] = float(row["execution_time_ms"])
-    for key in ("call_id", "user_id", "tool_name"):
-        if not isinstance(row.get(key), str):
-            raise ValueError(f"{key} is missing")
+    try:
+        row["execution_time_ms"] = float(row["execution_time_ms"])
+    except KeyError:
+        raise ValueError("field 'execution_time_ms' is missing") from None
+    except (TypeError, ValueError):
+        raise ValueError(f"field 'execution_time_ms' is not a number: {row['execution_time_ms']!r}") from None
+    feedback = row.get("feedback")
+    if feedback is not None:
+        score = feedback.get("score") if isinstance(feedback, dict) else None
+        if not isinstance(score, int) or isinstance(score, bool) or not 1 <= score <= 5:
+            raise ValueError(f"field 'feedback' needs a 'score' from 1 to 5, got {feedback!r}"[:200])
     row.setdefault("plugin_name", "")
     return row

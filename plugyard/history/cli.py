@@ -21,7 +21,7 @@ from plugyard.cli.context import CliState, CommandError, guard
 from plugyard.cli.output import is_terminal, progress, table
 from plugyard.core.errors import PlugyardError
 from plugyard.history import migrate
-from plugyard.history.db import create_engine, safe_url
+from plugyard.history.db import create_engine, require_existing, safe_url
 from plugyard.history.report import write_report
 from plugyard.history.service import open_service, parse_days
 
@@ -38,8 +38,10 @@ def db() -> None:
     """Drive the history database's migrations (shipped inside plugyard)."""
 
 
-def _with_engine(state: CliState, action: Callable[[Any], Awaitable[T]]) -> T:
+def _with_engine(state: CliState, action: Callable[[Any], Awaitable[T]], *, create: bool = False) -> T:
     url = guard(lambda: state.config.database_url)
+    if not create:
+        guard(lambda: require_existing(url))
 
     async def go() -> T:
         engine = create_engine(url)
@@ -73,7 +75,7 @@ def db_upgrade(state: CliState, revision: str) -> None:
                     advance(1)
         return await migrate.current(engine)
 
-    at = _with_engine(state, go)
+    at = _with_engine(state, go, create=True)
     click.echo(f"{safe_url(state.config.database_url)} is at revision {at}")
 
 
@@ -111,8 +113,12 @@ def history() -> None:
     """Ask the recorded history: statistics, failures; export, clean up and re-import it."""
 
 
-def _with_service(state: CliState, action: Callable[[Any], Awaitable[T]]) -> T:
+def _with_service(state: CliState, action: Callable[[Any], Awaitable[T]], *, create: bool = False) -> T:
+    """``action`` on the history service. Only commands that write calls in (``import``) may make a
+    new database; the others say when the configured one does not exist (a typo in its URL)."""
     config = guard(lambda: state.config)
+    if not create:
+        guard(lambda: require_existing(config.database_url))
 
     async def go() -> T:
         async with open_service(config) as service:
@@ -124,6 +130,15 @@ def _with_service(state: CliState, action: Callable[[Any], Awaitable[T]]) -> T:
         raise CommandError(str(exc)) from None
     except (OSError, ValueError) as exc:
         raise CommandError(str(exc)) from None
+
+
+def _error_text(error_type: str | None, message: str | None) -> str:
+    """A recorded error once: a tool's exception is stored as "Type: message" already."""
+    if not message:
+        return error_type or "error"
+    if not error_type or message.startswith(f"{error_type}:") or f": {error_type}: " in message:
+        return message
+    return f"{error_type}: {message}"
 
 
 def _ms(value: float | None) -> str:
@@ -192,7 +207,7 @@ def history_failures(state: CliState, user: str | None, limit: int, days: int | 
                 f"{f.created_at:%Y-%m-%d %H:%M:%S}",
                 f.user_id,
                 f.tool_name,
-                f"{f.error_type}: {f.error_message}",
+                _error_text(f.error_type, f.error_message),
                 f.call_id,
             ]
             for f in failures
@@ -200,7 +215,8 @@ def history_failures(state: CliState, user: str | None, limit: int, days: int | 
         table(["when (UTC)", "user", "tool", "error", "call id"], rows)
         return
     for f in failures:
-        click.echo(f"{f.created_at:%Y-%m-%d %H:%M:%S}  {f.user_id}  {f.tool_name}  {f.error_type}: {f.error_message}")
+        error = _error_text(f.error_type, f.error_message)
+        click.echo(f"{f.created_at:%Y-%m-%d %H:%M:%S}  {f.user_id}  {f.tool_name}  {error}")
         click.echo(f"    call {f.call_id}")
 
 
@@ -284,7 +300,7 @@ def history_import(state: CliState, file: Path) -> None:
             read, inserted = await service.import_records(file, progress=advance)
             return int(read), int(inserted)
 
-    read, inserted = _with_service(state, go)
+    read, inserted = _with_service(state, go, create=True)
     click.echo(f"read {read} call(s), imported {inserted}, {read - inserted} already present")
 
 

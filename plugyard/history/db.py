@@ -10,6 +10,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from plugyard.core.errors import ConfigError
+from plugyard.history.errors import HistoryError
 
 SUPPORTED = ("sqlite+aiosqlite", "postgresql+asyncpg")
 
@@ -39,6 +40,21 @@ def safe_url(url: str) -> str:
         return make_url(url).render_as_string(hide_password=True)
     except sa.exc.ArgumentError:
         return "<invalid database url>"
+
+
+def require_existing(url: str) -> None:
+    """For commands that only read (or trim) the history: a SQLite file that is not there is an
+    error, not a new empty database. (PostgreSQL says by itself when a database does not exist.)"""
+    parsed = check_url(url)
+    if parsed.get_backend_name() != "sqlite" or parsed.database in (None, "", ":memory:"):
+        return
+    path = Path(parsed.database).expanduser()
+    if not path.is_file():
+        where = "its folder does not exist either" if not path.parent.is_dir() else "no such file"
+        raise HistoryError(
+            f"the history database {str(path)!r} does not exist ({where}); check [database] url in plugins.toml "
+            "or PLUGYARD_DATABASE_URL (a server creates it on its first start; `plugyard db upgrade` does too)"
+        )
 
 
 def sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:

@@ -18,6 +18,13 @@ Days = Annotated[int, Field(ge=1, le=3650, description="Whole days back, today i
 Limit = Annotated[int, Field(ge=1, le=100, description="At most this many entries.")]
 
 
+HISTORY_TOOL_NAMES = frozenset(
+    {"tool_stats", "preferred_tools", "recent_failures", "rate_tool_call", "recommend_tools"}
+)
+"""The history plugin's own tools (see ``HistoryPlugin.register_tools``): they read and rate the
+history, so calling them is no sign of which tools do a user's work."""
+
+
 class HistoryTools:
     """Bound to one HistoryPlugin; registered through its ``register_tools`` hook."""
 
@@ -53,7 +60,8 @@ class HistoryTools:
     ) -> dict[str, Any]:
         """The tools you have used, best first by what your history says (success, speed, your ratings),
         each with the reason."""
-        scores = self.plugin.router.preferred_tools(ctx.user_id, intent=intent, limit=limit)
+        ranked = self.plugin.router.preferred_tools(ctx.user_id, intent=intent, limit=limit + len(HISTORY_TOOL_NAMES))
+        scores = [s for s in ranked if s.tool not in HISTORY_TOOL_NAMES][:limit]
         return {"intent": intent, "tools": [_public(s.as_dict()) for s in scores]}
 
     async def recent_failures(self, ctx: ToolContext, limit: Limit = 10) -> dict[str, Any]:

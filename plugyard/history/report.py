@@ -18,6 +18,7 @@ from typing import Any
 
 import anyio
 
+from plugyard.history.history_tools import HISTORY_TOOL_NAMES
 from plugyard.history.rollup_models import LATENCY_BOUNDS_MS
 from plugyard.history.service import ToolHistoryService
 
@@ -57,7 +58,9 @@ async def gather(
         latency[f.tool_name] = [a + b for a, b in zip(latency[f.tool_name], f.latency_buckets, strict=True)]
     people = []
     for user_id, calls in await service.get_most_active_users(users):
-        preferred = await service.get_user_preferred_tools(user_id, limit=tools_per_user)
+        # Calling tool_stats or rate_tool_call says nothing about which tools do a user's work.
+        ranked = await service.get_user_preferred_tools(user_id, limit=tools_per_user + len(HISTORY_TOOL_NAMES))
+        preferred = [p for p in ranked if p.tool_name not in HISTORY_TOOL_NAMES][:tools_per_user]
         people.append(
             {
                 "user_id": user_id,
@@ -117,8 +120,8 @@ def _table(stats: list[dict[str, Any]]) -> str:
             "</tr>"
         )
     return (
-        "<table><thead><tr><th>tool</th><th>calls</th><th>success</th><th>p50 ms</th><th>p95 ms</th>"
-        "<th>top errors</th></tr></thead><tbody>" + "".join(rows) + "</tbody></table>"
+        "<div class='table'><table><thead><tr><th>tool</th><th>calls</th><th>success</th><th>p50 ms</th>"
+        "<th>p95 ms</th><th>top errors</th></tr></thead><tbody>" + "".join(rows) + "</tbody></table></div>"
     )
 
 
@@ -153,14 +156,17 @@ def render(data: dict[str, Any], *, title: str = "plugyard history") -> str:
 <main>
   <section><h2>Calls per day</h2><p class="note">Stacked by tool; the {data["top_tools"]} most-called tools by name.</p>
     <div class="chart" id="chart-calls"></div></section>
-  <section><h2>Success rate per day</h2><p class="note">Days without calls leave a gap.</p>
+  <section><h2>Success rate per day</h2>
+    <p class="note">One row per tool, one cell per day, coloured by the share of calls that succeeded; grey: no calls.
+      Each row ends with the tool's rate over the window.</p>
     <div class="chart" id="chart-success"></div></section>
   <section><h2>Latency distribution</h2>
     <p class="note">Calls per latency bucket (ms, upper bounds),
       <label>for <select id="latency-tool"></select></label></p>
     <div class="chart" id="chart-latency"></div></section>
   <section><h2>What each user prefers</h2>
-    <p class="note">Each user's best tools by their time-discounted success estimate (what the router learns from).</p>
+    <p class="note">Each user's best tools by their time-discounted success estimate (what the router learns from);
+      the history's own tools (reading and rating the history) are not counted.</p>
     <div class="chart" id="chart-users"></div></section>
   <section><h2>Per tool</h2>{_table(data["stats"])}</section>
 </main>

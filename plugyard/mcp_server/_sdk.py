@@ -11,7 +11,7 @@ name (ruff's SLF001 allows it only in this file).
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager
 from typing import Any
 
@@ -37,7 +37,26 @@ TOUCHES = (
     "Context(request_context=, mcp_server=, input_params=, subscriptions=)",
     "Server.create_initialization_options",
     "stdio_server(stdin=<async iterable of lines>)",
+    "StreamableHTTPSessionManager._admit_session",
+    "StreamableHTTPServerTransport._event_store",
 )
+
+
+def scope_session_event_stores(manager: Any, store_for: Callable[[str | None], Any]) -> bool:
+    """Give every transport ``manager`` admits the event store ``store_for(session id)``. False when the
+    SDK no longer has the seam (the caller then leaves resumability off rather than share one store)."""
+    admit: Callable[..., Any] | None = getattr(manager, "_admit_session", None)
+    if admit is None:
+        return False
+
+    def admit_scoped(*args: Any, **kwargs: Any) -> Any:
+        transport = admit(*args, **kwargs)
+        if transport is not None:
+            transport._event_store = store_for(transport.mcp_session_id)
+        return transport
+
+    manager._admit_session = admit_scoped
+    return True
 
 
 def lowlevel_server(server: MCPServer[Any]) -> Server[Any]:

@@ -27,14 +27,16 @@ class StaticTokenVerifier:
         return AccessToken(token=token, client_id=user, subject=user, scopes=[])
 
 
-def auth_options(table: TokenTable, base_url: str, path: str) -> dict[str, Any]:
+def auth_options(table: TokenTable, base_url: str) -> dict[str, Any]:
     """Keyword arguments for ``MCPServer`` that require a bearer token on every MCP request."""
     if not table:
         return {}
     settings = AuthSettings(
+        # The SDK's model requires an issuer; only an authorization server provider would publish it.
         issuer_url=base_url,
-        resource_server_url=f"{base_url}{path}",
-        # Static tokens carry no audience; the table itself is this server's.
-        validate_token_resource=False,
+        # No protected-resource metadata: it would have to name an authorization server, and no
+        # authorization server issues these tokens (the operator hands them out). A 401 therefore
+        # says "Bearer" and nothing a client could follow to a server that does not exist.
+        resource_server_url=None,
     )
     return {"token_verifier": StaticTokenVerifier(table), "auth": settings}

@@ -100,6 +100,13 @@ class McpClientChannel:
         return self._modern or self._ctx.session.can_send_request
 
     def _capability(self, name: str) -> None:
+        if not self._modern and not self._ctx.session.can_send_request:
+            # Stateless HTTP on 2025-11-25: each request is its own session (what the client declared
+            # at its handshake is not known here) and its answer stream has no back-channel.
+            raise ClientFeatureUnavailable(
+                f"stateless HTTP cannot ask the MCP client for {name} in the middle of a call on protocol "
+                f"{self._ctx.protocol_version}; serve with --stateful, or connect with a 2026-07-28 client"
+            )
         capabilities = self._context.client_capabilities
         if capabilities is None or getattr(capabilities, name) is None:
             raise ClientFeatureUnavailable(f"the MCP client did not declare the {name} capability")

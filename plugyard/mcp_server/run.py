@@ -11,6 +11,7 @@ import gc
 import ipaddress
 import logging
 import signal
+import socket
 import sys
 from collections.abc import Callable, Iterator
 from typing import Any, Literal
@@ -25,6 +26,8 @@ from plugyard.core.errors import ConfigError
 from plugyard.core.host import PluginHost
 from plugyard.core.reload import HostReloader, ReloadOptions, start_reloading
 from plugyard.mcp_server.auth import auth_options
+from plugyard.mcp_server.events import MemoryEventStore, scope_sessions
+from plugyard.mcp_server.listen import bind_sockets, closing, http_url
 from plugyard.mcp_server.server import PlugyardServer
 from plugyard.mcp_server.stdio import run_stdio
 
@@ -44,11 +47,21 @@ def is_loopback(host: str) -> bool:
 
 class _UvicornServer(uvicorn.Server):
     """uvicorn without its own signal handling: plugyard's stop path owns SIGINT/SIGTERM so
-    that the history flush runs before the process exits."""
+    that the history flush runs before the process exits. ``on_started`` runs once uvicorn
+    listens, so "serving" is never said of a server that is not."""
+
+    def __init__(self, config: uvicorn.Config, on_started: Callable[[], None] | None = None) -> None:
+        super().__init__(config)
+        self._on_started = on_started
 
     @contextlib.contextmanager
     def capture_signals(self) -> Iterator[None]:
         yield
+
+    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        await super().startup(sockets)
+        if self.started and self._on_started is not None:
+            self._on_started()
 
 
 async def _watch_signals(
@@ -98,9 +111,13 @@ async def serve(
             f"refusing to serve HTTP on {bind!r} without authentication; bind to 127.0.0.1 "
             "(behind a reverse proxy) or give users bearer tokens ([server.auth_tokens] or PLUGYARD_AUTH_TOKENS)"
         )
-    server_options = auth_options(tokens, f"http://{bind}:{port}", settings.path)
+    # Bound before the host starts: a taken port fails at once, and port 0 gets its real number.
+    sockets = bind_sockets(bind, port) if transport == "http" else []
+    if sockets:
+        port = int(sockets[0].getsockname()[1])
+    server_options = auth_options(tokens, http_url(bind, port))
     reloader = HostReloader(reload.build if reload is not None else None)
-    async with reloader.running(host):
+    async with closing(sockets), reloader.running(host):
         server = PlugyardServer(host, **server_options)
         reloader.on_switch(lambda old, new: _switched(server, new))
         _freeze_startup_heap()
@@ -114,12 +131,17 @@ async def serve(
                 await run_stdio(server)
                 tg.cancel_scope.cancel()
                 return
+            stateless_http = settings.stateless_http if stateless is None else stateless
+            resumable = not stateless_http and settings.resumable_events > 0
             app = server.streamable_http_app(
                 streamable_http_path=settings.path,
-                stateless_http=settings.stateless_http if stateless is None else stateless,
+                stateless_http=stateless_http,
+                retry_interval=settings.sse_retry_ms if resumable else None,
                 host=bind,
                 transport_security=_transport_security(bind, port, settings.allowed_hosts),
             )
+            if resumable:
+                scope_sessions(server.session_manager, MemoryEventStore(settings.resumable_events))
             # SIGTERM: stop accepting, let in-flight requests finish (at most shutdown_timeout), then
             # the lifespan ends and host.running() flushes the recorder; see _UvicornServer.
             config = uvicorn.Config(
@@ -130,7 +152,8 @@ async def serve(
                 lifespan="on",
                 timeout_graceful_shutdown=settings.shutdown_timeout,
             )
-            http = _UvicornServer(config)
+            where = http_url(bind, port, settings.path)
+            http = _UvicornServer(config, (lambda: on_ready(where)) if on_ready else None)
 
             def stop() -> None:
                 http.should_exit = True
@@ -139,9 +162,7 @@ async def serve(
                 http.force_exit = True
 
             await tg.start(_watch_signals, stop, force)
-            if on_ready:
-                on_ready(f"http://{bind}:{port}{settings.path}")
-            await http.serve()
+            await http.serve(sockets=sockets)
             tg.cancel_scope.cancel()
 
 

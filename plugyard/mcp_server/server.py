@@ -61,8 +61,9 @@ def _annotations(tool: Tool) -> ToolAnnotations | None:
 def _output_metadata(tool: Tool) -> FuncMetadata | None:
     skip = [tool.context_param] if tool.context_param else []
     structured = tool.structured_output
-    if structured is None and declares_content(_return_annotation(tool)):
-        # plugyard content blocks are what the model reads, not data: no schema (as the SDK does for its own).
+    if structured is None and _is_plain_text(_return_annotation(tool)):
+        # plugyard content blocks, and text, are what the model reads, not data: no schema (the SDK
+        # does so for its own content types) unless the tool asks for structure.
         structured = False
     try:
         return func_metadata(tool.fn, skip_names=skip, structured_output=structured)
@@ -78,6 +79,12 @@ class _NoArguments(ArgModelBase):
 
 # Conversion for tools whose return type has no schema: content blocks only, as the SDK does.
 _UNSTRUCTURED = FuncMetadata(arg_model=_NoArguments)
+
+
+def _is_plain_text(annotation: Any) -> bool:
+    if typing.get_origin(annotation) is typing.Annotated:
+        annotation = typing.get_args(annotation)[0]
+    return annotation is str or declares_content(annotation)
 
 
 def _return_annotation(tool: Tool) -> Any:

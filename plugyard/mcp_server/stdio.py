@@ -12,7 +12,7 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import os
-import stat
+import selectors
 import sys
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
@@ -62,12 +62,24 @@ class CancellableLines:
 
 
 def _pollable(fd: int) -> bool:
-    # epoll refuses regular files (stdin redirected from a file); those never block anyway.
-    try:
-        mode = os.fstat(fd).st_mode
-    except OSError:
-        return False
-    return stat.S_ISFIFO(mode) or stat.S_ISSOCK(mode) or stat.S_ISCHR(mode)
+    """Whether the event loop can wait on ``fd``. epoll refuses regular files (stdin redirected
+    from a file) and some devices (``/dev/null``); reading those never blocks anyway."""
+    with selectors.DefaultSelector() as selector:
+        try:
+            selector.register(fd, selectors.EVENT_READ)
+        except (OSError, ValueError):
+            return False
+    return True
+
+
+class _NoInput:
+    """The input of a process started with stdin closed: it ends at once, like a closed pipe."""
+
+    def __aiter__(self) -> _NoInput:
+        return self
+
+    async def __anext__(self) -> str:
+        raise StopAsyncIteration
 
 
 @contextlib.contextmanager
@@ -106,6 +118,12 @@ def stdout_to_stderr() -> Iterator[None]:
 
 @contextlib.asynccontextmanager
 async def _streams() -> AsyncIterator[tuple[Any, Any]]:
+    if sys.stdin is None:
+        # Started with fd 0 closed (`<&-`): Python gives no sys.stdin, and whatever file the
+        # process opened since may now hold fd 0, so it is never read as input.
+        async with stdio_server(stdin=_NoInput()) as streams:  # type: ignore[arg-type]
+            yield streams
+        return
     if not _pollable(0):
         async with stdio_server() as streams:
             yield streams

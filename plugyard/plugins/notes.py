@@ -7,8 +7,9 @@ Configure it in plugins.toml::
     extensions = [".md", ".txt", ".rst", ".org"]
     max_file_bytes = 1_000_000
 
-A relative ``root`` is resolved against the working directory once, when the settings are read
-at start-up (a desktop client may start plugyard from any folder, so prefer an absolute path).
+Without ``root`` the notes live in ``notes`` in plugyard's data directory, created on first use
+with a short README saying what the folder is for (``plugyard plugins`` shows where). A relative
+``root`` is relative to the folder of plugins.toml.
 Files and folders whose names start with a dot (``.git``, ``.obsidian``) are not notes.
 """
 
@@ -24,7 +25,7 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
-from plugyard import ToolContext, hookimpl
+from plugyard import ToolContext, data_dir, hookimpl
 
 TITLE_WEIGHT = 8.0
 NAME_WEIGHT = 8.0
@@ -37,9 +38,10 @@ MAX_LISTED = 2000
 class NotesSettings(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    root: str = "notes"
+    root: str = Field(default_factory=lambda: str(data_dir() / "notes"))
     """The notes folder. ``~`` is expanded; a relative path is relative to the folder of
-    plugins.toml (the working directory when there is no file)."""
+    plugins.toml (the working directory when there is no file). Default: ``notes`` in the data
+    directory, created on first use."""
     extensions: list[str] = Field(default_factory=lambda: [".md", ".txt", ".rst", ".org"])
     """Only files with these suffixes (case-insensitive) are notes."""
     max_file_bytes: int = Field(default=1_000_000, ge=1)
@@ -98,9 +100,27 @@ def _settings(ctx: ToolContext | None) -> NotesSettings:
     return settings if isinstance(settings, NotesSettings) else NotesSettings()
 
 
+DEFAULT_README = """\
+# Your notes
+
+This folder is where plugyard's notes tools (`search_notes`, `read_note`, `list_notes`) look,
+and where the assistant's workflows find related notes. Put Markdown or text files here
+(sub-folders are fine), or point plugyard at the folder that already holds your notes:
+
+    [plugins.notes]
+    root = "~/Documents/notes"
+
+in your plugins.toml (`plugyard plugins` shows the folder in use). You may delete this file.
+"""
+
+
 def notes_root(settings: NotesSettings) -> Path:
-    """The real (symlink-free) notes folder, or a FileNotFoundError that says how to fix it."""
+    """The real (symlink-free) notes folder, or a FileNotFoundError that says how to fix it.
+    The default folder is made on first use, with a README saying what it is for."""
     root = Path(settings.root)
+    if "root" not in settings.model_fields_set and not root.exists():
+        root.mkdir(parents=True, exist_ok=True)
+        (root / "README.md").write_text(DEFAULT_README, encoding="utf-8")
     if not root.is_dir():
         what = "is not a folder" if root.exists() else "does not exist"
         raise FileNotFoundError(

@@ -145,11 +145,26 @@ def test_a_disabled_plugins_command_is_absent_and_says_where_it_comes_from(proje
     assert plugyard(project(disabled=("greeter",)), "greet").stdout == "rival\n"
 
 
-def test_a_failed_plugins_command_is_absent_and_says_why(project):
+def test_a_failed_plugins_command_is_absent_and_says_why(project, tmp_path):
+    config = project()
+    broken = GREETER + textwrap.dedent(
+        """
+        @hookimpl
+        def register_tools(register):
+            raise RuntimeError("no tools today")
+        """
+    )
+    (tmp_path / "greeter.py").write_text(textwrap.dedent(broken), encoding="utf-8")
+    result = plugyard(config, "wave")
+    assert result.exit_code == 3
+    assert "`plugyard wave` comes from the greeter plugin, which failed to load: " in result.stderr
+    assert "RuntimeError: no tools today" in result.stderr
+
+
+def test_a_bad_setting_stops_every_command_naming_table_key_and_rule(project):
     result = plugyard(project("[plugins.greeter]\ngreeting = 3"), "wave")
     assert result.exit_code == 3
-    assert "`plugyard wave` comes from the greeter plugin, which failed to load: invalid settings" in result.stderr
-    assert "[plugins.greeter] greeting: Input should be a valid string" in result.stderr
+    assert result.stderr.strip().endswith("[plugins.greeter] greeting: Input should be a valid string (got 3)")
 
 
 @pytest.mark.parametrize("command", [("history", "stats"), ("db", "current")])

@@ -43,7 +43,7 @@ def test_the_environment_overrides_the_database_and_the_file(tmp_path, monkeypat
     [
         ({"plugins": {"notes": "yes"}}, "settings go in [plugins.notes]"),
         ({"tools": {"add": 3}}, "[tools] add must be a table"),
-        ({"tools": {"add": {"timeout": -1}}}, "tools.overrides.add.timeout: Input should be greater than 0"),
+        ({"tools": {"add": {"timeout": -1}}}, "[tools.add] timeout: Input should be greater than 0 (got -1)"),
         ({"history": 3}, "history = ... is not a table; its settings go in [plugins.history]"),
         ({"history": {"batch_size": 3}, "plugins": {"history": {}}}, "both [history] and [plugins.history] are set"),
     ],
@@ -57,3 +57,15 @@ def test_mistakes_are_errors_naming_the_key(data, message):
 def test_a_missing_explicit_file_is_an_error(tmp_path):
     with pytest.raises(ConfigError, match="does not exist"):
         load_config(tmp_path / "nope.toml")
+
+
+def test_a_refused_setting_names_the_file_then_the_table_key_and_value(tmp_path):
+    path = tmp_path / "srv2.toml"
+    path.write_text('[server]\nport = "x"\nhost = 3\n[tools.calculate]\ntimeout = -1\n', encoding="utf-8")
+    with pytest.raises(ConfigError) as caught:
+        load_config(path)
+    assert str(caught.value) == (
+        f"{path}: [server] host: Input should be a valid string (got 3); "
+        "[server] port: Input should be a valid integer, unable to parse string as an integer (got 'x'); "
+        "[tools.calculate] timeout: Input should be greater than 0 (got -1)"
+    )

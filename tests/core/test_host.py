@@ -7,12 +7,13 @@ import textwrap
 from pathlib import Path
 
 import pytest
-from pydantic import BaseModel
+from pydantic import BaseModel, Field, SecretStr
 
 from plugyard import ToolContext, hookimpl
 from plugyard.core.config import parse_config
-from plugyard.core.errors import PluginError
+from plugyard.core.errors import ConfigError, PluginError
 from plugyard.core.host import PluginHost
+from tests.conftest import sample_plugin
 
 pytestmark = pytest.mark.anyio
 
@@ -182,21 +183,76 @@ async def test_plugin_settings_come_from_its_own_table(db_url):
 @pytest.mark.parametrize(
     ("table", "message"),
     [
-        ({"greting": "typo"}, "[plugins.greeter] greting: Extra inputs are not permitted"),
-        ({"times": "many"}, "[plugins.greeter] times: Input should be a valid integer"),
+        ({"greting": "typo"}, "[plugins.greeter] greting: unknown key (the keys are: greeting, times)"),
+        ({"times": "many"}, "[plugins.greeter] times: Input should be a valid integer, unable to parse string"),
     ],
 )
-def test_unknown_or_mistyped_settings_are_errors_naming_the_key(db_url, table, message):
+def test_unknown_or_mistyped_settings_stop_loading_naming_table_key_and_rule(db_url, table, message):
+    # The user's own configuration is wrong: serving without the plugin would make its tools unknown.
     cfg = parse_config({"database": {"url": db_url}, "plugins": {"greeter": table}})
-    host = PluginHost(cfg, entry_points=False, plugins={"greeter": Greeter()}).load()
-    assert host.infos["greeter"].status == "failed"
-    assert message in host.infos["greeter"].error
+    with pytest.raises(ConfigError) as caught:
+        PluginHost(cfg, entry_points=False, plugins={"greeter": Greeter()}).load()
+    assert message in str(caught.value) and "\n" not in str(caught.value)
 
 
-def test_settings_for_a_plugin_that_declares_none_are_an_error(make_host, db_url):
+def test_a_value_out_of_range_says_what_was_given():
+    cfg = parse_config({"plugins": {"greeter": {"times": 0}}})
+
+    class Bounded(Greeter):
+        class Settings(BaseModel):
+            times: int = Field(1, ge=1)
+
+    with pytest.raises(
+        ConfigError, match=r"\[plugins\.greeter\] times: Input should be greater than or equal to 1 \(got 0\)"
+    ):
+        PluginHost(cfg, entry_points=False, plugins={"greeter": Bounded()}).load()
+
+
+def test_settings_for_a_plugin_that_declares_none_stop_loading(db_url):
     cfg = parse_config({"database": {"url": db_url}, "plugins": {"sample": {"color": "red"}}})
-    host = make_host(cfg=cfg)
-    assert "declares none" in host.infos["sample"].error
+    with pytest.raises(ConfigError, match=r"\[plugins\.sample\] sets color, but plugin 'sample' has no settings"):
+        PluginHost(cfg, entry_points=False, plugins={"sample": sample_plugin()}).load()
+
+
+def test_the_plugin_list_shows_settings_with_defaults_and_secrets_masked():
+    class Keyed(Greeter):
+        class Settings(BaseModel):
+            greeting: str = "hello"
+            api_key: str = ""
+            password: SecretStr = SecretStr("")
+            headers: dict[str, str] = {}
+
+    cfg = parse_config(
+        {"plugins": {"greeter": {"api_key": "k-123", "password": "p-456", "headers": {"Authorization": "x", "A": "b"}}}}
+    )
+    info = PluginHost(cfg, entry_points=False, plugins={"greeter": Keyed()}).load().infos["greeter"]
+    assert info.settings == {
+        "greeting": "hello",
+        "api_key": "***",
+        "password": "***",
+        "headers": {"Authorization": "***", "A": "b"},
+    }
+    assert "settings" not in info.as_dict(settings=False)
+
+
+def test_a_plugin_that_fails_to_import_stays_isolated_even_with_settings(tmp_path, db_url):
+    broken = tmp_path / "broken.py"
+    broken.write_text("raise ImportError('no such dependency')\n", encoding="utf-8")
+    cfg = parse_config({"database": {"url": db_url}, "plugins": {"modules": [str(broken)], "broken": {"anything": 1}}})
+    host = PluginHost(cfg, entry_points=False, plugins={"greeter": Greeter()}).load()
+    assert host.infos["broken"].status == "failed" and "no such dependency" in host.infos["broken"].error
+    assert host.infos["greeter"].status == "loaded"
+
+
+def test_a_plugin_whose_settings_hook_breaks_is_skipped_not_fatal(db_url):
+    class Broken(Greeter):
+        @hookimpl
+        def plugin_settings(self):  # type: ignore[no-untyped-def]
+            raise RuntimeError("bug in the plugin")
+
+    cfg = parse_config({"database": {"url": db_url}})
+    host = PluginHost(cfg, entry_points=False, plugins={"greeter": Broken()}).load()
+    assert host.infos["greeter"].status == "failed" and "bug in the plugin" in host.infos["greeter"].error
 
 
 class Lifecycle:

@@ -197,5 +197,5 @@ def test_telemetry_is_switched_on_in_plugins_toml_or_the_environment(tmp_path, m
 
 
 def test_an_unknown_telemetry_key_is_a_configuration_error():
-    with pytest.raises(ConfigError, match=r"telemetry\.endpoint"):
+    with pytest.raises(ConfigError, match=r"\[telemetry\] endpoint: unknown key"):
         parse_config({"telemetry": {"endpoint": "http://x"}})

@@ -97,3 +97,19 @@ def test_binding_beyond_loopback_is_allowed_once_tokens_exist(tmp_path, db_path)
         timeout=60,
     )
     assert result.returncode == 3 and "give users bearer tokens" in result.stderr
+
+
+async def test_the_401_advertises_no_authorization_server(tmp_path, db_path):
+    # Bound to every address, as an operator behind a proxy would: the old answer pointed clients at
+    # protected-resource metadata naming "http://0.0.0.0:PORT" as their authorization server.
+    config = write_config(tmp_path / "plugins.toml", db_path)
+    env = subprocess_env(tmp_path, PLUGYARD_AUTH_TOKENS=f"alice={ALICE}")
+    with serving_http(config, tmp_path, env=env, args=["--host", "0.0.0.0"]) as (base, _proc):
+        async with httpx.AsyncClient() as http:
+            refused = await http.post(f"{base}/mcp", json={"jsonrpc": "2.0", "id": 1, "method": "tools/list"})
+            metadata = await http.get(f"{base}/.well-known/oauth-protected-resource/mcp")
+            authorization = await http.get(f"{base}/.well-known/oauth-authorization-server")
+    assert refused.status_code == 401
+    challenge = refused.headers["www-authenticate"]
+    assert challenge.startswith("Bearer ") and "resource_metadata" not in challenge and "0.0.0.0" not in challenge
+    assert metadata.status_code == 404 and authorization.status_code == 404

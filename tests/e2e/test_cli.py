@@ -94,7 +94,7 @@ async def test_a_broken_plugin_is_reported_while_the_others_serve(tmp_path, db_p
         shouted = await client.call_tool("shout", {"text": "third party"})
     assert "shout" in names and "add" in names
     assert "search_notes" not in names  # disabled in plugins.toml
-    assert shouted.structured_content == {"result": "THIRD PARTY"}
+    assert shouted.content[0].text == "THIRD PARTY"
     assert rows(db_path)[0]["plugin_name"] == "shout"
 
 
@@ -111,7 +111,9 @@ def test_call_runs_a_tool_through_the_pipeline_and_records_it(tmp_path, db_path)
     invalid = plugyard(tmp_path, "--config", str(config), "call", "add", "a=two")
     assert invalid.returncode == 1 and "invalid arguments for tool 'add'" in invalid.stderr
     unknown = plugyard(tmp_path, "--config", str(config), "call", "nope")
-    assert unknown.returncode == 3 and "unknown tool 'nope'" in unknown.stderr
+    assert unknown.returncode == 2 and "unknown tool 'nope'" in unknown.stderr  # a usage error
+    typo = plugyard(tmp_path, "--config", str(config), "call", "ad", "a=1")
+    assert typo.returncode == 2 and "unknown tool 'ad'; did you mean 'add'" in typo.stderr
     usage = plugyard(tmp_path, "--config", str(config), "call", "add", "oops")
     assert usage.returncode == 2 and "'oops' is not key=value" in usage.stderr
     recorded = rows(db_path)
@@ -127,7 +129,7 @@ def test_call_runs_a_tool_through_the_pipeline_and_records_it(tmp_path, db_path)
 def test_db_upgrade_current_and_downgrade(tmp_path, db_path):
     config = write_config(tmp_path / "plugins.toml", db_path)
     before = plugyard(tmp_path, "--config", str(config), "db", "current")
-    assert "revision none, behind" in before.stdout
+    assert before.returncode == 3 and "does not exist" in before.stderr and not db_path.exists()
     up = plugyard(tmp_path, "--config", str(config), "db", "upgrade")
     assert up.returncode == 0 and f"is at revision {migrate.head()}" in up.stdout
     assert "up to date" in plugyard(tmp_path, "--config", str(config), "db", "current").stdout
@@ -154,7 +156,7 @@ def test_without_any_config_the_database_lives_in_the_data_directory(tmp_path):
     [
         ("[server\n", "not valid TOML"),
         ("[servers]\nport = 1\n", "unknown section(s) ['servers']"),
-        ("[server]\nport = 'eighty'\n", "server.port: Input should be a valid integer"),
+        ("[server]\nport = 'eighty'\n", "plugins.toml: [server] port: Input should be a valid integer"),
         ("[database]\nurl = 'mysql://x'\n", "plugyard supports sqlite+aiosqlite, postgresql+asyncpg"),
     ],
 )
@@ -163,3 +165,68 @@ def test_a_bad_configuration_is_a_clear_error(tmp_path, content, message):
     result = plugyard(tmp_path, "call", "calculate", "expression=1")
     assert result.returncode == 3
     assert message in result.stderr
+
+
+def test_call_reads_key_value_by_the_tools_schema(tmp_path):
+    # A text field keeps what was typed, even when it looks like JSON.
+    number_text = plugyard(tmp_path, "call", "calculate", "expression=42")
+    assert number_text.returncode == 0, number_text.stderr
+    assert json.loads(number_text.stdout)["expression"] == "42"
+    # Numbers where the schema wants numbers, text where it wants text.
+    converted = plugyard(tmp_path, "call", "convert_units", "value=3", "from_unit=km", "to_unit=m")
+    assert converted.returncode == 0, converted.stderr
+    assert json.loads(converted.stdout)["result"] == 3000
+    listed = plugyard(tmp_path, "call", "search_notes", "query=true", "limit=1")
+    assert listed.returncode == 0, listed.stderr  # "true" searched as text; limit read as a number
+
+
+def test_values_follow_the_schema_types(tmp_path):
+    from plugyard.cli.call import _value
+
+    defs = {"Point": {"type": "object"}}
+    assert _value("42", {"type": "string"}, defs) == "42"
+    assert _value("42", {"type": "integer"}, defs) == 42
+    assert _value("[1, 2]", {"type": "array"}, defs) == [1, 2]
+    assert _value("null", {"anyOf": [{"type": "string"}, {"type": "null"}]}, defs) is None
+    assert _value("null", {"type": "string"}, defs) == "null"
+    assert _value('{"x": 1}', {"$ref": "#/$defs/Point"}, defs) == {"x": 1}
+    assert _value("true", {"enum": ["true", "false"]}, defs) == "true"
+    assert _value("3", None, defs) == 3  # a key the schema does not name: JSON when it parses
+    assert _value("plain words", {"type": "integer"}, defs) == "plain words"  # refused by validation, named
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["db", "current"],
+        ["db", "downgrade", "base"],
+        ["history", "stats"],
+        ["history", "failures"],
+        ["history", "export"],
+        ["history", "cleanup", "--dry-run"],
+        ["history", "report", "--html", "report.html"],
+    ],
+)
+def test_commands_that_read_never_create_a_database(tmp_path, command):
+    typo = tmp_path / "no-such-folder" / "histroy.db"
+    config = tmp_path / "plugins.toml"
+    config.write_text(f'[database]\nurl = "sqlite+aiosqlite:///{typo}"\n', encoding="utf-8")
+    result = plugyard(tmp_path, "--config", str(config), *command)
+    assert result.returncode == 3
+    assert result.stderr.strip() == (
+        f"Error: the history database '{typo}' does not exist (its folder does not exist either); check "
+        "[database] url in plugins.toml or PLUGYARD_DATABASE_URL (a server creates it on its first start; "
+        "`plugyard db upgrade` does too)"
+    )
+    assert not typo.parent.exists() and not (tmp_path / "report.html").exists()
+
+
+def test_plugins_says_where_the_default_notes_folder_is(tmp_path):
+    folder = tmp_path / "data" / "notes"
+    text = plugyard(tmp_path, "plugins")
+    assert text.returncode == 0, text.stderr
+    notes = text.stdout[text.stdout.index("\nnotes ") :]
+    assert f'    settings: root="{folder}", extensions=[".md", ".txt", ".rst", ".org"]' in notes
+    listed = {p["name"]: p for p in json.loads(plugyard(tmp_path, "plugins", "--json").stdout)}
+    assert listed["notes"]["settings"]["root"] == str(folder)
+    assert not folder.exists()  # made on first use, not by listing

@@ -105,3 +105,64 @@ def test_stats_show_the_tool_search_hit_rate_and_cleanup_drops_old_searches(conf
     done = run(config_file, "cleanup", "--older-than", "90d")
     assert done.exit_code == 0 and "1 tool search event(s) of that time deleted" in done.output
     assert "hit rate 33.3%" in run(config_file, "stats", "--days", "365").output
+
+
+def test_failures_name_the_error_type_once(config_file, db_url):
+    async def fill() -> None:
+        async with open_service(parse_config({"database": {"url": db_url}})) as service:
+            # How the pipeline stores a tool's exception: the type leads the message.
+            await service.record_tool_execution(
+                "ada",
+                "calculate",
+                False,
+                1.0,
+                error_type="CalculationError",
+                error_message="CalculationError: division by zero in '1/0'",
+            )
+            await service.record_tool_execution(
+                "ada",
+                "search",
+                False,
+                1.0,
+                error_type="ToolTimeout",
+                error_message="timed out after 0.5 s",
+            )
+
+    anyio.run(fill)
+    output = run(config_file, "failures").output
+    assert "  CalculationError: division by zero in '1/0'\n" in output
+    assert "CalculationError: CalculationError" not in output
+    assert "  ToolTimeout: timed out after 0.5 s\n" in output
+
+
+@pytest.mark.parametrize(
+    ("line", "problem"),
+    [
+        (
+            '{"call_id": "c1", "user_id": "ada", "tool_name": "t", "success": true, "execution_time_ms": 1}',
+            "field 'created_at' is missing",
+        ),
+        (
+            '{"call_id": "c1", "user_id": "ada", "tool_name": "t", "created_at": "yesterday", "success": true, '
+            '"execution_time_ms": 1}',
+            "field 'created_at' is not an ISO 8601 time: 'yesterday'",
+        ),
+        (
+            '{"call_id": "c1", "user_id": "ada", "tool_name": "t", "created_at": "2026-11-01T00:00:00+00:00", '
+            '"success": true, "execution_time_ms": "fast"}',
+            "field 'execution_time_ms' is not a number: 'fast'",
+        ),
+        ("[1, 2]", "a call record is a JSON object, not list"),
+        ("{oops", "not JSON"),
+    ],
+)
+def test_a_bad_import_row_names_its_line_and_field(config_file, history, tmp_path, line, problem):
+    archive = tmp_path / "broken.jsonl"
+    good = run(config_file, "export", "-o", str(tmp_path / "good.jsonl"))
+    assert good.exit_code == 0
+    first = (tmp_path / "good.jsonl").read_text().splitlines()[0]
+    archive.write_text(f"{first}\n\n{line}\n", encoding="utf-8")
+    result = run(config_file, "import", str(archive))
+    assert result.exit_code == 3
+    assert f"{archive}, line 3: not a plugyard call record: {problem}" in result.output
+    assert "Traceback" not in result.output

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import json
 import re
 import shutil
@@ -117,6 +118,7 @@ def dump_dom(page: Path, profile: Path) -> str:
             "--disable-sync",
             "--no-first-run",
             f"--user-data-dir={profile}",
+            "--virtual-time-budget=10000",  # wait for the report to post its DOM to a harness
             "--dump-dom",
             page.as_uri(),
         ],
@@ -141,16 +143,21 @@ def chart(dom: str, chart_id: str) -> dict[str, Any]:
     return {"attrs": attrs, "body": match.group(2)}
 
 
-async def test_headless_chromium_draws_every_chart_with_the_data(tmp_path):
+async def report_page(tmp_path: Path, fill: Any, days: int) -> tuple[Path, Any]:
+    """The report of a fresh SQLite history filled by ``fill(service)``, written to report.html."""
     engine = create_engine(f"sqlite+aiosqlite:///{tmp_path / 'history.db'}")
     await migrate.upgrade(engine)
     try:
         service = ToolHistoryService(engine, clock=lambda: NOW)
-        await seed(service)
+        await fill(service)
         page = tmp_path / "report.html"
-        summary = await write_report(service, page, days=7)
+        return page, await write_report(service, page, days=days)
     finally:
         await engine.dispose()
+
+
+async def test_headless_chromium_draws_every_chart_with_the_data(tmp_path):
+    page, summary = await report_page(tmp_path, seed, days=7)
     assert (summary.calls, summary.tools, summary.users) == (7, 2, 3)
 
     dom = dump_dom(page, tmp_path / "profile")
@@ -160,8 +167,11 @@ async def test_headless_chromium_draws_every_chart_with_the_data(tmp_path):
     assert calls["attrs"]["data-drawn"] == "true" and calls["attrs"]["data-marks"] == "3"
     assert calls["body"].count('class="bar"') == 3 and "<svg" in calls["body"]
     success = chart(dom, "chart-success")
-    assert success["attrs"]["data-marks"] == "3" and success["body"].count('class="line"') == 2
-    assert "75%" in success["body"]  # search today: 3 of 4
+    # A heatmap: a cell per (tool, day) with calls, an empty cell for each day without.
+    assert success["attrs"]["data-marks"] == "3" and success["body"].count('class="cell"') == 3
+    assert success["body"].count('class="no-calls"') == 2 * 7 - 3
+    assert "2026-11-29 · search: 75% of 4 call(s)" in success["body"]  # search today: 3 of 4
+    assert "80% of 5" in success["body"] and "100% of 2" in success["body"]  # each row's rate over the window
     latency = chart(dom, "chart-latency")
     # 1 ms (twice), 10, 20, 30, 100 and 2000 ms: buckets <=1, <=13, <=20, <=30, <=130 and <=2000.
     assert latency["attrs"]["data-drawn"] == "true" and latency["body"].count('class="bar"') == 6
@@ -173,15 +183,103 @@ async def test_headless_chromium_draws_every_chart_with_the_data(tmp_path):
 
 
 async def test_an_empty_history_still_gives_a_page_that_says_so(tmp_path):
-    engine = create_engine(f"sqlite+aiosqlite:///{tmp_path / 'history.db'}")
-    await migrate.upgrade(engine)
-    try:
-        page = tmp_path / "report.html"
-        summary = await write_report(ToolHistoryService(engine, clock=lambda: NOW), page, days=30)
-    finally:
-        await engine.dispose()
+    async def nothing(service: ToolHistoryService) -> None:
+        pass
+
+    page, summary = await report_page(tmp_path, nothing, days=30)
     assert summary.calls == 0
     dom = dump_dom(page, tmp_path / "profile")
     assert root_attributes(dom) == {"lang": "en", "data-charts": "drawn"}  # no data-report-error
     for chart_id in ("chart-calls", "chart-success", "chart-latency", "chart-users"):
         assert chart(dom, chart_id)["attrs"]["data-drawn"] == "empty"
+
+
+AUDIT = (Path(__file__).parent / "report_audit.js").read_text(encoding="utf-8")
+"""Injected after report.js: measures the drawn page in the browser's layout and posts its DOM."""
+
+HARNESS = """<!DOCTYPE html><html><body style="margin:0"><textarea id="out"></textarea><script>
+window.addEventListener("message", function (e) { document.getElementById("out").textContent = e.data; });
+</script><iframe src="{src}" width="{width}" height="900" style="border:0"></iframe></body></html>"""
+
+
+def dump_dom_at(page: Path, profile: Path, width: int) -> str:
+    """The report's DOM as drawn in a viewport ``width`` pixels wide: headless Chromium's window is
+    at least 500 px, so the page runs in an iframe of that width and posts its DOM to the harness."""
+    harness = page.with_name(f"harness-{width}.html")
+    harness.write_text(HARNESS.replace("{src}", page.name).replace("{width}", str(width)), encoding="utf-8")
+    outer = dump_dom(harness, profile)
+    match = re.search(r'<textarea id="out">(.*?)</textarea>', outer, re.S)
+    assert match is not None and match.group(1), "the report did not post its DOM"
+    return html.unescape(match.group(1))
+
+
+LONG = "search_the_internal_knowledge_base_for_documents"
+
+
+async def seed_busy(service: ToolHistoryService) -> None:
+    """30 days of 12 tools (one with a long name that always works, two of the history's own) for two users."""
+    tools = [
+        LONG,
+        "calculate",
+        "read_note",
+        "parse_traceback",
+        "list_notes",
+        "convert_units",
+        "assist",
+        "search_notes",
+        "a",
+        "b",
+        "tool_stats",
+        "rate_tool_call",
+    ]
+    for day in range(30):
+        for i, tool in enumerate(tools):
+            if (day + i) % 3 == 0:
+                continue
+            for user in ("ada", "bob"):
+                ok = tool == LONG or (day * 7 + i) % 5 != 0
+                call_id = await service.record_tool_execution(
+                    user,
+                    tool,
+                    ok,
+                    5.0 * (i + 1),
+                    error_type=None if ok else "Boom",
+                    created_at=NOW - timedelta(days=day),
+                )
+                if day == 1:  # rated: the preference bars carry "★4.5"-style labels
+                    await service.update_user_satisfaction(call_id, 4 + i % 2)
+    # ada reads and rates her history a lot, and it always works: still not a preference.
+    for _ in range(40):
+        await service.record_tool_execution("ada", "tool_stats", True, 1.0, created_at=NOW)
+        await service.record_tool_execution("ada", "rate_tool_call", True, 1.0, created_at=NOW)
+
+
+@pytest.mark.parametrize("width", [420, 1280])
+async def test_a_busy_history_fits_the_screen_without_cut_or_clashing_labels(tmp_path, width):
+    page, _summary = await report_page(tmp_path, seed_busy, days=30)
+    page.write_text(page.read_text(encoding="utf-8").replace("</body>", f"<script>{AUDIT}</script></body>"))
+    dom = dump_dom_at(page, tmp_path / "profile", width)
+    attrs = root_attributes(dom)
+    assert "data-report-error" not in attrs and attrs["data-charts"] == "drawn"
+    audit = json.loads(html.unescape(attrs["data-audit"]))
+    assert audit["width"] == width
+    assert audit["scroll"] <= width, "the page scrolls sideways"
+    assert audit["beyond"] == [] and audit["clipped"] == [] and audit["overlap"] == []
+    # A name shortened to fit keeps the whole name in its tooltip.
+    assert all(short.endswith("…") and full.startswith(short[:-1]) for short, full in audit["shortened"])
+    success = chart(dom, "chart-success")
+    assert success["body"].count('class="label"') == 9  # 8 tools by name and "other (4)"
+    assert "other (4)" in success["body"]
+    users = chart(dom, "chart-users")
+    assert "tool_stats" not in users["body"] and "rate_tool_call" not in users["body"]
+    assert LONG in users["body"]  # whole, or in the tooltip of its shortened label
+
+
+async def test_the_histories_own_tools_are_not_a_users_preference(service):
+    await seed(service)
+    for _ in range(5):
+        await service.record_tool_execution("ada", "rate_tool_call", True, 1.0, created_at=NOW)
+        await service.record_tool_execution("carol", "tool_stats", True, 1.0, created_at=NOW)
+    people = {u["user_id"]: u for u in (await gather(service, days=7, users=5))["users"]}
+    assert [t["tool_name"] for t in people["ada"]["tools"]] == ["search"]
+    assert people["carol"]["tools"] == [] and people["carol"]["calls"] == 5

@@ -42,6 +42,7 @@ async def test_the_plugin_list_shows_what_each_registered_and_load_errors(plugya
     assert plugins["feature"]["resources"][:2] == ["feature://readme", "feature://logo.png"]
     assert plugins["feature"]["prompts"] == ["review", "explain"]
     assert plugins["broken"]["status"] == "failed" and "RuntimeError: no disk" in plugins["broken"]["error"]
+    assert all("settings" not in p for p in plugins.values())  # they name this machine's folders: CLI only
     workflow_prompts = {n for n in prompts if n.startswith("run_")}
     assert {"run_taskdecomposition", "run_progressiveexploration", "run_errordiagnosis"} <= workflow_prompts
     assert prompts["run_errordiagnosis"].arguments[0].name == "message"

@@ -28,7 +28,7 @@ async def test_progress_reaches_the_client(plugyard_client, plugyard_history):
         seen.append((progress, total, message))
 
     result = await plugyard_client.call_tool("chatty", {"steps": 3}, progress_callback=on_progress)
-    assert result.structured_content == {"result": "done"}
+    assert result.content[0].text == "done"
     assert seen == [(1, 3, "step 1"), (2, 3, "step 2"), (3, 3, "step 3")]
     assert (await plugyard_history.last())["success"]
 
@@ -73,7 +73,7 @@ async def test_sampling_asks_the_clients_model(plugyard_host, plugyard_client_mo
 
     async with Client(PlugyardServer(plugyard_host), mode=plugyard_client_mode, sampling_callback=sample) as client:
         result = await client.call_tool("haiku", {"topic": "frogs"})
-    assert result.structured_content == {"result": "quiet pond"}
+    assert result.content[0].text == "quiet pond"
     assert asked == ["A haiku about frogs"]
     calls = [(c["success"], c["error_type"]) for c in await plugyard_history.calls(tool_name="haiku")]
     assert calls == ([(1, None)] if plugyard_client_mode == "legacy" else [(0, "InputRequired"), (1, None)])
@@ -88,7 +88,7 @@ async def test_elicitation_asks_the_user_twice(plugyard_host, plugyard_client_mo
 
     async with Client(PlugyardServer(plugyard_host), mode=plugyard_client_mode, elicitation_callback=elicit) as client:
         result = await client.call_tool("sign_up", {})
-    assert result.structured_content == {"result": "signed up ada"}
+    assert result.content[0].text == "signed up ada"
     assert questions == ["Proceed?", "Really sign up ada?"]
     calls = [c["error_type"] for c in await plugyard_history.calls(tool_name="sign_up")]
     assert calls == ([None] if plugyard_client_mode == "legacy" else ["InputRequired", "InputRequired", None])
@@ -100,7 +100,7 @@ async def test_a_declined_elicitation_reaches_the_tool(plugyard_host, plugyard_c
 
     async with Client(PlugyardServer(plugyard_host), mode=plugyard_client_mode, elicitation_callback=decline) as client:
         result = await client.call_tool("sign_up", {})
-    assert result.structured_content == {"result": "stopped: decline"}
+    assert result.content[0].text == "stopped: decline"
 
 
 async def test_without_the_capability_the_tool_gets_a_clear_error(plugyard_client, plugyard_history):

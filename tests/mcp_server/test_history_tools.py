@@ -6,6 +6,7 @@ import pytest
 from mcp import Client
 
 from plugyard import ToolContext, hookimpl
+from plugyard.history.history_tools import HISTORY_TOOL_NAMES
 from plugyard.mcp_server.server import CALL_ID_META, PlugyardServer
 
 pytestmark = pytest.mark.anyio
@@ -106,6 +107,8 @@ async def test_stats_failures_preferences_and_rating_a_call(running_host, cfg, m
         preferred = (await client.call_tool("preferred_tools", {})).structured_content["tools"]
         names = [p["tool"] for p in preferred]
         assert names.index("reliable") < names.index("flaky")
+        # tool_stats, recent_failures and rate_tool_call were called too: reading the history is no preference.
+        assert not set(names) & HISTORY_TOOL_NAMES
         assert preferred[names.index("reliable")]["satisfaction"] > 3
 
 
@@ -115,12 +118,12 @@ async def test_every_history_tool_shows_only_the_callers_own_data(running_host, 
         await host.call_tool("reliable", {"x": 1}, user_id="bob")
         async with Client(PlugyardServer(host), mode=mode) as client:
             mine_result = await client.call_tool("mine", {})
-            assert mine_result.structured_content == {"result": "ada"}
+            assert mine_result.content[0].text == "ada"
             stats = (await client.call_tool("tool_stats", {})).structured_content["tools"]
             assert [s["tool_name"] for s in stats] == ["mine"]
             assert (await client.call_tool("recent_failures", {})).structured_content["failures"] == []
             preferred = (await client.call_tool("preferred_tools", {})).structured_content["tools"]
-            assert {p["tool"] for p in preferred} <= {"mine", "tool_stats", "recent_failures"}
+            assert {p["tool"] for p in preferred} == {"mine"}
             rated = await client.call_tool("rate_tool_call", {"call_id": bobs[0].call.call_id, "score": 1})
             assert rated.is_error and "of user 'ada'" in rated.content[0].text
             ranked = (await client.call_tool("recommend_tools", {"capability": "compute"})).structured_content
@@ -148,3 +151,8 @@ async def test_without_rank_tools_the_list_keeps_registration_order(running_host
     async with running_host(extra={"compute": Compute()}, cfg=cfg()) as host:
         await host.call_tool("flaky", {"x": 1})
         assert [t.name for t in host.tools_for("ada")] == [t.name for t in host.tools]
+
+
+def test_the_history_tool_names_are_the_tools_the_history_plugin_registers(make_host):
+    host = make_host()
+    assert set(host.infos["history"].tools) == HISTORY_TOOL_NAMES

@@ -86,7 +86,7 @@ async def test_an_unknown_tool_is_an_error_and_records_nothing(running_host, db_
 async def test_secrets_in_arguments_are_never_stored(running_host, db_url, mode):
     async with running_host() as host, Client(PlugyardServer(host), mode=mode) as client:
         result = await client.call_tool("login", {"username": "ada", "password": "hunter2"})
-    assert result.structured_content == {"result": "hello ada"}
+    assert result.content[0].text == "hello ada"
     [row] = await recorded(db_url)
     assert row["arguments"] == {"username": "ada", "password": "[REDACTED]"}
 

@@ -161,7 +161,7 @@ async def test_a_reload_adds_the_new_tool_finishes_calls_in_flight_and_loses_no_
                     added = remember(await client.call_tool("added", {"a": 2, "b": 3}))
                     assert not slow_result and not reloaded
                     gate.open.set()
-                assert slow_result[0].structured_content == {"result": "done"}
+                assert slow_result[0].content[0].text == "done"
                 remember(await client.call_tool("hello", {"name": "cy"}))
     inbox.close()
     assert heard == {
@@ -199,7 +199,7 @@ async def test_a_broken_plugins_toml_keeps_the_previous_plugins_serving(setup, t
             answer = await client.call_tool("hello", {"name": "still here"})
     assert not result.reloaded and "not valid TOML" in (result.error or "")
     assert "keep serving" in result.describe()
-    assert answer.structured_content == {"result": "hello still here"}
+    assert answer.content[0].text == "hello still here"
     assert [r["tool_name"] for r in rows(db_path)] == ["hello"]
 
 
@@ -317,7 +317,7 @@ async def test_serve_reload_picks_up_a_plugin_installed_while_serving(tmp_path, 
             greeted_again = await client.call_tool("hello", {"name": "bo"})
     inbox.close()
     assert "shout" not in before and {"shout", "hello", "calculate"} <= after
-    assert shouted.structured_content == {"result": "HI"}
+    assert shouted.content[0].text == "HI"
     results = [greeted, shouted, greeted_again]
     assert not any(r.is_error for r in results)
     recorded = rows(db_path)
@@ -345,3 +345,55 @@ async def test_sighup_reloads_plugins_toml_without_reload_flag(tmp_path, db_path
     inbox.close()
     assert added.structured_content == {"result": 3}
     assert [r["tool_name"] for r in rows(db_path)] == ["server_pid", "added"]
+
+
+EDITABLE = """
+    import plugyard
+
+    def edited() -> str:
+        '''Say which version of the source is running.'''
+        return "{version}"
+
+    @plugyard.hookimpl
+    def register_tools(register):
+        register(edited)
+"""
+
+
+async def test_an_edit_to_an_editable_plugins_source_reloads_it(tmp_path, monkeypatch, isolated_sys_path, db_path):
+    """`pip install -e` keeps the version when the source changes: the edit itself is the change."""
+    import json as _json
+
+    from tests.core.test_host import install_distribution
+
+    site, src = tmp_path / "site", tmp_path / "src"
+    site.mkdir(), src.mkdir()
+    install_distribution(site, "plugyard-edited", "0.1.0", {}, {"edited": "edited_plugin"})
+    [info] = site.glob("*.dist-info")
+    (info / "direct_url.json").write_text(
+        _json.dumps({"url": src.as_uri(), "dir_info": {"editable": True}}), encoding="utf-8"
+    )
+    module = src / "edited_plugin.py"
+    module.write_text(textwrap.dedent(EDITABLE.format(version="v1")), encoding="utf-8")
+    monkeypatch.syspath_prepend(str(site))
+    monkeypatch.syspath_prepend(str(src))  # what an editable install's .pth does
+    monkeypatch.delitem(sys.modules, "edited_plugin", raising=False)
+    config_file = tmp_path / "plugins.toml"
+    config_file.write_text(f'[database]\nurl = "sqlite+aiosqlite:///{db_path}"\n', encoding="utf-8")
+
+    def build() -> PluginHost:
+        return PluginHost(load_config(config_file)).load()
+
+    before = Fingerprint.take(build().config)
+    assert "plugyard" not in dict(before.sources) and "edited_plugin" in dict(before.sources)
+    reloader = HostReloader(build)
+    async with reloader.running():
+        assert (await reloader.host.call_tool("edited", {})).result == "v1"
+        module.write_text(textwrap.dedent(EDITABLE.format(version="v2")), encoding="utf-8")
+        stat = module.stat()
+        os.utime(module, ns=(stat.st_atime_ns, stat.st_mtime_ns + 1_000_000_000))
+        assert Fingerprint.take(reloader.host.config) != before
+        result = await reloader.reload()
+        assert result.reloaded, result.error
+        assert (await reloader.host.call_tool("edited", {})).result == "v2"
+    sys.modules.pop("edited_plugin", None)

@@ -242,3 +242,20 @@ def test_plugyard_server_names_do_not_shadow_the_sdks_private_ones():
     allowed = {"_handle_call_tool", "_tool_input_schema"}  # the seam's deliberate overrides (SdkServer)
     clashes = sorted(n for n in ours & sdk if n.startswith("_") and not n.startswith("__") and n not in allowed)
     assert clashes == [], moved("MCPServer private attributes", f"plugyard's {clashes} shadow them")
+
+
+@touch("StreamableHTTPSessionManager._admit_session")
+def test_the_session_manager_admits_sessions_through_one_method():
+    from mcp.server.streamable_http_manager import StreamableHTTPSessionManager
+
+    assert callable(getattr(StreamableHTTPSessionManager, "_admit_session", None)), moved(
+        "StreamableHTTPSessionManager._admit_session"
+    )
+
+
+@touch("StreamableHTTPServerTransport._event_store")
+def test_the_transport_keeps_its_event_store_on_one_attribute():
+    from mcp.server.streamable_http import StreamableHTTPServerTransport
+
+    transport = StreamableHTTPServerTransport(mcp_session_id="s", event_store=None)
+    assert hasattr(transport, "_event_store"), moved("StreamableHTTPServerTransport._event_store")

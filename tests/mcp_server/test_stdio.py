@@ -53,7 +53,7 @@ async def test_resources_prompts_content_and_elicitation_over_stdio(tmp_path, db
     assert prompt.messages[0].content.text == "Review this python code:\npass"
     assert completion.completion.values == ["rust"]
     assert [b.type for b in mixed.content] == ["text", "image", "audio", "resource", "resource_link"]
-    assert signed.structured_content == {"result": "signed up lin"}
+    assert signed.content[0].text == "signed up lin"
     recorded = [(r["tool_name"], r["success"], r["error_type"]) for r in rows(db_path)]
     asked = [("sign_up", 0, "InputRequired")] * 2 if mode == "auto" else []
     assert recorded == [("mixed", 1, None), *asked, ("sign_up", 1, None)]

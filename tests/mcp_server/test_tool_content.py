@@ -6,6 +6,7 @@ import base64
 
 import pytest
 
+import plugyard
 from plugyard.mcp_server.server import CALL_ID_META
 from tests.mcp_server import feature_plugin
 
@@ -51,3 +52,42 @@ async def test_structured_output_and_content_with_structured_output(plugyard_cli
     assert [b.type for b in report.content] == ["text", "image"] and report.content[0].text == "Rome: sunny"
     calls = await plugyard_history.calls()
     assert [(c["tool_name"], c["success"]) for c in calls] == [("weather", 1), ("report", 1)]
+
+
+class TextTools:
+    @plugyard.hookimpl
+    def register_tools(self, register):  # type: ignore[no-untyped-def]
+        def greet(name: str) -> str:
+            """Plain text."""
+            return f"hello {name}"
+
+        def greet_structured(name: str) -> str:
+            """Text that asked for structure."""
+            return f"hello {name}"
+
+        def count(text: str) -> int:
+            """A number: data, so structured."""
+            return len(text.split())
+
+        register(greet)
+        register(greet_structured, structured_output=True)
+        register(count)
+
+
+@pytest.fixture
+def plugyard_plugins() -> dict[str, object]:
+    return {"feature": feature_plugin, "text": TextTools()}
+
+
+async def test_a_str_return_stays_plain_text_unless_the_tool_asks_for_structure(plugyard_client, plugyard_history):
+    tools = {t.name: t for t in (await plugyard_client.list_tools()).tools}
+    assert tools["greet"].output_schema is None and tools["haiku"].output_schema is None
+    assert tools["greet_structured"].output_schema["properties"]["result"]["type"] == "string"
+    assert tools["count"].output_schema["properties"]["result"]["type"] == "integer"
+    plain = await plugyard_client.call_tool("greet", {"name": "ada"})
+    asked = await plugyard_client.call_tool("greet_structured", {"name": "ada"})
+    number = await plugyard_client.call_tool("count", {"text": "a b c"})
+    assert [b.text for b in plain.content] == ["hello ada"] and plain.structured_content is None
+    assert asked.structured_content == {"result": "hello ada"} and asked.content[0].text == "hello ada"
+    assert number.structured_content == {"result": 3}
+    assert [c["success"] for c in await plugyard_history.calls()] == [1, 1, 1]

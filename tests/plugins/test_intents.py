@@ -91,7 +91,16 @@ def test_fit_trains_on_every_split_but_the_held_out_ones():
     model, report = offline.fit(rows, folds=2, epochs=3)
     assert (report["train"], report["test"]) == (12, 6) and "macro_f1" in report and "cv_macro_f1_en" in report
     assert model.meta["data"] == offline.fingerprint([r for r in rows if r["split"] != "test"])
-    _, dev_held_out = offline.fit(rows, folds=2, epochs=3, held_out=("dev", "test"))
+    seen: list[tuple[str, int, int]] = []
+    _, dev_held_out = offline.fit(
+        rows, folds=2, epochs=3, held_out=("dev", "test"), progress=lambda *step: seen.append(step)
+    )
+    assert [done for _, done, _ in seen] == list(range(1, 10)) and {total for *_, total in seen} == {9}
+    assert [stage for stage, *_ in seen[::3]] == [
+        "cross-validation fold 1 of 2",
+        "cross-validation fold 2 of 2",
+        "the final model",
+    ]
     assert (dev_held_out["train"], dev_held_out["test"]) == (6, 12)
 
 
@@ -143,8 +152,12 @@ def test_intents_fit_retrains_and_the_plugin_uses_the_new_model(tmp_path):
         check=False,
     )
     assert done.returncode == 0, done.stderr
-    report = json.loads(done.stdout)
+    report = json.loads(done.stdout)  # stdout holds the report only; progress goes to stderr
     assert report["train"] == 8 and report["model"] == str(tmp_path / "data" / "intent_model.json")
+    assert done.stderr.splitlines() == [
+        *(f"training cross-validation fold {n} of 5..." for n in range(1, 6)),
+        "training the final model...",
+    ]
     model = NgramIntentModel.load(report["model"])
     assert sorted(model.labels) == ["deep_learning", "quick_task"] and model.lexicon == offline.LEXICON
     bad = subprocess.run(

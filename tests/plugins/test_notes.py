@@ -9,6 +9,7 @@ import pytest
 
 from plugyard import ToolContext, ToolOutcome
 from plugyard.core.config import parse_config
+from plugyard.core.errors import ConfigError
 from plugyard.core.host import PluginHost
 from plugyard.plugins import notes
 from plugyard.plugins.notes import Note, NoteListing, NoteMatch, NotesSettings, note_title
@@ -288,16 +289,40 @@ def test_extensions_are_normalised_to_lower_case_with_a_dot() -> None:
     assert NotesSettings(extensions=["MD", " .Txt "]).extensions == [".md", ".txt"]
 
 
-@pytest.mark.anyio
-async def test_an_unknown_setting_makes_the_host_skip_the_plugin(root: Path) -> None:
+def test_an_unknown_setting_stops_loading_naming_it(root: Path) -> None:
     host = PluginHost(
         parse_config({"plugins": {"notes": {"root": str(root), "rooot": "x"}}}),
         entry_points=False,
         plugins={"notes": notes},
     )
-    host.load()
-    assert host.infos["notes"].status == "failed"
-    assert "rooot" in (host.infos["notes"].error or "")
+    with pytest.raises(ConfigError, match=r"\[plugins\.notes\] rooot: unknown key"):
+        host.load()
+
+
+@pytest.mark.anyio
+async def test_without_configuration_notes_live_in_the_data_directory_made_with_a_readme(tmp_path: Path) -> None:
+    # The test environment points PLUGYARD_DATA_DIR at tmp_path / "data".
+    folder = tmp_path / "data" / "notes"
+    host = PluginHost(parse_config({}), entry_points=False, plugins={"notes": notes}).load()
+    assert host.infos["notes"].settings is not None and host.infos["notes"].settings["root"] == str(folder)
+    assert not folder.exists()  # listing the plugins creates nothing
+    async with host.running():
+        listed = await host.call_tool("list_notes", {})
+        found = await host.call_tool("search_notes", {"query": "notes"})
+    assert listed.success and [n.path for n in listed.result.notes] == ["README.md"]
+    assert found.success and found.result[0].path == "README.md"
+    readme = (folder / "README.md").read_text(encoding="utf-8")
+    assert "[plugins.notes]" in readme and "plugyard plugins" in readme
+
+
+@pytest.mark.anyio
+async def test_the_default_folder_is_left_as_the_user_made_it(tmp_path: Path) -> None:
+    folder = tmp_path / "data" / "notes"
+    folder.mkdir(parents=True)
+    (folder / "todo.md").write_text("# Todo\n", encoding="utf-8")
+    async with PluginHost(parse_config({}), entry_points=False, plugins={"notes": notes}).running() as host:
+        listed = await host.call_tool("list_notes", {})
+    assert [n.path for n in listed.result.notes] == ["todo.md"]
 
 
 def test_tools_are_registered_read_only_with_capabilities_and_without_ctx_in_schema(root: Path) -> None:
@@ -345,3 +370,31 @@ def test_search_and_list_skip_a_dangling_symlink(root: Path) -> None:
     ctx = ctx_for(NotesSettings(root=str(root)))
     assert "gone.md" not in {m.path for m in notes.search_notes("docker", ctx)}
     assert "gone.md" not in {n.path for n in notes.list_notes(ctx).notes}
+
+
+@pytest.mark.anyio
+async def test_with_no_configuration_every_workflows_note_step_works(tmp_path: Path, caplog: Any) -> None:
+    from plugyard.assistant.plugin import AssistantPlugin
+    from plugyard.plugins import calculator, diagnose, intents, workflows
+
+    plugins = {
+        "assistant": AssistantPlugin(),
+        "intents": intents.IntentsPlugin(),
+        "workflows": workflows,
+        "diagnose": diagnose,
+        "notes": notes,
+        "calculator": calculator,
+    }
+    host = PluginHost(parse_config({}), entry_points=False, plugins=plugins, strict=True).load()
+    messages = [
+        "I get IndexError: list index out of range in my loop",
+        "help me prepare for my calculus exam next week",
+        "I want to learn recursion in depth",
+    ]
+    async with host.running():
+        for message in messages:
+            outcome = await host.call_tool("assist", {"message": message})
+            assert outcome.success, outcome.error_message
+            note_calls = [t for s in outcome.result.steps for t in s.tools if t.tool == "search_notes"]
+            assert note_calls and all(t.success for t in note_calls), (message, outcome.result.steps)
+    assert not [r for r in caplog.records if "circuit" in r.getMessage()]

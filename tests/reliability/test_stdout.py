@@ -99,8 +99,8 @@ def test_only_json_rpc_reaches_stdout_when_a_plugin_prints_and_logs(tmp_path: Pa
     proc.stderr.close()
     stdout = "".join(lines) + rest
     assert all(json.loads(line)["jsonrpc"] == "2.0" for line in stdout.splitlines())
-    assert answers[2]["result"]["structuredContent"] == {"result": "done"}
-    assert answers[3]["result"]["structuredContent"] == {"result": "done"}
+    assert answers[2]["result"]["content"] == [{"type": "text", "text": "done"}]
+    assert answers[3]["result"]["content"] == [{"type": "text", "text": "done"}]
     assert answers[4]["result"]["structuredContent"] == {"result": 1}
     assert "NOISE" not in stdout
     # The noise is not lost: it went to stderr.

@@ -5,7 +5,9 @@ Plugins come from entry points in the ``plugyard`` group, from modules named in
 ``plugins.toml`` ``[plugins] modules``, and from objects handed to the constructor
 (``discovery``). Each is loaded on its own: one that fails to import, declares an unknown hook,
 has a hook with a wrong signature or raises while registering is reported and skipped, and the
-rest load (``strict=True`` makes the first failure fatal instead). Its settings and registrations
+rest load (``strict=True`` makes the first failure fatal instead). Settings in plugins.toml that
+the plugin's model refuses are the user's error, not the plugin's: loading stops with a
+ConfigError. Its settings and registrations
 are ``registration``'s; ``startup``/``shutdown`` and the requests holding a host are ``lifetime``'s.
 """
 
@@ -105,6 +107,7 @@ class PluginHost(Lifetime):
                 continue
             if settings is not None:
                 self._settings[name] = settings
+                self.infos[name].settings = registration.shown_settings(settings)
         for name in self._loaded_names():
             try:
                 found = registration.collect(self.pm, name)

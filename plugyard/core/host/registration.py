@@ -10,14 +10,15 @@ from __future__ import annotations
 import dataclasses
 import inspect
 import logging
+import re
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 import pluggy
 import pydantic
 
-from plugyard.core.config import Config
-from plugyard.core.errors import PluginError
+from plugyard.core.config import Config, setting_problem
+from plugyard.core.errors import ConfigError, PluginError
 from plugyard.core.intents import RegisteredClassifier
 from plugyard.core.prompts import Prompt, build_prompt
 from plugyard.core.resources import Resource, build_resource
@@ -60,11 +61,17 @@ def bind(impl: pluggy.HookImpl) -> Callable[..., Any]:
 
 def validate_settings(config: Config, name: str, impl: pluggy.HookImpl | None) -> Any:
     """The plugin's ``[plugins.<name>]`` table validated against the model it declares (None when
-    it declares none). Raises ``Refused``."""
+    it declares none). Raises ``Refused`` when the plugin's declaration is broken (the plugin is
+    dropped) and ``ConfigError`` when the user's table is wrong (loading stops)."""
     table = dict(config.plugins.settings.get(name, {}))
+    where = str(config.source) if config.source is not None else "configuration"
     if impl is None:
         if table:
-            raise Refused(f"plugins.toml has [plugins.{name}] settings {sorted(table)}, but the plugin declares none")
+            # The user's own file is wrong, not the plugin: stop, as for any other bad setting.
+            raise ConfigError(
+                f"{where}: [plugins.{name}] sets {', '.join(sorted(table))}, but plugin {name!r} has no settings; "
+                "remove the table"
+            )
         return None
     try:
         model = invoke(impl)
@@ -81,10 +88,33 @@ def validate_settings(config: Config, name: str, impl: pluggy.HookImpl | None) -
     try:
         return model.model_validate(table, context={"base_dir": config.base_dir})
     except pydantic.ValidationError as exc:
+        # The plugin is fine; the user's settings for it are not. Serving without it would turn
+        # every one of its tools into "unknown tool": stop and say which key breaks which rule.
+        known = ", ".join(model.model_fields)
         problems = "; ".join(
-            f"[plugins.{name}] {'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors(include_url=False)
+            setting_problem(f"plugins.{name}", ".".join(str(p) for p in e["loc"]), e, known)
+            for e in exc.errors(include_url=False)
         )
-        raise Refused(f"invalid settings: {problems}") from None
+        raise ConfigError(f"{where}: {problems}") from None
+
+
+_SECRET_KEY = re.compile(r"secret|token|passw|pwd|api_?key|credential|auth|cookie|private", re.IGNORECASE)
+
+
+def shown_settings(settings: Any) -> dict[str, Any] | None:
+    """Validated settings as ``plugyard plugins`` shows them: JSON, secret-looking keys masked."""
+    if not isinstance(settings, pydantic.BaseModel):
+        return None
+    shown = _masked(settings.model_dump(mode="json"))  # SecretStr values come out masked already
+    return shown if isinstance(shown, dict) else None
+
+
+def _masked(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: "***" if _SECRET_KEY.search(str(k)) else _masked(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_masked(v) for v in value]
+    return value
 
 
 @dataclasses.dataclass(slots=True)

@@ -171,8 +171,11 @@ class Retention(ServiceBase):
                     continue
                 try:
                     batch.append(load_line(line))
-                except (ValueError, KeyError, TypeError) as exc:
-                    raise ValueError(f"{path}:{number}: not a plugyard call record ({exc})") from None
+                except ValueError as exc:
+                    raise ValueError(
+                        f"{path}, line {number}: not a plugyard call record: {exc} "
+                        "(fix it and import again: calls already stored are skipped)"
+                    ) from None
                 if len(batch) >= batch_size:
                     read, inserted = read + len(batch), inserted + await self._import(batch)
                     if progress is not None:

@@ -317,6 +317,7 @@ def fit(
     *,
     folds: int = 5,
     held_out: Collection[str] = HELD_OUT_SPLITS,
+    progress: Callable[[str, int, int], None] | None = None,
     **fit_options: Any,
 ) -> tuple[NgramIntentModel, dict[str, Any]]:
     """Train on ``rows`` whose split is not in ``held_out`` (by default every split but "test":
@@ -325,16 +326,31 @@ def fit(
 
     The report's ``cv_*`` figures are the cascade's macro-F1 on those cross-validated predictions
     (each message predicted by a model that never saw it; the thresholds were tuned on the same
-    predictions, so they flatter a little)."""
+    predictions, so they flatter a little).
+
+    ``progress(stage, done, total)`` is called after every training epoch (``folds + 1`` models of
+    ``epochs`` each: the cross-validation folds, then the final model), for a progress display."""
     train = [r for r in rows if r.get("split", "train") not in held_out]
     test = [r for r in rows if r.get("split") in held_out]
     texts, gold = [r["text"] for r in train], [r["intent"] for r in train]
     labels = sorted(set(gold))
     options = {"lexicon": LEXICON, **fit_options}
     rules = [rule_intent(t) for t in texts]
-    predictions = ngram.cross_validated(texts, gold, folds=folds, **options)
+    epochs = int(options.get("epochs", 60))
+    total, stage, done = (folds + 1) * epochs, [""], [0]
+
+    def epoch() -> None:
+        done[0] += 1
+        if progress is not None:
+            progress(stage[0], done[0], total)
+
+    def fold(n: int) -> None:
+        stage[0] = f"cross-validation fold {n} of {folds}"
+
+    predictions = ngram.cross_validated(texts, gold, folds=folds, on_fold=fold, on_epoch=epoch, **options)
     thresholds = ngram.tune(predictions, gold, labels, rules=rules)
-    model = NgramIntentModel.fit(texts, gold, **options)
+    stage[0] = "the final model"
+    model = NgramIntentModel.fit(texts, gold, on_epoch=epoch, **options)
     model.thresholds = thresholds
     cv_answers = [ngram.decide(p, thresholds, r) for p, r in zip(predictions, rules, strict=True)]
     report: dict[str, Any] = {

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
+import sys
+from collections.abc import Callable, Iterator
 
 import click
 
@@ -10,6 +13,30 @@ from plugyard import data_dir
 
 from . import USER_MODEL_NAME, fit
 from .model import read_jsonl
+
+
+@contextlib.contextmanager
+def _progress() -> Iterator[Callable[[str, int, int], None]]:
+    """Training takes a while (20 s on the shipped data): a bar on a terminal, else one line on
+    stderr per model trained; stdout keeps only the report."""
+    if not sys.stderr.isatty():
+        said = [""]
+
+        def line(stage: str, done: int, total: int) -> None:
+            if stage != said[0]:
+                said[0] = stage
+                click.echo(f"training {stage}...", err=True)
+
+        yield line
+        return
+    with click.progressbar(length=1, label="training", file=sys.stderr, show_pos=True, show_eta=True) as bar:
+
+        def advance(stage: str, done: int, total: int) -> None:
+            bar.length = total
+            bar.label = f"training {stage}"
+            bar.update(done - bar.pos)
+
+        yield advance
 
 
 def add_commands(cli: click.Group) -> None:
@@ -39,7 +66,8 @@ def intents_fit(file: str, out: str | None, as_json: bool) -> None:
         raise click.BadParameter(str(exc), param_hint="FILE") from None
     if len({r["intent"] for r in rows}) < 2:
         raise click.BadParameter("needs messages of at least two intents", param_hint="FILE")
-    model, report = fit(rows)
+    with _progress() as report_progress:
+        model, report = fit(rows, progress=report_progress)
     target = out or str(data_dir() / USER_MODEL_NAME)
     model.save(target)
     report["model"] = target

@@ -128,13 +128,21 @@ def macro_f1(gold: Sequence[str], predicted: Sequence[str], labels: Iterable[str
 
 
 def cross_validated(
-    texts: Sequence[str], labels: Sequence[str], *, folds: int = 5, seed: int = 7, **fit_options: Any
+    texts: Sequence[str],
+    labels: Sequence[str],
+    *,
+    folds: int = 5,
+    seed: int = 7,
+    on_fold: Callable[[int], None] | None = None,
+    **fit_options: Any,
 ) -> list[Prediction]:
-    """Each message predicted by a model that never saw it (k-fold)."""
+    """Each message predicted by a model that never saw it (k-fold); ``on_fold(n)`` before fold n."""
     order = list(range(len(texts)))
     random.Random(seed).shuffle(order)
     out: list[Prediction | None] = [None] * len(texts)
     for fold in range(folds):
+        if on_fold is not None:
+            on_fold(fold + 1)
         held = set(order[fold::folds])
         model = NgramIntentModel.fit(
             [t for i, t in enumerate(texts) if i not in held],
@@ -232,6 +240,7 @@ class NgramIntentModel:
         min_count: int = 2,
         seed: int = 13,
         lexicon: Mapping[str, str] | None = None,
+        on_epoch: Callable[[], None] | None = None,
     ) -> NgramIntentModel:
         classes = sorted(set(labels))
         index = {c: i for i, c in enumerate(classes)}
@@ -269,6 +278,8 @@ class NgramIntentModel:
                     row = weights[f]
                     for j in range(k):
                         row[j] -= rate * (grads[j] * scale + l2 * row[j])
+            if on_epoch is not None:
+                on_epoch()
         # Drop features whose weights all but vanished: a smaller file, the same predictions.
         kept = {f: [round(w, 5) for w in ws] for f, ws in weights.items() if max(abs(w) for w in ws) >= 1e-3}
         return cls(classes, kept, [round(b, 5) for b in bias], lexicon=lexicon)
