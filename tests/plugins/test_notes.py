@@ -395,6 +395,7 @@ async def test_with_no_configuration_every_workflows_note_step_works(tmp_path: P
         for message in messages:
             outcome = await host.call_tool("assist", {"message": message})
             assert outcome.success, outcome.error_message
-            note_calls = [t for s in outcome.result.steps for t in s.tools if t.tool == "search_notes"]
-            assert note_calls and all(t.success for t in note_calls), (message, outcome.result.steps)
+            steps = outcome.result.structured.steps  # assist answers content and structured output
+            note_calls = [t for s in steps for t in s.tools if t.tool == "search_notes"]
+            assert note_calls and all(t.success for t in note_calls), (message, steps)
     assert not [r for r in caplog.records if "circuit" in r.getMessage()]
