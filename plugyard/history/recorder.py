@@ -132,7 +132,10 @@ class Recorder:
             while True:
                 if not self._queue and self._closing:
                     break
-                if not self._urgent():
+                if not self._queue or not self._urgent():
+                    # Nothing to write, or a partial batch: wait for a full batch, flush()/close(), or the
+                    # interval. (An empty queue always waits: flush() is urgent, but with nothing left to
+                    # write a loop that does not await would hold the event loop, and flush() with it.)
                     with anyio.move_on_after(self.flush_interval):
                         await self._wake.wait()
                     self._wake = anyio.Event()

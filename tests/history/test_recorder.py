@@ -74,6 +74,24 @@ async def test_batches_are_written_by_size_and_by_time(engine, db_url, tmp_path)
     assert len(await recorded(db_url)) == 25 and recorder.depth == 0
 
 
+async def test_flush_returns_while_the_writer_runs_and_the_queue_empties(engine, db_url, tmp_path):
+    # A flush makes the writer urgent; with the queue written it must go back to waiting, not spin
+    # without awaiting (which held the event loop, so flush() itself never returned).
+    recorder = Recorder(engine, journal=tmp_path / "j.jsonl", batch_size=100, flush_interval=10)
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(recorder.run)
+        await anyio.sleep(0.05)  # the writer is running and waiting
+        for _ in range(3):
+            recorder.submit(outcome())
+        with anyio.fail_after(5):
+            await recorder.flush()
+            await recorder.flush()  # and again with nothing queued
+        assert recorder.written == 3
+        with anyio.fail_after(5):
+            await recorder.close()
+    assert len(await recorded(db_url)) == 3
+
+
 async def test_arguments_are_stored_redacted_and_json_safe(engine, db_url, tmp_path):
     recorder = Recorder(engine, journal=tmp_path / "j.jsonl", redact_keys=["password"])
     recorder.submit(outcome(args={"password": "hunter2", "when": datetime(2026, 1, 1, tzinfo=UTC), "n": 1}))
