@@ -29,6 +29,7 @@ from plugyard.history.history_tools import HistoryTools
 from plugyard.history.models import tool_call_table
 from plugyard.history.recorder import Recorder
 from plugyard.history.redact import Redactor, redact_text
+from plugyard.history.rollups import is_round
 from plugyard.history.search import ToolSearch
 from plugyard.history.search_store import SearchStore
 from plugyard.history.service import ToolHistoryService
@@ -183,8 +184,10 @@ class HistoryPlugin:
             self.recorder.submit(outcome)
         tool = self.host.tools.get(call.tool_name) if self.host is not None else None
         self.search.observe(call, outcome, discovery=tool is not None and tool.discovery)
-        if outcome.error_type == CANCELLED:
-            return  # recorded, but says nothing of the tool: the router does not learn from it
+        if outcome.error_type == CANCELLED or is_round(outcome.error_type):
+            # Recorded, but not an outcome of the tool (cancelled; or a round that asked the client,
+            # whose final round is the outcome): the router does not learn from it.
+            return
         # The router learns at once, in memory; the rollups it warms from catch up with the batch.
         self.router.observe(
             call.user_id,

@@ -47,7 +47,8 @@ log = logging.getLogger("plugyard.preference")
 decision_log = logging.getLogger("plugyard.preference.decisions")
 
 LATENCY_WEIGHT = 0.3
-SATISFACTION_WEIGHT = 0.1
+SATISFACTION_WEIGHT = 0.4
+"""A 5-star tool against a 2-star one weighs like 0.6 of success probability (a star: 0.2)."""
 POLICY = "thompson-beta/1"
 
 
@@ -181,7 +182,7 @@ class ToolPreferenceRouter:
         if scale is None:
             scale = self.learner.discount(now)
         alpha, beta, user_n, global_n, kappa, latency, satisfaction = self.learner.snapshot(
-            user_id, intent, tool, scale
+            user_id, intent, tool, scale, now
         )
         penalty = 0.0
         if latency >= 0.0:
