@@ -12,6 +12,7 @@ from collections.abc import Awaitable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import anyio
 import sqlalchemy as sa
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
@@ -33,6 +34,7 @@ from plugyard.history.rollups import is_round
 from plugyard.history.search import ToolSearch
 from plugyard.history.search_store import SearchStore
 from plugyard.history.service import ToolHistoryService
+from plugyard.history.service.evidence import DecisionLinks
 from plugyard.history.settings import HistorySettings
 from plugyard.learning.learner import BayesianLearner
 from plugyard.learning.router import ToolPreferenceRouter
@@ -67,6 +69,7 @@ class HistoryPlugin:
         self.service: ToolHistoryService | None = None
         self.router = ToolPreferenceRouter()
         self.search = ToolSearch(lambda: self.router)
+        self.decision_links = DecisionLinks()
         self.host: PluginHost | None = None
         self.settings = HistorySettings()
         self.name: str | None = None
@@ -153,6 +156,21 @@ class HistoryPlugin:
         redactor = Redactor(history.redact_keys)
         await self.search.start(host.tools, SearchStore(engine), lambda text: redact_text(text, redactor))
         host.start_background(self.search.run, name="plugyard tool search")
+        host.start_background(self._write_evidence, name="plugyard decision evidence")
+
+    async def _write_evidence(self) -> None:
+        """Store the decisions behind recorded calls (``decision_evidence``), every flush interval."""
+        while True:
+            await anyio.sleep(max(self.settings.flush_interval, 0.05))
+            await self.flush_evidence()
+
+    async def flush_evidence(self) -> None:
+        if self.service is None or not self.decision_links.rows:
+            return
+        try:
+            await self.decision_links.flush(self.service)
+        except (SQLAlchemyError, OSError) as exc:
+            log.warning("history: decision evidence not stored (%s: %s)", type(exc).__name__, exc)
 
     @hookimpl
     def register_tools(self, register: Any) -> None:
@@ -171,6 +189,7 @@ class HistoryPlugin:
     @hookimpl
     def choose_tool(self, capability: str, candidates: Sequence[Tool], user_id: str, intent: str | None) -> Tool | None:
         decision = self.router.choose(user_id, [t.name for t in candidates], intent=intent, capability=capability)
+        self.decision_links.decided(decision)
         return next(t for t in candidates if t.name == decision.chosen)
 
     @hookimpl
@@ -184,6 +203,13 @@ class HistoryPlugin:
             self.recorder.submit(outcome)
         tool = self.host.tools.get(call.tool_name) if self.host is not None else None
         self.search.observe(call, outcome, discovery=tool is not None and tool.discovery)
+        self.decision_links.called(
+            call.user_id,
+            call.tool_name,
+            call.call_id,
+            call.started_at.timestamp(),
+            final=not is_round(outcome.error_type),
+        )
         if outcome.error_type == CANCELLED or is_round(outcome.error_type):
             # Recorded, but not an outcome of the tool (cancelled; or a round that asked the client,
             # whose final round is the outcome): the router does not learn from it.
@@ -221,6 +247,7 @@ class HistoryPlugin:
             await self.search.close()
         if self.recorder is not None:
             await self.recorder.close()
+            await self.flush_evidence()
             log.info("history: %d record(s) written, %d journaled", self.recorder.written, self.recorder.journaled)
         if self.engine is not None:
             await self.engine.dispose()

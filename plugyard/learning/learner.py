@@ -125,10 +125,13 @@ class Posterior:
 class BayesianLearner:
     """Time-discounted Beta-Bernoulli posteriors per (intent, tool) and per (user, intent, tool)."""
 
-    def __init__(self, *, half_life_days: float = HALF_LIFE_DAYS) -> None:
+    def __init__(self, *, half_life_days: float = HALF_LIFE_DAYS, prior_cap: float = KAPPA_MAX) -> None:
         if half_life_days <= 0:
             raise ValueError("half_life_days must be positive")
+        if prior_cap < KAPPA_MIN:
+            raise ValueError(f"prior_cap must be at least {KAPPA_MIN:g}")
         self.half_life_days = half_life_days
+        self.prior_cap = prior_cap
         self._rate = 1.0 / (half_life_days * DAY_S)
         self._users: dict[tuple[str, str, str], _Cell] = {}
         self._groups: dict[tuple[str, str], _Group] = {}
@@ -305,10 +308,8 @@ class BayesianLearner:
         if group.strength_version == group.version and abs(now - group.strength_at) * self._rate < STRENGTH_REFRESH:
             return group.strength
         users = self._users
-        group.strength = estimate_strength(
-            (users[(u, key, tool)].s * scale, users[(u, key, tool)].f * scale)
-            for u in self._group_users.get((key, tool), ())
-        )
+        cells = [users[(u, key, tool)] for u in self._group_users.get((key, tool), ())]
+        group.strength = estimate_strength([(c.s * scale, c.f * scale) for c in cells], self.prior_cap)
         group.strength_version = group.version
         group.strength_at = now
         return group.strength

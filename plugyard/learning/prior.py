@@ -26,13 +26,13 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 KAPPA_MIN = 1.0
-KAPPA_MAX = 30.0
-KAPPA_DEFAULT = 4.0
+KAPPA_MAX = 200.0
+KAPPA_DEFAULT = 20.0
 PRIOR_INFO = 20.0
 """Pseudo-information (in calls beyond a user's first) that holds the estimate at KAPPA_DEFAULT."""
 
 
-def estimate_strength(counts: Iterable[tuple[float, float]]) -> float:
+def estimate_strength(counts: Iterable[tuple[float, float]], cap: float = KAPPA_MAX) -> float:
     """The prior strength ``k`` from each user's (successes, failures), discounted (see the module)."""
     cells = [(s, s + f) for s, f in counts if s + f > 0]
     big_n = sum(n for _, n in cells)
@@ -53,7 +53,7 @@ def estimate_strength(counts: Iterable[tuple[float, float]]) -> float:
     rho_hat = min(1.0, max(0.0, x / info)) if info > 1e-9 else rho0
     w = info / (info + PRIOR_INFO)
     rho = w * rho_hat + (1.0 - w) * rho0
-    rho = min(1.0 / (KAPPA_MIN + 1.0), max(1.0 / (KAPPA_MAX + 1.0), rho))
+    rho = min(1.0 / (KAPPA_MIN + 1.0), max(1.0 / (cap + 1.0), rho))
     return 1.0 / rho - 1.0
 
 

@@ -43,7 +43,7 @@ def test_prior_strength_by_weighted_moments_shrunk_toward_the_default_with_a_sta
     k = 1 / rho - 1
     assert s == [8, 5, 2, 0]
     assert learner.prior_strength(None, "search", NOW) == pytest.approx(k)
-    assert 2.5 < k < 5  # the rates differ: a weak prior
+    assert 3 < k < 8  # the rates differ: a weak prior
     # u1's posterior: the others' calls (N - 10 = 20.25, 7 successes) give the prior mean and cap the strength.
     m = (1 + 7) / (2 + 20.25)
     k_eff = 1 / (1 / (k + 1) + 1 / (20.25 + 3)) - 1
@@ -69,7 +69,7 @@ def test_two_single_call_users_say_nothing_of_how_users_differ_and_do_not_pin_th
     for _ in range(50):
         for u in ("h1", "h2", "h3", "h4", "h5"):
             feed(learner, u, "c", 3, 1)
-    assert learner.prior_strength(None, "c", NOW) == KAPPA_MAX <= 50
+    assert learner.prior_strength(None, "c", NOW) == KAPPA_MAX
 
 
 def test_a_third_user_still_tries_a_tool_two_calls_know_little_about():

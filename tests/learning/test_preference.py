@@ -44,17 +44,18 @@ def test_shrinkage_uses_a_prior_strength_estimated_by_the_method_of_moments():
     feed(learner, "u3", "search", 2, 8)
     # pooled p = 15/30 = 0.5; rates 0.8, 0.5, 0.2; weighted spread 10 * (0.09 + 0 + 0.09) = 1.8;
     # X = 1.8 / 0.25 - (3 - 1) = 5.2; information D = 27 - 270/30 = 18; rho_hat = 5.2/18;
-    # shrunk with 20 pseudo-information toward 1/5: rho = (18 * 5.2/18 + 20/5) / 38 = 9.2/38; k = 38/9.2 - 1
+    # shrunk with 20 pseudo-information toward 1/21 (the default 20): rho = (18 * 5.2/18 + 20/21) / 38
     k = learner.prior_strength(None, "search", NOW)
-    assert k == pytest.approx(38 / 9.2 - 1)
+    rho = (5.2 + 20 / 21) / 38
+    assert k == pytest.approx(1 / rho - 1)
     glob = learner.global_posterior(None, "search", NOW)
     assert (glob.alpha, glob.beta) == (pytest.approx(16), pytest.approx(16))
     # u1's prior: the others' 20 calls (7 successes): mean 8/22, strength 1/(1/(k+1) + 1/23) - 1
-    m, k1 = 8 / 22, 1 / (9.2 / 38 + 1 / 23) - 1
+    m, k1 = 8 / 22, 1 / (rho + 1 / 23) - 1
     u1 = learner.user_posterior("u1", None, "search", NOW)
     assert (u1.alpha, u1.beta) == (pytest.approx(k1 * m + 8), pytest.approx(k1 * (1 - m) + 2))
     # A user with no calls gets everyone's mean, with the strength capped by everyone's 30 calls.
-    k0 = 1 / (9.2 / 38 + 1 / 33) - 1
+    k0 = 1 / (rho + 1 / 33) - 1
     new = learner.user_posterior("zoe", None, "search", NOW)
     assert (new.alpha, new.beta) == (pytest.approx(k0 / 2), pytest.approx(k0 / 2))
 
