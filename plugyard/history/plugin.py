@@ -35,6 +35,8 @@ from plugyard.history.search import ToolSearch
 from plugyard.history.search_store import SearchStore
 from plugyard.history.service import ToolHistoryService
 from plugyard.history.service.evidence import DecisionLinks
+from plugyard.history.service.replicas import POLL_SECONDS as REPLICA_POLL_SECONDS
+from plugyard.history.service.replicas import ReplicaFollower
 from plugyard.history.settings import HistorySettings
 from plugyard.learning.learner import BayesianLearner
 from plugyard.learning.router import ToolPreferenceRouter
@@ -70,6 +72,7 @@ class HistoryPlugin:
         self.router = ToolPreferenceRouter()
         self.search = ToolSearch(lambda: self.router)
         self.decision_links = DecisionLinks()
+        self.replicas = ReplicaFollower()
         self.host: PluginHost | None = None
         self.settings = HistorySettings()
         self.name: str | None = None
@@ -157,6 +160,32 @@ class HistoryPlugin:
         await self.search.start(host.tools, SearchStore(engine), lambda text: redact_text(text, redactor))
         host.start_background(self.search.run, name="plugyard tool search")
         host.start_background(self._write_evidence, name="plugyard decision evidence")
+        if not is_sqlite(host.config.database_url):
+            # Several replicas may share this database: fold in what the others record.
+            await self.replicas.start(engine)
+            host.start_background(self._follow_replicas, name="plugyard replica learning")
+
+    async def _follow_replicas(self) -> None:
+        while True:
+            await anyio.sleep(REPLICA_POLL_SECONDS)
+            assert self.engine is not None
+            try:
+                rows = await self.replicas.poll(self.engine)
+            except (SQLAlchemyError, OSError) as exc:
+                log.warning("history: other replicas' calls not read (%s: %s)", type(exc).__name__, exc)
+                continue
+            for row in rows:
+                if row["error_type"] == CANCELLED:
+                    continue
+                self.router.observe(
+                    row["user_id"],
+                    row["tool_name"],
+                    bool(row["success"]),
+                    float(row["execution_time_ms"]),
+                    intent=row["intent"] or None,
+                    error_type=row["error_type"],
+                    at=row["created_at"].timestamp(),
+                )
 
     async def _write_evidence(self) -> None:
         """Store the decisions behind recorded calls (``decision_evidence``), every flush interval."""
@@ -203,6 +232,7 @@ class HistoryPlugin:
             self.recorder.submit(outcome)
         tool = self.host.tools.get(call.tool_name) if self.host is not None else None
         self.search.observe(call, outcome, discovery=tool is not None and tool.discovery)
+        self.replicas.mark_own(call.call_id)
         self.decision_links.called(
             call.user_id,
             call.tool_name,
