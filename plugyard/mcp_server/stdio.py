@@ -22,6 +22,7 @@ from mcp.server.mcpserver import MCPServer
 from mcp.server.stdio import stdio_server
 
 from plugyard.mcp_server._sdk import lowlevel_server, stdio_streams
+from plugyard.mcp_server.stdout import LoopStdout, claimed_stdout
 
 CHUNK = 1 << 16
 
@@ -128,8 +129,14 @@ async def _streams() -> AsyncIterator[tuple[Any, Any]]:
         async with stdio_server() as streams:
             yield streams
         return
-    with _claimed_stdin() as fd:
-        async with stdio_streams(CancellableLines(fd)) as streams:
+    if not _pollable(1):
+        # stdout redirected to a file: writes never block, the SDK's writer is as good.
+        with _claimed_stdin() as fd:
+            async with stdio_streams(CancellableLines(fd)) as streams:
+                yield streams
+        return
+    with _claimed_stdin() as fd, claimed_stdout() as out:
+        async with stdio_streams(CancellableLines(fd), LoopStdout(out)) as streams:  # type: ignore[arg-type]
             yield streams
 
 
