@@ -201,6 +201,12 @@ def _month_day(m: re.Match[str], today: date) -> tuple[date | None, int]:
     return _next_on_or_after(today, month, int(m[2])), 3
 
 
+@rule(rf"\b(?:in|by|during) ({_MONTH_RE}),? (?:on |by )?the (\d{{1,2}}){_ORD}\b")
+def _month_then_day(m: re.Match[str], today: date) -> tuple[date | None, int]:
+    """ "in September, on the 18th": one date said in two parts (the day alone would be this month's)."""
+    return _next_on_or_after(today, _MONTHS[m[1].lower()], int(m[2])), 3
+
+
 @rule(r"\b(?:on|by|before|until|till|due) the (\d{1,2})(?:st|nd|rd|th)\b")
 def _the_nth(m: re.Match[str], today: date) -> tuple[date | None, int]:
     return _day_of_month(today, int(m[1])), 3
@@ -424,6 +430,8 @@ _NOT_DEADLINES = [
         re.I,
     ),
     re.compile(r"(?:每天晚上|每天早上|每天|每日|每晚|每周|每个?星期|每个?月|天天)(?:" + _NUM_ZH + r"次)?"),
+    # When work can happen, not a limit: "我们只有周末能干活", "平时周末", "on weekends".
+    re.compile(r"(?:只有|只能|只在|一般|通常|平时|每逢|每个|每)(?:在)?周末|\b(?:only )?(?:on |at )?weekends\b", re.I),
     re.compile(r"(?:" + _NUM_ZH + r")\s*(?:个)?(?:小时|分钟|钟头|次|遍|回)(?:左右)?"),
     re.compile(r"(?:明年|今年)?(?:夏天|冬天|春天|秋天|暑假|寒假|下学期|这学期|开学)(?:前|之前|以前)?"),
 ]

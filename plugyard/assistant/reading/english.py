@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import re
 
+from .exams import named_exam
+
 _I = re.I
 _END = (
     r"(?=$|[,.;:!?()\n]| but | so | because | since | when | while | and (?:i|still|then|now)\b| which | that i "
@@ -15,7 +17,11 @@ _POLITE = re.compile(
     r"\b(?:please|pls|plz|kindly|thanks?(?: you)?(?: so much| a lot)?|thx|help!|i beg you|asap)\b|\bhelp\s*$", _I
 )
 _LEADING = re.compile(
-    r"^(?:(?:my|the|a|an|our|your|his|her|their|some|this|that|these|those|it|its|me|us|up|about|on|of|for|to|"
+    r"^(?:(?:(?:a|an|the|some)\s+)?(?:(?:solid|good|real|better|deep|deeper|clear|basic|proper|intuitive|daily|weekly|"
+    r"structured|simple)\s+)*(?:(?:practice|training|drill|study|workout|revision)\s+)?(?:intuition|understanding|"
+    r"grasp|feel|sense|routine|plan|schedule|program|programme|regimen|drills?|exercises?|roadmap|curriculum)\s+"
+    r"(?:for|of|on|to)\s+|(?:be\s+)?able\s+to\s+|"
+    r"(?:my|the|a|an|our|your|his|her|their|some|this|that|these|those|it|its|me|us|up|about|on|of|for|to|"
     r"deeply|in depth|in-depth|really|thoroughly|properly|fully|truly|actually|finally|"
     r"with|in|into|all|whole|entire|upcoming|coming|first-ever|\d+(?:-| )(?:page|word|minute|hour|day|week)s?)\s+)+",
     _I,
@@ -27,7 +33,8 @@ _TRAILING = re.compile(
     r"abilit(?:y|ies)|project|preparation|prep|planning|stuff|things?|topics?|concepts?|for|by|on|in|at|to|of|"
     r"before|with|into|about|and|or|it|them|this|that|please|too|quickly|fast|asap|properly|then|"
     r"first|once and for all|in simple terms|simply|like i'?m five|eli5|exactly|precisely|anyway|"
-    r"a bit|a little|myself|on my own|like (?:a|an|i'?m|you'?re) .*|\w+ly)\b)+\s*$",
+    r"a bit|a little|myself|on my own|like (?:a|an|i'?m|you'?re) .*|to (?:me|us|him|her|them|(?:a|my|our) \w+)|"
+    r"at an? (?:deep|deeper|high|basic|fundamental|conceptual|intuitive|gut|real) level|\w+ly)\b)+\s*$",
     _I,
 )
 _TASK_VERBS = re.compile(
@@ -54,6 +61,9 @@ _STOP = {
     "final", "midterm", "big", "important", "so", "and", "of", "about", "how", "should", "can", "could", "what",
     "do", "does", "make", "plan", "please", "quiz", "upon", "s", "am", "would", "like", "some", "hard", "tough",
 }  # fmt: skip
+
+# A subject never starts with a pronoun ("how do they work"): the candidate is passed over for the next.
+_PRONOUN = re.compile(r"^(?:(?:do|does|did|is|are|was|were|can|could|would|will|should) )?(?:they|them|it|he|she|we|you|i|every|each|there|someone|something|everything)(?=\s|$)", _I)
 
 _META = {
     "it",
@@ -148,11 +158,11 @@ PATTERNS: dict[str, list[Pattern]] = {
            rf"(?:{_VERB_FORMS})\b(?P<tail> in [A-Z][\w+#.]*)?"),
         _p(rf"\bhow (?P<x>.+?) (?:really |actually )?(?:{_VERB_FORMS})\b"),
         _p(rf"\b(?:walk|take|talk|run) me through (?P<x>.+?){_END}"),
-        _p(rf"\b(?:understand|grasp|get|explain|master|learn about|learn|comprehend|figure out|wrap my head around|"
+        _p(rf"\b(?:understand|understood|grasp|get|explain|master|learn about|learn|comprehend|figure out|wrap my head around|"
            rf"confused about|confused by|read about|teach me|tell me about|never understood|don't understand|"
            rf"do not understand|don't get|struggle with|struggling with|stuck on|clarify|demystify|"
            rf"keep failing to get|can't get|cannot get) (?P<x>.+?){_END}"),
-        _p(rf"\bwhat(?: is|'s| are) (?:really |actually )?(?P<x>.+?){_END}"),
+        _p(rf"\bwhat(?: (?:really|actually|exactly))?(?: is|'s| are) (?:really |actually |exactly )?(?P<x>.+?){_END}"),
     ],
     "skill_building": [
         _p(rf"\bbecome a (?:better|good|great|stronger) (?P<x>.+?) (?:player|speaker|writer|runner|cook){_END}"),
@@ -230,7 +240,7 @@ def _read(clauses: list[str], intent: str) -> tuple[str, str | None] | None:
                     if nested_skill and not nested_skill[0].lower().startswith(("learn", "build")):
                         found = clean(found[nested_skill.end() :]) or found
                 found, verb = _verb_free(found, intent)
-                if found and found.lower() not in _STOP and len(found) <= 80:
+                if found and found.lower() not in _STOP and len(found) <= 80 and not _PRONOUN.match(found):
                     return found, verb
     return None
 
@@ -265,6 +275,8 @@ def fallback(text: str) -> str:
 def read_topic(text: str, intent: str) -> tuple[str, str | None]:
     """The subject and, for tasks and skills, the verb the learner used (or None)."""
     found = _read(clauses_of(text), intent)
+    if found is None and intent == "exam_preparation" and (exam := named_exam(text)):
+        found = (exam, None)  # "GRE in 3 weeks. Quant is my weak side.": the exam's own name
     if found is None:  # the learner used another intent's words: read it as that one
         for other in PATTERNS:
             if other != intent and (found := _read(clauses_of(text), other)) is not None:

@@ -16,6 +16,16 @@ _CODES = [
     (re.compile(_NOT_LATIN + r"(E[A-Z]{3,}|E\d{4})(?![A-Za-z0-9_])"), "{0}"),
     (re.compile(r"""(?:'|")error:\s*([a-z][\w-]+)(?:'|")""", re.I), "{0}"),
     (re.compile(r"(undefined reference to [`'\"]?\w+)", re.I), "{0}"),
+    # Codes by shape: a Windows stop code (IRQL_NOT_LESS_OR_EQUAL), a compiler's or database's numbered
+    # error (TS2322, LNK2019, ORA-00942), an HTTP status with its reason, a spreadsheet error, a state a
+    # tool reports in CamelCase (stuck in CrashLoopBackOff), an error message quoted after "fails with".
+    (re.compile(_NOT_LATIN + r"([A-Z][A-Z0-9]*(?:_[A-Z0-9]+)+)(?![A-Za-z0-9_])"), "{0}"),
+    (re.compile(_NOT_LATIN + r"([A-Z]{1,4}-?\d{4,5})(?![A-Za-z0-9_])"), "{0}"),
+    (re.compile(r"(?<!\d)([1-5]\d\d(?: [A-Z][a-z]+)+)"), "{0}"),
+    (re.compile(r"(#(?:VALUE|REF|NAME|DIV/0|N/A|NUM|NULL|SPILL|CALC)[!?]?)"), "{0}"),
+    (re.compile(r"\b(?:stuck in|status(?: is)?|state(?: is)?|reason:?) ([A-Z][a-z]+(?:[A-Z][a-z]+){2,})\b"), "{0}"),
+    (re.compile(r"\b(?:fails?|failed|failing|errors? out|crash(?:es|ed)?|dies|says|complains)(?: with)? "
+                r"['\"‘“]([^'\"’”]{3,60})['\"’”]", re.I), "{0}"),
 ]
 _NAMED_ZH = re.compile(
     r"(段错误|内存泄漏|内存溢出|死循环|栈溢出错误|栈溢出|空指针异常|空指针|跨域错误|死锁|数据竞争|"
