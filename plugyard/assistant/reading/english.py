@@ -145,6 +145,9 @@ PATTERNS: dict[str, list[Pattern]] = {
         _p(rf"\b(?:need to|have to|must|want to|got to|going to|trying to|plan to|hoping to|supposed to) "
            rf"(?P<v>[a-z]+(?: out| up| down| off| through)?) (?P<x>.+?){_END}"),
         _p(rf"\b(?:how do i|how to|how can i|how should i|where do i start with) (?P<x>.+?){_END}"),
+        # "My family is relocating to Canada": what someone is in the middle of doing is the task
+        _p(rf"\b(?:we're|we are|i'm|i am|(?:my|our) \w+ (?:is|are)) (?!(?:trying|going|hoping|looking|struggling|"
+           rf"starting|thinking|about)\b)(?P<x>\w+ing\b.+?){_END}"),
     ],
     "deep_learning": [
         _p(rf"\b(?:(?:concept|intuition|idea|logic|mechanism|principles?) (?:of|behind)|(?:theory|maths?) behind) "
@@ -206,12 +209,26 @@ def clean(text: str) -> str:
     return "" if text.lower() in _META else text
 
 
+# A word right before a determiner is a verb ("redesigning the company website"), unless it is one of these.
+_ANY_VERB = re.compile(
+    r"^(?!(?:of|for|about|to|in|on|at|by|with|from|into|and|or|all|both|half|like|than|what|which|whether|is|are|"
+    r"was|were)\s)([a-z]+)\s+(?=(?:the|a|an|my|our|their|his|her|this|these|those|some)\s)"
+)
+# Where a task's object goes is not the object: "an Android app on the Play Store".
+_PLATFORM = re.compile(r"\s+(?:on|at) (?:the )?[A-Z][\w-]*(?: [A-Z][\w-]*)*$")
+
+
 def _verb_free(text: str, intent: str) -> tuple[str, str | None]:
     """The subject without a leading task or skill verb, and that verb ("renovate the kitchen": kitchen)."""
     pattern = _TASK_VERBS if intent == "task_decomposition" else _SKILL_VERBS if intent == "skill_building" else None
     if pattern is None:
         return text, None
     m = pattern.match(text)
+    if m is None and intent == "task_decomposition":
+        m = _ANY_VERB.match(text)
+    if m is not None and intent == "task_decomposition":
+        rest = _PLATFORM.sub("", clean(text[m.end() :]))
+        return (rest, m[0].strip()) if rest else (text, None)
     if m is None or (intent == "skill_building" and not m[0].lower().startswith(("get", "become", "learn"))):
         return text, None
     rest = clean(text[m.end() :])
