@@ -110,7 +110,7 @@ def read_topic(message: str, intent: str, *, today: date, language: Language) ->
     """The topic alone (and the learner's verb, when there is one)."""
     if intent == "error_diagnosis" and (named := error_topic(message)):
         return named, None
-    text = strip_times(message, today)
+    text = strip_times(message, today, mark=chinese.TIME_MARK if language == "zh" else " ")
     module = chinese if language == "zh" else english
     topic, verb = module.read_topic(text, intent)
     if not topic:

@@ -8,6 +8,16 @@ from __future__ import annotations
 
 import re
 
+from .exams import named_exam
+
+TIME_MARK = "\u2063"
+"""Where a time expression was taken out (an invisible separator): what stands before one at the start of a
+sentence is a subject stated first, its comment after (毕业论文3月20日要交初稿: the thesis, not the draft)."""
+_FRONTED = re.compile(
+    rf"^(?P<x>[^\s，。？！；、,.?!;\n{TIME_MARK}我你他她帮请想要把在有给让]{{2,12}}){TIME_MARK}\s*(?:之?前|以前)?\s*"
+    r"(?:就|要|得|必须|才|还|截止|到期|交|考|开|上线)"
+)
+
 _P = r"[^，。？！；、,.?!;\n]"  # any character of the same clause
 _POLITE = re.compile(
     r"(?:麻烦你?|拜托|谢谢你?|多谢|求求你?|求助|救命|急急急|急|在线等|求大神|大神们?|请问|请教一下|请教)"
@@ -120,6 +130,10 @@ _CUT_BEFORE = re.compile(
 _CUT_BEFORE_NO_DE = re.compile(_CUT_BEFORE.pattern.replace("|的|", "|"))
 
 
+def _subject(found: str) -> bool:
+    return bool(found) and len(found) <= 30 and found not in _META and not _NOT_A_SUBJECT.fullmatch(found)
+
+
 def clean(text: str, intent: str = "") -> str:
     """A captured subject without the words around it (per intent: 原理 ends a concept, not an exam)."""
     trailing = _TRAILING.get(intent, _TRAILING[""])
@@ -162,14 +176,19 @@ def _read(clauses: list[str], intent: str) -> tuple[str, str | None] | None:
             if intent == "deep_learning" and not before:
                 # 讲讲区块链是怎么保证数据不被篡改的: the subject, then the question about it
                 found = re.sub(r"(?:到底|究竟)?是?(?:怎么|如何|怎样|为什么|为何|为啥).*$", "", found) or found
-            if found and len(found) <= 30 and found not in _META and not _NOT_A_SUBJECT.fullmatch(found):
+            if _subject(found):
                 return found, verb
     return None
 
 
 def read_topic(text: str, intent: str) -> tuple[str, str | None]:
     """The subject and, for tasks, the verb the learner used (装修 for 装修厨房), or None."""
+    if (fronted := _FRONTED.match(text.strip())) and _subject(topic := clean(fronted["x"], intent)):
+        return topic, None
+    text = text.replace(TIME_MARK, " ")
     found = _read(clauses_of(text), intent)
+    if found is None and intent == "exam_preparation" and (exam := named_exam(text)):
+        found = (exam, None)
     if found is None:
         for other in PATTERNS:
             if other != intent and (found := _read(clauses_of(text), other)) is not None:

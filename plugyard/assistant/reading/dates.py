@@ -432,7 +432,8 @@ _NOT_DEADLINES = [
     re.compile(r"(?:每天晚上|每天早上|每天|每日|每晚|每周|每个?星期|每个?月|天天)(?:" + _NUM_ZH + r"次)?"),
     # When work can happen, not a limit: "我们只有周末能干活", "平时周末", "on weekends".
     re.compile(r"(?:只有|只能|只在|一般|通常|平时|每逢|每个|每)(?:在)?周末|\b(?:only )?(?:on |at )?weekends\b", re.I),
-    re.compile(r"(?:" + _NUM_ZH + r")\s*(?:个)?(?:小时|分钟|钟头|次|遍|回)(?:左右)?"),
+    # 次 in a name is no count: TCP三次握手, 二次函数, 三次方程
+    re.compile(r"(?:" + _NUM_ZH + r")\s*(?:个)?(?:小时|分钟|钟头|次(?!握手|函数|方程|多项式|元|幂|型)|遍|回)(?:左右)?"),
     re.compile(r"(?:明年|今年)?(?:夏天|冬天|春天|秋天|暑假|寒假|下学期|这学期|开学)(?:前|之前|以前)?"),
 ]
 
@@ -471,12 +472,12 @@ def deadline_of(text: str, today: date) -> date | None:
     return best.day
 
 
-def strip_times(text: str, today: date) -> str:
-    """``text`` without its time expressions (each replaced by a space)."""
+def strip_times(text: str, today: date, mark: str = " ") -> str:
+    """``text`` without its time expressions (each replaced by ``mark``, a space unless told)."""
     out, at = [], 0
     for span in time_spans(text, today):
         out.append(text[at : span.start])
-        out.append(" ")
+        out.append(mark)
         at = span.end
     out.append(text[at:])
     return "".join(out)

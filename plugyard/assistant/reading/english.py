@@ -150,7 +150,7 @@ PATTERNS: dict[str, list[Pattern]] = {
            rf"starting|thinking|about)\b)(?P<x>\w+ing\b.+?){_END}"),
     ],
     "deep_learning": [
-        _p(rf"\b(?:(?:concept|intuition|idea|logic|mechanism|principles?) (?:of|behind)|(?:theory|maths?) behind) "
+        _p(rf"\b(?:(?:concept|intuition|idea|logic|mechanism|principles?) (?:of|behind|for)|(?:theory|maths?) behind) "
            rf"(?P<x>.+?){_END}"),
         _p(rf"\b(?:deep[- ]dive|dive|look) (?:into|at) (?P<x>.+?){_END}"),
         _p(rf"\b(?:understanding|explanation|overview|picture) of (?P<x>.+?){_END}"),
@@ -161,10 +161,15 @@ PATTERNS: dict[str, list[Pattern]] = {
            rf"(?:{_VERB_FORMS})\b(?P<tail> in [A-Z][\w+#.]*)?"),
         _p(rf"\bhow (?P<x>.+?) (?:really |actually )?(?:{_VERB_FORMS})\b"),
         _p(rf"\b(?:walk|take|talk|run) me through (?P<x>.+?){_END}"),
-        _p(rf"\b(?:understand|understood|grasp|get|explain|master|learn about|learn|comprehend|figure out|wrap my head around|"
+        _p(rf"\b(?:understand|understood|grasp|get|got|explain|master|learn about|learn|comprehend|figure out|wrap my head around|"
            rf"confused about|confused by|read about|teach me|tell me about|never understood|don't understand|"
            rf"do not understand|don't get|struggle with|struggling with|stuck on|clarify|demystify|"
            rf"keep failing to get|can't get|cannot get) (?P<x>.+?){_END}"),
+        # The subject first, then what it does to the learner: "Recursion confuses me."
+        _p(r"(?P<x>[\w'&+./-]+(?: [\w'&+./-]+)*?) (?:still |really |always |just )?(?:confuses|confused|baffles|puzzles|"
+           r"eludes|loses|trips up|escapes) (?:me|us)\b", before=True),
+        _p(r"(?P<x>[\w'&+./-]+(?: [\w'&+./-]+)*?) (?:is|are) (?:still |so |really |very |just )?(?:confusing|baffling|"
+           r"beyond me|a mystery to me|over my head)\b", before=True),
         _p(rf"\bwhat(?: (?:really|actually|exactly))?(?: is|'s| are) (?:really |actually |exactly )?(?P<x>.+?){_END}"),
     ],
     "skill_building": [
