@@ -58,7 +58,7 @@ Pattern = tuple[re.Pattern[str], bool]
 # (完全, 应该), a verb of the request itself (统筹, 规划). Such a capture is passed over for the next one.
 _NOT_A_SUBJECT = re.compile(
     r"[点熟透好懂完会能该但而它他她]|(?:它|他们|她们|但是?|可是|而且|所以|因为|然后|应该).*|(?:这|那)(?:个|些|样)?|完全|自己|"
-    r"一点|负责|统筹|规划|安排|看看|推进|处理|来得及|怎么办|干活"
+    r"一点|上去|上来|起来|下去|负责|统筹|规划|安排|看看|推进|处理|来得及|怎么办|干活"
 )
 _META = {"工作", "事情", "事", "这件事", "最有效", "效率高", "方法", "办法", "计划", "建议", "技巧", "思路", "步骤", "任务", "内容", "东西", "问题"}
 
@@ -111,7 +111,7 @@ PATTERNS: dict[str, list[Pattern]] = {
         (re.compile(rf"(?:提高|提升|改善|改进|锻炼|加强|增强|练习|训练|培养|精进)(?:一下)?(?P<x>{_P}+)"), False),
         (re.compile(rf"(?:练一练|练练|学一学|学学)(?P<x>{_P}+)"), False),
         (re.compile(rf"练(?![习好一练])(?:[0-9一二两三四五六七八九十半]+\s*(?:个)?(?:分钟|小时))?(?P<x>{_P}+)"), False),
-        (re.compile(rf"学习(?P<x>{_P}+?)的(?:计划|方法|路线)"), False),
+        (re.compile(rf"(?:学习|练习|学|练)(?P<x>{_P}+?)的(?:计划|方法|路线|安排)"), False),
         (re.compile(rf"(?:想|要|开始|怎么|如何|我)学(?:会|习)?(?P<x>{_P}+)"), False),
         (re.compile(rf"(?:学会|教我)(?P<x>{_P}+)"), False),
         (re.compile(rf"把(?P<x>{_P}+?)(?:写|练|弹|唱|画|说)得"), False),

@@ -10,7 +10,7 @@ from .exams import named_exam
 _I = re.I
 _END = (
     r"(?=$|[,.;:!?()\n]| but | so | because | since | when | while | and (?:i|still|then|now)\b| which | that i "
-    r"| as i | how (?:should|do|can|would) i\b)"
+    r"| as i | how (?:should|do|can|would) i\b| and (?:nothing|everything|we|they|it's|it is|there)\b)"
 )
 
 _POLITE = re.compile(
@@ -33,7 +33,7 @@ _TRAILING = re.compile(
     r"abilit(?:y|ies)|project|preparation|prep|planning|stuff|things?|topics?|concepts?|for|by|on|in|at|to|of|"
     r"before|with|into|about|and|or|it|them|this|that|please|too|quickly|fast|asap|properly|then|"
     r"first|once and for all|in simple terms|simply|like i'?m five|eli5|exactly|precisely|anyway|"
-    r"a bit|a little|myself|on my own|like (?:a|an|i'?m|you'?re) .*|to (?:me|us|him|her|them|(?:a|my|our) \w+)|"
+    r"a bit|a little|myself|on my own|like (?:a|an|i'?m|you'?re) .*|to (?:me|us|him|her|them|(?:a|my|our) \w+(?: and me)?)|"
     r"at an? (?:deep|deeper|high|basic|fundamental|conceptual|intuitive|gut|real) level|\w+ly)\b)+\s*$",
     _I,
 )
@@ -170,6 +170,7 @@ PATTERNS: dict[str, list[Pattern]] = {
            r"eludes|loses|trips up|escapes) (?:me|us)\b", before=True),
         _p(r"(?P<x>[\w'&+./-]+(?: [\w'&+./-]+)*?) (?:is|are) (?:still |so |really |very |just )?(?:confusing|baffling|"
            r"beyond me|a mystery to me|over my head)\b", before=True),
+        _p(rf"\bwhat (?P<x>(?:a|an|the) .+?) (?:is|are|means|does)(?:{_END}|$)"),
         _p(rf"\bwhat(?: (?:really|actually|exactly))?(?: is|'s| are) (?:really |actually |exactly )?(?P<x>.+?){_END}"),
     ],
     "skill_building": [
@@ -219,8 +220,8 @@ _ANY_VERB = re.compile(
     r"^(?!(?:of|for|about|to|in|on|at|by|with|from|into|and|or|all|both|half|like|than|what|which|whether|is|are|"
     r"was|were)\s)([a-z]+)\s+(?=(?:the|a|an|my|our|their|his|her|this|these|those|some)\s)"
 )
-# Where a task's object goes is not the object: "an Android app on the Play Store".
-_PLATFORM = re.compile(r"\s+(?:on|at) (?:the )?[A-Z][\w-]*(?: [A-Z][\w-]*)*$")
+# Where a task's object goes is not the object: "an Android app on the Play Store", "the office to Berlin".
+_PLATFORM = re.compile(r"\s+(?:on|at|to) (?:the )?[A-Z][\w-]*(?: [A-Z][\w-]*)*$")
 
 
 def _verb_free(text: str, intent: str) -> tuple[str, str | None]:
@@ -296,6 +297,7 @@ def fallback(text: str) -> str:
 
 def read_topic(text: str, intent: str) -> tuple[str, str | None]:
     """The subject and, for tasks and skills, the verb the learner used (or None)."""
+    text = re.sub(r"[ \t]{2,}", " ", text)  # where times were taken out
     found = _read(clauses_of(text), intent)
     if found is None and intent == "exam_preparation" and (exam := named_exam(text)):
         found = (exam, None)  # "GRE in 3 weeks. Quant is my weak side.": the exam's own name
