@@ -46,7 +46,9 @@ _TRAILING = {
         r"(?:到底是什么原理|是什么原理|什么原理|的?原理|的?本质|的?概念|的?直观含义|的?含义|的?直觉|的?全过程|的?过程|是什么|是啥|是怎么回事|"
         rf"是怎样的|是怎么样的|是怎么\w{{1,3}}的|到底|究竟|我|{_END_WORDS})+$"
     ),
-    "skill_building": re.compile(rf"(?:的?能力|的?水平|的?技能|的(?:计划|方法|路线|安排)|更好看|好看|得更好|更好|{_END_WORDS})+$"),
+    "skill_building": re.compile(
+        rf"(?:的?能力|的?水平|的?技能|的(?:计划|方法|路线|安排)|更好看|好看|得更好|更好|{_END_WORDS})+$"
+    ),
 }
 _TASK_VERBS = re.compile(
     r"^(?:开一家|办一个|装修|搭建|搭|开发|上线|发布|推出|写完|写|做完|做|开|组织|筹备|完成|举办|策划|设计|制作|提交|交|准备)"
@@ -54,13 +56,15 @@ _TASK_VERBS = re.compile(
 _SKILL_CUES = re.compile(r"^(?:改进|提高|提升|改善|锻炼|加强|增强|练好|练习|训练|培养|精进|练)")
 
 Pattern = tuple[re.Pattern[str], bool]
-# Never a subject: a character of the request alone (熟, 点; 熵 and 冰 are subjects), a pronoun or a conjunction (它, 但), an adverb or a modal
-# (完全, 应该), a verb of the request itself (统筹, 规划). Such a capture is passed over for the next one.
+# Never a subject: a character of the request alone (熟, 点; 熵 and 冰 are subjects), a pronoun or a
+# conjunction (它, 但), an adverb or a modal (完全, 应该), a verb of the request itself (统筹, 规划).
+# Such a capture is passed over for the next one.
 _NOT_A_SUBJECT = re.compile(
     r"[点熟透好懂完会能该但而它他她]|(?:它|他们|她们|但是?|可是|而且|所以|因为|然后|应该).*|(?:这|那)(?:个|些|样)?|完全|自己|"
     r"一点|上去|上来|起来|下去|负责|统筹|规划|安排|看看|推进|处理|来得及|怎么办|干活"
 )
-_META = {"工作", "事情", "事", "这件事", "最有效", "效率高", "方法", "办法", "计划", "建议", "技巧", "思路", "步骤", "任务", "内容", "东西", "问题"}
+_META = {"工作", "事情", "事", "这件事",
+         "最有效", "效率高", "方法", "办法", "计划", "建议", "技巧", "思路", "步骤", "任务", "内容", "东西", "问题"}
 
 # Per intent, in priority order. ``True``: the subject stands before the cue, and what precedes it
 # in the clause (帮我准备, 我有...) is cut at the last cue word.
@@ -98,7 +102,8 @@ PATTERNS: dict[str, list[Pattern]] = {
                     rf"(?P<x>{_P}+)"), False),
         (re.compile(rf"(?P<x>{_P}+?)(?:我)?(?:一直|总是|还是|始终|老是)?(?:很困惑|不懂|搞不懂|搞不明白|弄不明白|"
                     r"不明白|没[弄搞看听学读]?懂|没(?:弄|搞)明白|不太懂|想不通|不理解|看不懂|学不会)"), True),
-        (re.compile(rf"(?:讲透彻|讲透|讲清楚|讲明白|讲解|讲讲|解释|介绍|讲一讲|说说|分析)(?:一下)?(?P<x>{_P}+)"), False),
+        (re.compile(rf"(?:讲透彻|讲透|讲清楚|讲明白|讲解|讲讲|解释|介绍|讲一讲|说说|分析)(?:一下)?"
+                    rf"(?P<x>{_P}+)"), False),
         (re.compile(rf"(?P<x>{_P}+?)(?:到底|究竟)?(?:是)?(?:怎么|如何|怎样)"
                     r"(?:回事|工作|运作|运行|形成|实现|产生|学习)"), True),
         (re.compile(rf"(?P<x>{_P}+?)的?(?:本质|原理|全过程|过程|直观含义|直觉|概念|机制)"), True),
@@ -115,7 +120,8 @@ PATTERNS: dict[str, list[Pattern]] = {
         (re.compile(rf"(?:想|要|开始|怎么|如何|我)学(?:会|习)?(?P<x>{_P}+)"), False),
         (re.compile(rf"(?:学会|教我)(?P<x>{_P}+)"), False),
         (re.compile(rf"把(?P<x>{_P}+?)(?:写|练|弹|唱|画|说)得"), False),
-        (re.compile(rf"把(?P<x>{_P}{{2,}}?)(?:练|提|学|弄|搞|变|弹|唱|画|说|做)(?:上去|上来|起来|高|熟|好|成|会|快|稳)"), False),
+        (re.compile(rf"把(?P<x>{_P}{{2,}}?)(?:练|提|学|弄|搞|变|弹|唱|画|说|做)"
+                    r"(?:上去|上来|起来|高|熟|好|成|会|快|稳)"), False),
         (re.compile(rf"(?P<x>{_P}+?)的?(?:水平|能力)"), True),
         # Topic first, then how it goes: 吉他扫弦总是不稳, 我羽毛球反手太弱了, 听力一直是短板
         (re.compile(rf"(?P<x>{_P}+?)(?:一直|总是|老是|还是|始终|特别|非常|太|很|有点|比较)?(?:不稳|不好|不行|不够|很弱|太弱|"

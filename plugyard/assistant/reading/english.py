@@ -33,7 +33,8 @@ _TRAILING = re.compile(
     r"abilit(?:y|ies)|project|preparation|prep|planning|stuff|things?|topics?|concepts?|for|by|on|in|at|to|of|"
     r"before|with|into|about|and|or|it|them|this|that|please|too|quickly|fast|asap|properly|then|"
     r"first|once and for all|in simple terms|simply|like i'?m five|eli5|exactly|precisely|anyway|"
-    r"a bit|a little|myself|on my own|like (?:a|an|i'?m|you'?re) .*|to (?:me|us|him|her|them|(?:a|my|our) \w+(?: and me)?)|"
+    r"a bit|a little|myself|on my own|like (?:a|an|i'?m|you'?re) .*|"
+    r"to (?:me|us|him|her|them|(?:a|my|our) \w+(?: and me)?)|"
     r"at an? (?:deep|deeper|high|basic|fundamental|conceptual|intuitive|gut|real) level|\w+ly)\b)+\s*$",
     _I,
 )
@@ -63,7 +64,11 @@ _STOP = {
 }  # fmt: skip
 
 # A subject never starts with a pronoun ("how do they work"): the candidate is passed over for the next.
-_PRONOUN = re.compile(r"^(?:(?:do|does|did|is|are|was|were|can|could|would|will|should) )?(?:they|them|it|he|she|we|you|i|every|each|there|someone|something|everything)(?=\s|$)", _I)
+_PRONOUN = re.compile(
+    r"^(?:(?:do|does|did|is|are|was|were|can|could|would|will|should) )?"
+    r"(?:they|them|it|he|she|we|you|i|every|each|there|someone|something|everything)(?=\s|$)",
+    _I,
+)
 
 _META = {
     "it",
@@ -161,12 +166,14 @@ PATTERNS: dict[str, list[Pattern]] = {
            rf"(?:{_VERB_FORMS})\b(?P<tail> in [A-Z][\w+#.]*)?"),
         _p(rf"\bhow (?P<x>.+?) (?:really |actually )?(?:{_VERB_FORMS})\b"),
         _p(rf"\b(?:walk|take|talk|run) me through (?P<x>.+?){_END}"),
-        _p(rf"\b(?:understand|understood|grasp|get|got|explain|master|learn about|learn|comprehend|figure out|wrap my head around|"
+        _p(rf"\b(?:understand|understood|grasp|get|got|explain|master|learn about|learn|comprehend|figure out|"
+           rf"wrap my head around|"
            rf"confused about|confused by|read about|teach me|tell me about|never understood|don't understand|"
            rf"do not understand|don't get|struggle with|struggling with|stuck on|clarify|demystify|"
            rf"keep failing to get|can't get|cannot get) (?P<x>.+?){_END}"),
         # The subject first, then what it does to the learner: "Recursion confuses me."
-        _p(r"(?P<x>[\w'&+./-]+(?: [\w'&+./-]+)*?) (?:still |really |always |just )?(?:confuses|confused|baffles|puzzles|"
+        _p(r"(?P<x>[\w'&+./-]+(?: [\w'&+./-]+)*?) (?:still |really |always |just )?"
+           r"(?:confuses|confused|baffles|puzzles|"
            r"eludes|loses|trips up|escapes) (?:me|us)\b", before=True),
         _p(r"(?P<x>[\w'&+./-]+(?: [\w'&+./-]+)*?) (?:is|are) (?:still |so |really |very |just )?(?:confusing|baffling|"
            r"beyond me|a mystery to me|over my head)\b", before=True),
