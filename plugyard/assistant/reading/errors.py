@@ -24,8 +24,14 @@ _CODES = [
     (re.compile(r"(?<!\d)([1-5]\d\d(?: [A-Z][a-z]+)+)"), "{0}"),
     (re.compile(r"(#(?:VALUE|REF|NAME|DIV/0|N/A|NUM|NULL|SPILL|CALC)[!?]?)"), "{0}"),
     (re.compile(r"\b(?:stuck in|status(?: is)?|state(?: is)?|reason:?) ([A-Z][a-z]+(?:[A-Z][a-z]+){2,})\b"), "{0}"),
-    (re.compile(r"\b(?:fails?|failed|failing|errors? out|crash(?:es|ed)?|dies|says|complains)(?: with)? "
-                r"['\"‘“]([^'\"’”]{3,60})['\"’”]", re.I), "{0}"),
+    (
+        re.compile(
+            r"\b(?:fails?|failed|failing|errors? out|crash(?:es|ed)?|dies|says|complains)(?: with)? "
+            r"['\"‘“]([^'\"’”]{3,60})['\"’”]",
+            re.I,
+        ),
+        "{0}",
+    ),
 ]
 _NAMED_ZH = re.compile(
     r"(段错误|内存泄漏|内存溢出|死循环|栈溢出错误|栈溢出|空指针异常|空指针|跨域错误|死锁|数据竞争|"

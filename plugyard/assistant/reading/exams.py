@@ -9,9 +9,7 @@ from __future__ import annotations
 
 import re
 
-_ACRONYM = re.compile(
-    r"(?<![\w])([A-Z]{2,6}(?:\s?N[1-5]|\s(?:Level|Part|Step|Paper)\s?(?:[1-3]|I{1,3}))?)(?![\w])"
-)
+_ACRONYM = re.compile(r"(?<![\w])([A-Z]{2,6}(?:\s?N[1-5]|\s(?:Level|Part|Step|Paper)\s?(?:[1-3]|I{1,3}))?)(?![\w])")
 # Capitals that are no exam: the pronoun, times of day, file kinds, places, the request's own words.
 _NOT_EXAMS = {
     "I", "OK", "AM", "PM", "ASAP", "FAQ", "PDF", "TV", "USA", "UK", "US", "EU", "CV", "DIY", "WWI", "WWII",
