@@ -178,11 +178,10 @@ def test_the_studied_sets_stay_read(name):
     rows = [r for r in rows if r["intent"] != "quick_task"]
     for language in ("en", "zh"):
         mine = [r for r in rows if r["lang"] == language]
-        topics = sum(_norm(read(r["text"], r["intent"], today=date.fromisoformat(r["today"])).topic) == _norm(r["topic"])
-                     for r in mine)  # fmt: skip
-        deadlines = 0
+        topics = deadlines = 0
         for r in mine:
-            found = read(r["text"], r["intent"], today=date.fromisoformat(r["today"])).deadline
-            deadlines += (found.isoformat() if found else None) == r["deadline"]
+            reading = read(r["text"], r["intent"], today=date.fromisoformat(r["today"]))
+            topics += _norm(reading.topic) == _norm(r["topic"])
+            deadlines += (reading.deadline.isoformat() if reading.deadline else None) == r["deadline"]
         assert topics / len(mine) >= 0.93, (name, language, topics, len(mine))
         assert deadlines / len(mine) >= 0.98, (name, language, deadlines, len(mine))
