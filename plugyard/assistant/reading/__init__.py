@@ -2,7 +2,8 @@
 the learner's level, in English or Chinese. What the caller gave wins over what is read.
 
 ``read(message, intent, today=...)``: times are found first (``dates``) and taken out, then the error
-named (``errors``) for error_diagnosis, else the language's cue patterns (``english``, ``chinese``).
+named (``errors``) for error_diagnosis, else the language's cue patterns (``english``, ``chinese``); an
+exam named by itself (``exams``: LSAT, 英语六级) when no cue carries a subject.
 The conventions the labelled sets follow are in datasets/README.md; bench/bench_extraction.py scores
 them (bench/RESULTS.md).
 """
