@@ -162,6 +162,29 @@ def test_a_month_then_a_day_is_one_date_and_weekends_as_a_habit_are_none(text, d
     assert (found.isoformat() if found else None) == deadline
 
 
+@pytest.mark.parametrize(
+    ("message", "intent", "want"),
+    [
+        ("ELI5 black holes", "deep_learning", "black holes"),
+        ("I keep hearing about Kubernetes but I don't really know what it is.", "deep_learning", "Kubernetes"),
+        ("How come airplanes stay in the air?", "deep_learning", "airplanes"),
+        ("I've read about p-values a dozen times and still can't explain them.", "deep_learning", "p-values"),
+        ("My public speaking is terrible. How do I practise?", "skill_building", "public speaking"),
+        ("We need to migrate our servers to AWS before year end. Steps?", "task_decomposition", "servers"),
+        ("How should I approach cleaning out my parents' house?", "task_decomposition", "parents' house"),
+    ],
+)
+def test_casual_phrasings_keep_the_subject(message, intent, want):
+    assert topic(message, intent) == want
+
+
+def test_a_month_named_in_that_month_is_taken_out_but_names_no_deadline():
+    reading = read("I'm launching an online store in December. What do I need to do?", "task_decomposition",
+                   today=TODAY)  # fmt: skip
+    assert (reading.topic, reading.deadline) == ("online store", None)
+    assert read("help me study for the SAT", "exam_preparation", today=TODAY).topic == "SAT"  # no Saturday
+
+
 def test_tcp_three_way_handshake_keeps_its_count():
     assert topic("我一直搞不懂TCP三次握手为什么是三次", "deep_learning") == "TCP三次握手"
 

@@ -399,15 +399,17 @@ def _holiday(m: re.Match[str], today: date) -> tuple[date | None, int]:
 def _month_alone(m: re.Match[str], today: date) -> tuple[date | None, int]:
     month = _MONTHS[m[1].lower()]
     if month == today.month:
-        return None, 0
+        return None, 1  # a time (taken out of the subject) that names no deadline
     return _next_on_or_after(today, month, 1), 1
 
 
 @rule(r"(?<![\d月])(" + _NUM_ZH + r")月份", 0)
 def _zh_month_alone(m: re.Match[str], today: date) -> tuple[date | None, int]:
     month = zh_number(m[1])
-    if not month or month > 12 or month == today.month:
+    if not month or month > 12:
         return None, 0
+    if month == today.month:
+        return None, 1
     return _next_on_or_after(today, month, 1), 1
 
 
@@ -420,7 +422,7 @@ _NOT_DEADLINES = [
         re.I,
     ),
     re.compile(rf"\b(?:{_NUM_EN_RE}|once|twice)\s+(?:times?\s+)?(?:a|per|each|every)\s+(?:day|week|month)\b", re.I),
-    re.compile(rf"\b(?:{_NUM_EN_RE}|several|many)\s+times\b", re.I),
+    re.compile(rf"\b(?:{_NUM_EN_RE}|several|many|a (?:dozen|few|couple of|hundred)|dozens of)\s+times\b", re.I),
     re.compile(r"\b(?:every|each)\s+(?:single\s+)?(?:day|evening|morning|night|week|weekday|weekend)s?\b", re.I),
     re.compile(r"\b(?:daily|weekly|nightly|every ?day)\b", re.I),
     re.compile(rf"\bfor\s+(?:the\s+(?:next|past)\s+)?(?:{_NUM_EN_RE})\s+(?:days?|weeks?|months?|years?)\b", re.I),
@@ -446,7 +448,7 @@ def time_spans(text: str, today: date) -> list[TimeSpan]:
             if not m[0].strip():
                 continue
             day, rank = read(m, today)
-            if day is not None and rank:
+            if rank:  # (None, 0): no time at all ("the SAT"); (None, 1+): a time that names no day
                 found.append(TimeSpan(m.start(), m.end(), day, rank))
     for pattern in _NOT_DEADLINES:
         found.extend(TimeSpan(m.start(), m.end(), None, 0) for m in pattern.finditer(text) if m[0].strip())

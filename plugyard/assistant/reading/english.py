@@ -22,7 +22,7 @@ _LEADING = re.compile(
     r"grasp|feel|sense|routine|plan|schedule|program|programme|regimen|drills?|exercises?|roadmap|curriculum)\s+"
     r"(?:for|of|on|to)\s+|(?:be\s+)?able\s+to\s+|"
     r"(?:my|the|a|an|our|your|his|her|their|some|this|that|these|those|it|its|me|us|up|about|on|of|for|to|"
-    r"deeply|in depth|in-depth|really|thoroughly|properly|fully|truly|actually|finally|"
+    r"deeply|in depth|in-depth|really|thoroughly|properly|fully|truly|actually|finally|eli5|"
     r"with|in|into|all|whole|entire|upcoming|coming|first-ever|\d+(?:-| )(?:page|word|minute|hour|day|week)s?)\s+)+",
     _I,
 )
@@ -40,8 +40,9 @@ _TRAILING = re.compile(
 )
 _TASK_VERBS = re.compile(
     r"^(?:(?:clean|clear|tidy|sort|pack|fix|paint|buy|sell|book|find|hire|install|migrate|upgrade|update|refactor|"
-    r"translate|record|edit|film|open|manage|apply for|register for|sign up for|read|study|learn|move|redecorate)"
-    r"(?: out| up| through)?|write|writing|finish|finishing|complete|completing|build|building|make|making|"
+    r"translate|record|edit|film|open|manage|apply for|register for|sign up for|read|study|learn|redecorate)(?:ing)?"
+    r"(?: out| up| through)?|move(?: out| up)?|(?:approach|go about|handle)(?: \w+ing\b)?(?: out| up| through)?|"
+    r"write|writing|finish|finishing|complete|completing|build|building|make|making|"
     r"create|creating|do|doing|"
     r"organi[sz]e|organi[sz]ing|plan|planning|submit|submitting|publish|publishing|launch|launching|set up|"
     r"setting up|renovate|renovating|prepare|preparing|develop|developing|design|designing|start|starting|"
@@ -164,7 +165,8 @@ PATTERNS: dict[str, list[Pattern]] = {
         _p(rf"\bunder the hood of (?P<x>.+?){_END}"),
         _p(rf"\b(?:how|why) (?:does|do|did|is|are|can|could|would|will) (?P<x>.+?) (?:really |actually |even |not )?"
            rf"(?:{_VERB_FORMS})\b(?P<tail> in [A-Z][\w+#.]*)?"),
-        _p(rf"\bhow (?P<x>.+?) (?:really |actually )?(?:{_VERB_FORMS})\b"),
+        _p(rf"\bhow (?:come )?(?P<x>.+?) (?:really |actually )?(?:{_VERB_FORMS})\b"),
+        _p(rf"\b(?:keep hearing|kept hearing|heard|hearing|read|reading|know nothing) about (?P<x>.+?){_END}"),
         _p(rf"\b(?:walk|take|talk|run) me through (?P<x>.+?){_END}"),
         _p(rf"\b(?:understand|understood|grasp|get|got|explain|master|learn about|learn|comprehend|figure out|"
            rf"wrap my head around|"
@@ -192,6 +194,9 @@ PATTERNS: dict[str, list[Pattern]] = {
            rf"hone|boost|strengthen|develop|build up|brush up on|drill) (?P<x>.+?){_END}"),
         _p(rf"\b(?:learn|learning) (?:how )?(?:to )?(?P<x>.+?){_END}"),
         _p(rf"\b(?:teach|coach|train|help) me (?:how )?(?:to )?(?P<x>.+?){_END}"),
+        # The skill first, then how it goes: "My public speaking is terrible."
+        _p(rf"\b(?:my|our) (?P<x>.+?) (?:is|are) (?:still |really |so |very |pretty |kind of |just )?(?:terrible|bad|"
+           rf"awful|weak|poor|rusty|shaky|slow|inconsistent|horrible|a mess|not (?:great|good)){_END}"),
     ],
 }  # fmt: skip
 
@@ -260,7 +265,7 @@ def _read(clauses: list[str], intent: str) -> tuple[str, str | None] | None:
                 found = clean(raw)
                 if "v" in pattern.groupindex and found:
                     # After "need to", "have to"...: the first word is the verb, the rest its object.
-                    return found, m["v"]
+                    return _PLATFORM.sub("", found), m["v"]
                 if intent == "deep_learning" and re.match(r"(?i)(how|why|what)\b", found):
                     nested = _read([found], intent)
                     if nested is not None and nested[0].lower() != found.lower():
