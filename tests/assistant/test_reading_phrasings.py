@@ -178,6 +178,31 @@ def test_casual_phrasings_keep_the_subject(message, intent, want):
     assert topic(message, intent) == want
 
 
+@pytest.mark.parametrize(
+    ("message", "intent", "want"),
+    [
+        ("下周三物理期末，电磁学完全不会，咋办", "exam_preparation", "物理"),
+        ("高考数学怎么提分", "exam_preparation", "高考数学"),
+        ("量子纠缠是啥？用大白话讲讲", "deep_learning", "量子纠缠"),
+        ("啥是机器学习", "deep_learning", "机器学习"),
+        ("我对递归一直很困惑", "deep_learning", "递归"),
+        ("对数函数我一直不懂", "deep_learning", "对数函数"),  # 对 begins a word here
+        ("想搞清楚通货膨胀的原因", "deep_learning", "通货膨胀"),
+        ("讲讲红黑树吧，看了好几遍还是不懂", "deep_learning", "红黑树"),
+        ("投篮命中率太低了，怎么练", "skill_building", "投篮命中率"),
+        ("下个月要搬家，帮我列个清单", "task_decomposition", "搬家"),
+        ("帮我规划一下婚礼筹备", "task_decomposition", "婚礼"),
+    ],
+)
+def test_colloquial_chinese_keeps_the_subject(message, intent, want):
+    assert topic(message, intent) == want
+
+
+def test_chinese_errors_shown_by_a_status_or_a_message():
+    assert error_topic("网页打开显示 404，怎么回事") == "404"
+    assert error_topic("docker 启动失败，提示端口被占用") == "端口被占用"
+
+
 def test_a_month_named_in_that_month_is_taken_out_but_names_no_deadline():
     reading = read("I'm launching an online store in December. What do I need to do?", "task_decomposition",
                    today=TODAY)  # fmt: skip

@@ -416,6 +416,7 @@ def _zh_month_alone(m: re.Match[str], today: date) -> tuple[date | None, int]:
 # -- durations, frequencies and vague times: spans to strip, never deadlines -----------------------------
 
 _NOT_DEADLINES = [
+    re.compile(r"(?:好几|几|很多|无数)(?:遍|次|回)"),
     re.compile(
         rf"\b(?:for\s+)?(?:about\s+)?(?:{_NUM_EN_RE}|half an?)\s*(?:-\s*)?(?:minutes?|mins?|hours?|hrs?|h)\b"
         r"(?:\s+(?:a|per|each|every)\s+(?:day|night|evening|morning|week|weekday))?",

@@ -49,6 +49,9 @@ _AN_ERROR_EN = re.compile(
     re.I,
 )
 _AN_ERROR_ZH = re.compile(r"(?:报|出现|提示|抛出|遇到)了?\s*([^\s，。？！、,.?!]{1,8}?错误)")
+# An HTTP status shown alone (网页显示 404), else the message a tool shows (提示端口被占用).
+_STATUS_ZH = re.compile(r"(?:显示|报|返回|提示|出现)了?\s*([1-5]\d\d)(?!\d)")
+_SHOWN_ZH = re.compile(r"(?:提示|报错说|错误信息是|显示)[:：]?\s*([^\s，。？！、,.?!:：]{3,15})")
 _GENERIC = {"an", "a", "the", "this", "that", "weird", "strange", "some", "big", "my", "an error", "error"}
 
 
@@ -70,4 +73,7 @@ def error_topic(message: str) -> str | None:
             first = words.split()[0].lower() if " " in words else ""
             if words.lower() not in _GENERIC and first not in _GENERIC:
                 return words
+    for pattern in (_STATUS_ZH, _SHOWN_ZH):
+        if m := pattern.search(message):
+            return m[1]
     return None
