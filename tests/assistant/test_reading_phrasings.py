@@ -203,6 +203,37 @@ def test_chinese_errors_shown_by_a_status_or_a_message():
     assert error_topic("docker 启动失败，提示端口被占用") == "端口被占用"
 
 
+@pytest.mark.parametrize(
+    ("message", "intent", "want"),
+    [
+        ("Entropy. I just don't get it. Why does it always increase?", "deep_learning", "Entropy"),
+        ("Monads. Nobody explains them well.", "deep_learning", "Monads"),
+        ("熵。我就是搞不懂它，为什么总是增加？", "deep_learning", "熵"),
+        ("书法。想练，但不知道从哪开始", "skill_building", "书法"),
+        ("婚礼。下个月。什么都没准备", "task_decomposition", "婚礼"),
+    ],
+)
+def test_a_subject_said_alone_before_the_request_about_it(message, intent, want):
+    assert topic(message, intent) == want
+
+
+@pytest.mark.parametrize(
+    ("message", "intent", "want"),
+    [
+        ("So I have this huge biology test coming up on Monday and honestly I'm lost.", "exam_preparation", "biology"),
+        ("Okay so everyone keeps talking about inflation. What actually causes it?", "deep_learning", "inflation"),
+        ("My teacher explained photosynthesis but it didn't click. Can you try?", "deep_learning", "photosynthesis"),
+        ("What's really going on when a neural network learns?", "deep_learning", "neural network"),
+        ("I play guitar but my fingerpicking is sloppy. Any drills?", "skill_building", "fingerpicking"),
+        ("My chess rating is stuck at 1200. How do I improve?", "skill_building", "chess rating"),
+        ("We're throwing a surprise party for Dad's 60th next Saturday.", "task_decomposition", "surprise party"),
+        ("I'm writing my first novel. How do I structure the work?", "task_decomposition", "first novel"),
+    ],
+)
+def test_chatty_english_keeps_the_subject(message, intent, want):
+    assert topic(message, intent) == want
+
+
 def test_a_month_named_in_that_month_is_taken_out_but_names_no_deadline():
     reading = read("I'm launching an online store in December. What do I need to do?", "task_decomposition",
                    today=TODAY)  # fmt: skip

@@ -61,7 +61,7 @@ Pattern = tuple[re.Pattern[str], bool]
 # conjunction (它, 但), an adverb or a modal (完全, 应该), a verb of the request itself (统筹, 规划).
 # Such a capture is passed over for the next one.
 _NOT_A_SUBJECT = re.compile(
-    r"[点熟透好懂完会能该但而它他她我你做]|(?:它|他们|她们|但是?|可是|而且|所以|因为|然后|应该).*|(?:这|那)(?:个|些|样)?|完全|自己|"
+    r"[点熟透好懂完会能该但而它他她我你做]|(?:它|他们|她们|但是?|可是|而且|所以|因为|然后|应该|总是|一直|完全|还是|老是|已经|经常|什么都).*|(?:这|那)(?:个|些|样)?|完全|自己|"
     r"一点|上去|上来|起来|下去|负责|统筹|规划|安排|看看|推进|处理|来得及|怎么办|干活"
 )
 _META = {
@@ -106,7 +106,7 @@ PATTERNS: dict[str, list[Pattern]] = {
         (re.compile(rf"(?:拆分|拆解|分解|规划|计划|安排|梳理)(?:一下)?(?!成)(?P<x>{_P}+?)的?(?:步骤|任务|流程|准备工作|"
                     r"筹备工作|工作|过程|阶段|计划|清单)"), False),
         (re.compile(rf"(?P<x>{_P}+?)(?:交给|交由|落到)我"), True),
-        (re.compile(rf"(?:完成|写完|做完|搭建|搭|做|准备|组织|筹备|举办|策划|交|提交|开发|上线|发布|推出|写|装修|设计|办(?!公)|开)"
+        (re.compile(rf"(?:完成|写完|做完|搭建|搭|做|准备|组织|筹备|举办|策划|交|提交|开发|上线|发布|推出|写|装修|设计|办(?!公)|开(?!始|心|会))"
                     rf"(?:一个|一场|一次|一本|一份|一篇|一家|一间|个|家)?(?P<x>{_P}+)"), False),
         (re.compile(rf"(?:规划|安排|计划|梳理|拆分|拆解|分解)(?:一下)?(?!成)(?P<x>{_P}{{2,}})"), False),
     ],
@@ -209,11 +209,25 @@ def _read(clauses: list[str], intent: str) -> tuple[str, str | None] | None:
     return None
 
 
+_NO_SUBJECT_CHARS = re.compile(r"[我你他她它帮请想要把在有给让怎么什么吗呢吧不没]")
+
+
+def _standing_alone(text: str, intent: str) -> str | None:
+    """A first sentence that is only a subject, ended by a full stop (熵。我就是搞不懂它): that subject."""
+    m = re.match(r"\s*([^，。？！；,.?!;\n]{1,10})[。．.!！]", text)
+    if m is None or _NO_SUBJECT_CHARS.search(m[1]):
+        return None
+    found = clean(m[1], intent)
+    return found if found == m[1].strip() and _subject(found) else None
+
+
 def read_topic(text: str, intent: str) -> tuple[str, str | None]:
     """The subject and, for tasks, the verb the learner used (装修 for 装修厨房), or None."""
     if (fronted := _FRONTED.match(text.strip())) and _subject(topic := clean(fronted["x"], intent)):
         return topic, None
     text = text.replace(TIME_MARK, " ")
+    if alone := _standing_alone(text, intent):
+        return alone, None
     found = _read(clauses_of(text), intent)
     if found is None and intent == "exam_preparation" and (exam := named_exam(text)):
         found = (exam, None)

@@ -29,7 +29,7 @@ _LEADING = re.compile(
 _TRAILING = re.compile(
     r"(?:\s+(?:deeply|in depth|in-depth|really|properly|thoroughly|fully|completely|well|better|more|again|now|"
     r"step by step|step-by-step|from the ground up|from scratch|from first principles|in detail|in full|end to end|"
-    r"actually|finally|at last|under the hood|for me|for us|for (?:my|our|the) \w+|for \d+ people|skills?|"
+    r"actually|finally|at last|under the hood|for me|for us|for (?:my|our|the) \w+|for (?:[A-Z]\w*|mom|dad|mum)'s \w+|for \d+ people|skills?|"
     r"abilit(?:y|ies)|project|preparation|prep|planning|stuff|things?|topics?|concepts?|for|by|on|in|at|to|of|"
     r"before|with|into|about|and|or|it|them|this|that|please|too|quickly|fast|asap|properly|then|"
     r"first|once and for all|in simple terms|simply|like i'?m five|eli5|exactly|precisely|anyway|"
@@ -60,14 +60,15 @@ _STOP = {
     "got", "get", "getting", "for", "to", "on", "at", "with", "is", "are", "was", "it", "its", "it's", "this",
     "that", "next", "upcoming", "pass", "passing", "sit", "sitting", "take", "taking", "ace", "study", "studying",
     "prepare", "preparing", "prep", "revise", "revising", "cram", "cramming", "ready", "help", "need", "want",
-    "final", "midterm", "big", "important", "so", "and", "of", "about", "how", "should", "can", "could", "what",
+    "final", "midterm", "big", "important", "huge", "massive", "major", "scary", "dreaded", "so", "and", "of", "about", "how", "should", "can", "could", "what",
     "do", "does", "make", "plan", "please", "quiz", "upon", "s", "am", "would", "like", "some", "hard", "tough",
 }  # fmt: skip
 
 # A subject never starts with a pronoun ("how do they work"): the candidate is passed over for the next.
 _PRONOUN = re.compile(
     r"^(?:(?:do|does|did|is|are|was|were|can|could|would|will|should) )?"
-    r"(?:they|them|it|he|she|we|you|i|every|each|there|someone|something|everything)(?=\s|$)",
+    r"(?:they|them|it|he|she|we|you|i|every|each|there|someone|something|everything|everyone|everybody|"
+    r"people|nobody|anyone)(?=\s|$)",
     _I,
 )
 
@@ -96,6 +97,10 @@ _META = {
     "more",
     "details",
     "explanation",
+    "work",
+    "process",
+    "whole thing",
+    "all",
 }
 
 # Verbs that end the subject of "how does X ..." / "how X ...": the subject is what stands before one.
@@ -161,14 +166,15 @@ PATTERNS: dict[str, list[Pattern]] = {
         _p(rf"\b(?:deep[- ]dive|dive|look) (?:into|at) (?P<x>.+?){_END}"),
         _p(rf"\b(?:understanding|explanation|overview|picture) of (?P<x>.+?){_END}"),
         _p(rf"\bhappening when (?:a |an |the )?(?P<x>.+?) (?:takes place|happens|occurs|runs){_END}"),
-        _p(rf"\b(?:happens?|going on|goes on) (?:during|in|inside|when|with) (?P<x>.+?){_END}"),
+        _p(rf"\b(?:happens?|going on|goes on) (?:during|in|inside|when|with) (?P<x>.+?)(?: (?:{_VERB_FORMS}))?{_END}"),
         _p(rf"\bunder the hood of (?P<x>.+?){_END}"),
         _p(rf"\b(?:how|why) (?:does|do|did|is|are|can|could|would|will) (?P<x>.+?) (?:really |actually |even |not )?"
            rf"(?:{_VERB_FORMS})\b(?P<tail> in [A-Z][\w+#.]*)?"),
         _p(rf"\bhow (?:come )?(?P<x>.+?) (?:really |actually )?(?:{_VERB_FORMS})\b"),
-        _p(rf"\b(?:keep hearing|kept hearing|heard|hearing|read|reading|know nothing) about (?P<x>.+?){_END}"),
+        _p(rf"\b(?:keep hearing|kept hearing|heard|hearing|read|reading|know nothing|(?:keeps?|kept) talking|"
+           rf"talks?|talking) about (?P<x>.+?){_END}"),
         _p(rf"\b(?:walk|take|talk|run) me through (?P<x>.+?){_END}"),
-        _p(rf"\b(?:understand|understood|grasp|get|got|explain|master|learn about|learn|comprehend|figure out|"
+        _p(rf"\b(?:understand|understood|grasp|get|got|explain|explained|explains|master|learn about|learn|comprehend|figure out|"
            rf"wrap my head around|"
            rf"confused about|confused by|read about|teach me|tell me about|never understood|don't understand|"
            rf"do not understand|don't get|struggle with|struggling with|stuck on|clarify|demystify|"
@@ -196,7 +202,8 @@ PATTERNS: dict[str, list[Pattern]] = {
         _p(rf"\b(?:teach|coach|train|help) me (?:how )?(?:to )?(?P<x>.+?){_END}"),
         # The skill first, then how it goes: "My public speaking is terrible."
         _p(rf"\b(?:my|our) (?P<x>.+?) (?:is|are) (?:still |really |so |very |pretty |kind of |just )?(?:terrible|bad|"
-           rf"awful|weak|poor|rusty|shaky|slow|inconsistent|horrible|a mess|not (?:great|good)){_END}"),
+           rf"awful|weak|poor|rusty|shaky|slow|inconsistent|horrible|sloppy|messy|clumsy|stiff|stuck|a mess|"
+           rf"not (?:great|good|improving))\b"),
     ],
 }  # fmt: skip
 
@@ -246,6 +253,8 @@ def _verb_free(text: str, intent: str) -> tuple[str, str | None]:
         m = _ANY_VERB.match(text)
     if m is not None and intent == "task_decomposition":
         rest = _PLATFORM.sub("", clean(text[m.end() :]))
+        if not rest and text[m.end() :].strip():
+            return "", None  # a verb and a meta-word ("structure the work"): no subject here
         return (rest, m[0].strip()) if rest else (text, None)
     if m is None or (intent == "skill_building" and not m[0].lower().startswith(("get", "become", "learn"))):
         return text, None
@@ -307,12 +316,24 @@ def fallback(text: str) -> str:
     return clean(" ".join(best[:5]))
 
 
+def _standing_alone(text: str) -> str | None:
+    """The first sentence that is only a subject (one to four words, none a cue or a stop word)."""
+    for clause in clauses_of(text):
+        words = clause.split()
+        if 1 <= len(words) <= 4 and not any(w.lower().strip("'\"") in _FALLBACK_DROP for w in words):
+            if not _POLITE.search(clause) and clean(clause) == clause:
+                return clause
+    return None
+
+
 def read_topic(text: str, intent: str) -> tuple[str, str | None]:
     """The subject and, for tasks and skills, the verb the learner used (or None)."""
     text = re.sub(r"[ \t]{2,}", " ", text)  # where times were taken out
     found = _read(clauses_of(text), intent)
     if found is None and intent == "exam_preparation" and (exam := named_exam(text)):
         found = (exam, None)  # "GRE in 3 weeks. Quant is my weak side.": the exam's own name
+    if found is None and (alone := _standing_alone(text)):
+        found = (alone, None)  # "Entropy. I just don't get it.": the subject said on its own
     if found is None:  # the learner used another intent's words: read it as that one
         for other in PATTERNS:
             if other != intent and (found := _read(clauses_of(text), other)) is not None:
