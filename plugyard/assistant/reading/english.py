@@ -29,7 +29,8 @@ _LEADING = re.compile(
 _TRAILING = re.compile(
     r"(?:\s+(?:deeply|in depth|in-depth|really|properly|thoroughly|fully|completely|well|better|more|again|now|"
     r"step by step|step-by-step|from the ground up|from scratch|from first principles|in detail|in full|end to end|"
-    r"actually|finally|at last|under the hood|for me|for us|for (?:my|our|the) \w+|for (?:[A-Z]\w*|mom|dad|mum)'s \w+|for \d+ people|skills?|"
+    r"actually|finally|at last|under the hood|for me|for us|for (?:my|our|the) \w+|"
+    r"for (?:[A-Z]\w*|mom|dad|mum)'s \w+|for \d+ people|skills?|"
     r"abilit(?:y|ies)|project|preparation|prep|planning|stuff|things?|topics?|concepts?|for|by|on|in|at|to|of|"
     r"before|with|into|about|and|or|it|them|this|that|please|too|quickly|fast|asap|properly|then|"
     r"first|once and for all|in simple terms|simply|like i'?m five|eli5|exactly|precisely|anyway|"
@@ -60,7 +61,8 @@ _STOP = {
     "got", "get", "getting", "for", "to", "on", "at", "with", "is", "are", "was", "it", "its", "it's", "this",
     "that", "next", "upcoming", "pass", "passing", "sit", "sitting", "take", "taking", "ace", "study", "studying",
     "prepare", "preparing", "prep", "revise", "revising", "cram", "cramming", "ready", "help", "need", "want",
-    "final", "midterm", "big", "important", "huge", "massive", "major", "scary", "dreaded", "so", "and", "of", "about", "how", "should", "can", "could", "what",
+    "final", "midterm", "big", "important", "huge", "massive", "major", "scary", "dreaded", "so", "and", "of",
+    "about", "how", "should", "can", "could", "what",
     "do", "does", "make", "plan", "please", "quiz", "upon", "s", "am", "would", "like", "some", "hard", "tough",
 }  # fmt: skip
 
@@ -174,7 +176,8 @@ PATTERNS: dict[str, list[Pattern]] = {
         _p(rf"\b(?:keep hearing|kept hearing|heard|hearing|read|reading|know nothing|(?:keeps?|kept) talking|"
            rf"talks?|talking) about (?P<x>.+?){_END}"),
         _p(rf"\b(?:walk|take|talk|run) me through (?P<x>.+?){_END}"),
-        _p(rf"\b(?:understand|understood|grasp|get|got|explain|explained|explains|master|learn about|learn|comprehend|figure out|"
+        _p(rf"\b(?:understand|understood|grasp|get|got|explain|explained|explains|master|learn about|learn|"
+           rf"comprehend|figure out|"
            rf"wrap my head around|"
            rf"confused about|confused by|read about|teach me|tell me about|never understood|don't understand|"
            rf"do not understand|don't get|struggle with|struggling with|stuck on|clarify|demystify|"
@@ -201,9 +204,9 @@ PATTERNS: dict[str, list[Pattern]] = {
         _p(rf"\b(?:learn|learning) (?:how )?(?:to )?(?P<x>.+?){_END}"),
         _p(rf"\b(?:teach|coach|train|help) me (?:how )?(?:to )?(?P<x>.+?){_END}"),
         # The skill first, then how it goes: "My public speaking is terrible."
-        _p(rf"\b(?:my|our) (?P<x>.+?) (?:is|are) (?:still |really |so |very |pretty |kind of |just )?(?:terrible|bad|"
-           rf"awful|weak|poor|rusty|shaky|slow|inconsistent|horrible|sloppy|messy|clumsy|stiff|stuck|a mess|"
-           rf"not (?:great|good|improving))\b"),
+        _p(r"\b(?:my|our) (?P<x>.+?) (?:is|are) (?:still |really |so |very |pretty |kind of |just )?(?:terrible|bad|"
+           r"awful|weak|poor|rusty|shaky|slow|inconsistent|horrible|sloppy|messy|clumsy|stiff|stuck|a mess|"
+           r"not (?:great|good|improving))\b"),
     ],
 }  # fmt: skip
 
