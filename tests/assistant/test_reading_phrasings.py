@@ -155,6 +155,15 @@ def test_errors_are_named_by_their_shape(message, want):
         ("I can only work on weekends", None),
         ("周末之前要交", "2026-12-05"),  # the coming weekend is still one
         ("每周跑三次，TCP三次握手", None),
+        ("The exam is on Friday the 11th", "2026-12-11"),  # the stated day beats the weekday
+        ("exam on 12/18", "2026-12-18"),
+        ("on 18/12", "2026-12-18"),
+        ("finish 1/2 of the book", None),  # a fraction, not a date
+        ("by year end", "2026-12-31"),
+        ("exam in 2 wks", "2026-12-15"),
+        ("明年3月考试", "2027-03-01"),
+        ("3月考试", "2027-03-01"),
+        ("三个月后", "2027-03-01"),
     ],
 )
 def test_a_month_then_a_day_is_one_date_and_weekends_as_a_habit_are_none(text, deadline):

@@ -22,24 +22,13 @@ from datetime import date, timedelta
 _MONTHS = {
     name: number
     for number, names in enumerate(
-        [
-            ("january", "jan"),
-            ("february", "feb"),
-            ("march", "mar"),
-            ("april", "apr"),
-            ("may",),
-            ("june", "jun"),
-            ("july", "jul"),
-            ("august", "aug"),
-            ("september", "sep", "sept"),
-            ("october", "oct"),
-            ("november", "nov"),
-            ("december", "dec"),
-        ],
+        [("january", "jan"), ("february", "feb"), ("march", "mar"), ("april", "apr"), ("may",), ("june", "jun"),
+         ("july", "jul"), ("august", "aug"), ("september", "sep", "sept"), ("october", "oct"), ("november", "nov"),
+         ("december", "dec")],
         1,
     )
     for name in names
-}
+}  # fmt: skip
 _WEEKDAYS_EN = {
     name: number
     for number, names in enumerate(
@@ -50,24 +39,12 @@ _WEEKDAYS_EN = {
 }  # fmt: skip
 _WEEKDAYS_ZH = {"一": 0, "二": 1, "三": 2, "四": 3, "五": 4, "六": 5, "日": 6, "天": 6, "末": 5}
 _UNIT_EN = {"day": "day", "days": "day", "week": "week", "weeks": "week", "month": "month", "months": "month",
-            "year": "year", "years": "year", "fortnight": "fortnight"}  # fmt: skip
+            "year": "year", "years": "year", "fortnight": "fortnight", "wk": "week", "wks": "week"}  # fmt: skip
 _NUMBER_EN = {"a": 1, "an": 1, "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7,
               "eight": 8, "nine": 9, "ten": 10, "eleven": 11, "twelve": 12, "a couple of": 2, "a few": 3,
               "couple of": 2, "few": 3}  # fmt: skip
-_DIGITS_ZH = {
-    "零": 0,
-    "〇": 0,
-    "一": 1,
-    "二": 2,
-    "两": 2,
-    "三": 3,
-    "四": 4,
-    "五": 5,
-    "六": 6,
-    "七": 7,
-    "八": 8,
-    "九": 9,
-}
+_DIGITS_ZH = {"零": 0, "〇": 0, "一": 1, "二": 2, "两": 2, "三": 3, "四": 4, "五": 5, "六": 6, "七": 7, "八": 8,
+              "九": 9}  # fmt: skip
 
 _ORD = r"(?:st|nd|rd|th)?"
 _MONTH_RE = "|".join(sorted(_MONTHS, key=len, reverse=True))
@@ -207,7 +184,15 @@ def _month_then_day(m: re.Match[str], today: date) -> tuple[date | None, int]:
     return _next_on_or_after(today, _MONTHS[m[1].lower()], int(m[2])), 3
 
 
-@rule(r"\b(?:on|by|before|until|till|due) the (\d{1,2})(?:st|nd|rd|th)\b")
+@rule(r"\b(?:on |by |before |due |until |till )(\d{1,2})/(\d{1,2})\b(?!/)")
+def _slashed(m: re.Match[str], today: date) -> tuple[date | None, int]:
+    """ "on 12/18": month first (a day above 12 first is read day first, 18/12)."""
+    first, second = int(m[1]), int(m[2])
+    month, day = (second, first) if first > 12 >= second else (first, second)
+    return (_next_on_or_after(today, month, day), 3) if month <= 12 else (None, 0)
+
+
+@rule(r"\b(?:on|by|before|until|till|due|(?:mon|tues|wednes|thurs|fri|satur|sun)day,?) the (\d{1,2})(?:st|nd|rd|th)\b")
 def _the_nth(m: re.Match[str], today: date) -> tuple[date | None, int]:
     return _day_of_month(today, int(m[1])), 3
 
@@ -331,9 +316,11 @@ def _zh_weekday(m: re.Match[str], today: date) -> tuple[date | None, int]:
 # -- weeks, months, ends -------------------------------------------------------------------------------
 
 
-@rule(r"\b(?:by |before |at |until )?(?:the )?end of (?:(this|the|next) )?(week|month|year)\b")
+@rule(r"\b(?:by |before |at |until )?(?:the )?(?:end of (?:(this|the|next) )?(week|month|year)|()(year)[- ]end)\b")
 def _end_of(m: re.Match[str], today: date) -> tuple[date | None, int]:
     nxt = (m[1] or "").lower() == "next"
+    if m[4]:  # "by year end"
+        return date(today.year, 12, 31), 1
     if m[2].lower() == "week":
         return _monday(today, 1 if nxt else 0) + timedelta(days=6), 1
     if m[2].lower() == "month":
@@ -403,9 +390,11 @@ def _month_alone(m: re.Match[str], today: date) -> tuple[date | None, int]:
     return _next_on_or_after(today, month, 1), 1
 
 
-@rule(r"(?<![\d月])(" + _NUM_ZH + r")月份", 0)
+@rule(r"(?<![\d月个])(明年|今年)?(" + _NUM_ZH + r")月(?:份|(?![\d一二三四五六七八九十日号底末初中内个]))", 0)
 def _zh_month_alone(m: re.Match[str], today: date) -> tuple[date | None, int]:
-    month = zh_number(m[1])
+    month = zh_number(m[2])
+    if month and month <= 12 and m[1]:  # 明年3月: that year's
+        return _safe_date(today.year + (1 if m[1] == "明年" else 0), month, 1), 1
     if not month or month > 12:
         return None, 0
     if month == today.month:
