@@ -201,6 +201,12 @@ def test_casual_phrasings_keep_the_subject(message, intent, want):
         ("投篮命中率太低了，怎么练", "skill_building", "投篮命中率"),
         ("下个月要搬家，帮我列个清单", "task_decomposition", "搬家"),
         ("帮我规划一下婚礼筹备", "task_decomposition", "婚礼"),
+        ("CPA会计这门下周考，帮我梳理重点", "exam_preparation", "CPA会计"),
+        ("准备考研英语，单词背了就忘", "exam_preparation", "考研英语"),  # no 备考 inside 准备考研
+        ("Git的rebase和merge有啥区别？", "deep_learning", "Git的rebase和merge"),
+        ("打字太慢了，怎么练快", "skill_building", "打字"),
+        ("怎么练习才能提高篮球运球", "skill_building", "篮球运球"),
+        ("唱歌总是跑调，有救吗", "skill_building", "唱歌"),
     ],
 )
 def test_colloquial_chinese_keeps_the_subject(message, intent, want):
@@ -210,6 +216,9 @@ def test_colloquial_chinese_keeps_the_subject(message, intent, want):
 def test_chinese_errors_shown_by_a_status_or_a_message():
     assert error_topic("网页打开显示 404，怎么回事") == "404"
     assert error_topic("docker 启动失败，提示端口被占用") == "端口被占用"
+    assert error_topic("MySQL 报 1045 错误，登录不了") == "1045 错误"
+    assert error_topic("pip install 一直报 SSL 错误") == "SSL 错误"
+    assert error_topic("Vue 项目启动报错 Cannot find module 'vue-loader'") == "Cannot find module 'vue-loader'"
 
 
 @pytest.mark.parametrize(
