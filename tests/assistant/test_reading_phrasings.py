@@ -246,6 +246,12 @@ def test_a_subject_said_alone_before_the_request_about_it(message, intent, want)
         ("My chess rating is stuck at 1200. How do I improve?", "skill_building", "chess rating"),
         ("We're throwing a surprise party for Dad's 60th next Saturday.", "task_decomposition", "surprise party"),
         ("I'm writing my first novel. How do I structure the work?", "task_decomposition", "first novel"),
+        ("What's the best way to cram for tomorrow's econ quiz?", "exam_preparation", "econ"),
+        ("What makes a prime number special?", "deep_learning", "prime number"),
+        ("I'd like to improve at sight-reading piano music", "skill_building", "sight-reading piano music"),
+        ("Can you break the job of repainting the fence into steps?", "task_decomposition", "fence"),
+        ("Need to get my passport renewed before the trip next month", "task_decomposition", "passport"),
+        ("how does a steam train work", "deep_learning", "steam train"),
     ],
 )
 def test_chatty_english_keeps_the_subject(message, intent, want):

@@ -23,7 +23,8 @@ _LEADING = re.compile(
     r"(?:for|of|on|to)\s+|(?:be\s+)?able\s+to\s+|"
     r"(?:my|the|a|an|our|your|his|her|their|some|this|that|these|those|it|its|me|us|up|about|on|of|for|to|"
     r"deeply|in depth|in-depth|really|thoroughly|properly|fully|truly|actually|finally|eli5|"
-    r"with|in|into|all|whole|entire|upcoming|coming|first-ever|\d+(?:-| )(?:page|word|minute|hour|day|week)s?)\s+)+",
+    r"with|in|into|at|all|whole|entire|upcoming|coming|first-ever|mainly|mostly|especially|particularly|"
+    r"(?:the )?(?:job|task|process|work) of|\d+(?:-| )(?:page|word|minute|hour|day|week)s?)\s+)+",
     _I,
 )
 _TRAILING = re.compile(
@@ -34,7 +35,7 @@ _TRAILING = re.compile(
     r"abilit(?:y|ies)|project|preparation|prep|planning|stuff|things?|topics?|concepts?|for|by|on|in|at|to|of|"
     r"before|with|into|about|and|or|it|them|this|that|please|too|quickly|fast|asap|properly|then|"
     r"first|once and for all|in simple terms|simply|like i'?m five|eli5|exactly|precisely|anyway|"
-    r"a bit|a little|myself|on my own|like (?:a|an|i'?m|you'?re) .*|"
+    r"a bit|a little|myself|on my own|renewed|fixed|done|sorted|finished|approved|signed|like (?:a|an|i'?m|you'?re) .*|"
     r"to (?:me|us|him|her|them|(?:a|my|our) \w+(?: and me)?)|"
     r"at an? (?:deep|deeper|high|basic|fundamental|conceptual|intuitive|gut|real) level|\w+ly)\b)+\s*$",
     _I,
@@ -113,7 +114,8 @@ _VERBS = (
     "bend break conduct compile return print crash loop hang store send receive find choose decide know predict "
     "measure protect kill spread infect heal absorb reflect emit react bond split merge sort search encrypt "
     "decrypt compress render parse execute interpret optimize optimise communicate connect transmit route "
-    "resolve cache replicate fit win lose help affect influence lead end begin survive adapt reproduce appear "
+    "resolve cache replicate teach trigger generate regulate digest "
+    "fit win lose help affect influence lead end begin survive adapt reproduce appear "
     "differ compare relate apply solve prove stick melt freeze boil orbit rotate spin collide glow"
 ).split()
 _VERB_FORMS = "|".join(
@@ -155,7 +157,8 @@ PATTERNS: dict[str, list[Pattern]] = {
         _p(rf"\b(?:plan|planning|schedule|map) (?:out )?(?!(?:it|them|this|that)\b)(?P<x>.+?)(?: into\b.*)?{_END}"),
         _p(rf"\b(?:we're|we are|i'm|i am) (?:hosting|running|organi[sz]ing|throwing|planning|launching) "
            rf"(?P<x>.+?){_END}"),
-        _p(rf"\b(?:need to|have to|must|want to|got to|going to|trying to|plan to|hoping to|supposed to) "
+        _p(rf"\b(?:need to|have to|must|want to|got to|going to|trying to|plan to|hoping to|supposed to|asked to|"
+           rf"told to) "
            rf"(?P<v>[a-z]+(?: out| up| down| off| through)?) (?P<x>.+?){_END}"),
         _p(rf"\b(?:how do i|how to|how can i|how should i|where do i start with) (?P<x>.+?){_END}"),
         # "My family is relocating to Canada": what someone is in the middle of doing is the task
@@ -189,6 +192,7 @@ PATTERNS: dict[str, list[Pattern]] = {
         _p(r"(?P<x>[\w'&+./-]+(?: [\w'&+./-]+)*?) (?:is|are) (?:still |so |really |very |just )?(?:confusing|baffling|"
            r"beyond me|a mystery to me|over my head)\b", before=True),
         _p(rf"\bwhat (?P<x>(?:a|an|the) .+?) (?:is|are|means|does)(?:{_END}|$)"),
+        _p(r"\bwhat makes (?P<x>.+?) (?:so )?(?:special|different|unique|important|hard|useful|possible|work|tick)\b"),
         _p(rf"\bwhat(?: (?:really|actually|exactly))?(?: is|'s| are) (?:really |actually |exactly )?(?P<x>.+?){_END}"),
     ],
     "skill_building": [
@@ -331,7 +335,7 @@ def _standing_alone(text: str) -> str | None:
 
 def read_topic(text: str, intent: str) -> tuple[str, str | None]:
     """The subject and, for tasks and skills, the verb the learner used (or None)."""
-    text = re.sub(r"[ \t]{2,}", " ", text)  # where times were taken out
+    text = re.sub(r"[ \t]{2,}", " ", re.sub(r"(?<=\s)['’]s\b", "", text))  # where times were taken out
     found = _read(clauses_of(text), intent)
     if found is None and intent == "exam_preparation" and (exam := named_exam(text)):
         found = (exam, None)  # "GRE in 3 weeks. Quant is my weak side.": the exam's own name
