@@ -235,6 +235,13 @@ def test_a_subject_said_alone_before_the_request_about_it(message, intent, want)
     assert topic(message, intent) == want
 
 
+def test_a_greeting_or_the_doer_stated_first_is_no_subject():
+    assert topic("Hello! I never understood recursion.", "deep_learning") == "recursion"
+    assert topic("老师好。我一直不懂递归", "deep_learning") == "递归"
+    assert topic("公司下个月要开年会，帮我列个清单", "task_decomposition") == "年会"
+    assert topic("毕业论文3月20日要交初稿，现在只有个题目", "task_decomposition") == "毕业论文"
+
+
 @pytest.mark.parametrize(
     ("message", "intent", "want"),
     [

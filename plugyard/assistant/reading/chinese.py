@@ -13,6 +13,11 @@ from .exams import named_exam
 TIME_MARK = "\u2063"
 """Where a time expression was taken out (an invisible separator): what stands before one at the start of a
 sentence is a subject stated first, its comment after (毕业论文3月20日要交初稿: the thesis, not the draft)."""
+# Who does the work, stated first, is not the subject (公司下个月要开年会: the party, not the company).
+_DOERS = re.compile(
+    r"(?:我们|咱们|你们|他们)?(?:公司|老师|老板|学校|团队|领导|客户|导师|教授|部门|家里|孩子|儿子|女儿|妈妈|爸爸|"
+    r"朋友|同事|同学|室友|班级|组里)"
+)
 _FRONTED = re.compile(
     rf"^(?P<x>[^\s，。？！；、,.?!;\n{TIME_MARK}我你他她帮请想要把在有给让]{{2,12}}){TIME_MARK}\s*(?:之?前|以前)?\s*"
     r"(?:就|要|得|必须|才|还|截止|到期|交|考|开|上线)"
@@ -210,7 +215,7 @@ def _read(clauses: list[str], intent: str) -> tuple[str, str | None] | None:
     return None
 
 
-_NO_SUBJECT_CHARS = re.compile(r"[我你他她它帮请想要把在有给让怎么什么吗呢吧不没]")
+_NO_SUBJECT_CHARS = re.compile(r"[我你他她它帮请想要把在有给让怎么什么吗呢吧不没好嗨哈嗯唉哎啊哦]")
 
 
 def _standing_alone(text: str, intent: str) -> str | None:
@@ -224,7 +229,8 @@ def _standing_alone(text: str, intent: str) -> str | None:
 
 def read_topic(text: str, intent: str) -> tuple[str, str | None]:
     """The subject and, for tasks, the verb the learner used (装修 for 装修厨房), or None."""
-    if (fronted := _FRONTED.match(text.strip())) and _subject(topic := clean(fronted["x"], intent)):
+    fronted = _FRONTED.match(text.strip())
+    if fronted and not _DOERS.fullmatch(fronted["x"]) and _subject(topic := clean(fronted["x"], intent)):
         return topic, None
     text = text.replace(TIME_MARK, " ")
     if alone := _standing_alone(text, intent):

@@ -301,7 +301,10 @@ def clauses_of(text: str) -> list[str]:
     return [p.strip() for p in parts if p.strip()]
 
 
-_FALLBACK_DROP = _STOP | {
+_GREETINGS = {"hi", "hello", "hey", "ok", "okay", "so", "well", "yes", "no", "sorry", "urgent", "question", "quick",
+              "ugh", "hmm", "guys", "everyone", "folks", "there", "morning", "evening", "again"}  # fmt: skip
+
+_FALLBACK_DROP = _STOP | _GREETINGS | {
     "break", "down", "tasks", "task", "steps", "step", "explain", "understand", "learn", "practise", "practice",
     "improve", "better", "deeply", "really", "exam", "test", "into", "manageable", "in", "depth", "why", "is",
     "there", "way", "there's", "help", "want", "need", "tell", "teach", "show", "give", "guide", "thing",
