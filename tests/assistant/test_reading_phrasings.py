@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import re
+import time
 from datetime import date
 from pathlib import Path
 
@@ -295,3 +296,12 @@ def test_the_studied_sets_stay_read(name):
             deadlines += (reading.deadline.isoformat() if reading.deadline else None) == r["deadline"]
         assert topics / len(mine) >= 0.93, (name, language, topics, len(mine))
         assert deadlines / len(mine) >= 0.98, (name, language, deadlines, len(mine))
+
+
+@pytest.mark.parametrize("intent", ["exam_preparation", "task_decomposition", "deep_learning", "skill_building"])
+def test_a_blank_or_a_very_long_message_is_read_without_failing(intent):
+    assert read(" ", intent, today=TODAY).goal  # no subject: still a goal, no IndexError
+    started = time.perf_counter()
+    for message in ("explain " + "a " * 10_000, "帮我" + "的" * 19_000, "x, " * 6_000):
+        read(message, intent, today=TODAY)
+    assert time.perf_counter() - started < 5  # the cue patterns once took tens of seconds on 20,000 characters

@@ -190,7 +190,7 @@ def _cut(text: str, intent: str) -> str:
 
 
 def clauses_of(text: str) -> list[str]:
-    return [p.strip() for p in re.split(r"[，。？！；,?!;\n]+", text) if p.strip()]
+    return [p.strip()[:200] for p in re.split(r"[，。？！；,?!;\n]+", text) if p.strip()]  # bounded: see english
 
 
 def _read(clauses: list[str], intent: str) -> tuple[str, str | None] | None:

@@ -298,7 +298,7 @@ def _read(clauses: list[str], intent: str) -> tuple[str, str | None] | None:
 
 def clauses_of(text: str) -> list[str]:
     parts = re.split(r"[\n.;!?—–]+|,\s+|\s+-\s+", text)
-    return [p.strip() for p in parts if p.strip()]
+    return [p.strip()[:300] for p in parts if p.strip()]  # a clause longer than 300 characters is no request
 
 
 _GREETINGS = {"hi", "hello", "hey", "ok", "okay", "so", "well", "yes", "no", "sorry", "urgent", "question", "quick",
