@@ -208,6 +208,9 @@ def test_casual_phrasings_keep_the_subject(message, intent, want):
         ("打字太慢了，怎么练快", "skill_building", "打字"),
         ("怎么练习才能提高篮球运球", "skill_building", "篮球运球"),
         ("唱歌总是跑调，有救吗", "skill_building", "唱歌"),
+        ("我要参加雅思考试，写作怎么提高到6.5", "exam_preparation", "雅思"),
+        ("递归和迭代到底有什么不同？", "deep_learning", "递归和迭代"),
+        ("我的英语发音不标准，怎么纠正", "skill_building", "英语发音"),
     ],
 )
 def test_colloquial_chinese_keeps_the_subject(message, intent, want):
@@ -260,6 +263,7 @@ def test_a_greeting_or_the_doer_stated_first_is_no_subject():
         ("Can you break the job of repainting the fence into steps?", "task_decomposition", "fence"),
         ("Need to get my passport renewed before the trip next month", "task_decomposition", "passport"),
         ("how does a steam train work", "deep_learning", "steam train"),
+        ("I want my handwriting to look neater", "skill_building", "handwriting"),
     ],
 )
 def test_chatty_english_keeps_the_subject(message, intent, want):

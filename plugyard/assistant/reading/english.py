@@ -207,6 +207,7 @@ PATTERNS: dict[str, list[Pattern]] = {
            rf"hone|boost|strengthen|develop|build up|brush up on|drill) (?P<x>.+?){_END}"),
         _p(rf"\b(?:learn|learning) (?:how )?(?:to )?(?P<x>.+?){_END}"),
         _p(rf"\b(?:teach|coach|train|help) me (?:how )?(?:to )?(?P<x>.+?){_END}"),
+        _p(r"\bwant (?:my|our) (?P<x>.+?) to (?:be|look|get|sound|feel|become)\b"),
         # The skill first, then how it goes: "My public speaking is terrible."
         _p(r"\b(?:my|our) (?P<x>.+?) (?:is|are) (?:still |really |so |very |pretty |kind of |just )?(?:terrible|bad|"
            r"awful|weak|poor|rusty|shaky|slow|inconsistent|horrible|sloppy|messy|clumsy|stiff|stuck|a mess|"
