@@ -205,7 +205,7 @@ def jieba_topics(rows: list[dict[str, Any]]) -> list[str]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    sets = ["dev", "blind", "blind2", "blind3"]
+    sets = ["dev", "blind", "blind2", "blind3", "blind4"]
     parser.add_argument("--set", default="dev", choices=sets, help="datasets/assist_SET.jsonl")
     parser.add_argument("--libraries", action="store_true", help="compare with dateparser, jionlp and jieba")
     parser.add_argument("--misses", action="store_true", help="list every message read wrong")
