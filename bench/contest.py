@@ -35,10 +35,13 @@ sys.path.insert(0, str(BENCH))
 from bench_history import machine, write_section
 from contest_world import LATENCY_WEIGHT, RATING_WEIGHT, TIMEOUT_MS, USERS, Scenario, scenarios
 
-from plugyard.learning.learner import DAY_S, EPOCH_S
+from plugyard.learning.learner import DAY_S, EPOCH_S, BayesianLearner
 from plugyard.learning.router import ToolPreferenceRouter
 
 SECTION = "## The router against textbook bandits (contest.py)"
+LEARNER: dict[str, float] = {}
+ROUTER: dict[str, float] = {}
+"""Settings other than the defaults (``--set``): for exploring only; the results section uses the defaults."""
 
 
 class Baseline:
@@ -117,7 +120,11 @@ def play(scenario: Scenario, policy: str, decisions: int, seed: int) -> float:
     router = baseline = None
     if policy == "router":
         router = ToolPreferenceRouter(
-            rng=random.Random(seed + 17), clock=lambda: clock[0], timeout_for=lambda _t: TIMEOUT_MS / 1000.0
+            BayesianLearner(**LEARNER),
+            rng=random.Random(seed + 17),
+            clock=lambda: clock[0],
+            timeout_for=lambda _t: TIMEOUT_MS / 1000.0,
+            **ROUTER,
         )
     else:
         label, scope = policy.rsplit(" (", 1)
@@ -244,7 +251,24 @@ def main() -> None:
     parser.add_argument("--full", action="store_true", help="10,000 decisions per seed")
     parser.add_argument("--only", default="", help="comma-separated scenario names")
     parser.add_argument("--write", action="store_true", help="rewrite this section of bench/RESULTS.md")
+    parser.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="a non-default router setting: half_life_days, prior_cap, satisfaction_weight, exploration",
+    )
     args = parser.parse_args()
+    for item in args.set:
+        name, _, value = item.partition("=")
+        if name not in ("half_life_days", "prior_cap", "satisfaction_weight", "latency_weight", "exploration"):
+            parser.error(f"unknown setting {name!r}")
+        try:
+            (LEARNER if name in ("half_life_days", "prior_cap") else ROUTER)[name] = float(value)
+        except ValueError:
+            parser.error(f"--set {item}: the value must be a number")
+    if args.set and args.write:
+        parser.error("--write records the defaults only; drop --set")
     logging.getLogger("plugyard.preference").setLevel(logging.ERROR)  # circuits open often here: by design
     if args.full:
         args.decisions = 10_000

@@ -17,8 +17,10 @@ about ``rho`` (calls beyond each user's first). Discounted counts may be fractio
 Users who called once give ``D = 0``: the estimate stays at the default, however many there are.
 
 A user's prior is then centred on the *other* users' posterior mean ``m`` (their ``N_o`` calls), and its
-strength is capped by how well ``m`` itself is known: the variances add, so
-``1 / (k_eff + 1) = 1 / (k + 1) + 1 / (N_o + 3)``: two calls by others never weigh like a hundred.
+strength is capped by the evidence behind ``m``: ``k_eff = min(k, N_o + 2)`` (``Beta(1 + S_o, 1 + F_o)`` is
+what the others know), so two calls by others never weigh like a hundred. (Adding the variance of ``m`` to
+the users' spread instead halves the strength of users who agree, and every user explores on their own:
+measured on bench/contest.py, scenario a, 72 regret against 51.)
 """
 
 from __future__ import annotations
@@ -58,5 +60,5 @@ def estimate_strength(counts: Iterable[tuple[float, float]], cap: float = KAPPA_
 
 
 def effective_strength(k: float, others_calls: float) -> float:
-    """``k`` capped by how well the others' mean is known (see the module docstring)."""
-    return max(KAPPA_MIN, 1.0 / (1.0 / (k + 1.0) + 1.0 / (others_calls + 3.0)) - 1.0)
+    """``k`` capped by the evidence behind the others' mean (see the module docstring)."""
+    return max(KAPPA_MIN, min(k, others_calls + 2.0))

@@ -46,12 +46,12 @@ def test_prior_strength_by_weighted_moments_shrunk_toward_the_default_with_a_sta
     assert 3 < k < 8  # the rates differ: a weak prior
     # u1's posterior: the others' calls (N - 10 = 20.25, 7 successes) give the prior mean and cap the strength.
     m = (1 + 7) / (2 + 20.25)
-    k_eff = 1 / (1 / (k + 1) + 1 / (20.25 + 3)) - 1
+    k_eff = min(k, 20.25 + 2)  # the others' evidence caps the strength; here it does not bind
     u1 = learner.user_posterior("u1", None, "search", NOW)
     assert (u1.alpha, u1.beta) == (pytest.approx(k_eff * m + 8), pytest.approx(k_eff * (1 - m) + 2))
     # A newcomer: everyone's calls (30.25, 15 successes).
     m_all = 16 / 32.25
-    k_new = 1 / (1 / (k + 1) + 1 / 33.25) - 1
+    k_new = min(k, 30.25 + 2)
     new = learner.user_posterior("zoe", None, "search", NOW)
     assert (new.alpha, new.beta) == (pytest.approx(k_new * m_all), pytest.approx(k_new * (1 - m_all)))
 
@@ -61,6 +61,9 @@ def test_two_single_call_users_say_nothing_of_how_users_differ_and_do_not_pin_th
     feed(learner, "u1", "a", 1, 0)
     feed(learner, "u2", "a", 0, 1)
     assert learner.prior_strength(None, "a", NOW) == pytest.approx(KAPPA_DEFAULT)
+    # A third user: the others' two calls (one success) give mean 2/4 and cap the strength at 2 + 2.
+    third = learner.user_posterior("u3", None, "a", NOW)
+    assert (third.alpha, third.beta) == (pytest.approx(2.0), pytest.approx(2.0))
     # 50 stale single calls: still no information about the spread between users.
     for i in range(50):
         feed(learner, f"s{i}", "b", i % 2, 1 - i % 2, at=NOW - 60 * DAY_S)

@@ -50,12 +50,12 @@ def test_shrinkage_uses_a_prior_strength_estimated_by_the_method_of_moments():
     assert k == pytest.approx(1 / rho - 1)
     glob = learner.global_posterior(None, "search", NOW)
     assert (glob.alpha, glob.beta) == (pytest.approx(16), pytest.approx(16))
-    # u1's prior: the others' 20 calls (7 successes): mean 8/22, strength 1/(1/(k+1) + 1/23) - 1
-    m, k1 = 8 / 22, 1 / (rho + 1 / 23) - 1
+    # u1's prior: the others' 20 calls (7 successes): mean 8/22, strength min(k, 20 + 2) = k
+    m, k1 = 8 / 22, 1 / rho - 1
     u1 = learner.user_posterior("u1", None, "search", NOW)
     assert (u1.alpha, u1.beta) == (pytest.approx(k1 * m + 8), pytest.approx(k1 * (1 - m) + 2))
-    # A user with no calls gets everyone's mean, with the strength capped by everyone's 30 calls.
-    k0 = 1 / (rho + 1 / 33) - 1
+    # A user with no calls gets everyone's mean, the strength (k) below everyone's 30 calls + 2.
+    k0 = 1 / rho - 1
     new = learner.user_posterior("zoe", None, "search", NOW)
     assert (new.alpha, new.beta) == (pytest.approx(k0 / 2), pytest.approx(k0 / 2))
 
