@@ -88,6 +88,8 @@ class Watchdog:
             # The work caught its cancellation and finished anyway: it still ran past its deadline.
             task.uncancel()
             raise TimeoutError
+        if self.loop.time() > entry.deadline:
+            raise TimeoutError  # it held the event loop past its deadline, so the timer could not fire
         return result
 
     def _arm(self, when: float) -> None:

@@ -2,7 +2,7 @@
 CancelledError of its own (sync and async) become recorded tool errors naming the plugin, on stdio (raw
 JSON-RPC) and HTTP (the SDK's client), and the server goes on. A result that does not match the declared
 return type is recorded as the failure the client got. A tool that swallows its timeout's cancellation is
-recorded as timed out."""
+recorded as timed out, and one that blocks the event loop is named in the log and recorded as timed out."""
 
 from __future__ import annotations
 
@@ -63,10 +63,17 @@ def test_fatal_tools_over_stdio_are_recorded_errors_and_the_server_goes_on(tmp_p
             assert result["_meta"]["plugyard/call_id"]
             assert server.call("add", {"a": 2, "b": 3})["structuredContent"] == {"result": 5}, tool
         assert "within 0.5 s" in _text(server.call("swallows_cancel", {}))
+        # time.sleep(1.5) in an async tool with a 0.5 s timeout: the loop is blocked, the watch names the tool.
+        blocked = server.call("blocks_loop", {})
+        assert blocked["isError"] and "within 0.5 s" in _text(blocked), blocked
         code = server.stop()
         stderr = server.stderr
     assert code == 0, stderr
     _check_rows(db_path)
+    assert "the event loop has been blocked for" in stderr
+    assert "by tool 'blocks_loop' of plugin 'fatal_plugin'" in stderr and "fatal_plugin.py" in stderr
+    assert "the event loop answered again after" in stderr
+    assert rows(db_path, "tool_name = 'blocks_loop'")[0]["error_type"] == "ToolTimeout"
 
 
 @pytest.mark.anyio
