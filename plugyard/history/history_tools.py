@@ -19,7 +19,7 @@ Limit = Annotated[int, Field(ge=1, le=100, description="At most this many entrie
 
 
 HISTORY_TOOL_NAMES = frozenset(
-    {"tool_stats", "preferred_tools", "recent_failures", "rate_tool_call", "recommend_tools"}
+    {"tool_stats", "preferred_tools", "recent_failures", "rate_tool_call", "recommend_tools", "search_tools"}
 )
 """The history plugin's own tools (see ``HistoryPlugin.register_tools``): they read and rate the
 history, so calling them is no sign of which tools do a user's work."""

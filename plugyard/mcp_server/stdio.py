@@ -16,7 +16,6 @@ import fcntl
 import json
 import logging
 import os
-import select
 import selectors
 import sys
 from collections.abc import AsyncIterator, Iterator
@@ -30,11 +29,10 @@ from mcp.server.mcpserver import MCPServer
 from mcp.shared.message import SessionMessage
 
 from plugyard.mcp_server._sdk import lowlevel_server
+from plugyard.mcp_server.stdout import LoopStdout, claimed_stdout
 from plugyard.mcp_server.wire_errors import answers_for, odd_id_answer
 
 CHUNK = 1 << 16
-PIPE_BUF = 4096
-"""Bytes a pipe that polls writable takes without blocking."""
 
 log = logging.getLogger("plugyard.mcp_server")
 
@@ -85,25 +83,16 @@ class Lines:
 
 
 class LineWriter:
-    """Whole lines to a file descriptor, one at a time (the server's messages and the transport's own
-    errors share it). A pipe is waited on, not blocked on, when it is full."""
+    """Whole lines to stdout, one at a time: the server's messages and the transport's own errors share it
+    (``LoopStdout`` may wait for a full pipe mid-line)."""
 
-    def __init__(self, fd: int) -> None:
-        self._fd = fd
-        self._pollable = _pollable(fd)
+    def __init__(self, stdout: LoopStdout) -> None:
+        self._stdout = stdout
         self._lock = anyio.Lock()
 
     async def write_line(self, text: str) -> None:
-        data = memoryview((text + "\n").encode("utf-8"))
         async with self._lock:
-            while data:
-                if self._pollable and not select.select([], [self._fd], [], 0)[1]:
-                    await anyio.wait_writable(self._fd)
-                    continue
-                # Writable: up to PIPE_BUF bytes go at once without blocking (a blocking descriptor
-                # is left blocking: its file description may be shared with stderr).
-                size = min(len(data), PIPE_BUF) if self._pollable else len(data)
-                data = data[os.write(self._fd, data[:size]) :]
+            await self._stdout.write(text + "\n")
 
 
 def _pollable(fd: int) -> bool:
@@ -150,39 +139,27 @@ def _claimed_stdin(*, nonblocking: bool = True) -> Iterator[int]:
 def stdout_to_stderr() -> Iterator[None]:
     """While plugins load for stdio serving, fd 1 (and so ``print``, logging to stdout and child
     processes) goes to stderr: stdout is the protocol's and a stray line breaks the client. While
-    serving, the SDK's stdio transport does the same."""
-    sys.stdout.flush()
+    serving, the transport does the same."""
+    if sys.stdout is not None:
+        sys.stdout.flush()
     saved = os.dup(1)
     os.dup2(2, 1)
     try:
         yield
     finally:
-        sys.stdout.flush()
+        if sys.stdout is not None:
+            sys.stdout.flush()
         os.dup2(saved, 1)
         os.close(saved)
 
 
 @contextlib.contextmanager
-def _claimed_stdout() -> Iterator[int]:
-    """A private duplicate of fd 1 for protocol messages; fd 1 itself points at stderr meanwhile."""
-    sys.stdout.flush()
-    private = fcntl.fcntl(1, fcntl.F_DUPFD_CLOEXEC, 3)
-    os.dup2(2, 1)
-    try:
-        yield private
-    finally:
-        sys.stdout.flush()
-        with contextlib.suppress(OSError):
-            os.dup2(private, 1)
-        with contextlib.suppress(OSError):
-            os.close(private)
-
-
-@contextlib.contextmanager
 def _input() -> Iterator[Any]:
-    if sys.stdin is None:
+    if sys.stdin is None or sys.stdout is None:
         # Started with fd 0 closed (`<&-`): Python gives no sys.stdin, and whatever file the
-        # process opened since may now hold fd 0, so it is never read as input.
+        # process opened since may now hold fd 0, so it is never read as input. With fd 1 closed
+        # (`>&-`) no answer can reach a client: the same, like a client that closed its pipes.
+        # (`plugyard serve` holds the null device on closed standard descriptors.)
         yield _NoInput()
         return
     pollable = _pollable(0)
@@ -220,9 +197,18 @@ async def _write(from_server: MemoryObjectReceiveStream[SessionMessage], out: Li
             await out.write_line(session_message.message.model_dump_json(by_alias=True, exclude_unset=True))
 
 
+@contextlib.contextmanager
+def _output() -> Iterator[LoopStdout]:
+    if sys.stdout is None:
+        yield LoopStdout(1)  # the null device (see _input)
+        return
+    with claimed_stdout() as fd:
+        yield LoopStdout(fd)
+
+
 @contextlib.asynccontextmanager
 async def _streams() -> AsyncIterator[tuple[Any, Any]]:
-    with _input() as lines, _claimed_stdout() as stdout:
+    with _input() as lines, _output() as stdout:
         out = LineWriter(stdout)
         to_server, server_reads = anyio.create_memory_object_stream[SessionMessage | Exception](0)
         server_writes, from_server = anyio.create_memory_object_stream[SessionMessage](0)
