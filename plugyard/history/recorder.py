@@ -102,6 +102,8 @@ class Recorder:
         self.replayed = 0
         self.failures = 0
         self.refused = 0
+        self.retrying = False
+        """Whether the writer is waiting for the database to come back (a write failed and is retried)."""
 
     @property
     def depth(self) -> int:
@@ -235,10 +237,12 @@ class Recorder:
                         log.error("history database unavailable (%s)", exc)
                     return
                 log.warning("history write failed (%s); retrying in %.2f s", exc, delay)
+                self.retrying = True
                 await anyio.sleep(delay)
                 delay = min(delay * 2, 5.0)
                 continue
             self.written += len(rows)
+            self.retrying = False
             return
 
     async def _write_one_by_one(self, rows: list[dict[str, Any]], first: BaseException) -> None:
