@@ -37,6 +37,15 @@ class Health:
     def as_dict(self) -> dict[str, Any]:
         return {"status": "ok" if self.healthy else "unavailable", "reports": self.reports, "plugins": self.plugins}
 
+    def public(self) -> dict[str, Any]:
+        """What a caller from beyond the machine is shown: healthy or not, per plugin, and which plugins
+        loaded or failed; no report's details (database URLs, file paths, error messages)."""
+        return {
+            "status": "ok" if self.healthy else "unavailable",
+            "reports": {name: {"healthy": bool(r.get("healthy"))} for name, r in self.reports.items()},
+            "plugins": {"loaded": self.plugins.get("loaded", []), "failed": sorted(self.plugins.get("failed", {}))},
+        }
+
 
 async def check(host: PluginHost, *, within: float = DEFAULT_WITHIN) -> Health:
     """The host's health now. Never raises for a sick plugin: that is what it reports."""

@@ -34,6 +34,7 @@ from plugyard.mcp_server._sdk import connection_of, request_context_of
 from plugyard.mcp_server.client_channel import LazyClientChannel
 from plugyard.mcp_server.content import tool_result
 from plugyard.mcp_server.features import FeatureServer
+from plugyard.mcp_server.hosts import is_loopback
 
 log = logging.getLogger("plugyard.mcp")
 
@@ -163,7 +164,9 @@ class PlugyardServer(FeatureServer):
 
     async def _healthz(self, request: Request) -> JSONResponse:
         report = await health.check(self.host)
-        return JSONResponse(report.as_dict(), status_code=200 if report.healthy else 503)
+        # Paths, URLs and error messages only to a caller on this machine (probes need the status alone).
+        body = report.as_dict() if request.client is not None and is_loopback(request.client.host) else report.public()
+        return JSONResponse(body, status_code=200 if report.healthy else 503)
 
     async def list_tools(self) -> list[MCPTool]:
         host = self.host
