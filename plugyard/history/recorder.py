@@ -204,6 +204,12 @@ class Recorder:
 
     def _prepare(self, row: dict[str, Any]) -> dict[str, Any]:
         args = row["arguments"]
+        message = row["error_message"]
+        if message:
+            # A failure's message may echo a secret argument, or carry a header or URL with one.
+            clean = self._redact.message(message, args)
+            if clean != message:
+                row = dict(row, error_message=clean)
         if args is None:
             return row
         if type(args) is dict and self._redact.plain_and_clean(args):
