@@ -4,6 +4,7 @@ their own calls, failures, preferences and ratings, never anyone else's."""
 from __future__ import annotations
 
 import sqlite3
+import time
 from collections.abc import Awaitable
 from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
@@ -22,6 +23,8 @@ T = TypeVar("T")
 ANSWER_WITHIN = 2.0
 """Seconds a history tool waits for the database before it says the database is not answering."""
 FLUSH_WITHIN = 1.0
+STUCK_WRITE = 0.2
+"""A batch still being written after this many seconds means the database is locked or away."""
 """Seconds a history tool waits for the calls still queued to be written before it answers without them."""
 
 Days = Annotated[int, Field(ge=1, le=3650, description="Whole days back, today included.")]
@@ -50,9 +53,13 @@ class HistoryTools:
         # A call finished a moment ago may still be queued; answer about it too (unless the database is away:
         # the writer is retrying, and the answer would wait for the outage to end).
         recorder = self.plugin.recorder
-        if recorder is not None and not recorder.retrying:
-            with anyio.move_on_after(FLUSH_WITHIN):
-                await recorder.flush()
+        if recorder is None or recorder.retrying:
+            return
+        since = recorder.writing_since
+        if since is not None and time.monotonic() - since > STUCK_WRITE:
+            return  # a batch is taking long: the database is locked or away
+        with anyio.move_on_after(FLUSH_WITHIN):
+            await recorder.flush()
 
     async def _ask(self, question: Awaitable[T]) -> T:
         """The database's answer, or at once a clear error when it is away, locked or slow."""

@@ -104,6 +104,8 @@ class Recorder:
         self.refused = 0
         self.retrying = False
         """Whether the writer is waiting for the database to come back (a write failed and is retried)."""
+        self.writing_since: float | None = None
+        """When the batch being written now was started (``time.monotonic()``), None between batches."""
 
     @property
     def depth(self) -> int:
@@ -150,10 +152,12 @@ class Recorder:
                 while self._queue:
                     batch = [self._queue.popleft() for _ in range(min(self.batch_size, len(self._queue)))]
                     self._writing += 1
+                    self.writing_since = time.monotonic()
                     try:
                         await self._write_with_retry(batch)
                     finally:
                         self._writing -= 1
+                        self.writing_since = None
                     wrote = True
                     if self._ahead_fd is None and not self._urgent():
                         # The few calls made during that write wait for the next interval instead of a

@@ -134,6 +134,10 @@ def test_a_journal_on_a_full_disk_falls_back_to_the_data_directory_and_is_replay
     assert set(acknowledged) <= set(stored)
     assert len(stored) == len(set(stored))
     assert not fallbacks[0].exists()
+    print(
+        f"\nFIGURE full-disk journal: {len(acknowledged)} acknowledged, {len(kept)} in the fallback journal, "
+        f"{len(set(acknowledged) - set(stored))} lost, {len(stored) - len(set(stored))} duplicated"
+    )
 
 
 def test_with_no_journal_writable_the_records_go_to_stderr_as_json_lines(tmp_path, db_path, full_tmpfs):
@@ -164,6 +168,10 @@ def test_with_no_journal_writable_the_records_go_to_stderr_as_json_lines(tmp_pat
     )
     assert done.returncode == 0, done.stderr
     assert set(acknowledged) <= set(_stored_ids(db_path))
+    print(
+        f"\nFIGURE no journal writable: {len(acknowledged)} acknowledged, {len(records)} on stderr, "
+        f"{len(set(acknowledged) - set(_stored_ids(db_path)))} lost after import"
+    )
 
 
 @pytest.mark.parametrize("fault", ["journal folder is a file", "journal folder read-only (bind mount)"])
@@ -247,3 +255,7 @@ def test_a_database_folder_made_read_only_mid_run_loses_nothing_acknowledged(nob
     missing = set(acknowledged) - set(stored)
     assert not missing, f"{len(missing)} of {len(acknowledged)} acknowledged calls lost\n{stderr[-3000:]}"
     assert len(stored) == len(set(stored))
+    print(
+        f"\nFIGURE read-only mid-run: {len(acknowledged)} acknowledged, {len(missing)} lost, "
+        f"{len(stored) - len(set(stored))} duplicated"
+    )
