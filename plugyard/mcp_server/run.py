@@ -54,6 +54,20 @@ class _UvicornServer(uvicorn.Server):
         if self.started and self._on_started is not None:
             self._on_started()
 
+    def force(self) -> None:
+        """A second signal: stop waiting, and cancel the requests still running (their calls are recorded
+        as Cancelled as the session manager stops, in the lifespan shutdown that uvicorn would skip)."""
+        self.force_exit = True
+        for task in list(self.server_state.tasks):
+            task.cancel()
+
+    async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+        await super().shutdown(sockets)
+        if self.force_exit:
+            # uvicorn skips the lifespan when forced; ours stops the MCP session manager, whose tasks run the
+            # calls: they must end (recorded) before the host's shutdown flushes the history.
+            await self.lifespan.shutdown()
+
 
 async def _watch_signals(
     on_signal: Callable[[], None],
@@ -154,7 +168,7 @@ async def serve(
                 http.should_exit = True
 
             def force() -> None:
-                http.force_exit = True
+                http.force()
 
             await tg.start(_watch_signals, stop, force)
             await http.serve(sockets=sockets)

@@ -61,7 +61,8 @@ async def test_tool_stats_answers_at_once_while_the_database_is_locked(running_h
                 answer = await client.call_tool("tool_stats", {})
             took = time.monotonic() - started
         print(
-            f"\nFIGURE tool_stats while locked ({make_url(db_url).get_backend_name()}): {took:.2f} s, error={answer.is_error}"
+            f"\nFIGURE tool_stats while locked ({make_url(db_url).get_backend_name()}): {took:.2f} s, "
+            f"error={answer.is_error}"
         )
         assert took < 3.5, f"tool_stats took {took:.1f} s while the database was locked"
         if answer.is_error:
