@@ -122,6 +122,7 @@ class PlugyardServer(FeatureServer):
         # Read once: it may consult the OS user database, which costs more than the whole call path.
         self._default_user = host.config.default_user
         # Load balancers probe this; like every custom route it is outside MCP authentication.
+        self._health_check = health.SharedCheck()
         self.custom_route(HEALTH_PATH, methods=["GET"], include_in_schema=False)(self._healthz)
         self._install_features()
 
@@ -163,7 +164,7 @@ class PlugyardServer(FeatureServer):
             )
 
     async def _healthz(self, request: Request) -> JSONResponse:
-        report = await health.check(self.host)
+        report = await self._health_check(self.host)
         # Paths, URLs and error messages only to a caller on this machine (probes need the status alone).
         body = report.as_dict() if request.client is not None and is_loopback(request.client.host) else report.public()
         return JSONResponse(body, status_code=200 if report.healthy else 503)
