@@ -259,3 +259,21 @@ def test_a_database_folder_made_read_only_mid_run_loses_nothing_acknowledged(nob
         f"\nFIGURE read-only mid-run: {len(acknowledged)} acknowledged, {len(missing)} lost, "
         f"{len(stored) - len(set(stored))} duplicated"
     )
+
+
+def test_a_write_ahead_file_on_a_full_disk_degrades_to_memory_durability_once(tmp_path, db_path, full_tmpfs):
+    config = _config(tmp_path, db_path, journal=str(full_tmpfs / "journal.jsonl"), durability="journal")
+    env = subprocess_env(tmp_path)
+    with serving(config, tmp_path, env) as server:
+        server.initialize()
+        acknowledged = server.call_many("add", [{"a": i} for i in range(CALLS)])
+        fill(full_tmpfs)
+        acknowledged += server.call_many("add", [{"a": i} for i in range(CALLS)])
+        code = server.stop()
+        stderr = server.stderr
+    assert code == 0, stderr
+    # Said once, in one line; not a traceback per call from a failing after_tool_call hook.
+    assert stderr.count("write-ahead file") == 1 and 'durability is "memory" from now on' in stderr, stderr[-2000:]
+    assert "Traceback" not in stderr and "after_tool_call of plugin" not in stderr
+    stored = _stored_ids(db_path)
+    assert set(acknowledged) <= set(stored) and len(stored) == len(set(stored))
