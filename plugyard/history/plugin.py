@@ -23,7 +23,7 @@ from plugyard.core.config import Config, data_dir
 from plugyard.core.hookspecs import hookimpl
 from plugyard.core.tools import CANCELLED
 from plugyard.history import migrate
-from plugyard.history.db import create_engine, is_sqlite, safe_url
+from plugyard.history.db import create_engine, is_sqlite, safe_url, unusable
 from plugyard.history.errors import HistoryError, SchemaBehind
 from plugyard.history.history_resources import HistoryResources
 from plugyard.history.history_tools import HistoryTools
@@ -136,12 +136,7 @@ class HistoryPlugin:
         except (SQLAlchemyError, sqlite3.Error, OSError) as exc:
             if self.engine is not None:
                 await self.engine.dispose()
-            text = str(getattr(exc, "orig", None) or exc).splitlines()
-            raise HistoryError(
-                f"{what} cannot be used ({type(exc).__name__}: {text[0] if text else repr(exc)}); the server refuses "
-                "to start rather than answer calls it cannot record (check [database] url, the folder's "
-                "permissions and free space, or [plugins.history] journal)"
-            ) from exc
+            raise unusable(what, exc) from exc
 
     async def _check_schema(self, url: str) -> None:
         assert self.engine is not None
