@@ -81,6 +81,10 @@ class HistoryPlugin:
         self.search = ToolSearch(lambda: self.router)
         self.decision_links = DecisionLinks()
         self.replicas = ReplicaFollower()
+        self._stopping: anyio.Event | None = None
+        self._evidence_lock: anyio.Lock | None = None
+        """Set when the plugin stops: its background loops end before the engine is disposed (a
+        loop waking after ``dispose()`` would open a connection that the host's cancellation leaks)."""
         self.host: PluginHost | None = None
         self.settings = HistorySettings()
         self.name: str | None = None
@@ -108,6 +112,8 @@ class HistoryPlugin:
 
     async def _start(self, host: PluginHost) -> None:
         self.host = host
+        self._stopping = anyio.Event()
+        self._evidence_lock = anyio.Lock()
         self.name = host.name_of(self)
         self.settings = host.settings_for(self.name) or HistorySettings()
         config = host.config
@@ -184,18 +190,29 @@ class HistoryPlugin:
         redactor = Redactor(history.redact_keys)
         await self.search.start(host.tools, SearchStore(engine), lambda text: redact_text(text, redactor))
         host.start_background(self.search.run, name="plugyard tool search")
-        host.start_background(self._write_evidence, name="plugyard decision evidence")
+        if self.recorder is not None:
+            # The decisions behind recorded calls are stored by the recorder's writer after each batch:
+            # one writer at a time (a writer of their own, beside the recorder's, leaked connections).
+            self.recorder.after_batch = self.flush_evidence
         if not is_sqlite(host.config.database_url):
             # Several replicas may share this database: fold in what the others record.
             await self.replicas.start(engine)
             host.start_background(self._follow_replicas, name="plugyard replica learning")
 
+    async def _pause(self, seconds: float) -> bool:
+        """Wait ``seconds``; False once the plugin is stopping."""
+        stopping = self._stopping
+        assert stopping is not None  # the loops start after _start
+        with anyio.move_on_after(seconds):
+            await stopping.wait()
+        return not stopping.is_set()
+
     async def _follow_replicas(self) -> None:
-        while True:
-            await anyio.sleep(REPLICA_POLL_SECONDS)
+        while await self._pause(REPLICA_POLL_SECONDS):
             assert self.engine is not None
             try:
-                rows = await self.replicas.poll(self.engine)
+                with anyio.CancelScope(shield=True):  # a query is short; cut off, it leaks its connection
+                    rows = await self.replicas.poll(self.engine)
             except (SQLAlchemyError, OSError) as exc:
                 log.warning("history: other replicas' calls not read (%s: %s)", type(exc).__name__, exc)
                 continue
@@ -212,19 +229,16 @@ class HistoryPlugin:
                     at=row["created_at"].timestamp(),
                 )
 
-    async def _write_evidence(self) -> None:
-        """Store the decisions behind recorded calls (``decision_evidence``), every flush interval."""
-        while True:
-            await anyio.sleep(max(self.settings.flush_interval, 0.05))
-            await self.flush_evidence()
-
     async def flush_evidence(self) -> None:
-        if self.service is None or not self.decision_links.rows:
+        if self.service is None or not self.decision_links.rows or self._evidence_lock is None:
             return
-        try:
-            await self.decision_links.flush(self.service)
-        except (SQLAlchemyError, OSError) as exc:
-            log.warning("history: decision evidence not stored (%s: %s)", type(exc).__name__, exc)
+        # One flush at a time: the stop's last flush waits for the loop's, so the engine is disposed
+        # with no connection still out (one checked in after dispose() is left for the GC, unclosed).
+        async with self._evidence_lock:
+            try:
+                await self.decision_links.flush(self.service)
+            except (SQLAlchemyError, OSError) as exc:
+                log.warning("history: decision evidence not stored (%s: %s)", type(exc).__name__, exc)
 
     @hookimpl
     def register_tools(self, register: Any) -> None:
@@ -298,6 +312,8 @@ class HistoryPlugin:
             return [dict(row) for row in result.mappings()]
 
     async def _stop(self) -> None:
+        if self._stopping is not None:
+            self._stopping.set()
         if self.engine is not None and self.search.store is not None:
             await self.search.close()
         if self.recorder is not None:

@@ -17,7 +17,7 @@ import os
 import sqlite3
 import time
 import uuid
-from collections.abc import Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -79,6 +79,9 @@ class Recorder:
         durability: str = "memory",
     ) -> None:
         self.engine = engine
+        self.after_batch: Callable[[], Awaitable[None]] | None = None
+        """Awaited by the writer after each batch it wrote: the history plugin stores the decision
+        evidence of those calls there, one writer at a time beside the recorder's own writes."""
         self.durability = durability
         self._ahead_fd: int | None = None
         self._ahead_path: Path | None = None
@@ -155,6 +158,8 @@ class Recorder:
                     self.writing_since = time.monotonic()
                     try:
                         await self._write_with_retry(batch)
+                        if self.after_batch is not None:
+                            await self.after_batch()  # inside the write: flush() waits for it too
                     finally:
                         self._writing -= 1
                         self.writing_since = None
