@@ -251,8 +251,8 @@ async def ablate(calls: int, rounds: int) -> None:
                     recorders.append(history.recorder)
                     if "drops" in label:
                         history.recorder._write = types.MethodType(_write_nothing, history.recorder)  # type: ignore[method-assign]
-                    elif "worker thread" in label and history.recorder._sqlite is not None:
-                        writer = history.recorder._sqlite
+                    elif "worker thread" in label and history.recorder._writer.sqlite is not None:
+                        writer = history.recorder._writer.sqlite
 
                         async def in_thread(call_ids: Any, statements: Any, writer: Any = writer) -> bool:
                             connection = writer._connect(on_loop=False)
