@@ -76,6 +76,20 @@ def register_tools(register: Callable[..., None]) -> None:
     the client answered: keep what comes before the question safe to repeat
     (see docs/architecture.md, "Input required").
 
+    From a JSON schema instead of a signature (a tool whose shape is known only at run time, such as
+    another MCP server's): ``register(fn, name=..., input_schema={...}, output_schema={...})``. The
+    schemas are published as given (``$schema`` included); each call's arguments are validated against
+    ``input_schema`` with ``jsonschema`` (its ``$schema`` dialect, else 2020-12) and handed to ``fn`` as
+    one mapping, its one parameter besides a ``ToolContext``; a mapping it returns is the structured
+    content. Return ``plugyard.RawResult`` to forward an MCP result exactly as it is (every content kind,
+    structured content, ``_meta``; ``is_error=True`` is recorded as a failed call and reaches the client
+    unchanged). ``source`` (a string, any tool) names where its answers come from beyond the plugin,
+    such as an upstream server: it is recorded with each call.
+
+    A plugin whose tools change while it serves calls ``await host.reregister(host.name_of(self))``:
+    this hook, ``register_resources`` and ``register_prompts`` run again, what they register replaces
+    what the plugin registered before, and clients are told the lists changed.
+
     A name already registered by another plugin is an error naming both plugins.
     """
 

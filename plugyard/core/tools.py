@@ -27,6 +27,7 @@ import sniffio
 
 from plugyard.core.calls import ProgressReporter, ToolCall, ToolContext, ToolOutcome, Veto
 from plugyard.core.client import ClientChannel, HostEvents
+from plugyard.core.content import RawResult
 from plugyard.core.deadlines import Watchdog, new_call_id
 from plugyard.core.errors import (
     InvalidArguments,
@@ -34,6 +35,7 @@ from plugyard.core.errors import (
     ToolCallError,
     ToolFailed,
     ToolNameClash,
+    ToolResultError,
     ToolTimeout,
     ToolVetoed,
     UnknownTool,
@@ -72,6 +74,10 @@ class Tool:
     structured_output: bool | None = None
     discovery: bool = False
     """The tool finds other tools (a search): listed while tool search hides the rest (``core/tool_search.py``)."""
+    output_schema: dict[str, Any] | None = None
+    """Given at registration with ``input_schema`` (``core/schema_tools.py``); else derived by the adapter."""
+    source: str | None = None
+    """Where the tool's answers come from beyond its plugin (an upstream server's name): recorded."""
 
 
 def _is_context_hint(hint: Any) -> bool:
@@ -313,6 +319,7 @@ class ToolPipeline:
             started_at=datetime.now(UTC),
             intent=intent,
             workflow_run_id=workflow_run_id,
+            source=tool.source,
         )
         return await self._journey(tool, call, args, refusal, progress, client)
 
@@ -332,6 +339,8 @@ class ToolPipeline:
             if refusal is not None:
                 raise InvalidArguments(refusal)
             result = await self._run(tool, call, args, progress, client)
+            if isinstance(result, RawResult) and result.is_error:
+                raise ToolResultError(_storable(result.text()) or f"tool {name!r} answered an error", result)
             try:
                 size = len(pydantic_core.to_json(result))
             except pydantic_core.PydanticSerializationError as exc:
