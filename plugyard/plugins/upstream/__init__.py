@@ -1,0 +1,102 @@
+"""Existing MCP servers mounted as plugins: ``[plugins.upstream.servers.NAME]`` in plugins.toml.
+
+Each server is connected with the MCP SDK's client (stdio or streamable HTTP) and supervised
+(``connection.py``); what it offers is registered as this plugin's, under ``<prefix>_<name>``
+(``mounting.py``), so every call goes through plugyard's pipeline and is recorded with the server's
+name as its ``source``. A server's list_changed re-registers this plugin's tools (``host.reregister``).
+Written on the public face only, as a third party would.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import anyio
+
+from plugyard import PluginError, hookimpl
+
+from . import mounting
+from .connection import Upstream, UpstreamUnavailable
+from .settings import ServerSettings, UpstreamSettings
+
+__all__ = ["ServerSettings", "UpstreamPlugin", "UpstreamSettings", "UpstreamUnavailable"]
+
+log = logging.getLogger("plugyard.upstream")
+
+
+class UpstreamPlugin:
+    """One instance per host: its servers are its own."""
+
+    def __init__(self) -> None:
+        self.upstreams: dict[str, Upstream] = {}
+        self._host: Any = None
+        self._name = ""
+
+    @hookimpl
+    def plugin_settings(self) -> type[UpstreamSettings]:
+        return UpstreamSettings
+
+    @hookimpl
+    def register_tools(self, register: Any) -> None:
+        # The first of this plugin's registration hooks (tools, resources, prompts): problems are found afresh.
+        for upstream in self.upstreams.values():
+            upstream.problems.clear()
+        mounting.register_tools(self._live(), register)
+
+    @hookimpl
+    def register_resources(self, register: Any) -> None:
+        mounting.register_resources(self._live(), register)
+
+    @hookimpl
+    def register_prompts(self, register: Any) -> None:
+        mounting.register_prompts(self._live(), register)
+
+    def _live(self) -> list[Upstream]:
+        return list(self.upstreams.values())
+
+    @hookimpl
+    def startup(self, host: Any) -> object:
+        return self._start(host)
+
+    async def _start(self, host: Any) -> None:
+        self._host = host
+        self._name = host.name_of(self)
+        settings: UpstreamSettings = host.settings_for(self._name) or UpstreamSettings()
+        for name, server in settings.servers.items():
+            upstream = Upstream(name, server, settings, self._changed)
+            self.upstreams[name] = upstream
+            host.start_background(upstream.run, name=f"upstream {name}")
+        # Serve with what answers at start (a client lists tools once); the rest joins when it connects.
+        async with anyio.create_task_group() as tg:
+            for upstream in self.upstreams.values():
+                tg.start_soon(upstream.wait_attempted)
+
+    async def _changed(self, upstream: Upstream) -> None:
+        try:
+            await self._host.reregister(self._name)
+        except PluginError as exc:
+            upstream.problems.append(str(exc))
+            log.error("upstream %r: %s", upstream.name, exc)
+
+    @hookimpl
+    def shutdown(self, host: Any) -> object:
+        return self._stop()
+
+    async def _stop(self) -> None:
+        async with anyio.create_task_group() as tg:
+            for upstream in self.upstreams.values():
+                tg.start_soon(upstream.stop)
+
+    @hookimpl
+    def health(self, host: Any) -> dict[str, Any] | None:
+        if not self.upstreams:
+            return None
+        # A server that is down does not stop plugyard serving every other tool: reported, not judged.
+        return {"healthy": True, "upstreams": {name: u.report() for name, u in self.upstreams.items()}}
+
+    @hookimpl
+    def register_commands(self, cli: Any) -> None:
+        from .cli import add_commands
+
+        add_commands(cli)
