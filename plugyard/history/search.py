@@ -221,8 +221,8 @@ class ToolSearch:
 
     def observe(self, call: ToolCall, outcome: ToolOutcome, *, discovery: bool) -> None:
         """A finished call (from ``after_tool_call``): an outcome of its session's open search."""
-        if discovery:
-            return
+        if discovery or not self.sequences:
+            return  # most calls follow no search: nothing to build
         at = call.started_at.timestamp()
         result = outcome_of(call.tool_name, outcome.success, outcome.error_type, call.call_id)
         event, resolved = self.sequences.followed(call.user_id, call.session_id, result, at)

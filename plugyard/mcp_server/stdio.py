@@ -22,6 +22,7 @@ from mcp.server.mcpserver import MCPServer
 from mcp.server.stdio import stdio_server
 
 from plugyard.mcp_server._sdk import lowlevel_server, stdio_streams
+from plugyard.mcp_server.stdout import LoopStdout, claimed_stdout
 
 CHUNK = 1 << 16
 
@@ -105,31 +106,42 @@ def stdout_to_stderr() -> Iterator[None]:
     """While plugins load for stdio serving, fd 1 (and so ``print``, logging to stdout and child
     processes) goes to stderr: stdout is the protocol's and a stray line breaks the client. While
     serving, the SDK's stdio transport does the same."""
-    sys.stdout.flush()
+    if sys.stdout is not None:
+        sys.stdout.flush()
     saved = os.dup(1)
     os.dup2(2, 1)
     try:
         yield
     finally:
-        sys.stdout.flush()
+        if sys.stdout is not None:
+            sys.stdout.flush()
         os.dup2(saved, 1)
         os.close(saved)
 
 
 @contextlib.asynccontextmanager
 async def _streams() -> AsyncIterator[tuple[Any, Any]]:
-    if sys.stdin is None:
+    if sys.stdin is None or sys.stdout is None:
         # Started with fd 0 closed (`<&-`): Python gives no sys.stdin, and whatever file the
-        # process opened since may now hold fd 0, so it is never read as input.
-        async with stdio_server(stdin=_NoInput()) as streams:  # type: ignore[arg-type]
+        # process opened since may now hold fd 0, so it is never read as input. With fd 1 closed
+        # (`>&-`) no answer can reach a client: the same, like a client that closed its pipes.
+        # (`plugyard serve` holds the null device on closed standard descriptors.)
+        quiet = LoopStdout(1) if sys.stdout is None else None
+        async with stdio_server(stdin=_NoInput(), stdout=quiet) as streams:  # type: ignore[arg-type]
             yield streams
         return
     if not _pollable(0):
         async with stdio_server() as streams:
             yield streams
         return
-    with _claimed_stdin() as fd:
-        async with stdio_streams(CancellableLines(fd)) as streams:
+    if not _pollable(1):
+        # stdout redirected to a file: writes never block, the SDK's writer is as good.
+        with _claimed_stdin() as fd:
+            async with stdio_streams(CancellableLines(fd)) as streams:
+                yield streams
+        return
+    with _claimed_stdin() as fd, claimed_stdout() as out:
+        async with stdio_streams(CancellableLines(fd), LoopStdout(out)) as streams:  # type: ignore[arg-type]
             yield streams
 
 

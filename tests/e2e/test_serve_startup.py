@@ -28,13 +28,17 @@ def _plugyard(config_file: Path, *args: str) -> list[str]:
     return [sys.executable, "-m", "plugyard", "--config", str(config_file), *args]
 
 
-@pytest.mark.parametrize("stdin", ["/dev/null", "closed", "empty file"])
+@pytest.mark.parametrize(
+    "stdin", ["/dev/null", "closed", "empty file", "closed, stdout closed too", "/dev/null, stdout closed"]
+)
 def test_stdio_without_a_client_leaves_quietly(config_file, tmp_path, stdin):
     command = _plugyard(config_file, "serve")
-    if stdin == "closed":
-        # `plugyard serve <&-`: the process starts with fd 0 closed.
+    redirect = {"closed": "<&-", "closed, stdout closed too": "<&- >&-", "/dev/null, stdout closed": "</dev/null >&-"}
+    if stdin in redirect:
+        # `plugyard serve <&-`: the process starts with fd 0 (and maybe fd 1) closed. (The event
+        # loop's own descriptors must not take a standard number: libuv aborts closing one.)
         run = subprocess.run(
-            ["sh", "-c", 'exec "$@" <&-', "sh", *command],
+            ["sh", "-c", f'exec "$@" {redirect[stdin]}', "sh", *command],
             env=subprocess_env(tmp_path),
             capture_output=True,
             text=True,

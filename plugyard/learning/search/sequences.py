@@ -86,6 +86,11 @@ class SearchSequences:
         with self._lock:
             return self._open.pop(self.key(user_id, session_id), None)
 
+    def __bool__(self) -> bool:
+        """Whether any search is open (read without the lock: a call that races a new search is
+        not its outcome anyway)."""
+        return bool(self._open)
+
     def followed(
         self, user_id: str, session_id: str | None, outcome: Outcome, at: float
     ) -> tuple[SearchEvent | None, SearchEvent | None]:
