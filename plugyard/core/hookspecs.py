@@ -257,3 +257,18 @@ def health(host: PluginHost) -> Mapping[str, Any] | Awaitable[Mapping[str, Any] 
     limit, raises, or has no boolean ``healthy`` counts as unhealthy, with the reason. Keep it cheap
     (a load balancer asks every few seconds) and judge only what makes this server unable to serve.
     """
+
+
+@hookspec
+def adopt_servers(servers: Mapping[str, Mapping[str, Any]], current: Mapping[str, Any]) -> Mapping[str, Any] | None:
+    """Offer to take over MCP servers a desktop client starts (``plugyard install CLIENT --adopt``).
+
+    ``servers`` maps each server's name to its entry as the client's file has it (``command``, ``args``,
+    ``env``, or ``url``, ``headers``; VS Code adds ``type``), plugyard's own entry left out; ``current`` is
+    this plugin's ``[plugins.<name>]`` table as plugins.toml has it now. Return
+    ``{"settings": {...}, "adopted": [names], "skipped": {name: why}}``: ``settings`` is merged into this
+    plugin's ``[plugins.<name>]`` table in plugins.toml (nested tables of strings, numbers, booleans,
+    lists), the ``adopted`` servers are removed from the client's file (plugyard serves them), the
+    ``skipped`` ones stay there. The first plugin that returns a mapping adopts; return ``None`` to pass.
+    Only the command line calls it, on a loaded host that is not started.
+    """

@@ -96,6 +96,13 @@ class UpstreamPlugin:
         return {"healthy": True, "upstreams": {name: u.report() for name, u in self.upstreams.items()}}
 
     @hookimpl
+    def adopt_servers(self, servers: Any, current: Any) -> dict[str, Any]:
+        from .adopt import adopt
+
+        configured = current.get("servers") if isinstance(current, dict) else None
+        return adopt(servers, set(configured) if isinstance(configured, dict) else set())
+
+    @hookimpl
     def register_commands(self, cli: Any) -> None:
         from .cli import add_commands
 

@@ -1,0 +1,58 @@
+"""What ``plugyard install CLIENT --adopt`` hands over: a client's MCP servers as upstream settings."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import pydantic
+
+from .settings import SERVER_NAME, ServerSettings
+
+_STDIO_KEYS = {"command", "args", "env", "cwd", "type"}
+_HTTP_KEYS = {"url", "headers", "type"}
+
+
+def _entry(name: str, entry: Mapping[str, Any]) -> tuple[dict[str, Any] | None, str | None]:
+    """The upstream settings for one client entry, or why it cannot be adopted."""
+    kind = entry.get("type")
+    if kind in ("sse",):
+        return None, "a legacy SSE server (plugyard mounts stdio and streamable HTTP servers)"
+    if entry.get("disabled") is True:
+        return None, "disabled in the client"
+    if "command" in entry:
+        unknown = set(entry) - _STDIO_KEYS
+        settings = {k: entry[k] for k in ("command", "args", "env", "cwd") if k in entry}
+    elif "url" in entry:
+        unknown = set(entry) - _HTTP_KEYS
+        settings = {k: entry[k] for k in ("url", "headers") if k in entry}
+    else:
+        return None, "neither a command nor a url"
+    if unknown:
+        return None, f"settings plugyard does not carry over: {', '.join(sorted(unknown))}"
+    try:
+        ServerSettings.model_validate(settings)
+    except pydantic.ValidationError as exc:
+        return None, "; ".join(e["msg"] for e in exc.errors(include_url=False))
+    return settings, None
+
+
+def adopt(servers: Mapping[str, Mapping[str, Any]], configured: set[str]) -> dict[str, Any]:
+    adopted: dict[str, Any] = {}
+    skipped: dict[str, str] = {}
+    for name, entry in servers.items():
+        if not SERVER_NAME.fullmatch(name):
+            skipped[name] = "its name is not one plugyard can prefix tools with (letters, digits, '_', '-')"
+            continue
+        if name in configured:
+            skipped[name] = "plugins.toml already has an upstream of this name"
+            continue
+        if not isinstance(entry, Mapping):
+            skipped[name] = "its entry is not an object"
+            continue
+        settings, why = _entry(name, entry)
+        if settings is None:
+            skipped[name] = why or "not adoptable"
+        else:
+            adopted[name] = settings
+    return {"settings": {"servers": adopted}, "adopted": list(adopted), "skipped": skipped}
