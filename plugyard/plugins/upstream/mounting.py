@@ -142,20 +142,16 @@ def _uri_free(uris: dict[str, Upstream], upstream: Upstream, uri: str) -> bool:
 
 
 def register_resources(upstreams: Iterable[Upstream], register: Callable[..., None]) -> None:
-    owners: dict[str, tuple[Upstream, str]] = {}
+    # A resource is known by its URI; its name is a label (any text), shown with the server's prefix.
     uris: dict[str, Upstream] = {}
     for upstream in upstreams:
         for resource in upstream.listing.resources:
-            if not _uri_free(uris, upstream, str(resource.uri)):
-                continue
-            public = _claim(owners, upstream, resource.name, "resource")
-            if public is not None:
+            if _uri_free(uris, upstream, str(resource.uri)):
+                public = public_name(upstream, resource.name)
                 _register(upstream, "resource", str(resource.uri), _static, resource, public, register)
         for template in upstream.listing.templates:
-            if not _uri_free(uris, upstream, template.uri_template):
-                continue
-            public = _claim(owners, upstream, template.name, "resource template")
-            if public is not None:
+            if _uri_free(uris, upstream, template.uri_template):
+                public = public_name(upstream, template.name)
                 _register(upstream, "resource template", template.uri_template, _template, template, public, register)
 
 
