@@ -204,7 +204,9 @@ def jieba_topics(rows: list[dict[str, Any]]) -> list[str]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--set", default="dev", choices=["dev", "blind", "blind2", "blind3"], help="datasets/assist_SET.jsonl")
+    parser.add_argument(
+        "--set", default="dev", choices=["dev", "blind", "blind2", "blind3"], help="datasets/assist_SET.jsonl"
+    )
     parser.add_argument("--libraries", action="store_true", help="compare with dateparser, jionlp and jieba")
     parser.add_argument("--misses", action="store_true", help="list every message read wrong")
     args = parser.parse_args()
