@@ -186,7 +186,8 @@ def report(series: dict[str, Series], args: argparse.Namespace, wall: float) -> 
         [
             "## Upstream: a call through plugyard against the same server called directly",
             "",
-            f"Run {now}, `python bench/bench_upstream.py --calls {args.calls} --rounds {args.rounds}` ({wall:.0f} s wall).",
+            f"Run {now}, `python bench/bench_upstream.py --calls {args.calls} --rounds {args.rounds}` "
+            f"({wall:.0f} s wall).",
             "",
             *machine(),
             f"- 1-minute load average {args.load[0]:.2f} at the start, {args.load[1]:.2f} at the end "
@@ -204,10 +205,12 @@ def report(series: dict[str, Series], args: argparse.Namespace, wall: float) -> 
             "",
             f"- added p50: **{added:+.3f} ms** (per round: {min(added_rounds):+.3f} to {max(added_rounds):+.3f} ms); "
             f"target ≤ {TARGET_ADDED_P50_MS} ms: {met}",
-            f"- calls/s proxied/direct: **{statistics.median(ratios):.2f}×** (per round {min(ratios):.2f}–{max(ratios):.2f}×)",
+            f"- calls/s proxied/direct: **{statistics.median(ratios):.2f}×** "
+            f"(per round {min(ratios):.2f}–{max(ratios):.2f}×)",
             f"- where it goes (in this process, the same upstream, {max(2, args.rounds // 2)} rounds, nothing "
             f"recorded): the plugin's SDK client calling the upstream p50 {client.pct_ms(50):.3f} ms; the same call "
-            f"through plugyard's pipeline (jsonschema validation, hooks, the RawResult) p50 {pipeline.pct_ms(50):.3f} ms "
+            "through plugyard's pipeline (jsonschema validation, hooks, the RawResult) "
+            f"p50 {pipeline.pct_ms(50):.3f} ms "
             f"(**{pipeline.pct_ms(50) - client.pct_ms(50):+.3f} ms**). The rest of the added p50 is the second stdio "
             "hop: the outer client's request read, parsed and answered by plugyard's MCP server, as for any of its "
             "tools (bench_pipeline's stdio rows: the bare SDK server's whole round trip is about 1.1 ms on this "
