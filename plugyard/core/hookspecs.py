@@ -272,3 +272,12 @@ def adopt_servers(servers: Mapping[str, Mapping[str, Any]], current: Mapping[str
     ``skipped`` ones stay there. The first plugin that returns a mapping adopts; return ``None`` to pass.
     Only the command line calls it, on a loaded host that is not started.
     """
+
+
+@hookspec
+def plugin_state(host: PluginHost) -> Mapping[str, Any] | None:
+    """What ``plugyard plugins`` shows for this plugin beside its settings (``state`` in ``--json``):
+    a JSON-serialisable mapping, or ``None`` for nothing. Called on a loaded host that is not started
+    (the command starts no plugin): keep it cheap, such as reading what a running server last wrote.
+    An implementation that raises is shown as its error.
+    """

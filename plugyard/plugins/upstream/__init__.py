@@ -10,19 +10,23 @@ Written on the public face only, as a third party would.
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 from typing import Any
 
 import anyio
 
-from plugyard import PluginError, hookimpl
+from plugyard import PluginError, data_dir, hookimpl
 
-from . import mounting
+from . import mounting, state
 from .connection import Upstream, UpstreamUnavailable
 from .settings import ServerSettings, UpstreamSettings
 
 __all__ = ["ServerSettings", "UpstreamPlugin", "UpstreamSettings", "UpstreamUnavailable"]
 
 log = logging.getLogger("plugyard.upstream")
+
+PUBLISH_SECONDS = 1.0
+"""How often a running server refreshes the state file ``plugyard plugins`` reads."""
 
 
 class UpstreamPlugin:
@@ -67,6 +71,8 @@ class UpstreamPlugin:
             upstream = Upstream(name, server, settings, self._changed)
             self.upstreams[name] = upstream
             host.start_background(upstream.run, name=f"upstream {name}")
+        if self.upstreams:
+            host.start_background(self._publish, name="upstream state")
         # Serve with what answers at start (a client lists tools once); the rest joins when it connects.
         async with anyio.create_task_group() as tg:
             for upstream in self.upstreams.values():
@@ -101,6 +107,30 @@ class UpstreamPlugin:
 
         configured = current.get("servers") if isinstance(current, dict) else None
         return adopt(servers, set(configured) if isinstance(configured, dict) else set())
+
+    def _state_file(self, name: str) -> Path:
+        return data_dir() / f"{name}-state.json"
+
+    async def _publish(self) -> None:
+        """Keep ``<data dir>/<plugin>-state.json`` current for ``plugyard plugins`` (which starts nothing)."""
+        path = self._state_file(self._name)
+        shown: dict[str, Any] | None = None
+        try:
+            while True:
+                now = {name: u.report() for name, u in self.upstreams.items()}
+                if now != shown:
+                    shown = now
+                    state.write(path, now)
+                await anyio.sleep(PUBLISH_SECONDS)
+        finally:  # cancelled after shutdown stopped the servers: their last state is "stopped"
+            state.write(path, {name: {**u.report(), "state": "stopped"} for name, u in self.upstreams.items()})
+
+    @hookimpl
+    def plugin_state(self, host: Any) -> dict[str, Any] | None:
+        settings = host.settings_for(host.name_of(self))
+        if not isinstance(settings, UpstreamSettings) or not settings.servers:
+            return None
+        return state.read(self._state_file(host.name_of(self)), list(settings.servers))
 
     @hookimpl
     def register_commands(self, cli: Any) -> None:
