@@ -134,6 +134,8 @@ class Config:
     unwritten: Callable[[int], Awaitable[int]] | None = None
     made: int = 0
     series: Series = field(default_factory=Series)
+    everything: bool = False
+    """Every client searches once a segment (``search_tools``) and calls through the ``call_tool`` proxy."""
 
 
 # -- servers --------------------------------------------------------------------------------------
@@ -145,17 +147,22 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def plugins_toml(path: Path, url: str, journal: Path, extra: list[str] | None = None) -> Path:
+def plugins_toml(
+    path: Path, url: str, journal: Path, extra: list[str] | None = None, *, everything: bool = False
+) -> Path:
+    """The no-op plugin and the history plugin; with ``everything``, every first-party plugin too and
+    tool search on (tools/list shows search_tools and call_tool; the no-op is called through the proxy)."""
     lines = [
         "[database]",
         f"url = {json.dumps(url)}",
         "",
         "[server]",
         'default_user = "bench"',
+        *(['tool_search = "on"'] if everything else []),
         "",
         "[plugins]",
         f"modules = [{json.dumps(str(BENCH / 'noop_plugin.py'))}]",
-        f"disabled = {json.dumps(FIRST_PARTY)}",
+        f"disabled = {json.dumps([] if everything else FIRST_PARTY)}",
         "",
         "[plugins.history]",
         f"journal = {json.dumps(str(journal))}",
@@ -255,11 +262,20 @@ def plugyard_argv(toml: Path, *rest: str, probe: bool = False, py_spy: str | Non
 # -- measuring ------------------------------------------------------------------------------------
 
 
-async def client_calls(client: Client, n: int, start: int, out: list[int]) -> None:
+async def client_calls(client: Client, n: int, start: int, out: list[int], everything: bool = False) -> None:
     perf = time.perf_counter_ns
+    if everything:
+        c0 = perf()
+        found = await client.call_tool("search_tools", {"query": "no-op that returns x", "limit": 3})
+        out.append(perf() - c0)
+        if found.is_error:
+            raise RuntimeError(f"search_tools failed: {found!r}")
     for i in range(start, start + n):
         c0 = perf()
-        result = await client.call_tool(TOOL, {"x": i})
+        if everything:
+            result = await client.call_tool("call_tool", {"name": TOOL, "arguments": {"x": i}})
+        else:
+            result = await client.call_tool(TOOL, {"x": i})
         out.append(perf() - c0)
         if result.is_error or result.structured_content != {"result": i}:
             raise RuntimeError(f"unexpected result for x={i}: {result!r}")
@@ -272,9 +288,9 @@ async def segment(config: Config, calls_each: int, timed: bool) -> None:
     t0 = time.perf_counter()
     async with anyio.create_task_group() as tg:
         for k, client in enumerate(config.clients):
-            tg.start_soon(client_calls, client, calls_each, config.made + k * calls_each, lat)
+            tg.start_soon(client_calls, client, calls_each, config.made + k * calls_each, lat, config.everything)
     elapsed = time.perf_counter() - t0
-    config.made += calls_each * len(config.clients)
+    config.made += (calls_each + config.everything) * len(config.clients)
     if timed:
         config.series.rounds.append(lat)
         config.series.seconds.append(elapsed)
@@ -331,7 +347,17 @@ async def recorded_configs(
                     await stack.enter_async_context(postgres_database(f"{tag}{k}")))  # fmt: skip
             stem = f"{tag}-{db.lower()}-{k}"
             out.append((f"{version}, {db}", url, plugins_toml(tmp / f"{stem}.toml", url, tmp / f"{stem}.j"), env))
+    if args.everything:
+        url = f"sqlite+aiosqlite:///{tmp / f'{tag}-everything.db'}"
+        stem = f"{tag}-everything"
+        toml = plugins_toml(tmp / f"{stem}.toml", url, tmp / f"{stem}.j", everything=True)
+        out.append((EVERYTHING, url, toml, None))
     return out
+
+
+EVERYTHING = "plugyard, everything on, SQLite"
+"""Every first-party plugin enabled, tool search on: each client searches once a segment, then calls
+the no-op through ``call_tool`` (recorded as the no-op: search events and their learning included)."""
 
 
 async def bench_stdio(tmp: Path, args: argparse.Namespace) -> TransportResult:
@@ -348,7 +374,7 @@ async def bench_stdio(tmp: Path, args: argparse.Namespace) -> TransportResult:
             client = await stack.enter_async_context(Client(params))
             pid = newest_child(before)
             count = counted[name] = await row_counter(url, stack)
-            configs.append(Config(name, [client], pid, _unwritten(count)))
+            configs.append(Config(name, [client], pid, _unwritten(count), everything=name == EVERYTHING))
         await rotate(configs, rounds=args.rounds, calls_each=args.stdio_calls, warmup_each=300, label="stdio")
         result = TransportResult("stdio", 1, configs)
         for c in configs[1:]:
@@ -381,7 +407,7 @@ async def bench_http(tmp: Path, args: argparse.Namespace) -> TransportResult:
             )
             url, pid = await stack.enter_async_context(http_server(argv, tmp, port, tmp / f"{toml.stem}.log", env))
             count = counted[name] = await row_counter(db_url, stack)
-            configs.append(Config(name, await clients(url), pid, _unwritten(count)))
+            configs.append(Config(name, await clients(url), pid, _unwritten(count), everything=name == EVERYTHING))
         await rotate(configs, rounds=args.rounds, calls_each=args.http_calls, warmup_each=20, label="http")
         result = TransportResult("http", args.clients, configs)
         for c in configs[1:]:
@@ -525,6 +551,9 @@ def main() -> int:
     parser.add_argument("--clients", type=int, default=16, help="concurrent HTTP clients")
     parser.add_argument("--only", nargs="+", choices=("stdio", "http"), default=("stdio", "http"))
     parser.add_argument("--no-postgres", dest="postgres", action="store_false")
+    parser.add_argument(
+        "--everything", action="store_true", help="add plugyard with every plugin and tool search on (issue 18)"
+    )
     parser.add_argument("--probe", action="store_true", help="run plugyard under bench/serve_probe.py (diagnostic)")
     parser.add_argument("--before", metavar="DIR", help="also run the plugyard package in DIR (a before/after pair)")
     parser.add_argument("--py-spy", metavar="DIR", help="sample plugyard servers with py-spy into DIR (diagnostic)")
