@@ -88,3 +88,35 @@ def test_stopping_plugyard_stops_its_stdio_upstreams(tmp_path: Path, stop: str) 
         for stream in (process.stdin, process.stdout):
             if stream is not None and not stream.closed:
                 stream.close()
+
+
+def _config(tmp_path: Path) -> Path:
+    config = tmp_path / "plugins.toml"
+    config.write_text(
+        f"[plugins.upstream.servers.fx]\ncommand = {json.dumps(sys.executable)}\nargs = [{json.dumps(str(SERVER))}]\n",
+        encoding="utf-8",
+    )
+    return config
+
+
+def _plugyard(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "plugyard", "--config", str(_config(tmp_path)), *args],
+        capture_output=True,
+        text=True,
+        env=subprocess_env(tmp_path),
+        cwd=tmp_path,
+        timeout=60,
+    )
+
+
+def test_plugyard_call_reaches_an_upstream_tool_and_upstream_list_shows_it(tmp_path: Path) -> None:
+    called = _plugyard(tmp_path, "call", "fx_add", "a=2", "b=5")
+    assert called.returncode == 0, called.stderr
+    assert json.loads(called.stdout) == {"total": 7}
+    refused = _plugyard(tmp_path, "call", "fx_refuse", "reason=nope")
+    assert refused.returncode == 1 and "nope" in refused.stderr
+    listed = _plugyard(tmp_path, "upstream", "list", "--json")
+    assert listed.returncode == 0, listed.stderr
+    fx = json.loads(listed.stdout)["fx"]
+    assert fx["state"] == "ready" and fx["tools"] == 7 and "add" in fx["names"]
