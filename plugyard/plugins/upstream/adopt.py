@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from pathlib import PurePath
 from typing import Any
 
 import pydantic
@@ -13,6 +14,14 @@ _STDIO_KEYS = {"command", "args", "env", "cwd", "type"}
 _HTTP_KEYS = {"url", "headers", "type"}
 
 
+def _is_plugyard(entry: Mapping[str, Any]) -> bool:
+    command = PurePath(str(entry.get("command", ""))).name.lower()
+    args = [str(a) for a in entry.get("args", []) or []] if isinstance(entry.get("args"), list) else []
+    return command.startswith("plugyard") or any(
+        a == "plugyard" and i > 0 and args[i - 1] == "-m" for i, a in enumerate(args)
+    )
+
+
 def _entry(name: str, entry: Mapping[str, Any]) -> tuple[dict[str, Any] | None, str | None]:
     """The upstream settings for one client entry, or why it cannot be adopted."""
     kind = entry.get("type")
@@ -20,6 +29,8 @@ def _entry(name: str, entry: Mapping[str, Any]) -> tuple[dict[str, Any] | None, 
         return None, "a legacy SSE server (plugyard mounts stdio and streamable HTTP servers)"
     if entry.get("disabled") is True:
         return None, "disabled in the client"
+    if _is_plugyard(entry):
+        return None, "plugyard itself (mounting it would start itself again and again)"
     if "command" in entry:
         unknown = set(entry) - _STDIO_KEYS
         settings = {k: entry[k] for k in ("command", "args", "env", "cwd") if k in entry}
