@@ -2,7 +2,8 @@
 the learner's level, in English or Chinese. What the caller gave wins over what is read.
 
 ``read(message, intent, today=...)``: times are found first (``dates``) and taken out, then the error
-named (``errors``) for error_diagnosis, else the language's cue patterns (``english``, ``chinese``).
+named (``errors``) for error_diagnosis, else the language's cue patterns (``english``, ``chinese``); an
+exam named by itself (``exams``: LSAT, 英语六级) when no cue carries a subject.
 The conventions the labelled sets follow are in datasets/README.md; bench/bench_extraction.py scores
 them (bench/RESULTS.md).
 """
@@ -51,6 +52,9 @@ def level_of(message: str) -> Level | None:
     return None
 
 
+_TOPIC_CHARS = 2_000
+
+
 def _acronym(topic: str) -> bool:
     return bool(re.fullmatch(r"[A-Z0-9][A-Z0-9 -]{1,}", topic))
 
@@ -70,7 +74,8 @@ def goal_for(intent: str, topic: str, language: Language, verb: str | None = Non
     if intent == "task_decomposition":
         if verb:
             return f"{verb.lower()} {topic}"
-        the = "" if topic[:1].isupper() or topic.split()[0].endswith("ing") else "the "
+        words = topic.split()
+        the = "" if not words or topic[:1].isupper() or words[0].endswith("ing") else "the "
         return f"finish {the}{topic}"
     if intent == "error_diagnosis":
         return f"fix the {topic}"
@@ -110,7 +115,8 @@ def read_topic(message: str, intent: str, *, today: date, language: Language) ->
     """The topic alone (and the learner's verb, when there is one)."""
     if intent == "error_diagnosis" and (named := error_topic(message)):
         return named, None
-    text = strip_times(message, today)
+    # The subject is stated early; the cue patterns cost the square of a clause's length, so both are bounded.
+    text = strip_times(message[:_TOPIC_CHARS], today, mark=chinese.TIME_MARK if language == "zh" else " ")
     module = chinese if language == "zh" else english
     topic, verb = module.read_topic(text, intent)
     if not topic:

@@ -22,24 +22,13 @@ from datetime import date, timedelta
 _MONTHS = {
     name: number
     for number, names in enumerate(
-        [
-            ("january", "jan"),
-            ("february", "feb"),
-            ("march", "mar"),
-            ("april", "apr"),
-            ("may",),
-            ("june", "jun"),
-            ("july", "jul"),
-            ("august", "aug"),
-            ("september", "sep", "sept"),
-            ("october", "oct"),
-            ("november", "nov"),
-            ("december", "dec"),
-        ],
+        [("january", "jan"), ("february", "feb"), ("march", "mar"), ("april", "apr"), ("may",), ("june", "jun"),
+         ("july", "jul"), ("august", "aug"), ("september", "sep", "sept"), ("october", "oct"), ("november", "nov"),
+         ("december", "dec")],
         1,
     )
     for name in names
-}
+}  # fmt: skip
 _WEEKDAYS_EN = {
     name: number
     for number, names in enumerate(
@@ -50,24 +39,12 @@ _WEEKDAYS_EN = {
 }  # fmt: skip
 _WEEKDAYS_ZH = {"一": 0, "二": 1, "三": 2, "四": 3, "五": 4, "六": 5, "日": 6, "天": 6, "末": 5}
 _UNIT_EN = {"day": "day", "days": "day", "week": "week", "weeks": "week", "month": "month", "months": "month",
-            "year": "year", "years": "year", "fortnight": "fortnight"}  # fmt: skip
+            "year": "year", "years": "year", "fortnight": "fortnight", "wk": "week", "wks": "week"}  # fmt: skip
 _NUMBER_EN = {"a": 1, "an": 1, "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7,
               "eight": 8, "nine": 9, "ten": 10, "eleven": 11, "twelve": 12, "a couple of": 2, "a few": 3,
               "couple of": 2, "few": 3}  # fmt: skip
-_DIGITS_ZH = {
-    "零": 0,
-    "〇": 0,
-    "一": 1,
-    "二": 2,
-    "两": 2,
-    "三": 3,
-    "四": 4,
-    "五": 5,
-    "六": 6,
-    "七": 7,
-    "八": 8,
-    "九": 9,
-}
+_DIGITS_ZH = {"零": 0, "〇": 0, "一": 1, "二": 2, "两": 2, "三": 3, "四": 4, "五": 5, "六": 6, "七": 7, "八": 8,
+              "九": 9}  # fmt: skip
 
 _ORD = r"(?:st|nd|rd|th)?"
 _MONTH_RE = "|".join(sorted(_MONTHS, key=len, reverse=True))
@@ -201,7 +178,21 @@ def _month_day(m: re.Match[str], today: date) -> tuple[date | None, int]:
     return _next_on_or_after(today, month, int(m[2])), 3
 
 
-@rule(r"\b(?:on|by|before|until|till|due) the (\d{1,2})(?:st|nd|rd|th)\b")
+@rule(rf"\b(?:in|by|during) ({_MONTH_RE}),? (?:on |by )?the (\d{{1,2}}){_ORD}\b")
+def _month_then_day(m: re.Match[str], today: date) -> tuple[date | None, int]:
+    """ "in September, on the 18th": one date said in two parts (the day alone would be this month's)."""
+    return _next_on_or_after(today, _MONTHS[m[1].lower()], int(m[2])), 3
+
+
+@rule(r"\b(?:on |by |before |due |until |till )(\d{1,2})/(\d{1,2})\b(?!/)")
+def _slashed(m: re.Match[str], today: date) -> tuple[date | None, int]:
+    """ "on 12/18": month first (a day above 12 first is read day first, 18/12)."""
+    first, second = int(m[1]), int(m[2])
+    month, day = (second, first) if first > 12 >= second else (first, second)
+    return (_next_on_or_after(today, month, day), 3) if month <= 12 else (None, 0)
+
+
+@rule(r"\b(?:on|by|before|until|till|due|(?:mon|tues|wednes|thurs|fri|satur|sun)day,?) the (\d{1,2})(?:st|nd|rd|th)\b")
 def _the_nth(m: re.Match[str], today: date) -> tuple[date | None, int]:
     return _day_of_month(today, int(m[1])), 3
 
@@ -325,9 +316,11 @@ def _zh_weekday(m: re.Match[str], today: date) -> tuple[date | None, int]:
 # -- weeks, months, ends -------------------------------------------------------------------------------
 
 
-@rule(r"\b(?:by |before |at |until )?(?:the )?end of (?:(this|the|next) )?(week|month|year)\b")
+@rule(r"\b(?:by |before |at |until )?(?:the )?(?:end of (?:(this|the|next) )?(week|month|year)|()(year)[- ]end)\b")
 def _end_of(m: re.Match[str], today: date) -> tuple[date | None, int]:
     nxt = (m[1] or "").lower() == "next"
+    if m[4]:  # "by year end"
+        return date(today.year, 12, 31), 1
     if m[2].lower() == "week":
         return _monday(today, 1 if nxt else 0) + timedelta(days=6), 1
     if m[2].lower() == "month":
@@ -393,28 +386,33 @@ def _holiday(m: re.Match[str], today: date) -> tuple[date | None, int]:
 def _month_alone(m: re.Match[str], today: date) -> tuple[date | None, int]:
     month = _MONTHS[m[1].lower()]
     if month == today.month:
-        return None, 0
+        return None, 1  # a time (taken out of the subject) that names no deadline
     return _next_on_or_after(today, month, 1), 1
 
 
-@rule(r"(?<![\d月])(" + _NUM_ZH + r")月份", 0)
+@rule(r"(?<![\d月个])(明年|今年)?(" + _NUM_ZH + r")月(?:份|(?![\d一二三四五六七八九十日号底末初中内个]))", 0)
 def _zh_month_alone(m: re.Match[str], today: date) -> tuple[date | None, int]:
-    month = zh_number(m[1])
-    if not month or month > 12 or month == today.month:
+    month = zh_number(m[2])
+    if month and month <= 12 and m[1]:  # 明年3月: that year's
+        return _safe_date(today.year + (1 if m[1] == "明年" else 0), month, 1), 1
+    if not month or month > 12:
         return None, 0
+    if month == today.month:
+        return None, 1
     return _next_on_or_after(today, month, 1), 1
 
 
 # -- durations, frequencies and vague times: spans to strip, never deadlines -----------------------------
 
 _NOT_DEADLINES = [
+    re.compile(r"(?:好几|几|很多|无数)(?:遍|次|回)"),
     re.compile(
         rf"\b(?:for\s+)?(?:about\s+)?(?:{_NUM_EN_RE}|half an?)\s*(?:-\s*)?(?:minutes?|mins?|hours?|hrs?|h)\b"
         r"(?:\s+(?:a|per|each|every)\s+(?:day|night|evening|morning|week|weekday))?",
         re.I,
     ),
     re.compile(rf"\b(?:{_NUM_EN_RE}|once|twice)\s+(?:times?\s+)?(?:a|per|each|every)\s+(?:day|week|month)\b", re.I),
-    re.compile(rf"\b(?:{_NUM_EN_RE}|several|many)\s+times\b", re.I),
+    re.compile(rf"\b(?:{_NUM_EN_RE}|several|many|a (?:dozen|few|couple of|hundred)|dozens of)\s+times\b", re.I),
     re.compile(r"\b(?:every|each)\s+(?:single\s+)?(?:day|evening|morning|night|week|weekday|weekend)s?\b", re.I),
     re.compile(r"\b(?:daily|weekly|nightly|every ?day)\b", re.I),
     re.compile(rf"\bfor\s+(?:the\s+(?:next|past)\s+)?(?:{_NUM_EN_RE})\s+(?:days?|weeks?|months?|years?)\b", re.I),
@@ -424,7 +422,10 @@ _NOT_DEADLINES = [
         re.I,
     ),
     re.compile(r"(?:每天晚上|每天早上|每天|每日|每晚|每周|每个?星期|每个?月|天天)(?:" + _NUM_ZH + r"次)?"),
-    re.compile(r"(?:" + _NUM_ZH + r")\s*(?:个)?(?:小时|分钟|钟头|次|遍|回)(?:左右)?"),
+    # When work can happen, not a limit: "我们只有周末能干活", "平时周末", "on weekends".
+    re.compile(r"(?:只有|只能|只在|一般|通常|平时|每逢|每个|每)(?:在)?周末|\b(?:only )?(?:on |at )?weekends\b", re.I),
+    # 次 in a name is no count: TCP三次握手, 二次函数, 三次方程
+    re.compile(r"(?:" + _NUM_ZH + r")\s*(?:个)?(?:小时|分钟|钟头|次(?!握手|函数|方程|多项式|元|幂|型)|遍|回)(?:左右)?"),
     re.compile(r"(?:明年|今年)?(?:夏天|冬天|春天|秋天|暑假|寒假|下学期|这学期|开学)(?:前|之前|以前)?"),
 ]
 
@@ -437,7 +438,7 @@ def time_spans(text: str, today: date) -> list[TimeSpan]:
             if not m[0].strip():
                 continue
             day, rank = read(m, today)
-            if day is not None and rank:
+            if rank:  # (None, 0): no time at all ("the SAT"); (None, 1+): a time that names no day
                 found.append(TimeSpan(m.start(), m.end(), day, rank))
     for pattern in _NOT_DEADLINES:
         found.extend(TimeSpan(m.start(), m.end(), None, 0) for m in pattern.finditer(text) if m[0].strip())
@@ -463,12 +464,12 @@ def deadline_of(text: str, today: date) -> date | None:
     return best.day
 
 
-def strip_times(text: str, today: date) -> str:
-    """``text`` without its time expressions (each replaced by a space)."""
+def strip_times(text: str, today: date, mark: str = " ") -> str:
+    """``text`` without its time expressions (each replaced by ``mark``, a space unless told)."""
     out, at = [], 0
     for span in time_spans(text, today):
         out.append(text[at : span.start])
-        out.append(" ")
+        out.append(mark)
         at = span.end
     out.append(text[at:])
     return "".join(out)

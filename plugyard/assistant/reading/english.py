@@ -5,35 +5,46 @@ from __future__ import annotations
 
 import re
 
+from .exams import named_exam
+
 _I = re.I
 _END = (
     r"(?=$|[,.;:!?()\n]| but | so | because | since | when | while | and (?:i|still|then|now)\b| which | that i "
-    r"| as i | how (?:should|do|can|would) i\b)"
+    r"| as i | how (?:should|do|can|would) i\b| and (?:nothing|everything|we|they|it's|it is|there)\b)"
 )
 
 _POLITE = re.compile(
     r"\b(?:please|pls|plz|kindly|thanks?(?: you)?(?: so much| a lot)?|thx|help!|i beg you|asap)\b|\bhelp\s*$", _I
 )
 _LEADING = re.compile(
-    r"^(?:(?:my|the|a|an|our|your|his|her|their|some|this|that|these|those|it|its|me|us|up|about|on|of|for|to|"
-    r"deeply|in depth|in-depth|really|thoroughly|properly|fully|truly|actually|finally|"
-    r"with|in|into|all|whole|entire|upcoming|coming|first-ever|\d+(?:-| )(?:page|word|minute|hour|day|week)s?)\s+)+",
+    r"^(?:(?:(?:a|an|the|some)\s+)?(?:(?:solid|good|real|better|deep|deeper|clear|basic|proper|intuitive|daily|weekly|"
+    r"structured|simple)\s+)*(?:(?:practice|training|drill|study|workout|revision)\s+)?(?:intuition|understanding|"
+    r"grasp|feel|sense|routine|plan|schedule|program|programme|regimen|drills?|exercises?|roadmap|curriculum)\s+"
+    r"(?:for|of|on|to)\s+|(?:be\s+)?able\s+to\s+|"
+    r"(?:my|the|a|an|our|your|his|her|their|some|this|that|these|those|it|its|me|us|up|about|on|of|for|to|"
+    r"deeply|in depth|in-depth|really|thoroughly|properly|fully|truly|actually|finally|eli5|"
+    r"with|in|into|at|all|whole|entire|upcoming|coming|first-ever|mainly|mostly|especially|particularly|"
+    r"(?:the )?(?:job|task|process|work) of|\d+(?:-| )(?:page|word|minute|hour|day|week)s?)\s+)+",
     _I,
 )
 _TRAILING = re.compile(
     r"(?:\s+(?:deeply|in depth|in-depth|really|properly|thoroughly|fully|completely|well|better|more|again|now|"
     r"step by step|step-by-step|from the ground up|from scratch|from first principles|in detail|in full|end to end|"
-    r"actually|finally|at last|under the hood|for me|for us|for (?:my|our|the) \w+|for \d+ people|skills?|"
+    r"actually|finally|at last|under the hood|for me|for us|for (?:my|our|the) \w+|"
+    r"for (?:[A-Z]\w*|mom|dad|mum)'s \w+|for \d+ people|skills?|"
     r"abilit(?:y|ies)|project|preparation|prep|planning|stuff|things?|topics?|concepts?|for|by|on|in|at|to|of|"
     r"before|with|into|about|and|or|it|them|this|that|please|too|quickly|fast|asap|properly|then|"
     r"first|once and for all|in simple terms|simply|like i'?m five|eli5|exactly|precisely|anyway|"
-    r"a bit|a little|myself|on my own|like (?:a|an|i'?m|you'?re) .*|\w+ly)\b)+\s*$",
+    r"a bit|a little|myself|on my own|renewed|fixed|done|sorted|finished|approved|signed|like (?:a|an|i'?m|you'?re) .*|"
+    r"to (?:me|us|him|her|them|(?:a|my|our) \w+(?: and me)?)|"
+    r"at an? (?:deep|deeper|high|basic|fundamental|conceptual|intuitive|gut|real) level|\w+ly)\b)+\s*$",
     _I,
 )
 _TASK_VERBS = re.compile(
     r"^(?:(?:clean|clear|tidy|sort|pack|fix|paint|buy|sell|book|find|hire|install|migrate|upgrade|update|refactor|"
-    r"translate|record|edit|film|open|manage|apply for|register for|sign up for|read|study|learn|move|redecorate)"
-    r"(?: out| up| through)?|write|writing|finish|finishing|complete|completing|build|building|make|making|"
+    r"translate|record|edit|film|open|manage|apply for|register for|sign up for|read|study|learn|redecorate)(?:ing)?"
+    r"(?: out| up| through)?|move(?: out| up)?|(?:approach|go about|handle)(?: \w+ing\b)?(?: out| up| through)?|"
+    r"write|writing|finish|finishing|complete|completing|build|building|make|making|"
     r"create|creating|do|doing|"
     r"organi[sz]e|organi[sz]ing|plan|planning|submit|submitting|publish|publishing|launch|launching|set up|"
     r"setting up|renovate|renovating|prepare|preparing|develop|developing|design|designing|start|starting|"
@@ -51,9 +62,18 @@ _STOP = {
     "got", "get", "getting", "for", "to", "on", "at", "with", "is", "are", "was", "it", "its", "it's", "this",
     "that", "next", "upcoming", "pass", "passing", "sit", "sitting", "take", "taking", "ace", "study", "studying",
     "prepare", "preparing", "prep", "revise", "revising", "cram", "cramming", "ready", "help", "need", "want",
-    "final", "midterm", "big", "important", "so", "and", "of", "about", "how", "should", "can", "could", "what",
+    "final", "midterm", "big", "important", "huge", "massive", "major", "scary", "dreaded", "so", "and", "of",
+    "about", "how", "should", "can", "could", "what",
     "do", "does", "make", "plan", "please", "quiz", "upon", "s", "am", "would", "like", "some", "hard", "tough",
 }  # fmt: skip
+
+# A subject never starts with a pronoun ("how do they work"): the candidate is passed over for the next.
+_PRONOUN = re.compile(
+    r"^(?:(?:do|does|did|is|are|was|were|can|could|would|will|should) )?"
+    r"(?:they|them|it|he|she|we|you|i|every|each|there|someone|something|everything|everyone|everybody|"
+    r"people|nobody|anyone)(?=\s|$)",
+    _I,
+)
 
 _META = {
     "it",
@@ -80,6 +100,10 @@ _META = {
     "more",
     "details",
     "explanation",
+    "work",
+    "process",
+    "whole thing",
+    "all",
 }
 
 # Verbs that end the subject of "how does X ..." / "how X ...": the subject is what stands before one.
@@ -90,7 +114,8 @@ _VERBS = (
     "bend break conduct compile return print crash loop hang store send receive find choose decide know predict "
     "measure protect kill spread infect heal absorb reflect emit react bond split merge sort search encrypt "
     "decrypt compress render parse execute interpret optimize optimise communicate connect transmit route "
-    "resolve cache replicate fit win lose help affect influence lead end begin survive adapt reproduce appear "
+    "resolve cache replicate teach trigger generate regulate digest "
+    "fit win lose help affect influence lead end begin survive adapt reproduce appear "
     "differ compare relate apply solve prove stick melt freeze boil orbit rotate spin collide glow"
 ).split()
 _VERB_FORMS = "|".join(
@@ -132,27 +157,43 @@ PATTERNS: dict[str, list[Pattern]] = {
         _p(rf"\b(?:plan|planning|schedule|map) (?:out )?(?!(?:it|them|this|that)\b)(?P<x>.+?)(?: into\b.*)?{_END}"),
         _p(rf"\b(?:we're|we are|i'm|i am) (?:hosting|running|organi[sz]ing|throwing|planning|launching) "
            rf"(?P<x>.+?){_END}"),
-        _p(rf"\b(?:need to|have to|must|want to|got to|going to|trying to|plan to|hoping to|supposed to) "
+        _p(rf"\b(?:need to|have to|must|want to|got to|going to|trying to|plan to|hoping to|supposed to|asked to|"
+           rf"told to) "
            rf"(?P<v>[a-z]+(?: out| up| down| off| through)?) (?P<x>.+?){_END}"),
         _p(rf"\b(?:how do i|how to|how can i|how should i|where do i start with) (?P<x>.+?){_END}"),
+        # "My family is relocating to Canada": what someone is in the middle of doing is the task
+        _p(rf"\b(?:we're|we are|i'm|i am|(?:my|our) \w+ (?:is|are)) (?!(?:trying|going|hoping|looking|struggling|"
+           rf"starting|thinking|about)\b)(?P<x>\w+ing\b.+?){_END}"),
     ],
     "deep_learning": [
-        _p(rf"\b(?:(?:concept|intuition|idea|logic|mechanism|principles?) (?:of|behind)|(?:theory|maths?) behind) "
+        _p(rf"\b(?:(?:concept|intuition|idea|logic|mechanism|principles?) (?:of|behind|for)|(?:theory|maths?) behind) "
            rf"(?P<x>.+?){_END}"),
         _p(rf"\b(?:deep[- ]dive|dive|look) (?:into|at) (?P<x>.+?){_END}"),
         _p(rf"\b(?:understanding|explanation|overview|picture) of (?P<x>.+?){_END}"),
         _p(rf"\bhappening when (?:a |an |the )?(?P<x>.+?) (?:takes place|happens|occurs|runs){_END}"),
-        _p(rf"\b(?:happens?|going on|goes on) (?:during|in|inside|when|with) (?P<x>.+?){_END}"),
+        _p(rf"\b(?:happens?|going on|goes on) (?:during|in|inside|when|with) (?P<x>.+?)(?: (?:{_VERB_FORMS}))?{_END}"),
         _p(rf"\bunder the hood of (?P<x>.+?){_END}"),
         _p(rf"\b(?:how|why) (?:does|do|did|is|are|can|could|would|will) (?P<x>.+?) (?:really |actually |even |not )?"
            rf"(?:{_VERB_FORMS})\b(?P<tail> in [A-Z][\w+#.]*)?"),
-        _p(rf"\bhow (?P<x>.+?) (?:really |actually )?(?:{_VERB_FORMS})\b"),
+        _p(rf"\bhow (?:come )?(?P<x>.+?) (?:really |actually )?(?:{_VERB_FORMS})\b"),
+        _p(rf"\b(?:keep hearing|kept hearing|heard|hearing|read|reading|know nothing|(?:keeps?|kept) talking|"
+           rf"talks?|talking) about (?P<x>.+?){_END}"),
         _p(rf"\b(?:walk|take|talk|run) me through (?P<x>.+?){_END}"),
-        _p(rf"\b(?:understand|grasp|get|explain|master|learn about|learn|comprehend|figure out|wrap my head around|"
+        _p(rf"\b(?:understand|understood|grasp|get|got|explain|explained|explains|master|learn about|learn|"
+           rf"comprehend|figure out|"
+           rf"wrap my head around|"
            rf"confused about|confused by|read about|teach me|tell me about|never understood|don't understand|"
            rf"do not understand|don't get|struggle with|struggling with|stuck on|clarify|demystify|"
            rf"keep failing to get|can't get|cannot get) (?P<x>.+?){_END}"),
-        _p(rf"\bwhat(?: is|'s| are) (?:really |actually )?(?P<x>.+?){_END}"),
+        # The subject first, then what it does to the learner: "Recursion confuses me."
+        _p(r"(?P<x>[\w'&+./-]+(?: [\w'&+./-]+)*?) (?:still |really |always |just )?"
+           r"(?:confuses|confused|baffles|puzzles|"
+           r"eludes|loses|trips up|escapes) (?:me|us)\b", before=True),
+        _p(r"(?P<x>[\w'&+./-]+(?: [\w'&+./-]+)*?) (?:is|are) (?:still |so |really |very |just )?(?:confusing|baffling|"
+           r"beyond me|a mystery to me|over my head)\b", before=True),
+        _p(rf"\bwhat (?P<x>(?:a|an|the) .+?) (?:is|are|means|does)(?:{_END}|$)"),
+        _p(r"\bwhat makes (?P<x>.+?) (?:so )?(?:special|different|unique|important|hard|useful|possible|work|tick)\b"),
+        _p(rf"\bwhat(?: (?:really|actually|exactly))?(?: is|'s| are) (?:really |actually |exactly )?(?P<x>.+?){_END}"),
     ],
     "skill_building": [
         _p(rf"\bbecome a (?:better|good|great|stronger) (?P<x>.+?) (?:player|speaker|writer|runner|cook){_END}"),
@@ -166,6 +207,11 @@ PATTERNS: dict[str, list[Pattern]] = {
            rf"hone|boost|strengthen|develop|build up|brush up on|drill) (?P<x>.+?){_END}"),
         _p(rf"\b(?:learn|learning) (?:how )?(?:to )?(?P<x>.+?){_END}"),
         _p(rf"\b(?:teach|coach|train|help) me (?:how )?(?:to )?(?P<x>.+?){_END}"),
+        _p(r"\bwant (?:my|our) (?P<x>.+?) to (?:be|look|get|sound|feel|become)\b"),
+        # The skill first, then how it goes: "My public speaking is terrible."
+        _p(r"\b(?:my|our) (?P<x>.+?) (?:is|are) (?:still |really |so |very |pretty |kind of |just )?(?:terrible|bad|"
+           r"awful|weak|poor|rusty|shaky|slow|inconsistent|horrible|sloppy|messy|clumsy|stiff|stuck|a mess|"
+           r"not (?:great|good|improving))\b"),
     ],
 }  # fmt: skip
 
@@ -196,12 +242,28 @@ def clean(text: str) -> str:
     return "" if text.lower() in _META else text
 
 
+# A word right before a determiner is a verb ("redesigning the company website"), unless it is one of these.
+_ANY_VERB = re.compile(
+    r"^(?!(?:of|for|about|to|in|on|at|by|with|from|into|and|or|all|both|half|like|than|what|which|whether|is|are|"
+    r"was|were)\s)([a-z]+)\s+(?=(?:the|a|an|my|our|their|his|her|this|these|those|some)\s)"
+)
+# Where a task's object goes is not the object: "an Android app on the Play Store", "the office to Berlin".
+_PLATFORM = re.compile(r"\s+(?:on|at|to) (?:the )?[A-Z][\w-]*(?: [A-Z][\w-]*)*$")
+
+
 def _verb_free(text: str, intent: str) -> tuple[str, str | None]:
     """The subject without a leading task or skill verb, and that verb ("renovate the kitchen": kitchen)."""
     pattern = _TASK_VERBS if intent == "task_decomposition" else _SKILL_VERBS if intent == "skill_building" else None
     if pattern is None:
         return text, None
     m = pattern.match(text)
+    if m is None and intent == "task_decomposition":
+        m = _ANY_VERB.match(text)
+    if m is not None and intent == "task_decomposition":
+        rest = _PLATFORM.sub("", clean(text[m.end() :]))
+        if not rest and text[m.end() :].strip():
+            return "", None  # a verb and a meta-word ("structure the work"): no subject here
+        return (rest, m[0].strip()) if rest else (text, None)
     if m is None or (intent == "skill_building" and not m[0].lower().startswith(("get", "become", "learn"))):
         return text, None
     rest = clean(text[m.end() :])
@@ -220,7 +282,7 @@ def _read(clauses: list[str], intent: str) -> tuple[str, str | None] | None:
                 found = clean(raw)
                 if "v" in pattern.groupindex and found:
                     # After "need to", "have to"...: the first word is the verb, the rest its object.
-                    return found, m["v"]
+                    return _PLATFORM.sub("", found), m["v"]
                 if intent == "deep_learning" and re.match(r"(?i)(how|why|what)\b", found):
                     nested = _read([found], intent)
                     if nested is not None and nested[0].lower() != found.lower():
@@ -230,17 +292,20 @@ def _read(clauses: list[str], intent: str) -> tuple[str, str | None] | None:
                     if nested_skill and not nested_skill[0].lower().startswith(("learn", "build")):
                         found = clean(found[nested_skill.end() :]) or found
                 found, verb = _verb_free(found, intent)
-                if found and found.lower() not in _STOP and len(found) <= 80:
+                if found and found.lower() not in _STOP and len(found) <= 80 and not _PRONOUN.match(found):
                     return found, verb
     return None
 
 
 def clauses_of(text: str) -> list[str]:
     parts = re.split(r"[\n.;!?—–]+|,\s+|\s+-\s+", text)
-    return [p.strip() for p in parts if p.strip()]
+    return [p.strip()[:300] for p in parts if p.strip()]  # a clause longer than 300 characters is no request
 
 
-_FALLBACK_DROP = _STOP | {
+_GREETINGS = {"hi", "hello", "hey", "ok", "okay", "so", "well", "yes", "no", "sorry", "urgent", "question", "quick",
+              "ugh", "hmm", "guys", "everyone", "folks", "there", "morning", "evening", "again"}  # fmt: skip
+
+_FALLBACK_DROP = _STOP | _GREETINGS | {
     "break", "down", "tasks", "task", "steps", "step", "explain", "understand", "learn", "practise", "practice",
     "improve", "better", "deeply", "really", "exam", "test", "into", "manageable", "in", "depth", "why", "is",
     "there", "way", "there's", "help", "want", "need", "tell", "teach", "show", "give", "guide", "thing",
@@ -262,9 +327,24 @@ def fallback(text: str) -> str:
     return clean(" ".join(best[:5]))
 
 
+def _standing_alone(text: str) -> str | None:
+    """The first sentence that is only a subject (one to four words, none a cue or a stop word)."""
+    for clause in clauses_of(text):
+        words = clause.split()
+        if 1 <= len(words) <= 4 and not any(w.lower().strip("'\"") in _FALLBACK_DROP for w in words):
+            if not _POLITE.search(clause) and clean(clause) == clause:
+                return clause
+    return None
+
+
 def read_topic(text: str, intent: str) -> tuple[str, str | None]:
     """The subject and, for tasks and skills, the verb the learner used (or None)."""
+    text = re.sub(r"[ \t]{2,}", " ", re.sub(r"(?<=\s)['’]s\b", "", text))  # where times were taken out
     found = _read(clauses_of(text), intent)
+    if found is None and intent == "exam_preparation" and (exam := named_exam(text)):
+        found = (exam, None)  # "GRE in 3 weeks. Quant is my weak side.": the exam's own name
+    if found is None and (alone := _standing_alone(text)):
+        found = (alone, None)  # "Entropy. I just don't get it.": the subject said on its own
     if found is None:  # the learner used another intent's words: read it as that one
         for other in PATTERNS:
             if other != intent and (found := _read(clauses_of(text), other)) is not None:

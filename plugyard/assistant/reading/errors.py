@@ -16,10 +16,26 @@ _CODES = [
     (re.compile(_NOT_LATIN + r"(E[A-Z]{3,}|E\d{4})(?![A-Za-z0-9_])"), "{0}"),
     (re.compile(r"""(?:'|")error:\s*([a-z][\w-]+)(?:'|")""", re.I), "{0}"),
     (re.compile(r"(undefined reference to [`'\"]?\w+)", re.I), "{0}"),
+    # Codes by shape: a Windows stop code (IRQL_NOT_LESS_OR_EQUAL), a compiler's or database's numbered
+    # error (TS2322, LNK2019, ORA-00942), an HTTP status with its reason, a spreadsheet error, a state a
+    # tool reports in CamelCase (stuck in CrashLoopBackOff), an error message quoted after "fails with".
+    (re.compile(_NOT_LATIN + r"([A-Z][A-Z0-9]*(?:_[A-Z0-9]+)+)(?![A-Za-z0-9_])"), "{0}"),
+    (re.compile(_NOT_LATIN + r"([A-Z]{1,4}-?\d{4,5})(?![A-Za-z0-9_])"), "{0}"),
+    (re.compile(r"(?<!\d)([1-5]\d\d(?: [A-Z][a-z]+)+)"), "{0}"),
+    (re.compile(r"(#(?:VALUE|REF|NAME|DIV/0|N/A|NUM|NULL|SPILL|CALC)[!?]?)"), "{0}"),
+    (re.compile(r"\b(?:stuck in|status(?: is)?|state(?: is)?|reason:?) ([A-Z][a-z]+(?:[A-Z][a-z]+){2,})\b"), "{0}"),
+    (
+        re.compile(
+            r"\b(?:fails?|failed|failing|errors? out|crash(?:es|ed)?|dies|says|complains)(?: with)? "
+            r"['\"‘“]([^'\"’”]{3,60})['\"’”]",
+            re.I,
+        ),
+        "{0}",
+    ),
 ]
 _NAMED_ZH = re.compile(
     r"(段错误|内存泄漏|内存溢出|死循环|栈溢出错误|栈溢出|空指针异常|空指针|跨域错误|死锁|数据竞争|"
-    r"\d{3}\s*错误|编码错误|权限错误|超时错误|语法错误|类型错误)"
+    r"(?<!\d)\d{3,4}\s*错误|编码错误|权限错误|超时错误|语法错误|类型错误)"
 )
 _NAMED_EN = re.compile(
     r"\b(segmentation fault|segfault|memory leak|out of memory|deadlock|infinite loop|race condition|"
@@ -32,7 +48,11 @@ _AN_ERROR_EN = re.compile(
     r"((?:(?:a|an|the|some)\s+)?(?:[\w-]+\s){0,2}?[\w-]+\s+error)\b|\b(?:a|an|the)\s+((?:[\w-]+\s){0,2}?[\w-]+\s+error)\b",
     re.I,
 )
-_AN_ERROR_ZH = re.compile(r"(?:报|出现|提示|抛出|遇到)了?\s*([^\s，。？！、,.?!]{1,8}?错误)")
+_AN_ERROR_ZH = re.compile(r"(?:报|出现|提示|抛出|遇到)了?\s*([^\s，。？！、,.?!]{1,8}?\s?错误)")
+# An HTTP status shown alone (网页显示 404), else the message a tool shows (提示端口被占用).
+_STATUS_ZH = re.compile(r"(?:显示|报|返回|提示|出现)了?\s*([1-5]\d\d)(?!\d)")
+_ERROR_LINE = re.compile(r"(?:报错|错误|error)[:：]?\s*([A-Z][a-z]+(?: [\w'./-]+){1,8})")
+_SHOWN_ZH = re.compile(r"(?:提示|报错说|错误信息是|显示)[:：]?\s*([^\s，。？！、,.?!:：]{3,15})")
 _GENERIC = {"an", "a", "the", "this", "that", "weird", "strange", "some", "big", "my", "an error", "error"}
 
 
@@ -54,4 +74,7 @@ def error_topic(message: str) -> str | None:
             first = words.split()[0].lower() if " " in words else ""
             if words.lower() not in _GENERIC and first not in _GENERIC:
                 return words
+    for pattern in (_STATUS_ZH, _ERROR_LINE, _SHOWN_ZH):
+        if m := pattern.search(message):
+            return m[1]
     return None
