@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import argparse
 import os
+from pathlib import Path
 from typing import Any
 
+import anyio
 from mcp.server.auth.provider import AccessToken
 from mcp.server.auth.settings import AuthSettings
 from mcp.server.mcpserver import Context, MCPServer
@@ -58,6 +60,16 @@ def build(token: str | None = None, port: int = 0) -> MCPServer:
             await ctx.report_progress(i + 1, steps, f"step {i + 1}")
         await ctx.info("chatty is done")
         return f"{steps} steps"
+
+    @server.tool()
+    async def sleepy(marker: str, seconds: float = 30) -> str:
+        """Sleeps; writes "cancelled" to the marker file when its call is cancelled."""
+        try:
+            await anyio.sleep(seconds)
+        except anyio.get_cancelled_exc_class():
+            Path(marker).write_text("cancelled")  # noqa: ASYNC240 - a few bytes, while being cancelled
+            raise
+        return "slept"
 
     @server.tool()
     def pid() -> int:

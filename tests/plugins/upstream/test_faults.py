@@ -147,3 +147,16 @@ async def test_stopping_the_host_stops_every_stdio_upstream(tmp_path):
         pids = [(await host.call_tool(f"{n}_pid", {})).result.structured["result"] for n in "ab"]
         assert all(_alive(pid) for pid in pids)
     await _until(lambda: not any(_alive(pid) for pid in pids), 5)
+
+
+@pytest.mark.parametrize("mode", ["auto", "legacy"])
+async def test_cancelling_a_call_cancels_it_upstream_and_is_recorded(plugyard_host, plugyard_history, tmp_path, mode):
+    marker = tmp_path / f"marker-{mode}"
+    async with Client(PlugyardServer(plugyard_host), mode=mode) as client:
+        with anyio.move_on_after(1.0):
+            await client.call_tool("fx_sleepy", {"marker": str(marker)})
+        await _until(marker.exists, 10)
+    assert marker.read_text() == "cancelled"
+    await _until(lambda: True)
+    [row] = await plugyard_history.calls(tool_name="fx_sleepy")
+    assert row["error_type"] == "Cancelled" and row["source"] == "fx"

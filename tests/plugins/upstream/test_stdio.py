@@ -92,7 +92,7 @@ async def test_the_health_report_shows_each_upstreams_state_and_tool_count(plugy
 
     report = (await health.check(plugyard_host)).as_dict()
     fx = report["reports"]["upstream"]["upstreams"]["fx"]
-    assert fx["state"] == "ready" and fx["tools"] == 7 and fx["transport"] == "stdio" and fx["last_error"] is None
+    assert fx["state"] == "ready" and fx["tools"] == 8 and fx["transport"] == "stdio" and fx["last_error"] is None
 
 
 async def test_plugyard_plugins_shows_what_the_running_server_last_saw(plugyard_host, upstream_plugin):
@@ -107,5 +107,5 @@ async def test_plugyard_plugins_shows_what_the_running_server_last_saw(plugyard_
         while state_of(host=other)["upstreams"]["fx"]["state"] != "ready":
             await anyio.sleep(0.1)
     shown = state_of(host=other)
-    assert shown["upstreams"]["fx"]["state"] == "ready" and shown["upstreams"]["fx"]["tools"] == 7
+    assert shown["upstreams"]["fx"]["state"] == "ready" and shown["upstreams"]["fx"]["tools"] == 8
     assert shown["server_pid"] is not None
