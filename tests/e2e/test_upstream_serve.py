@@ -122,4 +122,4 @@ def test_plugyard_call_reaches_an_upstream_tool_and_upstream_list_shows_it(tmp_p
     listed = _plugyard(tmp_path, "upstream", "list", "--json")
     assert listed.returncode == 0, listed.stderr
     fx = json.loads(listed.stdout)["fx"]
-    assert fx["state"] == "ready" and fx["tools"] == 8 and "add" in fx["names"]
+    assert fx["state"] == "ready" and fx["tools"] == 10 and "add" in fx["names"]

@@ -29,6 +29,7 @@ from mcp_types.version import MODERN_PROTOCOL_VERSIONS
 
 from plugyard import PlugyardError, ToolContext
 
+from . import relay
 from .settings import ServerSettings, UpstreamSettings
 
 log = logging.getLogger("plugyard.upstream")
@@ -150,6 +151,8 @@ class Upstream:
             "logging_callback": self._on_log,
             "log_level": "debug",
             "read_timeout_seconds": self.settings.timeout,
+            "sampling_callback": relay.sampling(self.name, self._current_call),
+            "elicitation_callback": relay.elicitation(self.name, self._current_call),
         }
         settings = self.settings
         if settings.command is not None:
@@ -265,6 +268,9 @@ class Upstream:
         # The server does not say which request a message belongs to: the latest call in flight hears it.
         with contextlib.suppress(Exception):
             await self._calls[-1].log(params.level, params.data, logger=params.logger or self.name)
+
+    def _current_call(self) -> ToolContext | None:
+        return self._calls[-1] if self._calls else None
 
     async def wait_attempted(self) -> None:
         """Until the first connection attempt ended (served or failed), at most the server's timeout."""

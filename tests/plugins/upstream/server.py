@@ -6,19 +6,33 @@ from __future__ import annotations
 import argparse
 import os
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import anyio
 from mcp.server.auth.provider import AccessToken
 from mcp.server.auth.settings import AuthSettings
-from mcp.server.mcpserver import Context, MCPServer
+from mcp.server.mcpserver import Context, Elicit, MCPServer, Resolve, Sample
 from mcp.server.mcpserver.exceptions import ToolError
-from mcp.types import ToolAnnotations
+from mcp.types import CreateMessageResult, SamplingMessage, TextContent, ToolAnnotations
 from pydantic import BaseModel
 
 
 class Sum(BaseModel):
     total: int
+
+
+class Confirm(BaseModel):
+    ok: bool
+
+
+def _question() -> Sample:
+    return Sample(
+        [SamplingMessage(role="user", content=TextContent(type="text", text="Six times seven?"))], max_tokens=20
+    )
+
+
+def _confirm() -> Elicit[Confirm]:
+    return Elicit("Proceed?", Confirm)
 
 
 class Verifier:
@@ -70,6 +84,17 @@ def build(token: str | None = None, port: int = 0) -> MCPServer:
             Path(marker).write_text("cancelled")  # noqa: ASYNC240 - a few bytes, while being cancelled
             raise
         return "slept"
+
+    @server.tool()
+    async def ask(answer: Annotated[CreateMessageResult, Resolve(_question)]) -> str:
+        """Asks the client's model."""
+        assert isinstance(answer.content, TextContent)
+        return f"the model says {answer.content.text}"
+
+    @server.tool()
+    async def proceed(choice: Annotated[Confirm, Resolve(_confirm)]) -> str:
+        """Asks the user."""
+        return f"ok={choice.ok}"
 
     @server.tool()
     def pid() -> int:

@@ -92,7 +92,7 @@ async def test_the_health_report_shows_each_upstreams_state_and_tool_count(plugy
 
     report = (await health.check(plugyard_host)).as_dict()
     fx = report["reports"]["upstream"]["upstreams"]["fx"]
-    assert fx["state"] == "ready" and fx["tools"] == 8 and fx["transport"] == "stdio" and fx["last_error"] is None
+    assert fx["state"] == "ready" and fx["tools"] == 10 and fx["transport"] == "stdio" and fx["last_error"] is None
 
 
 async def test_plugyard_plugins_shows_what_the_running_server_last_saw(plugyard_host, upstream_plugin):
@@ -107,5 +107,34 @@ async def test_plugyard_plugins_shows_what_the_running_server_last_saw(plugyard_
         while state_of(host=other)["upstreams"]["fx"]["state"] != "ready":
             await anyio.sleep(0.1)
     shown = state_of(host=other)
-    assert shown["upstreams"]["fx"]["state"] == "ready" and shown["upstreams"]["fx"]["tools"] == 8
+    assert shown["upstreams"]["fx"]["state"] == "ready" and shown["upstreams"]["fx"]["tools"] == 10
     assert shown["server_pid"] is not None
+
+
+async def test_sampling_and_elicitation_from_the_upstream_reach_a_handshake_era_client(plugyard_host):
+    from mcp import Client
+    from mcp.types import CreateMessageResult, ElicitResult, TextContent
+
+    from plugyard.mcp_server.server import PlugyardServer
+
+    asked: list[str] = []
+
+    async def sample(_context, params):
+        asked.append(params.messages[0].content.text)
+        return CreateMessageResult(role="assistant", content=TextContent(type="text", text="42"), model="m")
+
+    async def elicit(_context, params):
+        asked.append(params.message)
+        return ElicitResult(action="accept", content={"ok": True})
+
+    async with Client(
+        PlugyardServer(plugyard_host), mode="legacy", sampling_callback=sample, elicitation_callback=elicit
+    ) as client:
+        assert (await client.call_tool("fx_ask", {})).content[0].text == "the model says 42"
+        assert (await client.call_tool("fx_proceed", {})).content[0].text == "ok=True"
+    assert asked == ["Six times seven?", "Proceed?"]
+
+
+async def test_sampling_without_a_client_that_can_is_the_upstreams_error(plugyard_client):
+    result = await plugyard_client.call_tool("fx_ask", {})
+    assert result.is_error
