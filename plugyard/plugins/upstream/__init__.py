@@ -81,9 +81,10 @@ class UpstreamPlugin:
     async def _changed(self, upstream: Upstream) -> None:
         try:
             await self._host.reregister(self._name)
-        except PluginError as exc:
-            upstream.problems.append(str(exc))
-            log.error("upstream %r: %s", upstream.name, exc)
+        except Exception as exc:  # noqa: BLE001 - a listing plugyard cannot serve must not restart a working server
+            message = str(exc) if isinstance(exc, PluginError) else f"re-registering raised {type(exc).__name__}: {exc}"
+            upstream.problems.append(message)
+            log.error("upstream %r: %s", upstream.name, message)
 
     @hookimpl
     def shutdown(self, host: Any) -> object:

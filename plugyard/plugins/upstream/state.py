@@ -7,18 +7,25 @@ wins, and the file says which process wrote it and whether it still runs.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import time
 from pathlib import Path
 from typing import Any
 
+log = logging.getLogger("plugyard.upstream")
+
 
 def write(path: Path, upstreams: dict[str, Any]) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(f"{path.name}.{os.getpid()}.tmp")
+    """Replace the file; a data directory that refuses is logged, never an error (the servers still serve)."""
     document = {"pid": os.getpid(), "written_at": time.time(), "upstreams": upstreams}
-    temporary.write_text(json.dumps(document, indent=2), encoding="utf-8")
-    temporary.replace(path)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        temporary = path.with_name(f"{path.name}.{os.getpid()}.tmp")
+        temporary.write_text(json.dumps(document, indent=2, default=str), encoding="utf-8")
+        temporary.replace(path)
+    except OSError as exc:
+        log.warning("cannot write the upstreams' state to %s: %s", path, exc)
 
 
 def _running(pid: object) -> bool:
