@@ -6,18 +6,20 @@ Runs and cards are written directly, one short transaction each: a run writes a 
 
 from __future__ import annotations
 
+import sqlite3
 import uuid
 from collections.abc import Mapping, Sequence
 from datetime import UTC, date, datetime
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from plugyard.assistant.cards import normalise_title
 from plugyard.assistant.models import action_card_table, workflow_run_table
 from plugyard.history import migrate
-from plugyard.history.db import create_engine, is_sqlite
+from plugyard.history.db import create_engine, is_sqlite, safe_url, unusable
 
 CARD_FIELDS = ("title", "description", "kind", "estimated_minutes", "priority", "due_date", "suggested_tool")
 
@@ -75,7 +77,11 @@ class WorkflowStore:
         """An engine for ``url``; an embedded SQLite database is brought to head (dev mode)."""
         engine = create_engine(url)
         if is_sqlite(url):
-            await migrate.upgrade(engine)
+            try:
+                await migrate.upgrade(engine)
+            except (SQLAlchemyError, sqlite3.Error, OSError) as exc:  # a corrupt or unreadable file: refuse to start
+                await engine.dispose()
+                raise unusable(f"the history database {safe_url(url)}", exc) from exc
         return cls(engine)
 
     async def close(self) -> None:

@@ -114,6 +114,8 @@ class ToolOutcome:
     error_type: str | None = None
     error_message: str | None = None
     error: BaseException | None = dataclasses.field(default=None, repr=False)
+    converted: Any = dataclasses.field(default=None, repr=False)
+    """The result as the adapter will send it (``ToolPipeline.convert_result``), when one converted it."""
 
     @property
     def message(self) -> str:

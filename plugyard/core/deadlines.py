@@ -77,13 +77,20 @@ class Watchdog:
         if self._timer is None or entry.deadline < self._armed_for:
             self._arm(entry.deadline)
         try:
-            return await work
+            result = await work
         except asyncio.CancelledError:
             if entry.expired and task.uncancel() <= cancelling:
                 raise TimeoutError from None
             raise
         finally:
             del self._running[entry]
+        if entry.expired:
+            # The work caught its cancellation and finished anyway: it still ran past its deadline.
+            task.uncancel()
+            raise TimeoutError
+        if self.loop.time() > entry.deadline:
+            raise TimeoutError  # it held the event loop past its deadline, so the timer could not fire
+        return result
 
     def _arm(self, when: float) -> None:
         if self._timer is not None:

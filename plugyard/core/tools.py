@@ -243,6 +243,14 @@ def _error_text(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
 
+def _fatal_text(tool: Tool, exc: BaseException) -> str:
+    """For what a tool may not raise (it would stop the server, or pass for a cancellation)."""
+    return (
+        f"tool {tool.name!r} of plugin {tool.plugin!r} raised {_error_text(exc)}, which would stop the "
+        "server; the call failed instead"
+    )
+
+
 CANCELLED = "Cancelled"
 """``error_type`` of a call cancelled before it finished (by its client, or a server stopping)."""
 CANCELLED_HOOKS_SECONDS = 2.0
@@ -277,6 +285,10 @@ class ToolPipeline:
         self._settings = dict(settings or {})
         self._events = events
         self._watchdog: Watchdog | None = None
+        self.convert_result: Callable[[Tool, Any], Any] | None = None
+        """The adapter's conversion of a successful result into what its client gets, run before the
+        after hooks so that what is recorded is what the client got: when it raises (the result does not
+        fit the tool's declared return type), the call fails. Its value is the outcome's ``converted``."""
 
     def timeout_for(self, tool: Tool) -> float:
         return self._timeouts.get(tool.name) or tool.timeout or self._default_timeout
@@ -347,12 +359,14 @@ class ToolPipeline:
                 raise ToolFailed(
                     f"tool {tool.name!r} of plugin {tool.plugin!r} returned a value that cannot be serialised: {exc}"
                 ) from None  # the message says it all; a cause would mark it as the tool's own exception
+            converted = None if self.convert_result is None else self._convert(tool, result)
             outcome = ToolOutcome(
                 call=call,
                 success=True,
                 duration_ms=(time.perf_counter() - start) * 1000.0,
                 result=result,
                 result_size=size,
+                converted=converted,
             )
         except ToolCallError as exc:
             cause = exc.__cause__ if isinstance(exc, ToolFailed) and exc.__cause__ is not None else None
@@ -379,6 +393,16 @@ class ToolPipeline:
             raise
         await self._after_hooks(call, outcome)
         return outcome
+
+    def _convert(self, tool: Tool, result: Any) -> Any:
+        assert self.convert_result is not None
+        try:
+            return self.convert_result(tool, result)
+        except Exception as exc:  # noqa: BLE001 - a plugin's result that fits no schema is a failed call
+            raise ToolFailed(
+                f"tool {tool.name!r} of plugin {tool.plugin!r} returned a result that does not match its declared "
+                f"return type: {exc}"
+            ) from None
 
     def _oversize(self, tool: Tool, args: Mapping[str, Any]) -> str | None:
         try:
@@ -419,17 +443,23 @@ class ToolPipeline:
                 _events=self._events,
             )
         timeout = self.timeout_for(tool)
+        on_asyncio = sniffio.current_async_library() == "asyncio"
+        task = asyncio.current_task() if on_asyncio else None
+        cancelling = task.cancelling() if task is not None else 0
         try:
             # On asyncio, one shared timer for all running calls (core/deadlines.py): a cancel scope
             # or a timer per call would otherwise be most of the pipeline's own overhead per call.
-            if sniffio.current_async_library() == "asyncio":
+            if on_asyncio:
                 loop = asyncio.get_running_loop()
                 watchdog = self._watchdog
                 if watchdog is None or watchdog.loop is not loop:
                     watchdog = self._watchdog = Watchdog(loop)
                 return await watchdog.run(timeout, _invoke(tool, kwargs))
-            with anyio.fail_after(timeout):
-                return await _invoke(tool, kwargs)
+            with anyio.fail_after(timeout) as scope:
+                result = await _invoke(tool, kwargs)
+            if scope.cancel_called:
+                raise TimeoutError  # it caught its cancellation and finished anyway, past its deadline
+            return result
         except TimeoutError:
             raise ToolTimeout(
                 f"tool {tool.name!r} of plugin {tool.plugin!r} did not finish within {timeout:g} s "
@@ -437,10 +467,15 @@ class ToolPipeline:
             ) from None
         except ToolCallError:
             raise
-        except anyio.get_cancelled_exc_class():
-            raise
+        except anyio.get_cancelled_exc_class() as exc:
+            if task is None or task.cancelling() > cancelling:
+                raise  # cancelled from outside (the client, a stopping server): cancellation goes on
+            # asyncio.CancelledError raised by the tool itself, nobody cancelled it: the tool's fault.
+            raise ToolFailed(_fatal_text(tool, exc)) from exc
         except Exception as exc:
             raise ToolFailed(_error_text(exc)) from exc
+        except BaseException as exc:  # sys.exit(), KeyboardInterrupt...: a tool must not stop the server
+            raise ToolFailed(_fatal_text(tool, exc)) from exc
 
     async def _before_hooks(self, call: ToolCall) -> None:
         for plugin, hook in self._before:

@@ -42,6 +42,17 @@ def safe_url(url: str) -> str:
         return "<invalid database url>"
 
 
+def unusable(what: str, exc: BaseException) -> HistoryError:
+    """The error a plugin raises at start when ``what`` (a database, a journal) cannot be used: the host
+    refuses to start (exit 3) rather than answer calls it could not record."""
+    lines = str(getattr(exc, "orig", None) or exc).splitlines()
+    return HistoryError(
+        f"{what} cannot be used ({type(exc).__name__}: {lines[0] if lines else repr(exc)}); the server refuses "
+        "to start rather than answer calls it cannot record (check [database] url, the folder's permissions and "
+        "free space, or [plugins.history] journal)"
+    )
+
+
 def require_existing(url: str) -> None:
     """For commands that only read (or trim) the history: a SQLite file that is not there is an
     error, not a new empty database. (PostgreSQL says by itself when a database does not exist.)"""

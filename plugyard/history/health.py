@@ -38,7 +38,14 @@ async def report(plugin: HistoryPlugin, host: PluginHost, *, within: float = DEF
     queue = None
     if plugin.recorder is not None:
         r = plugin.recorder
-        queue = {"depth": r.depth, "written": r.written, "journaled": r.journaled, "failures": r.failures}
+        queue = {
+            "depth": r.depth,
+            "written": r.written,
+            "journaled": r.journaled,
+            "failures": r.failures,
+            "on_stderr": r.on_stderr,
+            "lost": r.lost,
+        }
     healthy = bool(database["reachable"] and schema["at_head"])
     return {"healthy": healthy, "database": database, "schema": schema, "queue": queue}
 

@@ -3,9 +3,14 @@ their own calls, failures, preferences and ratings, never anyone else's."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Annotated, Any
+import sqlite3
+import time
+from collections.abc import Awaitable
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
+import anyio
 from pydantic import Field
+from sqlalchemy.exc import SQLAlchemyError
 
 from plugyard.core.calls import ToolContext
 from plugyard.history.errors import HistoryError, UnknownCall
@@ -13,6 +18,14 @@ from plugyard.history.service import ToolHistoryService
 
 if TYPE_CHECKING:
     from plugyard.history.plugin import HistoryPlugin
+
+T = TypeVar("T")
+ANSWER_WITHIN = 2.0
+"""Seconds a history tool waits for the database before it says the database is not answering."""
+FLUSH_WITHIN = 1.0
+STUCK_WRITE = 0.2
+"""A batch still being written after this many seconds means the database is locked or away."""
+"""Seconds a history tool waits for the calls still queued to be written before it answers without them."""
 
 Days = Annotated[int, Field(ge=1, le=3650, description="Whole days back, today included.")]
 Limit = Annotated[int, Field(ge=1, le=100, description="At most this many entries.")]
@@ -37,9 +50,33 @@ class HistoryTools:
         return self.plugin.service
 
     async def _flush(self) -> None:
-        # A call finished a moment ago may still be queued; answer about it too.
-        if self.plugin.recorder is not None:
-            await self.plugin.recorder.flush()
+        # A call finished a moment ago may still be queued; answer about it too (unless the database is away:
+        # the writer is retrying, and the answer would wait for the outage to end).
+        recorder = self.plugin.recorder
+        if recorder is None or recorder.retrying:
+            return
+        since = recorder.writing_since
+        if since is not None and time.monotonic() - since > STUCK_WRITE:
+            return  # a batch is taking long: the database is locked or away
+        with anyio.move_on_after(FLUSH_WITHIN):
+            await recorder.flush()
+
+    async def _ask(self, question: Awaitable[T]) -> T:
+        """The database's answer, or at once a clear error when it is away, locked or slow."""
+        try:
+            with anyio.fail_after(ANSWER_WITHIN):
+                return await question
+        except TimeoutError:
+            raise HistoryError(
+                f"the history database did not answer within {ANSWER_WITHIN:g} s (locked or unreachable); "
+                "try again later (calls are still recorded: queued, then journaled)"
+            ) from None
+        except (SQLAlchemyError, sqlite3.Error, OSError) as exc:
+            first = (str(getattr(exc, "orig", None) or exc).splitlines() or [type(exc).__name__])[0]
+            raise HistoryError(
+                f"the history database cannot be read now ({type(exc).__name__}: {first}); try again later "
+                "(calls are still recorded: queued, then journaled)"
+            ) from None
 
     async def tool_stats(
         self,
@@ -49,7 +86,7 @@ class HistoryTools:
     ) -> dict[str, Any]:
         """Your calls per tool: count, success rate, average/p50/p95 latency in ms, and the most frequent errors."""
         await self._flush()
-        stats = await self._service().get_tool_statistics(tool, days, user_id=ctx.user_id)
+        stats = await self._ask(self._service().get_tool_statistics(tool, days, user_id=ctx.user_id))
         return {"days": days, "tools": [s.as_dict() for s in stats]}
 
     async def preferred_tools(
@@ -67,7 +104,7 @@ class HistoryTools:
     async def recent_failures(self, ctx: ToolContext, limit: Limit = 10) -> dict[str, Any]:
         """Your most recent failed tool calls, newest first, with their errors and call ids."""
         await self._flush()
-        failures = await self._service().get_recent_failed_tools(ctx.user_id, limit)
+        failures = await self._ask(self._service().get_recent_failed_tools(ctx.user_id, limit))
         return {"failures": [f.as_dict() for f in failures]}
 
     async def rate_tool_call(
@@ -80,10 +117,14 @@ class HistoryTools:
         """Rate how satisfied you were with one of your tool calls; rating again replaces the rating."""
         service = self._service()
         try:
-            feedback = await service.update_user_satisfaction(call_id, score, user_id=ctx.user_id, comment=comment)
+            feedback = await self._ask(
+                service.update_user_satisfaction(call_id, score, user_id=ctx.user_id, comment=comment)
+            )
         except UnknownCall:
             await self._flush()
-            feedback = await service.update_user_satisfaction(call_id, score, user_id=ctx.user_id, comment=comment)
+            feedback = await self._ask(
+                service.update_user_satisfaction(call_id, score, user_id=ctx.user_id, comment=comment)
+            )
         self.plugin.router.observe_feedback(
             feedback.user_id, feedback.tool_name, feedback.previous, feedback.score, intent=feedback.intent
         )

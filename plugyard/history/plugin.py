@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import sqlite3
 from collections.abc import Awaitable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -22,7 +23,7 @@ from plugyard.core.config import Config, data_dir
 from plugyard.core.hookspecs import hookimpl
 from plugyard.core.tools import CANCELLED
 from plugyard.history import migrate
-from plugyard.history.db import create_engine, is_sqlite, safe_url
+from plugyard.history.db import create_engine, is_sqlite, safe_url, unusable
 from plugyard.history.errors import HistoryError, SchemaBehind
 from plugyard.history.history_resources import HistoryResources
 from plugyard.history.history_tools import HistoryTools
@@ -43,6 +44,13 @@ if TYPE_CHECKING:
     from plugyard.core.tools import Tool
 
 log = logging.getLogger("plugyard.history")
+
+
+def fallback_journal_path(config: Config, journal: Path) -> Path:
+    """Where records go when the journal cannot take them (its folder read-only, its disk full): the data
+    directory, one file per journal; replayed at start like the journal."""
+    digest = hashlib.sha256(str(journal).encode()).hexdigest()[:12]
+    return data_dir() / f"fallback-journal-{digest}.jsonl"
 
 
 def journal_path(config: Config, settings: HistorySettings) -> Path:
@@ -100,37 +108,54 @@ class HistoryPlugin:
         self.engine = create_engine(url)
         if is_sqlite(url):
             # Dev mode: an embedded database is brought to the current schema by whoever opens it.
-            await migrate.upgrade(self.engine)
+            await self._refuse_unless(migrate.upgrade(self.engine), f"the history database {safe_url(url)}")
         else:
-            try:
-                at = await migrate.current(self.engine)
-            except (SQLAlchemyError, OSError) as exc:
-                # Serving without recording would lose every call: refuse, naming the database.
-                await self.engine.dispose()
-                raise HistoryError(
-                    f"the history database {safe_url(url)} cannot be reached ({type(exc).__name__}: "
-                    f"{str(exc).splitlines()[0] if str(exc) else exc!r}); check [database] url / PLUGYARD_DATABASE_URL"
-                ) from exc
-            head = migrate.head()
-            if at != head:
-                await self.engine.dispose()
-                raise SchemaBehind(
-                    f"the history database is at revision {at or 'none'}, this plugyard needs {head}; "
-                    "run `plugyard db upgrade` first (servers never migrate PostgreSQL by themselves)"
-                )
+            await self._check_schema(url)
         history = self.settings
+        journal = journal_path(config, history)
         self.recorder = Recorder(
             self.engine,
-            journal=journal_path(config, history),
+            journal=journal,
+            fallback_journal=fallback_journal_path(config, journal),
             redact_keys=history.redact_keys,
             batch_size=history.batch_size,
             flush_interval=history.flush_interval,
             queue_size=history.queue_size,
             durability=history.durability,
         )
-        await self.recorder.replay_journal()
+        # Serving without a journal, or over a database that cannot be written, would answer calls and keep
+        # none of them: refuse to start instead (exit 3), as for an unreachable PostgreSQL.
+        await self._refuse_unless(self.recorder.replay_journal(), f"the history journal {journal}")
         await self._start_learning(host, self.engine)
         host.start_background(self.recorder.run, name="plugyard history recorder")
+
+    async def _refuse_unless(self, work: Awaitable[Any], what: str) -> None:
+        """Await ``work``; a database or file error becomes ``HistoryError`` (the host refuses to start)."""
+        try:
+            await work
+        except (SQLAlchemyError, sqlite3.Error, OSError) as exc:
+            if self.engine is not None:
+                await self.engine.dispose()
+            raise unusable(what, exc) from exc
+
+    async def _check_schema(self, url: str) -> None:
+        assert self.engine is not None
+        try:
+            at = await migrate.current(self.engine)
+        except (SQLAlchemyError, OSError) as exc:
+            # Serving without recording would lose every call: refuse, naming the database.
+            await self.engine.dispose()
+            raise HistoryError(
+                f"the history database {safe_url(url)} cannot be reached ({type(exc).__name__}: "
+                f"{str(exc).splitlines()[0] if str(exc) else exc!r}); check [database] url / PLUGYARD_DATABASE_URL"
+            ) from exc
+        head = migrate.head()
+        if at != head:
+            await self.engine.dispose()
+            raise SchemaBehind(
+                f"the history database is at revision {at or 'none'}, this plugyard needs {head}; "
+                "run `plugyard db upgrade` first (servers never migrate PostgreSQL by themselves)"
+            )
 
     async def _start_learning(self, host: PluginHost, engine: AsyncEngine) -> None:
         """The service over the database, and the router warmed from its rollups."""
@@ -218,6 +243,9 @@ class HistoryPlugin:
             await self.search.close()
         if self.recorder is not None:
             await self.recorder.close()
-            log.info("history: %d record(s) written, %d journaled", self.recorder.written, self.recorder.journaled)
+            r = self.recorder
+            log.info("history: %d record(s) written, %d journaled", r.written, r.journaled)
+            if r.on_stderr or r.lost:
+                log.error("history: %d record(s) only on stderr, %d lost (see the errors above)", r.on_stderr, r.lost)
         if self.engine is not None:
             await self.engine.dispose()

@@ -12,14 +12,12 @@ from __future__ import annotations
 
 import collections
 import fcntl
-import json
 import logging
 import os
 import sqlite3
 import time
 import uuid
 from collections.abc import Iterable
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +29,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from plugyard.core.calls import ToolOutcome
+from plugyard.history.journal import STDERR, JournalSink, journal_line, read_journal
 from plugyard.history.redact import Redactor
 from plugyard.history.writer import BatchWriter
 
@@ -73,6 +72,7 @@ class Recorder:
         engine: AsyncEngine,
         *,
         journal: Path,
+        fallback_journal: Path | None = None,
         redact_keys: Iterable[str] = (),
         batch_size: int = 500,
         flush_interval: float = 0.2,
@@ -84,6 +84,8 @@ class Recorder:
         self._ahead_fd: int | None = None
         self._ahead_path: Path | None = None
         self.journal = journal
+        self.fallback_journal = fallback_journal
+        self._sink = JournalSink([journal] if fallback_journal is None else [journal, fallback_journal])
         self.batch_size = batch_size
         self.flush_interval = flush_interval
         self.queue_size = queue_size
@@ -101,6 +103,10 @@ class Recorder:
         self.replayed = 0
         self.failures = 0
         self.refused = 0
+        self.retrying = False
+        """Whether the writer is waiting for the database to come back (a write failed and is retried)."""
+        self.writing_since: float | None = None
+        """When the batch being written now was started (``time.monotonic()``), None between batches."""
 
     @property
     def depth(self) -> int:
@@ -119,7 +125,10 @@ class Recorder:
         if self._ahead_fd is not None:
             # durability = "journal": on disk (in the OS's cache) before the call returns, so even
             # kill -9 loses nothing accepted; the file is emptied whenever the queue is written.
-            os.write(self._ahead_fd, _journal_line(self._prepare(row)).encode())
+            try:
+                os.write(self._ahead_fd, journal_line(self._prepare(row)).encode())
+            except OSError as exc:
+                self._ahead_failed(exc)
         if len(self._queue) >= self.batch_size and not self._wake.is_set():
             self._wake.set()  # once: while the writer works through a backlog, every call would set it again
 
@@ -144,10 +153,12 @@ class Recorder:
                 while self._queue:
                     batch = [self._queue.popleft() for _ in range(min(self.batch_size, len(self._queue)))]
                     self._writing += 1
+                    self.writing_since = time.monotonic()
                     try:
                         await self._write_with_retry(batch)
                     finally:
                         self._writing -= 1
+                        self.writing_since = None
                     wrote = True
                     if self._ahead_fd is None and not self._urgent():
                         # The few calls made during that write wait for the next interval instead of a
@@ -155,7 +166,10 @@ class Recorder:
                         # the writer busy on the event loop all the time; bench/RESULTS.md, bench_serve).
                         break
                 if wrote and self._ahead_fd is not None and not self._queue:
-                    os.ftruncate(self._ahead_fd, 0)
+                    try:
+                        os.ftruncate(self._ahead_fd, 0)
+                    except OSError as exc:
+                        self._ahead_failed(exc)
         finally:
             self._running = False
             self._stopped.set()
@@ -195,6 +209,12 @@ class Recorder:
 
     def _prepare(self, row: dict[str, Any]) -> dict[str, Any]:
         args = row["arguments"]
+        message = row["error_message"]
+        if message:
+            # A failure's message may echo a secret argument, or carry a header or URL with one.
+            clean = self._redact.message(message, args)
+            if clean != message:
+                row = dict(row, error_message=clean)
         if args is None:
             return row
         if type(args) is dict and self._redact.plain_and_clean(args):
@@ -221,16 +241,19 @@ class Recorder:
                     await self._write_one_by_one(rows, exc)
                     return
                 if (self._closing and attempt >= SHUTDOWN_ATTEMPTS) or len(self._queue) >= self.queue_size:
-                    log.error(
-                        "history database unavailable (%s); %d record(s) kept in %s", exc, len(rows), self.journal
-                    )
-                    self._append_journal(rows)
+                    where = self._append_journal(rows)
+                    if where != STDERR and where != "nowhere":
+                        log.error("history database unavailable (%s); %d record(s) kept in %s", exc, len(rows), where)
+                    else:
+                        log.error("history database unavailable (%s)", exc)
                     return
                 log.warning("history write failed (%s); retrying in %.2f s", exc, delay)
+                self.retrying = True
                 await anyio.sleep(delay)
                 delay = min(delay * 2, 5.0)
                 continue
             self.written += len(rows)
+            self.retrying = False
             return
 
     async def _write_one_by_one(self, rows: list[dict[str, Any]], first: BaseException) -> None:
@@ -246,65 +269,83 @@ class Recorder:
             else:
                 self.written += 1
         if refused:
-            path = self.journal.with_name(self.journal.name + ".refused")
-            with path.open("a", encoding="utf-8") as fh:
-                fh.writelines(_journal_line(r) for r in refused)
+            # Kept apart from the journal (never replayed: the database would refuse them again).
+            sink = JournalSink([p.with_name(p.name + ".refused") for p in self._sink.journals])
+            where = sink.append([journal_line(r) for r in refused], "refused record(s)")
+            self._sink.on_stderr += sink.on_stderr
+            self._sink.lost += sink.lost
             self.refused += len(refused)
-            log.error("history database refused %d record(s) (%s); kept in %s", len(refused), first, path)
+            log.error("history database refused %d record(s) (%s); kept in %s", len(refused), first, where)
 
     # -- the journal -----------------------------------------------------------------------
 
-    def _append_journal(self, rows: list[dict[str, Any]]) -> None:
-        self.journal.parent.mkdir(parents=True, exist_ok=True)
-        lines = [_journal_line(self._prepare(r)) for r in rows]
-        with self.journal.open("a", encoding="utf-8") as fh:
-            fh.writelines(lines)
-            fh.flush()
-            os.fsync(fh.fileno())
-        self.journaled += len(rows)
+    @property
+    def on_stderr(self) -> int:
+        """Records no journal could take, written to stderr (not replayed)."""
+        return self._sink.on_stderr
+
+    @property
+    def lost(self) -> int:
+        """Records nothing could take (not even stderr)."""
+        return self._sink.lost
+
+    def _append_journal(self, rows: list[dict[str, Any]]) -> str:
+        """Keep ``rows`` in the first place that takes them (``history/journal.py``); returns where.
+        Never raises: a recorder that died here would lose the whole queue."""
+        where = self._sink.append([journal_line(self._prepare(r)) for r in rows])
+        if where not in (STDERR, "nowhere"):
+            self.journaled += len(rows)
+        return where
+
+    def _ahead_failed(self, exc: OSError) -> None:
+        """The write-ahead file cannot be written (a full disk): from now on records wait in memory only,
+        as with durability = "memory", and the file stays for the next start to replay what it holds."""
+        log.error(
+            'history write-ahead file %s failed (%s): durability is "memory" from now on (kill -9 would lose '
+            "up to flush_interval worth of calls)",
+            self._ahead_path,
+            exc,
+        )
+        if self._ahead_fd is not None:
+            os.close(self._ahead_fd)
+        self._ahead_fd = self._ahead_path = None
 
     async def replay_journal(self) -> int:
-        """Write records left by earlier runs (the journal, and the write-ahead files of processes
-        that died) into the database; returns how many. Then, with durability = "journal", open
-        this process's own write-ahead file."""
-        self.journal.parent.mkdir(parents=True, exist_ok=True)
-        total = 0
-        # Replicas sharing a data directory take turns; the one that finds the lock taken leaves
-        # the replay to the other.
-        lock = os.open(self.journal.with_name(self.journal.name + ".lock"), os.O_RDWR | os.O_CREAT, 0o600)
-        try:
+        """Write records left by earlier runs (the journal, the fallback journal, and the write-ahead
+        files of processes that died) into the database; returns how many. Then, with durability =
+        "journal", open this process's own write-ahead file. Raises ``OSError`` when the journal's folder
+        cannot be written (the plugin refuses to start: it could not keep what the database refuses)."""
+        total = await self._replay_from(self.journal)
+        fallback = self.fallback_journal
+        if fallback is not None and fallback != self.journal and fallback.parent.is_dir():
             try:
-                fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                log.info("another process is replaying %s; skipped", self.journal)
-            else:
-                total = await self._replay_pending()
-        finally:
-            os.close(lock)
+                total += await self._replay_from(fallback)
+            except OSError as exc:
+                log.error("history fallback journal %s cannot be replayed (%s); left for the next start", fallback, exc)
         if self.durability == "journal" and self._ahead_fd is None:
             self._open_ahead()
         return total
 
-    async def _replay_pending(self) -> int:
-        pending = sorted(self.journal.parent.glob(self.journal.name + ".replaying-*"))
-        if self.journal.exists() and self.journal.stat().st_size > 0:
-            # Renamed first, so records journaled while replaying start a fresh file.
-            target = self.journal.with_name(f"{self.journal.name}.replaying-{time.time_ns()}")
-            self.journal.rename(target)
-            pending.append(target)
-        for ahead in sorted(self.journal.parent.glob(self.journal.name + ".ahead-*")):
-            # A live process holds a lock on its own write-ahead file: only orphans are taken.
-            fd = os.open(ahead, os.O_RDWR)
+    async def _replay_from(self, journal: Path) -> int:
+        journal.parent.mkdir(parents=True, exist_ok=True)
+        total = 0
+        # Replicas sharing a data directory take turns; the one that finds the lock taken leaves
+        # the replay to the other.
+        lock = os.open(journal.with_name(journal.name + ".lock"), os.O_RDWR | os.O_CREAT, 0o600)
+        try:
             try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:
-                continue
-            finally:
-                os.close(fd)
-            target = self.journal.with_name(f"{self.journal.name}.replaying-{time.time_ns()}")
-            ahead.rename(target)
-            pending.append(target)
-        files = [(path, list(_read_journal(path))) for path in pending]
+                log.info("another process is replaying %s; skipped", journal)
+            else:
+                total = await self._replay_pending(journal)
+        finally:
+            os.close(lock)
+        return total
+
+    async def _replay_pending(self, journal: Path) -> int:
+        pending = _pending_files(journal)
+        files = [(path, list(read_journal(path))) for path in pending]
         waiting = sum(len(rows) for _path, rows in files)
         if waiting:
             # Replay runs before a server starts serving, and means an earlier run could not write everything:
@@ -327,7 +368,7 @@ class Recorder:
             path.unlink()
             total += len(rows)
         if total:
-            log.info("replayed %d history record(s) from %s", total, self.journal)
+            log.info("replayed %d history record(s) from %s", total, journal)
         self.replayed += total
         return total
 
@@ -372,27 +413,25 @@ def _unavailable(exc: BaseException) -> bool:
     return "does not exist" in str(exc) or "no such table" in str(exc)
 
 
-def _journal_line(row: dict[str, Any]) -> str:
-    return json.dumps(row, default=_json_default, ensure_ascii=False, separators=(",", ":")) + "\n"
-
-
-def _json_default(value: Any) -> Any:
-    if isinstance(value, datetime):
-        return value.isoformat()
-    return repr(value)
-
-
-def _read_journal(path: Path) -> Iterable[dict[str, Any]]:
-    with path.open(encoding="utf-8") as fh:
-        for number, line in enumerate(fh, 1):
-            line = line.strip()
-            if not line:
-                continue
-            try:
-                row = json.loads(line)
-                row["created_at"] = datetime.fromisoformat(row["created_at"])
-            except (ValueError, KeyError, TypeError):
-                # A torn last line (the process died mid-write) is the only way to get here.
-                log.warning("%s:%d is not a complete record; skipped", path, number)
-                continue
-            yield row
+def _pending_files(journal: Path) -> list[Path]:
+    """The files of ``journal`` to replay: left from an interrupted replay, the journal itself, and the
+    write-ahead files of processes that are gone (each renamed first, so new records start fresh files)."""
+    pending = sorted(journal.parent.glob(journal.name + ".replaying-*"))
+    if journal.exists() and journal.stat().st_size > 0:
+        # Renamed first, so records journaled while replaying start a fresh file.
+        target = journal.with_name(f"{journal.name}.replaying-{time.time_ns()}")
+        journal.rename(target)
+        pending.append(target)
+    for ahead in sorted(journal.parent.glob(journal.name + ".ahead-*")):
+        # A live process holds a lock on its own write-ahead file: only orphans are taken.
+        fd = os.open(ahead, os.O_RDWR)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            continue
+        finally:
+            os.close(fd)
+        target = journal.with_name(f"{journal.name}.replaying-{time.time_ns()}")
+        ahead.rename(target)
+        pending.append(target)
+    return pending

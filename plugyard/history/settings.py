@@ -11,6 +11,8 @@ from pydantic import BaseModel, ConfigDict, Field
 DEFAULT_REDACT_KEYS = (
     "password",
     "passwd",
+    "passphrase",
+    "pwd",
     "secret",
     "token",
     "api_key",
@@ -32,7 +34,8 @@ class HistorySettings(BaseModel):
     queue_size: int = Field(100_000, ge=1)
     """Records held in memory while the database is slow; beyond this they go to the journal."""
     redact_keys: tuple[str, ...] = DEFAULT_REDACT_KEYS
-    """Argument keys containing any of these (case-insensitive) are stored as "[REDACTED]"."""
+    """Argument keys containing any of these (case-insensitive) are stored as "[REDACTED]"; so are values
+    under them in header pairs and ``key=value`` text (``history/redact.py``)."""
     half_life_days: float = Field(14.0, gt=0)
     """The preference router's memory: an outcome this many days old counts half as much as a new one."""
     breaker_failures: int = Field(5, ge=1)

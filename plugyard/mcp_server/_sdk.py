@@ -11,17 +11,14 @@ name (ruff's SLF001 allows it only in this file).
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
-from contextlib import AbstractAsyncContextManager
+from collections.abc import Callable
 from typing import Any
 
-import anyio
 from mcp.server.connection import Connection
 from mcp.server.context import ServerRequestContext
 from mcp.server.lowlevel.server import NotificationOptions, Server
 from mcp.server.mcpserver import Context, MCPServer
 from mcp.server.session import ServerSession
-from mcp.server.stdio import stdio_server
 from mcp.server.subscriptions import SubscriptionBus
 from mcp.types import CallToolRequestParams, CallToolResult, InputRequiredResult
 
@@ -36,7 +33,6 @@ TOUCHES = (
     "ServerSession._connection",
     "Context(request_context=, mcp_server=, input_params=, subscriptions=)",
     "Server.create_initialization_options",
-    "stdio_server(stdin=<async iterable of lines>)",
     "StreamableHTTPSessionManager._admit_session",
     "StreamableHTTPServerTransport._event_store",
 )
@@ -80,14 +76,6 @@ def request_context_of(context: Context[Any, Any] | None) -> ServerRequestContex
         return context.request_context
     except ValueError:
         return None
-
-
-def stdio_streams(
-    lines: AsyncIterator[str], stdout: anyio.AsyncFile[str] | None = None
-) -> AbstractAsyncContextManager[tuple[Any, Any]]:
-    """The SDK's stdio transport reading protocol lines from ``lines`` instead of stdin (typed as an
-    ``anyio.AsyncFile``, but only iterated, so any async iterator of lines will do)."""
-    return stdio_server(stdin=lines, stdout=stdout)  # type: ignore[arg-type]
 
 
 class SdkServer(MCPServer[Any]):

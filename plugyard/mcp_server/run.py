@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import contextlib
 import gc
-import ipaddress
 import logging
 import signal
 import socket
@@ -27,6 +26,7 @@ from plugyard.core.host import PluginHost
 from plugyard.core.reload import HostReloader, ReloadOptions, start_reloading
 from plugyard.mcp_server.auth import auth_options
 from plugyard.mcp_server.events import MemoryEventStore, scope_sessions
+from plugyard.mcp_server.hosts import HostCheck, is_loopback
 from plugyard.mcp_server.listen import bind_sockets, closing, http_url
 from plugyard.mcp_server.server import PlugyardServer
 from plugyard.mcp_server.stdio import run_stdio
@@ -34,15 +34,6 @@ from plugyard.mcp_server.stdio import run_stdio
 log = logging.getLogger("plugyard.serve")
 
 Transport = Literal["stdio", "http"]
-
-
-def is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
 
 
 class _UvicornServer(uvicorn.Server):
@@ -62,6 +53,20 @@ class _UvicornServer(uvicorn.Server):
         await super().startup(sockets)
         if self.started and self._on_started is not None:
             self._on_started()
+
+    def force(self) -> None:
+        """A second signal: stop waiting, and cancel the requests still running (their calls are recorded
+        as Cancelled as the session manager stops, in the lifespan shutdown that uvicorn would skip)."""
+        self.force_exit = True
+        for task in list(self.server_state.tasks):
+            task.cancel()
+
+    async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+        await super().shutdown(sockets)
+        if self.force_exit:
+            # uvicorn skips the lifespan when forced; ours stops the MCP session manager, whose tasks run the
+            # calls: they must end (recorded) before the host's shutdown flushes the history.
+            await self.lifespan.shutdown()
 
 
 async def _watch_signals(
@@ -133,13 +138,17 @@ async def serve(
                 return
             stateless_http = settings.stateless_http if stateless is None else stateless
             resumable = not stateless_http and settings.resumable_events > 0
-            app = server.streamable_http_app(
+            security = _transport_security(bind, port, settings.allowed_hosts)
+            app: Any = server.streamable_http_app(
                 streamable_http_path=settings.path,
                 stateless_http=stateless_http,
                 retry_interval=settings.sse_retry_ms if resumable else None,
                 host=bind,
-                transport_security=_transport_security(bind, port, settings.allowed_hosts),
+                transport_security=security,
             )
+            if security is not None:
+                # Every path (``/healthz`` too) behind the Host check, ``name:*`` meaning a port only.
+                app = HostCheck(app, security.allowed_hosts, security.allowed_origins)
             if resumable:
                 scope_sessions(server.session_manager, MemoryEventStore(settings.resumable_events))
             # SIGTERM: stop accepting, let in-flight requests finish (at most shutdown_timeout), then
@@ -159,7 +168,7 @@ async def serve(
                 http.should_exit = True
 
             def force() -> None:
-                http.force_exit = True
+                http.force()
 
             await tg.start(_watch_signals, stop, force)
             await http.serve(sockets=sockets)

@@ -34,6 +34,7 @@ from plugyard.mcp_server._sdk import connection_of, request_context_of
 from plugyard.mcp_server.client_channel import LazyClientChannel
 from plugyard.mcp_server.content import raw_result, structured_result, tool_result
 from plugyard.mcp_server.features import FeatureServer
+from plugyard.mcp_server.hosts import is_loopback
 
 log = logging.getLogger("plugyard.mcp")
 
@@ -115,11 +116,13 @@ class PlugyardServer(FeatureServer):
         super().__init__(name=host.config.server.name, version=plugyard.__version__, **kwargs)
         self.host = host
         self._index_tools()
+        host.pipeline.convert_result = self._convert_result
         # stdio and in-memory transports carry one client per server: that connection is the session.
         self._connection_id = str(uuid.uuid4())
         # Read once: it may consult the OS user database, which costs more than the whole call path.
         self._default_user = host.config.default_user
         # Load balancers probe this; like every custom route it is outside MCP authentication.
+        self._health_check = health.SharedCheck()
         self.custom_route(HEALTH_PATH, methods=["GET"], include_in_schema=False)(self._healthz)
         self._install_features()
 
@@ -127,6 +130,18 @@ class PlugyardServer(FeatureServer):
         super().use_host(host)
         self._default_user = host.config.default_user
         self._index_tools()
+        # Converted inside the pipeline, before the after hooks: a result that fits no schema is recorded
+        # as the failure its client sees (docs/architecture.md, "A tool call's journey").
+        host.pipeline.convert_result = self._convert_result
+
+    def _convert_result(self, tool: Tool, value: Any) -> Any:
+        if self._generation != self.host.tools.generation:
+            self._index_tools()
+        if isinstance(value, RawResult):
+            return raw_result(value)  # forwarded as it is
+        if tool.output_schema is not None and isinstance(value, dict):
+            return structured_result(value)  # a tool registered with its output_schema
+        return tool_result(value, self._outputs.get(tool.name) or _UNSTRUCTURED, self._structured.get(tool.name))
 
     def _index_tools(self) -> None:
         """What tools/list shows and how results convert, computed once per registry state."""
@@ -157,8 +172,10 @@ class PlugyardServer(FeatureServer):
             )
 
     async def _healthz(self, request: Request) -> JSONResponse:
-        report = await health.check(self.host)
-        return JSONResponse(report.as_dict(), status_code=200 if report.healthy else 503)
+        report = await self._health_check(self.host)
+        # Paths, URLs and error messages only to a caller on this machine (probes need the status alone).
+        body = report.as_dict() if request.client is not None and is_loopback(request.client.host) else report.public()
+        return JSONResponse(body, status_code=200 if report.healthy else 503)
 
     async def list_tools(self) -> list[MCPTool]:
         host = self.host
@@ -264,25 +281,10 @@ class PlugyardServer(FeatureServer):
             if isinstance(outcome.error, ToolResultError):
                 return raw_result(outcome.error.result, meta)  # the tool's own error result, as it is
             return CallToolResult(content=[TextContent(type="text", text=outcome.message)], is_error=True, _meta=meta)
-        if isinstance(outcome.result, RawResult):
-            return raw_result(outcome.result, meta)
         name = outcome.call.tool_name  # through call_tool: the tool it ran
-        if isinstance(outcome.result, dict) and name not in outputs:
-            return structured_result(outcome.result, meta)  # a tool registered with an output_schema
-        output = outputs.get(name)
-        try:
-            result = tool_result(outcome.result, output or _UNSTRUCTURED, structured.get(name))
-        except Exception as exc:  # noqa: BLE001 - a plugin's result that fits no schema is a failed call, not a crash
-            tool = host.tools.get(name)
-            plugin = tool.plugin if tool else "?"
-            log.warning(
-                "tool %r of plugin %r returned a result that does not fit its output schema: %s", name, plugin, exc
-            )
-            text = (
-                f"tool {name!r} of plugin {plugin!r} returned a result that does not match "
-                f"its declared return type: {exc}"
-            )
-            return CallToolResult(content=[TextContent(type="text", text=text)], is_error=True, _meta=meta)
+        result = outcome.converted
+        if result is None:  # a pipeline without our conversion (cannot fail: it was checked)
+            result = tool_result(outcome.result, outputs.get(name) or _UNSTRUCTURED, structured.get(name))
         if isinstance(result, CallToolResult):
             merged = {**(result.meta or {}), **meta}
             result.meta = merged  # the result is ours alone; copying it would cost more than the call

@@ -36,7 +36,7 @@ async def test_a_healthy_server_answers_200_with_database_recorder_and_plugins(r
     assert database["reachable"] is True and database["error"] is None
     assert schema["at_head"] is True and schema["revision"] == schema["head"] == migrate.head()
     assert database["backend"] == ("postgresql" if db_url.startswith("postgresql") else "sqlite")
-    assert set(history["queue"]) == {"depth", "written", "journaled", "failures"}
+    assert set(history["queue"]) == {"depth", "written", "journaled", "failures", "on_stderr", "lost"}
     assert {"sample", "history"} <= set(body["plugins"]["loaded"]) and body["plugins"]["failed"] == {}
 
 

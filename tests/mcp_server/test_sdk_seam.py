@@ -7,9 +7,7 @@ touch broke, in its name and in its message, instead of some far-away adapter te
 from __future__ import annotations
 
 import inspect
-import io
-import json
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from importlib.metadata import version
 from typing import Any
 
@@ -206,27 +204,6 @@ async def test_touch_server_create_initialization_options():
         caps = client.server_capabilities
     assert caps.tools.list_changed and caps.prompts.list_changed and caps.resources.list_changed, moved(
         "Server.create_initialization_options", "transports no longer call it for the initialize result"
-    )
-
-
-async def _lines(*lines: str) -> AsyncIterator[str]:
-    for line in lines:
-        yield line
-
-
-@touch("stdio_server(stdin=<async iterable of lines>)")
-async def test_touch_stdio_server_reads_any_async_iterable_of_lines():
-    from mcp.server.stdio import stdio_server
-
-    assert "stdin" in inspect.signature(stdio_server).parameters, moved("stdio_server(stdin=)")
-    ping = json.dumps({"jsonrpc": "2.0", "id": 1, "method": "ping"}) + "\n"
-    out = anyio.wrap_file(io.StringIO())
-    with anyio.fail_after(10):
-        async with _sdk.stdio_streams(_lines(ping), stdout=out) as (read_stream, write_stream):
-            async with read_stream, write_stream:  # closed as the server's run closes them
-                message = await read_stream.receive()
-    assert getattr(getattr(message, "message", None), "method", None) == "ping", moved(
-        "stdio_server(stdin=)", f"an async iterator of lines gave {message!r}"
     )
 
 

@@ -6,6 +6,7 @@ infos and ``load()``.
 
 from __future__ import annotations
 
+import asyncio
 import inspect
 import logging
 from collections.abc import AsyncIterator, Callable, Coroutine
@@ -15,9 +16,11 @@ from typing import TYPE_CHECKING, Any, NoReturn
 import anyio
 import anyio.abc
 import pluggy
+import sniffio
 
 from plugyard.core.errors import PluginError, PlugyardError
 from plugyard.core.host.registration import invoke
+from plugyard.core.stalls import StallWatch
 
 if TYPE_CHECKING:
     from plugyard.core.host import PluginHost
@@ -65,6 +68,10 @@ class Lifetime:
     async def running(self) -> AsyncIterator[PluginHost]:
         """Load the plugins, run ``startup`` hooks, and on exit ``shutdown`` hooks (shielded)."""
         host = self.load()
+        watch = None
+        if sniffio.current_async_library() == "asyncio":
+            watch = StallWatch(asyncio.get_running_loop(), lambda: list(host.tools))
+            watch.start()
         try:
             async with anyio.create_task_group() as tg:
                 self._task_group = tg
@@ -79,6 +86,9 @@ class Lifetime:
         except BaseExceptionGroup as group:
             # The task group is ours, not the caller's: hand back the one error that happened.
             raise_single(group)
+        finally:
+            if watch is not None:
+                watch.stop()
 
     async def _lifetime_hook(self, hook_name: str) -> None:
         for impl in getattr(self.pm.hook, hook_name).get_hookimpls():
