@@ -16,6 +16,8 @@ from typing import Any, Literal
 
 import pydantic
 
+from plugyard.core.errors import ToolResultError
+
 Role = Literal["user", "assistant"]
 
 
@@ -119,6 +121,14 @@ class RawResult:
             if kind == "text":
                 texts.append(str(item["text"] if isinstance(item, Mapping) else getattr(item, "text", "")))
         return "\n".join(texts)
+
+
+def raise_reported_error(result: Any, tool_name: str) -> Any:
+    """``result``, unless it is a ``RawResult`` with ``is_error``: then the call failed (``ToolResultError``),
+    and the error carries the result so the client still gets it as it is."""
+    if isinstance(result, RawResult) and result.is_error:
+        raise ToolResultError(result.text() or f"tool {tool_name!r} answered an error", result)
+    return result
 
 
 class PromptMessage(pydantic.BaseModel):

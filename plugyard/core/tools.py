@@ -27,7 +27,7 @@ import sniffio
 
 from plugyard.core.calls import ProgressReporter, ToolCall, ToolContext, ToolOutcome, Veto
 from plugyard.core.client import ClientChannel, HostEvents
-from plugyard.core.content import RawResult
+from plugyard.core.content import raise_reported_error
 from plugyard.core.deadlines import Watchdog, new_call_id
 from plugyard.core.errors import (
     InvalidArguments,
@@ -35,7 +35,6 @@ from plugyard.core.errors import (
     ToolCallError,
     ToolFailed,
     ToolNameClash,
-    ToolResultError,
     ToolTimeout,
     ToolVetoed,
     UnknownTool,
@@ -74,10 +73,8 @@ class Tool:
     structured_output: bool | None = None
     discovery: bool = False
     """The tool finds other tools (a search): listed while tool search hides the rest (``core/tool_search.py``)."""
-    output_schema: dict[str, Any] | None = None
-    """Given at registration with ``input_schema`` (``core/schema_tools.py``); else derived by the adapter."""
-    source: str | None = None
-    """Where the tool's answers come from beyond its plugin (an upstream server's name): recorded."""
+    output_schema: dict[str, Any] | None = None  # given with input_schema (core/schema_tools.py), else the adapter's
+    source: str | None = None  # where its answers come from beyond its plugin (an upstream server): recorded
 
 
 def _is_context_hint(hint: Any) -> bool:
@@ -350,9 +347,7 @@ class ToolPipeline:
         try:
             if refusal is not None:
                 raise InvalidArguments(refusal)
-            result = await self._run(tool, call, args, progress, client)
-            if isinstance(result, RawResult) and result.is_error:
-                raise ToolResultError(_storable(result.text()) or f"tool {name!r} answered an error", result)
+            result = raise_reported_error(await self._run(tool, call, args, progress, client), name)
             try:
                 size = len(pydantic_core.to_json(result))
             except pydantic_core.PydanticSerializationError as exc:
