@@ -151,6 +151,7 @@ class Upstream:
             "logging_callback": self._on_log,
             "log_level": "debug",
             "read_timeout_seconds": self.settings.timeout,
+            "mode": self.settings.protocol,
             "sampling_callback": relay.sampling(self.name, self._current_call),
             "elicitation_callback": relay.elicitation(self.name, self._current_call),
         }

@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Mapping
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -39,6 +40,8 @@ class ServerSettings(BaseModel):
     """Seconds a call (and connecting) may take."""
     capabilities: dict[str, list[str]] = Field(default_factory=dict)
     """capability -> the upstream's tool names (as the upstream names them), for the router."""
+    protocol: Literal["auto", "legacy"] = "auto"
+    """``auto``: 2026-07-28 when the server speaks it, else the 2025-11-25 handshake; ``legacy``: the handshake."""
 
     @field_validator("prefix")
     @classmethod

@@ -14,6 +14,7 @@ from mcp.server.auth.settings import AuthSettings
 from mcp.server.mcpserver import Context, Elicit, MCPServer, Resolve, Sample
 from mcp.server.mcpserver.exceptions import ToolError
 from mcp.types import CreateMessageResult, SamplingMessage, TextContent, ToolAnnotations
+from mcp_types.version import MODERN_PROTOCOL_VERSIONS
 from pydantic import BaseModel
 
 
@@ -110,7 +111,9 @@ def build(token: str | None = None, port: int = 0) -> MCPServer:
     async def grow(ctx: Context, name: str) -> str:
         """Adds a tool called name, and says the list changed."""
         server.add_tool(lambda: f"I am {name}", name=name, description="added while serving")
-        await ctx.notify_tools_changed()
+        await ctx.notify_tools_changed()  # 2026-07-28: to subscriptions/listen streams
+        if ctx.protocol_version not in MODERN_PROTOCOL_VERSIONS:
+            await ctx.session.send_tool_list_changed()  # the handshake era's notification
         return "added"
 
     @server.resource("fixture://readme", mime_type="text/plain")

@@ -62,7 +62,12 @@ async def test_a_tool_that_crashes_its_server_is_a_recorded_error_and_the_server
     assert row["error_type"] == "UpstreamUnavailable" and "closed the connection" in row["error_message"]
 
 
-async def test_list_changed_from_the_upstream_reaches_a_connected_client(plugyard_host):
+@pytest.mark.parametrize(
+    "upstream_servers", [{"fx": stdio_server()}, {"fx": stdio_server(protocol="legacy")}], ids=["auto", "legacy"]
+)
+async def test_list_changed_from_the_upstream_reaches_a_connected_client(plugyard_host, upstream_plugin):
+    upstream = upstream_plugin.upstreams["fx"]
+    assert (upstream.client.protocol_version == "2025-11-25") == (upstream.settings.protocol == "legacy")
     heard = anyio.Event()
 
     async def on_message(message: Any) -> None:
