@@ -58,6 +58,8 @@ class Listing:
         self.resources: list[mt.Resource] = []
         self.templates: list[mt.ResourceTemplate] = []
         self.prompts: list[mt.Prompt] = []
+        self.completes = False
+        """The server offers argument completion (completion/complete)."""
 
 
 class Upstream:
@@ -204,6 +206,7 @@ class Upstream:
             )
         if capabilities.prompts is not None:
             listing.prompts = await _pages(lambda cursor: client.list_prompts(cursor=cursor), "prompts")
+        listing.completes = capabilities.completions is not None
         self.listing = listing
 
     async def _watch(self, client: Client) -> None:
@@ -334,6 +337,20 @@ class Upstream:
             if exc.code == mt.CONNECTION_CLOSED:
                 raise self._closed(exc) from None
             raise UpstreamError(f"upstream server {self.name!r} could not render prompt {name!r}: {exc}") from None
+
+    async def complete(
+        self, ref: mt.PromptReference | mt.ResourceTemplateReference, name: str, value: str, given: dict[str, str]
+    ) -> list[str]:
+        """The server's completions for argument ``name`` (none while it is not connected)."""
+        client = self.client
+        if client is None:
+            return []
+        try:
+            result = await client.complete(ref, {"name": name, "value": value}, dict(given) or None)
+        except MCPError as exc:
+            log.debug("upstream %r: completion refused: %s", self.name, exc)
+            return []
+        return list(result.completion.values)
 
     def report(self) -> dict[str, Any]:
         """This server's state for ``/healthz``, ``plugyard upstream list``."""

@@ -111,6 +111,22 @@ def _tool(upstream: Upstream, tool: mt.Tool, public: str, caps: list[str], regis
     )
 
 
+def _completers(
+    upstream: Upstream, ref: mt.PromptReference | mt.ResourceTemplateReference, names: list[str]
+) -> dict[str, Callable[..., Any]]:
+    """Argument completion asked of the server, when it offers it."""
+    if not upstream.listing.completes:
+        return {}
+
+    def completer(name: str) -> Callable[..., Any]:
+        async def complete(value: str, given: dict[str, str]) -> list[str]:
+            return await upstream.complete(ref, name, value, given)
+
+        return complete
+
+    return {name: completer(name) for name in names}
+
+
 def _signature(names: Iterable[tuple[str, bool]]) -> inspect.Signature:
     params = [
         inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=inspect.Parameter.empty if required else None)
@@ -175,8 +191,10 @@ def _template(upstream: Upstream, template: mt.ResourceTemplate, public: str, re
         return _contents(await upstream.read_resource(uri))
 
     read.__signature__ = _signature((v, True) for v in variables)  # type: ignore[attr-defined]
+    ref = mt.ResourceTemplateReference(type="ref/resource", uri=uri_template)
     register(
         read,
+        complete=_completers(upstream, ref, variables),
         uri=uri_template,
         name=public,
         title=template.title,
@@ -206,8 +224,10 @@ def _prompt(upstream: Upstream, prompt: mt.Prompt, public: str, register: Callab
         return [plugyard.PromptMessage(role=m.role, content=block(m.content)) for m in result.messages]
 
     render.__signature__ = _signature((a.name, bool(a.required)) for a in arguments)  # type: ignore[attr-defined]
+    ref = mt.PromptReference(type="ref/prompt", name=upstream_name)
     register(
         render,
+        complete=_completers(upstream, ref, [a.name for a in arguments]),
         name=public,
         title=prompt.title,
         description=prompt.description or "",

@@ -134,3 +134,13 @@ async def test_the_filesystem_server_reads_inside_its_folder_and_refuses_outside
     assert "outside allowed directories" in outside.content[0].text, outside.content[0].text
     rows = await plugyard_history.calls(tool_name="fs_read_text_file")
     assert [(r["success"], r["error_type"]) for r in rows] == [(True, None), (False, "ToolResultError")]
+
+
+async def test_argument_completion_is_asked_of_the_upstream(plugyard_client):
+    from mcp.types import PromptReference
+
+    ref = PromptReference(type="ref/prompt", name="ev_completable-prompt")
+    departments = await plugyard_client.complete(ref, {"name": "department", "value": "S"})
+    assert departments.completion.values == ["Sales", "Support"]
+    names = await plugyard_client.complete(ref, {"name": "name", "value": ""}, {"department": "Engineering"})
+    assert names.completion.values == ["Alice", "Bob", "Charlie"]
