@@ -30,6 +30,7 @@ class AdoptPlan:
     plugin: str
     adopted: list[str]
     skipped: dict[str, str]
+    notes: list[str] = dataclasses.field(default_factory=list)
 
     def diff(self) -> str:
         before = (self.config_before or "").splitlines(keepends=True)
@@ -111,6 +112,7 @@ def plan_adopt(host: PluginHost, client: str, *, name: str, config_file: Path, p
         plugin=plugin,
         adopted=adopted,
         skipped=skipped,
+        notes=[str(n) for n in answer.get("notes", [])],
     )
 
 

@@ -83,6 +83,8 @@ def _adopt(state: CliState, client: str, *, name: str, config_file: Path, path: 
     plan = guard(lambda: plan_adopt(host, client, name=name, config_file=config_file, path=path))
     for server, why in plan.skipped.items():
         click.echo(f"kept in {client}: {server!r} ({why})", err=True)
+    for note in plan.notes:
+        click.echo(f"note: {note}", err=True)
     if dry_run:
         click.echo(plan.diff(), nl=False)
         return

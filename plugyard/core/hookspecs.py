@@ -269,8 +269,9 @@ def adopt_servers(servers: Mapping[str, Mapping[str, Any]], current: Mapping[str
     ``{"settings": {...}, "adopted": [names], "skipped": {name: why}}``: ``settings`` is merged into this
     plugin's ``[plugins.<name>]`` table in plugins.toml (nested tables of strings, numbers, booleans,
     lists), the ``adopted`` servers are removed from the client's file (plugyard serves them), the
-    ``skipped`` ones stay there. The first plugin that returns a mapping adopts; return ``None`` to pass.
-    Only the command line calls it, on a loaded host that is not started.
+    ``skipped`` ones stay there; ``notes`` (a list of strings, optional) are shown to the user. The first
+    plugin that returns a mapping adopts; return ``None`` to pass. Only the command line calls it, on a
+    loaded host that is not started.
     """
 
 

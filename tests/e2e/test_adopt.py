@@ -32,6 +32,7 @@ def test_adopt_moves_the_clients_servers_into_plugins_toml_and_leaves_plugyard(t
     assert '-    "files": {' in dry.stdout and '+    "plugyard": {' in dry.stdout
     assert "+[plugins.upstream.servers.files]" in dry.stdout
     assert "kept in claude-desktop: 'old-sse' (a legacy SSE server" in dry.stderr
+    assert "note: 'search': headers.Authorization moved as written" in dry.stderr and "'github'" not in dry.stderr
     assert client_file.read_text() == FIXTURE.read_text() and own.read_text().startswith("# my settings")
 
     done = plugyard(tmp_path, "--config", str(own), "install", "claude-desktop", "--adopt")

@@ -8,7 +8,7 @@ from typing import Any
 
 import pydantic
 
-from .settings import SERVER_NAME, ServerSettings
+from .settings import ENV_PREFIX, SERVER_NAME, ServerSettings
 
 _STDIO_KEYS = {"command", "args", "env", "cwd", "type"}
 _HTTP_KEYS = {"url", "headers", "type"}
@@ -51,6 +51,7 @@ def _entry(name: str, entry: Mapping[str, Any]) -> tuple[dict[str, Any] | None, 
 def adopt(servers: Mapping[str, Mapping[str, Any]], configured: set[str]) -> dict[str, Any]:
     adopted: dict[str, Any] = {}
     skipped: dict[str, str] = {}
+    notes: list[str] = []
     for name, entry in servers.items():
         if not SERVER_NAME.fullmatch(name):
             skipped[name] = "its name is not one plugyard can prefix tools with (letters, digits, '_', '-')"
@@ -66,4 +67,15 @@ def adopt(servers: Mapping[str, Mapping[str, Any]], configured: set[str]) -> dic
             skipped[name] = why or "not adoptable"
         else:
             adopted[name] = settings
-    return {"settings": {"servers": adopted}, "adopted": list(adopted), "skipped": skipped}
+            literal = sorted(
+                f"{table}.{key}"
+                for table in ("env", "headers")
+                for key, value in (settings.get(table) or {}).items()
+                if not str(value).startswith(ENV_PREFIX)
+            )
+            if literal:
+                notes.append(
+                    f"{name!r}: {', '.join(literal)} moved as written (plugins.toml now holds them, as the client's "
+                    'file did); a secret is better read from the environment: "env:NAME"'
+                )
+    return {"settings": {"servers": adopted}, "adopted": list(adopted), "skipped": skipped, "notes": notes}
