@@ -108,8 +108,10 @@ class Upstream:
                         raise
                     except Exception as exc:  # noqa: BLE001 - whatever ends a session, the server is restarted
                         self.last_error = describe(exc)
-                    if self._served:
-                        delay = self._plugin.restart_delay  # it served: this failure starts the backoff afresh
+                    served = time.time() - self.connected_at if self._served and self.connected_at else 0.0
+                    if served >= self._plugin.max_restart_delay:
+                        # It served a while: this failure starts the backoff afresh (a crash loop keeps doubling).
+                        delay = self._plugin.restart_delay
                     log.warning("upstream %r: %s; restarting in %.2g s", self.name, self.last_error, delay)
                     self.client = None
                     self.state = "restarting"
