@@ -1,6 +1,6 @@
 """The history's commands, added to ``plugyard`` through the history plugin's ``register_commands``:
 ``plugyard db upgrade|downgrade|current`` (the migrations shipped inside plugyard) and
-``plugyard history stats|failures|export|cleanup|import|report``.
+``plugyard history stats|failures|export|cleanup|import|report|evaluate``.
 
 They work on the configured database directly (no host is started). Exit codes are plugyard's
 (``plugyard.cli.context``): 3 for configuration and database errors, 2 for usage errors.
@@ -325,3 +325,55 @@ def history_report(state: CliState, html_file: Path, days: int, users: int, titl
         f"{summary.users} user(s), last {summary.days} day(s)",
         err=True,
     )
+
+
+@history.command("evaluate")
+@click.option("--days", type=click.IntRange(min=1), default=30, show_default=True, help="Whole days of logs.")
+@click.option("--half-life", "half_life", type=click.FloatRange(min=0, min_open=True), default=None, help="Days.")
+@click.option("--satisfaction-weight", type=click.FloatRange(min=0), default=None, help="What ratings weigh.")
+@click.option("--latency-weight", type=click.FloatRange(min=0), default=None, help="What latency costs.")
+@click.option("--prior-cap", type=click.FloatRange(min=1), default=None, help="The prior strength's cap.")
+@click.option("--exploration", type=click.FloatRange(min=0, min_open=True), default=None, help="Draws' spread x this.")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@click.pass_obj
+def history_evaluate(
+    state: CliState,
+    days: int,
+    half_life: float | None,
+    satisfaction_weight: float | None,
+    latency_weight: float | None,
+    prior_cap: float | None,
+    exploration: float | None,
+    as_json: bool,
+) -> None:
+    """How another router setting would have done on the logged decisions (self-normalised inverse
+    propensity scoring, 95% interval), and whether the difference is significant."""
+    import dataclasses
+
+    from plugyard.learning.evaluate import Setting, evaluate
+
+    given = {
+        "half_life_days": half_life,
+        "satisfaction_weight": satisfaction_weight,
+        "latency_weight": latency_weight,
+        "prior_cap": prior_cap,
+        "exploration": exploration,
+    }
+    setting = dataclasses.replace(Setting(), **{k: v for k, v in given.items() if v is not None})
+    timeout = guard(lambda: state.config.tools.timeout)
+    calls = _with_service(state, lambda s: s.logged_calls(days))
+    result = evaluate(calls, setting, timeout_s=timeout)
+    if as_json:
+        click.echo(json.dumps(result.as_dict(), indent=2))
+        return
+    click.echo(f"setting: {setting.describe()}")
+    if result.decisions == 0:
+        click.echo(f"{result.verdict()} in the last {days} day(s) ({len(calls)} call(s) recorded)")
+        return
+    click.echo(
+        f"{result.decisions} logged decision(s) in the last {days} day(s); effective sample size "
+        f"{result.effective_sample_size:.0f}"
+    )
+    click.echo(f"success rate logged {result.logged_value:.1%}, estimated for the setting {result.value:.1%}")
+    interval = f"95% interval {result.low:+.1%} .. {result.high:+.1%}"
+    click.echo(f"difference {result.difference:+.1%} ({interval}): {result.verdict()}")

@@ -13,6 +13,7 @@ from collections.abc import Awaitable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import anyio
 import sqlalchemy as sa
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
@@ -30,9 +31,13 @@ from plugyard.history.history_tools import HistoryTools
 from plugyard.history.models import tool_call_table
 from plugyard.history.recorder import Recorder
 from plugyard.history.redact import Redactor, redact_text
+from plugyard.history.rollups import is_round
 from plugyard.history.search import ToolSearch
 from plugyard.history.search_store import SearchStore
 from plugyard.history.service import ToolHistoryService
+from plugyard.history.service.evidence import DecisionLinks
+from plugyard.history.service.replicas import POLL_SECONDS as REPLICA_POLL_SECONDS
+from plugyard.history.service.replicas import ReplicaFollower
 from plugyard.history.settings import HistorySettings
 from plugyard.learning.learner import BayesianLearner
 from plugyard.learning.router import ToolPreferenceRouter
@@ -74,6 +79,8 @@ class HistoryPlugin:
         self.service: ToolHistoryService | None = None
         self.router = ToolPreferenceRouter()
         self.search = ToolSearch(lambda: self.router)
+        self.decision_links = DecisionLinks()
+        self.replicas = ReplicaFollower()
         self.host: PluginHost | None = None
         self.settings = HistorySettings()
         self.name: str | None = None
@@ -177,6 +184,47 @@ class HistoryPlugin:
         redactor = Redactor(history.redact_keys)
         await self.search.start(host.tools, SearchStore(engine), lambda text: redact_text(text, redactor))
         host.start_background(self.search.run, name="plugyard tool search")
+        host.start_background(self._write_evidence, name="plugyard decision evidence")
+        if not is_sqlite(host.config.database_url):
+            # Several replicas may share this database: fold in what the others record.
+            await self.replicas.start(engine)
+            host.start_background(self._follow_replicas, name="plugyard replica learning")
+
+    async def _follow_replicas(self) -> None:
+        while True:
+            await anyio.sleep(REPLICA_POLL_SECONDS)
+            assert self.engine is not None
+            try:
+                rows = await self.replicas.poll(self.engine)
+            except (SQLAlchemyError, OSError) as exc:
+                log.warning("history: other replicas' calls not read (%s: %s)", type(exc).__name__, exc)
+                continue
+            for row in rows:
+                if row["error_type"] == CANCELLED:
+                    continue
+                self.router.observe(
+                    row["user_id"],
+                    row["tool_name"],
+                    bool(row["success"]),
+                    float(row["execution_time_ms"]),
+                    intent=row["intent"] or None,
+                    error_type=row["error_type"],
+                    at=row["created_at"].timestamp(),
+                )
+
+    async def _write_evidence(self) -> None:
+        """Store the decisions behind recorded calls (``decision_evidence``), every flush interval."""
+        while True:
+            await anyio.sleep(max(self.settings.flush_interval, 0.05))
+            await self.flush_evidence()
+
+    async def flush_evidence(self) -> None:
+        if self.service is None or not self.decision_links.rows:
+            return
+        try:
+            await self.decision_links.flush(self.service)
+        except (SQLAlchemyError, OSError) as exc:
+            log.warning("history: decision evidence not stored (%s: %s)", type(exc).__name__, exc)
 
     @hookimpl
     def register_tools(self, register: Any) -> None:
@@ -195,6 +243,7 @@ class HistoryPlugin:
     @hookimpl
     def choose_tool(self, capability: str, candidates: Sequence[Tool], user_id: str, intent: str | None) -> Tool | None:
         decision = self.router.choose(user_id, [t.name for t in candidates], intent=intent, capability=capability)
+        self.decision_links.decided(decision)
         return next(t for t in candidates if t.name == decision.chosen)
 
     @hookimpl
@@ -208,8 +257,18 @@ class HistoryPlugin:
             self.recorder.submit(outcome)
         tool = self.host.tools.get(call.tool_name) if self.host is not None else None
         self.search.observe(call, outcome, discovery=tool is not None and tool.discovery)
-        if outcome.error_type == CANCELLED:
-            return  # recorded, but says nothing of the tool: the router does not learn from it
+        self.replicas.mark_own(call.call_id)
+        self.decision_links.called(
+            call.user_id,
+            call.tool_name,
+            call.call_id,
+            call.started_at.timestamp(),
+            final=not is_round(outcome.error_type),
+        )
+        if outcome.error_type == CANCELLED or is_round(outcome.error_type):
+            # Recorded, but not an outcome of the tool (cancelled; or a round that asked the client,
+            # whose final round is the outcome): the router does not learn from it.
+            return
         # The router learns at once, in memory; the rollups it warms from catch up with the batch.
         self.router.observe(
             call.user_id,
@@ -243,6 +302,7 @@ class HistoryPlugin:
             await self.search.close()
         if self.recorder is not None:
             await self.recorder.close()
+            await self.flush_evidence()
             r = self.recorder
             log.info("history: %d record(s) written, %d journaled", r.written, r.journaled)
             if r.on_stderr or r.lost:

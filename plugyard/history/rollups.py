@@ -38,6 +38,21 @@ from plugyard.learning.learner import decay_weight
 
 Row = Mapping[str, Any]
 
+INPUT_REQUIRED = "InputRequired"
+"""``error_type`` of a round that stopped to ask the client (see docs/architecture.md, "Input required").
+Such a row is kept (the audit trail), but it is not an outcome: the rollups, statistics, failures and
+the router count only the round that ends the call, so a tool that asks once is one call, not a failure."""
+
+
+def is_round(error_type: str | None) -> bool:
+    """Whether a row with this ``error_type`` is an input-required round rather than an outcome."""
+    return error_type == INPUT_REQUIRED
+
+
+def an_outcome(table: sa.Table) -> Any:
+    """The SQL predicate keeping the rows that are outcomes (not input-required rounds)."""
+    return sa.or_(table.c.error_type.is_(None), table.c.error_type != INPUT_REQUIRED)
+
 
 class Connection(Protocol):
     """What writing calls needs of a connection: an ``AsyncConnection``, or the recorder's
@@ -82,6 +97,8 @@ def aggregate(rows: Iterable[Row], *, sign: int = 1, scores: Mapping[str, int] |
     deltas = Deltas()
     scores = scores or {}
     for row in rows:
+        if row.get("error_type") == INPUT_REQUIRED:
+            continue  # a round, not an outcome: the round that ends the call counts
         tool = row["tool_name"]
         created = utc(row["created_at"])
         day = created.date()

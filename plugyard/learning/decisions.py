@@ -96,16 +96,17 @@ class Decision:
         }
 
 
-def propensity_of(chosen: ToolScore, eligible: Sequence[ToolScore]) -> float:
-    """P(chosen has the highest draw), each score's posterior taken as normal: Simpson's rule over
-    ``pdf_chosen(x) * prod(cdf_other(x))`` where that product is not negligible."""
+def propensity_of(chosen: ToolScore, eligible: Sequence[ToolScore], exploration: float = 1.0) -> float:
+    """P(chosen has the highest draw), each score's posterior taken as normal (its spread times
+    ``exploration``): Simpson's rule over ``pdf_chosen(x) * prod(cdf_other(x))`` where that product
+    is not negligible."""
     others = [s for s in eligible if s is not chosen]
     if not others:
         return 1.0
 
     def spread(s: ToolScore) -> tuple[float, float]:
         n = s.alpha + s.beta
-        return s.expected, max(math.sqrt(s.alpha * s.beta / (n * n * (n + 1.0))), 1e-9)
+        return s.expected, max(exploration * math.sqrt(s.alpha * s.beta / (n * n * (n + 1.0))), 1e-9)
 
     mu, sd = spread(chosen)
     rivals = [spread(s) for s in others]

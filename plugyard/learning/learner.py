@@ -7,20 +7,20 @@ The model, per (intent, tool) and per (user, intent, tool):
   ``decay_weight(t) = 2 ** ((t - EPOCH) / half_life)``: such sums are additive (the recorder's rollups
   add them in SQL) and the discounted count at time ``now`` is ``sum * 2 ** -((now - EPOCH) / half_life)``.
 - **Global posterior** of a tool for an intent: ``Beta(1 + S, 1 + F)`` over every user's discounted counts.
-- **Empirical-Bayes shrinkage**: a user's posterior is ``Beta(k * m + s, k * (1 - m) + f)`` where ``m`` is the
-  global posterior mean and the prior strength ``k`` is estimated from the data by the method of moments:
-  ``tau2 = max(0, var(r_u) - p (1 - p) mean(1 / n_u))`` over the users' rates ``r_u`` and discounted counts
-  ``n_u`` (``p`` the pooled rate); ``k = p (1 - p) / tau2 - 1``, clamped to [KAPPA_MIN, KAPPA_MAX]
-  (KAPPA_MAX when the users do not differ beyond noise, KAPPA_DEFAULT with fewer than two users).
+- **Empirical-Bayes shrinkage**: a user's posterior is ``Beta(k' * m + s, k' * (1 - m) + f)`` where ``m`` is
+  the other users' posterior mean and ``k'`` the prior strength estimated from how the users' rates scatter
+  (weighted method of moments, shrunk toward a default), capped by how well ``m`` is known: see
+  ``plugyard.learning.prior``.
 - **Choice by Thompson sampling**: each eligible candidate's score is a draw from the user's posterior,
   minus a latency penalty ``LATENCY_WEIGHT * min(1, mean latency / timeout)``, plus a satisfaction reward
   ``SATISFACTION_WEIGHT * (mean score - 3) / 2`` (means shrunk toward the neutral 3 with two pseudo-ratings).
-- **Drift reset**: beside the discounted counts, everyone's outcomes per (intent, tool) are also counted with
-  a short half-life (a fourteenth of the long one). When those recent outcomes (at least DRIFT_MIN_CALLS)
-  differ from the long-run rate by more than DRIFT_MARGIN plus two standard errors, the tool has changed:
-  its long-run counts are replaced by the recent ones (users' counts shrink in proportion), so a degraded
-  tool loses its lead within a few dozen calls instead of a half-life. (Memory only: a restart warms from
-  the rollups again and the reset re-triggers on the next calls.)
+- **Drift reset**: beside the discounted counts, everyone's outcomes per (intent, tool) are also counted in a
+  window whose half-life is DRIFT_HALF_LIFE_CALLS *calls* (not time: a tool that dies within a busy day is
+  seen as soon as one that dies over a quiet week). When those recent outcomes differ from the long-run
+  rate by more than DRIFT_MARGIN plus two standard errors, the tool has changed: successes and failures
+  are each scaled down (every user's and the total alike, so the total stays the sum of the users') until
+  the long-run counts say what the recent ones say. (Memory only: a restart warms from the rollups again
+  and the reset re-triggers on the next calls.)
 - **Circuit breaker** per tool: ``failure_threshold`` consecutive failures (the tool's fault: not invalid
   arguments, not vetoes) open it for ``cooldown`` seconds; then it is half-open: one trial call may go,
   a success closes it, a failure opens it again. Open tools are skipped unless every candidate is open.
@@ -42,6 +42,10 @@ import time
 from collections.abc import Iterable
 from datetime import UTC, datetime
 
+from plugyard.learning.prior import KAPPA_DEFAULT, KAPPA_MAX, KAPPA_MIN, effective_strength, estimate_strength
+
+__all__ = ["KAPPA_DEFAULT", "KAPPA_MAX", "KAPPA_MIN"]  # re-exported: the prior's bounds are the learner's
+
 log = logging.getLogger("plugyard.preference")
 
 EPOCH = datetime(2026, 1, 1, tzinfo=UTC)
@@ -52,13 +56,13 @@ HALF_LIFE_DAYS = 14.0
 ANY_INTENT = "*"
 """The key under which every call of a tool counts, whatever its intent."""
 
-KAPPA_MIN = 1.0
-KAPPA_MAX = 100.0
-KAPPA_DEFAULT = 4.0
 NEUTRAL_SCORE = 3.0
 SCORE_PSEUDO_COUNT = 2.0
+DRIFT_HALF_LIFE_CALLS = 20.0
 DRIFT_MIN_CALLS = 20.0
 DRIFT_MARGIN = 0.1
+STRENGTH_REFRESH = 0.02
+"""A cached prior strength is recomputed after new outcomes, or once this share of a half-life passed."""
 
 
 def decay_weight(at: datetime | float, half_life_days: float = HALF_LIFE_DAYS) -> float:
@@ -80,13 +84,13 @@ class _Cell:
 
 @dataclasses.dataclass(slots=True)
 class _Group:
-    """One (intent, tool) over every user, and the moments the prior strength is estimated from."""
+    """One (intent, tool) over every user: the sum of its users' cells, and the cached prior strength."""
 
     total: _Cell = dataclasses.field(default_factory=_Cell)
-    users: int = 0
-    sum_r: float = 0.0
-    sum_r2: float = 0.0
-    sum_inv_n: float = 0.0
+    version: int = 0
+    strength: float = KAPPA_DEFAULT
+    strength_version: int = -1
+    strength_at: float = 0.0
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -121,17 +125,20 @@ class Posterior:
 class BayesianLearner:
     """Time-discounted Beta-Bernoulli posteriors per (intent, tool) and per (user, intent, tool)."""
 
-    def __init__(self, *, half_life_days: float = HALF_LIFE_DAYS) -> None:
+    def __init__(self, *, half_life_days: float = HALF_LIFE_DAYS, prior_cap: float = KAPPA_MAX) -> None:
         if half_life_days <= 0:
             raise ValueError("half_life_days must be positive")
+        if prior_cap < KAPPA_MIN:
+            raise ValueError(f"prior_cap must be at least {KAPPA_MIN:g}")
         self.half_life_days = half_life_days
+        self.prior_cap = prior_cap
         self._rate = 1.0 / (half_life_days * DAY_S)
         self._users: dict[tuple[str, str, str], _Cell] = {}
         self._groups: dict[tuple[str, str], _Group] = {}
         self._by_user: dict[str, set[tuple[str, str]]] = {}
         self._group_users: dict[tuple[str, str], set[str]] = {}
         self._fast: dict[tuple[str, str], list[float]] = {}
-        self._fast_rate = self._rate * 14.0
+        self._fast_keep = 2.0 ** (-1.0 / DRIFT_HALF_LIFE_CALLS)
         self.drift_resets = 0
         self._lock = threading.Lock()
 
@@ -158,7 +165,6 @@ class BayesianLearner:
             cell = self._users[(user, key, tool)] = _Cell()
             self._by_user.setdefault(user, set()).add((key, tool))
             self._group_users.setdefault((key, tool), set()).add(user)
-        self._unmoment(group, cell)
         cell.s += ds
         cell.f += df
         cell.ms += dms
@@ -170,27 +176,7 @@ class BayesianLearner:
         total.ms += dms
         total.sat_sum += dsat
         total.sat_n += dn
-        self._moment(group, cell)
-
-    @staticmethod
-    def _moment(group: _Group, cell: _Cell) -> None:
-        n = cell.s + cell.f
-        if n > 0:
-            r = cell.s / n
-            group.users += 1
-            group.sum_r += r
-            group.sum_r2 += r * r
-            group.sum_inv_n += 1.0 / n
-
-    @staticmethod
-    def _unmoment(group: _Group, cell: _Cell) -> None:
-        n = cell.s + cell.f
-        if n > 0:
-            r = cell.s / n
-            group.users -= 1
-            group.sum_r -= r
-            group.sum_r2 -= r * r
-            group.sum_inv_n -= 1.0 / n
+        group.version += 1
 
     def observe(
         self, user_id: str, intent: str | None, tool: str, success: bool, duration_ms: float, at: float
@@ -205,11 +191,10 @@ class BayesianLearner:
     def _watch_drift(self, key: str, tool: str, success: bool, at: float) -> None:
         fast = self._fast.get((key, tool))
         if fast is None:
-            fast = self._fast[(key, tool)] = [0.0, 0.0, at]
-        decay = 2.0 ** (-max(0.0, at - fast[2]) * self._fast_rate)
-        fast[0] = fast[0] * decay + (1.0 if success else 0.0)
-        fast[1] = fast[1] * decay + (0.0 if success else 1.0)
-        fast[2] = max(fast[2], at)
+            fast = self._fast[(key, tool)] = [0.0, 0.0]
+        keep = self._fast_keep
+        fast[0] = fast[0] * keep + (1.0 if success else 0.0)
+        fast[1] = fast[1] * keep + (0.0 if success else 1.0)
         n_fast = fast[0] + fast[1]
         group = self._groups[(key, tool)]
         total = group.total
@@ -220,19 +205,17 @@ class BayesianLearner:
         longrun = total.s / n_slow
         if abs(recent - longrun) <= DRIFT_MARGIN + 2.0 * math.sqrt(recent * (1.0 - recent) / n_fast):
             return
-        # The tool changed: keep only what the recent outcomes say (in stored units at ``at``).
+        # The tool changed: scale successes and failures (each at most to what they were) so that the
+        # long-run counts hold what the recent ones say, users' cells and the total alike.
         unit = self.weight(at)
-        slow_now = n_slow / unit
-        factor = min(1.0, n_fast / slow_now) if slow_now > 0 else 1.0
-        for user in self._group_users.get((key, tool), ()):
-            cell = self._users[(user, key, tool)]
-            self._unmoment(group, cell)
-            cell.s *= factor
-            cell.f *= factor
-            cell.ms *= factor
-            self._moment(group, cell)
-        total.ms *= factor
-        total.s, total.f = fast[0] * unit, fast[1] * unit
+        keep_s = min(1.0, fast[0] * unit / total.s) if total.s > 0 else 1.0
+        keep_f = min(1.0, fast[1] * unit / total.f) if total.f > 0 else 1.0
+        keep_ms = (total.s * keep_s + total.f * keep_f) / n_slow
+        for cell in [total, *(self._users[(u, key, tool)] for u in self._group_users.get((key, tool), ()))]:
+            cell.s *= keep_s
+            cell.f *= keep_f
+            cell.ms *= keep_ms
+        group.version += 1
         self.drift_resets += 1
         log.info(
             "tool %r (intent %s): recent success %.0f%% vs %.0f%% long-run; older counts dropped",
@@ -280,15 +263,19 @@ class BayesianLearner:
             keys = self._by_user.pop(user_id, set())
             for key, tool in keys:
                 cell = self._users.pop((user_id, key, tool))
-                self._group_users.get((key, tool), set()).discard(user_id)
+                users = self._group_users.get((key, tool), set())
+                users.discard(user_id)
                 group = self._groups[(key, tool)]
-                self._unmoment(group, cell)
                 total = group.total
-                total.s -= cell.s
-                total.f -= cell.f
-                total.ms -= cell.ms
-                total.sat_sum -= cell.sat_sum
-                total.sat_n -= cell.sat_n
+                if not users:
+                    group.total = _Cell()
+                else:  # the total is the users' sum; rounding must not take it below zero
+                    total.s = max(0.0, total.s - cell.s)
+                    total.f = max(0.0, total.f - cell.f)
+                    total.ms = max(0.0, total.ms - cell.ms)
+                    total.sat_sum = max(0.0, total.sat_sum - cell.sat_sum)
+                    total.sat_n = max(0.0, total.sat_n - cell.sat_n)
+                group.version += 1
             return len(keys)
 
     # -- reading -------------------------------------------------------------------------------
@@ -316,28 +303,29 @@ class BayesianLearner:
         s, f = self.counts(None, intent, tool, now)
         return Posterior(1.0 + s, 1.0 + f)
 
+    def _strength(self, key: str, tool: str, group: _Group, scale: float, now: float) -> float:
+        """The group's prior strength, recomputed from its users' cells when they changed (cached)."""
+        if group.strength_version == group.version and abs(now - group.strength_at) * self._rate < STRENGTH_REFRESH:
+            return group.strength
+        users = self._users
+        cells = [users[(u, key, tool)] for u in self._group_users.get((key, tool), ())]
+        group.strength = estimate_strength([(c.s * scale, c.f * scale) for c in cells], self.prior_cap)
+        group.strength_version = group.version
+        group.strength_at = now
+        return group.strength
+
     def prior_strength(self, intent: str | None, tool: str, now: float) -> float:
-        """The empirical-Bayes prior strength k for (intent, tool) (see the module docstring)."""
-        group = self._groups.get((self.key_for(intent, tool), tool))
-        if group is None or group.users < 2:
+        """The empirical-Bayes prior strength k for (intent, tool) (see ``plugyard.learning.prior``)."""
+        key = self.key_for(intent, tool)
+        group = self._groups.get((key, tool))
+        if group is None:
             return KAPPA_DEFAULT
-        total_n = group.total.s + group.total.f
-        p = group.total.s / total_n
-        m = group.users
-        mean_r = group.sum_r / m
-        var_r = max(0.0, group.sum_r2 / m - mean_r * mean_r)
-        mean_inv_n = group.sum_inv_n / m / self.discount(now)
-        tau2 = var_r - p * (1.0 - p) * mean_inv_n
-        if tau2 <= 1e-12:
-            return KAPPA_MAX
-        return min(KAPPA_MAX, max(KAPPA_MIN, p * (1.0 - p) / tau2 - 1.0))
+        return self._strength(key, tool, group, self.discount(now), now)
 
     def user_posterior(self, user_id: str, intent: str | None, tool: str, now: float) -> Posterior:
-        """The user's posterior, shrunk toward the global mean with the estimated prior strength."""
-        prior = self.global_posterior(intent, tool, now).mean
-        k = self.prior_strength(intent, tool, now)
-        s, f = self.counts(user_id, intent, tool, now)
-        return Posterior(k * prior + s, k * (1.0 - prior) + f)
+        """The user's posterior, shrunk toward the other users' mean with the estimated prior strength."""
+        alpha, beta, *_ = self.snapshot(user_id, intent, tool, self.discount(now), now)
+        return Posterior(alpha, beta)
 
     def mean_latency_ms(self, tool: str) -> float | None:
         """Everyone's discounted mean latency of ``tool`` (None before its first call)."""
@@ -356,7 +344,7 @@ class BayesianLearner:
         u_sum, u_n = (cell.sat_sum, cell.sat_n) if cell else (0.0, 0.0)
         return (u_sum + group_mean * SCORE_PSEUDO_COUNT) / (u_n + SCORE_PSEUDO_COUNT), u_n
 
-    def snapshot(self, user_id: str, intent: str | None, tool: str, scale: float) -> tuple[float, ...]:
+    def snapshot(self, user_id: str, intent: str | None, tool: str, scale: float, now: float) -> tuple[float, ...]:
         """Everything a score needs in one pass (the decision path): (alpha, beta, the user's discounted
         calls, everyone's, prior strength, mean latency or -1, mean satisfaction). ``scale`` is
         ``2 ** -((now - EPOCH) / half_life)``: the same as ``user_posterior`` & co. at ``now``."""
@@ -368,26 +356,14 @@ class BayesianLearner:
         cell = self._users.get((user_id, key, tool))
         us, uf = (cell.s * scale, cell.f * scale) if cell is not None else (0.0, 0.0)
         if group is None:
-            return (
-                KAPPA_DEFAULT * 0.5 + us,
-                KAPPA_DEFAULT * 0.5 + uf,
-                us + uf,
-                0.0,
-                KAPPA_DEFAULT,
-                -1.0,
-                NEUTRAL_SCORE,
-            )
+            k = effective_strength(KAPPA_DEFAULT, 0.0)
+            return (k * 0.5 + us, k * 0.5 + uf, us + uf, 0.0, k, -1.0, NEUTRAL_SCORE)
         total = group.total
         gs, gf = total.s * scale, total.f * scale
-        prior = (1.0 + gs) / (2.0 + gs + gf)
-        kappa = KAPPA_DEFAULT
-        if group.users >= 2 and total.s + total.f > 0:
-            p = total.s / (total.s + total.f)
-            m = group.users
-            mean_r = group.sum_r / m
-            var_r = max(0.0, group.sum_r2 / m - mean_r * mean_r)
-            tau2 = var_r - p * (1.0 - p) * group.sum_inv_n / m / scale
-            kappa = KAPPA_MAX if tau2 <= 1e-12 else min(KAPPA_MAX, max(KAPPA_MIN, p * (1.0 - p) / tau2 - 1.0))
+        # The prior is the other users' experience: the user's own calls are counted once, as theirs.
+        os_, of = max(0.0, gs - us), max(0.0, gf - uf)
+        prior = (1.0 + os_) / (2.0 + os_ + of)
+        kappa = effective_strength(self._strength(key, tool, group, scale, now), os_ + of)
         any_group = group if key == ANY_INTENT else self._groups.get((ANY_INTENT, tool))
         latency = -1.0
         if any_group is not None and any_group.total.s + any_group.total.f > 0:

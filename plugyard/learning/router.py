@@ -20,6 +20,7 @@ from plugyard.learning.learner import (
     EPOCH,
     EPOCH_S,
     HALF_LIFE_DAYS,
+    KAPPA_MAX,
     NEUTRAL_SCORE,
     BayesianLearner,
     Posterior,
@@ -47,7 +48,8 @@ log = logging.getLogger("plugyard.preference")
 decision_log = logging.getLogger("plugyard.preference.decisions")
 
 LATENCY_WEIGHT = 0.3
-SATISFACTION_WEIGHT = 0.1
+SATISFACTION_WEIGHT = 0.4
+"""A 5-star tool against a 2-star one weighs like 0.6 of success probability (a star: 0.2)."""
 POLICY = "thompson-beta/1"
 
 
@@ -70,6 +72,7 @@ class ToolPreferenceRouter:
         rng: random.Random | None = None,
         clock: Callable[[], float] = time.time,
         keep_decisions: int = 1000,
+        exploration: float = 1.0,
     ) -> None:
         self.learner = learner or BayesianLearner()
         self.timeout_for = timeout_for or (lambda _tool: 30.0)
@@ -77,6 +80,10 @@ class ToolPreferenceRouter:
         self.cooldown = cooldown
         self.latency_weight = latency_weight
         self.satisfaction_weight = satisfaction_weight
+        if exploration <= 0:
+            raise ValueError("exploration must be positive")
+        self.exploration = exploration
+        """Draws spread around the posterior mean times this (1: plain Thompson sampling)."""
         self.rng = rng or random.Random()
         self.clock = clock
         self.decisions: deque[Decision] = deque(maxlen=keep_decisions)
@@ -85,6 +92,8 @@ class ToolPreferenceRouter:
         self.policy_version = (
             f"{POLICY};half_life={self.learner.half_life_days:g}d;latency={latency_weight:g};"
             f"satisfaction={satisfaction_weight:g};breaker={failure_threshold}/{cooldown:g}s"
+            + (f";prior_cap={self.learner.prior_cap:g}" if self.learner.prior_cap != KAPPA_MAX else "")
+            + (f";exploration={exploration:g}" if exploration != 1.0 else "")
         )
 
     # -- outcomes ------------------------------------------------------------------------------
@@ -181,7 +190,7 @@ class ToolPreferenceRouter:
         if scale is None:
             scale = self.learner.discount(now)
         alpha, beta, user_n, global_n, kappa, latency, satisfaction = self.learner.snapshot(
-            user_id, intent, tool, scale
+            user_id, intent, tool, scale, now
         )
         penalty = 0.0
         if latency >= 0.0:
@@ -192,7 +201,10 @@ class ToolPreferenceRouter:
         mean = alpha / (alpha + beta)
         sample = None
         if draw and eligible:
-            sample = self.rng.betavariate(alpha, beta) - penalty + reward
+            value = self.rng.betavariate(alpha, beta)
+            if self.exploration != 1.0:
+                value = mean + self.exploration * (value - mean)
+            sample = value - penalty + reward
         return ToolScore(
             tool=tool,
             expected=mean - penalty + reward,
@@ -255,7 +267,7 @@ class ToolPreferenceRouter:
             intent=intent,
             capability=capability,
             chosen=best.tool,
-            propensity=propensity_of(best, eligible),
+            propensity=propensity_of(best, eligible, self.exploration),
             policy_version=self.policy_version,
             scores=tuple(sorted(drawn, key=lambda s: (not s.eligible, -(s.sample or -math.inf)))),
             at=now,

@@ -42,25 +42,31 @@ def test_shrinkage_uses_a_prior_strength_estimated_by_the_method_of_moments():
     feed(learner, "u1", "search", 8, 2)
     feed(learner, "u2", "search", 5, 5)
     feed(learner, "u3", "search", 2, 8)
-    # pooled p = 15/30 = 0.5; rates 0.8, 0.5, 0.2: variance 0.06; noise p(1-p) * mean(1/n) = 0.25 * 0.1
-    # tau2 = 0.035; k = 0.25 / 0.035 - 1 = 43/7
+    # pooled p = 15/30 = 0.5; rates 0.8, 0.5, 0.2; weighted spread 10 * (0.09 + 0 + 0.09) = 1.8;
+    # X = 1.8 / 0.25 - (3 - 1) = 5.2; information D = 27 - 270/30 = 18; rho_hat = 5.2/18;
+    # shrunk with 20 pseudo-information toward 1/21 (the default 20): rho = (18 * 5.2/18 + 20/21) / 38
     k = learner.prior_strength(None, "search", NOW)
-    assert k == pytest.approx(43 / 7)
+    rho = (5.2 + 20 / 21) / 38
+    assert k == pytest.approx(1 / rho - 1)
     glob = learner.global_posterior(None, "search", NOW)
     assert (glob.alpha, glob.beta) == (pytest.approx(16), pytest.approx(16))
+    # u1's prior: the others' 20 calls (7 successes): mean 8/22, strength min(k, 20 + 2) = k
+    m, k1 = 8 / 22, 1 / rho - 1
     u1 = learner.user_posterior("u1", None, "search", NOW)
-    assert (u1.alpha, u1.beta) == (pytest.approx(43 / 14 + 8), pytest.approx(43 / 14 + 2))
-    assert u1.mean == pytest.approx((43 / 14 + 8) / (43 / 7 + 10))
-    # A user with no calls gets the global mean, with the estimated strength.
+    assert (u1.alpha, u1.beta) == (pytest.approx(k1 * m + 8), pytest.approx(k1 * (1 - m) + 2))
+    # A user with no calls gets everyone's mean, the strength (k) below everyone's 30 calls + 2.
+    k0 = 1 / rho - 1
     new = learner.user_posterior("zoe", None, "search", NOW)
-    assert (new.alpha, new.beta) == (pytest.approx(43 / 14), pytest.approx(43 / 14))
+    assert (new.alpha, new.beta) == (pytest.approx(k0 / 2), pytest.approx(k0 / 2))
 
 
 def test_prior_strength_is_the_default_for_one_user_and_the_maximum_for_identical_users():
     learner = BayesianLearner()
     feed(learner, "u1", "a", 3, 1)
     assert learner.prior_strength(None, "a", NOW) == KAPPA_DEFAULT
-    feed(learner, "u2", "a", 3, 1)
+    for _ in range(100):
+        feed(learner, "u2", "a", 3, 1)
+        feed(learner, "u3", "a", 3, 1)
     assert learner.prior_strength(None, "a", NOW) == KAPPA_MAX
 
 
@@ -152,7 +158,7 @@ def test_latency_against_the_timeout_is_a_penalty_and_satisfaction_a_reward():
     [score] = r.rank("ada", ["slow"])
     # group mean (5 + 3*2)/3 = 11/3; the user's (5 + 11/3 * 2)/3 = 37/9; reward 0.1 * (37/9 - 3) / 2
     assert score.satisfaction == pytest.approx(37 / 9)
-    assert score.satisfaction_reward == pytest.approx(0.1 * (37 / 9 - 3) / 2)
+    assert score.satisfaction_reward == pytest.approx(0.4 * (37 / 9 - 3) / 2)
     assert "satisfaction 4.11/5" in r.explain("ada", "slow")
 
 

@@ -27,6 +27,10 @@ class ToolHost(Protocol):
     @property
     def pipeline(self) -> Any: ...
 
+    @property
+    def tools(self) -> Any:
+        """The registry: ``with_capability(name)`` lists the tools declaring a capability."""
+
 
 class Run:
     """What a step sees: the run's identity, tools by capability, progress and the language model."""
@@ -59,7 +63,9 @@ class Run:
         self.calls = []
 
     def has_capability(self, capability: str) -> bool:
-        return self.tool_for(capability) is not None
+        """Whether some tool offers ``capability``. Asks the registry, not the router: a check is
+        not a decision (it logs none and spends no half-open circuit's one trial call)."""
+        return bool(self.host.tools.with_capability(capability))
 
     def tool_for(self, capability: str) -> str | None:
         """The name of the tool the host would call for ``capability``, or None when none offers it

@@ -2,7 +2,8 @@
 
 One class for callers, written in parts by reason to change: ``queries`` (statistics, preferred tools,
 failures, the reports' figures), ``feedback`` (ratings), ``retention`` (cleanup, export, import, a call
-recorded by hand) and ``learning`` (what the router is warmed from).
+recorded by hand), ``learning`` (what the router is warmed from) and ``evidence`` (the decisions behind
+calls, for offline evaluation).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from plugyard.core.config import Config
 from plugyard.history import migrate
 from plugyard.history.db import create_engine, is_sqlite
 from plugyard.history.errors import SchemaBehind
+from plugyard.history.service.evidence import Evidence
 from plugyard.history.service.feedback import Feedbacks
 from plugyard.history.service.learning import LearnerView
 from plugyard.history.service.queries import TOP_ERRORS, Queries
@@ -24,7 +26,7 @@ from plugyard.history.service.retention import DEFAULT_RETENTION_DAYS, Retention
 __all__ = ["DEFAULT_RETENTION_DAYS", "TOP_ERRORS", "ToolHistoryService", "open_engine", "open_service", "parse_days"]
 
 
-class ToolHistoryService(Queries, Feedbacks, Retention, LearnerView):
+class ToolHistoryService(Queries, Feedbacks, Retention, LearnerView, Evidence):
     """Async queries and maintenance over the history database (``engine``, already at head)."""
 
 

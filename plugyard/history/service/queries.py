@@ -26,7 +26,7 @@ from plugyard.history.rollup_models import (
     tool_error_daily_table,
     user_tool_stats_table,
 )
-from plugyard.history.rollups import percentile, utc
+from plugyard.history.rollups import an_outcome, is_round, percentile, utc
 from plugyard.history.service.base import ServiceBase, as_utc
 from plugyard.learning.learner import HALF_LIFE_DAYS, decay_weight
 
@@ -60,7 +60,7 @@ class Queries(ServiceBase):
         else:
             t = tool_call_table
             statement = sa.select(sa.func.count(), sa.func.sum(sa.case((t.c.success, 1), else_=0))).where(
-                t.c.user_id == user_id, t.c.tool_name == tool_name, t.c.created_at >= since
+                t.c.user_id == user_id, t.c.tool_name == tool_name, t.c.created_at >= since, an_outcome(t)
             )
         async with self.engine.connect() as connection:
             calls, successes = (await connection.execute(statement)).one()
@@ -209,6 +209,8 @@ class Queries(ServiceBase):
         # One range scan of the covering index (user, time, tool, success, ms, error type): no table reads.
         statement = sa.select(t.c.tool_name, t.c.success, t.c.execution_time_ms, t.c.error_type).where(*where)
         for tool, success, ms, error_type in await connection.execute(statement):
+            if is_round(error_type):
+                continue  # an input-required round: the call's final round counts
             per_tool.setdefault(tool, []).append((bool(success), float(ms)))
             if not success:
                 by_type = counted.setdefault(tool, {})
@@ -253,7 +255,7 @@ class Queries(ServiceBase):
                 t.c.execution_time_ms,
                 t.c.created_at,
             )
-            .where(_NOT_SUCCESS)
+            .where(_NOT_SUCCESS, an_outcome(t))
             .order_by(t.c.created_at.desc(), t.c.id.desc())
             .limit(limit)
         )
