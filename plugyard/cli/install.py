@@ -87,6 +87,8 @@ def _adopt(state: CliState, client: str, *, name: str, config_file: Path, path: 
         click.echo(f"note: {note}", err=True)
     if dry_run:
         click.echo(plan.diff(), nl=False)
+        if not config_file.exists():
+            click.echo(f"would create {config_file} (with commented defaults) before adding these", err=True)
         return
     config_backup, client_backup = apply_adopt(plan)
     moved = ", ".join(repr(n) for n in plan.adopted) or "no server"
