@@ -7,7 +7,16 @@ from plugyard.core.calls import ToolCall, ToolContext, ToolOutcome, Veto
 from plugyard.core.cards import ActionCard
 from plugyard.core.client import Elicitation
 from plugyard.core.config import data_dir
-from plugyard.core.content import Audio, EmbeddedResource, Image, PromptMessage, ResourceLink, Text, ToolResult
+from plugyard.core.content import (
+    Audio,
+    EmbeddedResource,
+    Image,
+    PromptMessage,
+    RawResult,
+    ResourceLink,
+    Text,
+    ToolResult,
+)
 from plugyard.core.errors import (
     ClientFeatureUnavailable,
     ConfigError,
@@ -18,6 +27,7 @@ from plugyard.core.errors import (
     ToolCallError,
     ToolFailed,
     ToolNameClash,
+    ToolResultError,
     ToolTimeout,
     ToolVetoed,
     UnknownTool,
@@ -51,6 +61,7 @@ __all__ = [
     "PluginError",
     "PlugyardError",
     "PromptMessage",
+    "RawResult",
     "ResourceContext",
     "ResourceLink",
     "Run",
@@ -64,6 +75,7 @@ __all__ = [
     "ToolNameClash",
     "ToolOutcome",
     "ToolResult",
+    "ToolResultError",
     "ToolTimeout",
     "ToolVetoed",
     "UnknownTool",

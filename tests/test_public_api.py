@@ -16,6 +16,7 @@ def test_the_public_names_are_pinned():
             "Image",
             "InputRequired",
             "PromptMessage",
+            "RawResult",
             "ResourceContext",
             "ResourceLink",
             "Text",
@@ -44,6 +45,7 @@ def test_the_public_names_are_pinned():
             "ToolFailed",
             "ToolNameClash",
             "ToolOutcome",
+            "ToolResultError",
             "ToolTimeout",
             "ToolVetoed",
             "UnknownTool",
@@ -68,5 +70,5 @@ def test_every_hook_has_a_docstring():
     from plugyard.core import hookspecs
 
     specs = [getattr(hookspecs, n) for n in dir(hookspecs) if hasattr(getattr(hookspecs, n), "plugyard_spec")]
-    assert len(specs) == 14
+    assert len(specs) == 16
     assert all(spec.__doc__ and len(spec.__doc__.strip()) > 40 for spec in specs)

@@ -12,6 +12,7 @@ import anyio
 import click
 
 from plugyard.cli.context import EXIT_TOOL_FAILED, CliState, CommandError, guard
+from plugyard.core.content import RawResult
 from plugyard.core.errors import PlugyardError
 from plugyard.core.host import PluginHost
 
@@ -92,12 +93,17 @@ def call_cmd(state: CliState, tool: str, arguments: tuple[str, ...], json_args: 
     """
     host = guard(state.host)
     found = host.tools.get(tool)
-    if found is None:
-        raise _unknown_tool(host, tool)
-    args = _arguments(arguments, json_args, found.input_schema)
+    # A tool may also be registered once its plugin has started (a server it relays, say): look again then.
+    args = _arguments(arguments, json_args, found.input_schema) if found is not None else None
 
     async def go() -> Any:
         async with host.running():
+            nonlocal args
+            if args is None:
+                started = host.tools.get(tool)
+                if started is None:
+                    raise _unknown_tool(host, tool)
+                args = _arguments(arguments, json_args, started.input_schema)
             kwargs: dict[str, Any] = {"session_id": f"cli-{os.getpid()}"}
             if user:
                 kwargs["user_id"] = user
@@ -109,6 +115,8 @@ def call_cmd(state: CliState, tool: str, arguments: tuple[str, ...], json_args: 
         raise CommandError(str(exc)) from None
     if outcome.success:
         result = outcome.result
+        if isinstance(result, RawResult):  # a relayed MCP result: its structured content, else its text
+            result = dict(result.structured) if result.structured is not None else result.text()
         if isinstance(result, str):
             click.echo(result)
         else:

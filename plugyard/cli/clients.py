@@ -117,8 +117,9 @@ def plan_install(
     config_file: Path | None = None,
     path: Path | None = None,
     env: dict[str, str] | None = None,
+    remove: list[str] | None = None,
 ) -> InstallPlan:
-    """What installing would change; nothing is written."""
+    """What installing would change (``remove``: servers taken out, adopted by plugyard); nothing is written."""
     target = path or config_path(client)
     before: str | None = None
     document: dict[str, Any] = {}
@@ -140,7 +141,7 @@ def plan_install(
         entry = {"type": "stdio", **entry}
     if env:
         entry["env"] = dict(env)
-    servers = dict(_servers(document, client))
+    servers = {k: v for k, v in _servers(document, client).items() if k not in (remove or ())}
     existing = servers.get(name)
     servers[name] = entry
     merged = {**document, _key(client): servers}
@@ -172,12 +173,26 @@ def _parse(text: str, path: Path) -> tuple[Any, bool]:
 
 def apply_install(plan: InstallPlan) -> Path | None:
     """Write the plan; returns the backup of the previous file, if there was one."""
-    plan.path.parent.mkdir(parents=True, exist_ok=True)
+    return write_with_backup(plan.path, plan.before, plan.after)
+
+
+def write_with_backup(path: Path, before: str | None, after: str) -> Path | None:
+    """Replace ``path``'s text (``before``, None when there was no file) with ``after``, atomically; returns
+    the backup of the previous file, if there was one."""
+    path.parent.mkdir(parents=True, exist_ok=True)
     backup = None
-    if plan.before is not None:
-        backup = plan.path.with_name(f"{plan.path.name}.{datetime.now():%Y%m%d-%H%M%S}.bak")
-        backup.write_text(plan.before, encoding="utf-8")
-    temporary = plan.path.with_name(plan.path.name + ".tmp")
-    temporary.write_text(plan.after, encoding="utf-8")
-    temporary.replace(plan.path)
+    if before is not None:
+        backup = path.with_name(f"{path.name}.{datetime.now():%Y%m%d-%H%M%S}.bak")
+        backup.write_text(before, encoding="utf-8")
+    temporary = path.with_name(path.name + ".tmp")
+    temporary.write_text(after, encoding="utf-8")
+    temporary.replace(path)
     return backup
+
+
+def client_servers(plan: InstallPlan) -> dict[str, Any]:
+    """The servers the client's file had before the plan (its name -> its entry)."""
+    if plan.before is None:
+        return {}
+    document, _ = _parse(plan.before, plan.path)
+    return dict(_servers(document, plan.client)) if isinstance(document, dict) else {}

@@ -6,8 +6,11 @@ from pathlib import Path
 
 import click
 
+from plugyard.cli.adopt import apply_adopt, plan_adopt
 from plugyard.cli.clients import CLIENTS, apply_install, ensure_user_config, plan_install, user_config_file
 from plugyard.cli.context import CliState, guard
+from plugyard.core.config import load_config
+from plugyard.core.host import PluginHost
 
 
 @click.command("install")
@@ -22,9 +25,20 @@ from plugyard.cli.context import CliState, guard
 )
 @click.option("--env", "env_pairs", multiple=True, metavar="KEY=VALUE", help="Environment for the server.")
 @click.option("--dry-run", is_flag=True, help="Print the change; write nothing.")
+@click.option(
+    "--adopt",
+    is_flag=True,
+    help="Also move the client's other MCP servers into plugins.toml, served (and recorded) through plugyard.",
+)
 @click.pass_obj
 def install(
-    state: CliState, client: str, name: str, path: Path | None, env_pairs: tuple[str, ...], dry_run: bool
+    state: CliState,
+    client: str,
+    name: str,
+    path: Path | None,
+    env_pairs: tuple[str, ...],
+    dry_run: bool,
+    adopt: bool,
 ) -> None:
     """Add plugyard to a desktop MCP client's configuration (merged, with a backup)."""
     env = {}
@@ -36,6 +50,11 @@ def install(
     # Without --config, clients get a configuration of the user's own, never the folder's plugins.toml
     # (from a checkout that would be plugyard's own, with its docs as the user's notes).
     config_file = guard(lambda: state.config.source) if state.config_path else user_config_file()
+    if adopt:
+        if env:
+            raise click.UsageError("--env and --adopt cannot be combined: set the environment in plugins.toml")
+        _adopt(state, client, name=name, config_file=config_file or user_config_file(), path=path, dry_run=dry_run)
+        return
     plan = guard(lambda: plan_install(client, name=name, config_file=config_file, path=path, env=env or None))
     creates = config_file is not None and not config_file.exists()
     if plan.unchanged:
@@ -53,4 +72,31 @@ def install(
     click.echo(f"{verb} server {name!r} in {plan.path}" + (f" (previous file kept as {backup})" if backup else ""))
     if plan.had_comments:
         click.echo(f"note: {plan.path} had comments; the new file is plain JSON (the backup keeps them)", err=True)
+    click.echo(f"restart {client} to pick it up")
+
+
+def _adopt(state: CliState, client: str, *, name: str, config_file: Path, path: Path | None, dry_run: bool) -> None:
+    if not dry_run:
+        ensure_user_config(config_file)
+    config = guard(lambda: load_config(config_file) if config_file.exists() else state.config)
+    host = guard(lambda: PluginHost(config, strict=False).load())
+    plan = guard(lambda: plan_adopt(host, client, name=name, config_file=config_file, path=path))
+    for server, why in plan.skipped.items():
+        click.echo(f"kept in {client}: {server!r} ({why})", err=True)
+    for note in plan.notes:
+        click.echo(f"note: {note}", err=True)
+    if dry_run:
+        click.echo(plan.diff(), nl=False)
+        if not config_file.exists():
+            click.echo(f"would create {config_file} (with commented defaults) before adding these", err=True)
+        return
+    config_backup, client_backup = apply_adopt(plan)
+    moved = ", ".join(repr(n) for n in plan.adopted) or "no server"
+    click.echo(
+        f"adopted {moved} into {config_file}" + (f" (previous file kept as {config_backup})" if config_backup else "")
+    )
+    click.echo(
+        f"{client} now starts {name!r} for them: {plan.client.path}"
+        + (f" (previous file kept as {client_backup})" if client_backup else "")
+    )
     click.echo(f"restart {client} to pick it up")

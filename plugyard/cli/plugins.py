@@ -20,14 +20,31 @@ def plugins_cmd(state: CliState, as_json: bool) -> None:
     """List every discovered plugin: origin, version, hooks, tools, and load errors."""
     host = guard(lambda: PluginHost(state.config, strict=False).load())
     infos = list(host.infos.values())
+    states = _states(host)
     if as_json:
-        click.echo(json.dumps([i.as_dict() for i in infos], indent=2))
+        click.echo(json.dumps([{**i.as_dict(), "state": states.get(i.name)} for i in infos], indent=2))
     elif is_terminal():
         _table(infos)
     else:
         _lines(infos)
+    if not as_json:
+        for name, shown in states.items():
+            click.echo(f"{name} state: {json.dumps(shown, ensure_ascii=False)}")
     if state.strict and any(i.status == "failed" for i in infos):
         sys.exit(EXIT_ERROR)
+
+
+def _states(host: PluginHost) -> dict[str, Any]:
+    """Each plugin's ``plugin_state`` answer (the hook's own error when it raised)."""
+    states: dict[str, Any] = {}
+    for name, state_of in host.implementations("plugin_state"):
+        try:
+            shown = state_of(host=host)
+        except Exception as exc:  # noqa: BLE001 - one plugin's broken report must not hide the listing
+            shown = {"error": f"plugin_state raised {type(exc).__name__}: {exc}"}
+        if shown is not None:
+            states[name] = shown
+    return states
 
 
 def _table(infos: list[PluginInfo]) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import anyio
 import click
 
 from plugyard.cli.context import CliState, guard
@@ -12,10 +13,22 @@ from plugyard.cli.output import is_terminal, table
 
 @click.command("tools")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output, with input schemas.")
+@click.option(
+    "--started",
+    is_flag=True,
+    help="Start the plugins first: also the tools registered once started (an upstream server's).",
+)
 @click.pass_obj
-def tools_cmd(state: CliState, as_json: bool) -> None:
+def tools_cmd(state: CliState, as_json: bool, started: bool) -> None:
     """List every tool the enabled plugins register."""
     host = guard(state.host)
+    if started:
+
+        async def start() -> None:
+            async with host.running():
+                pass
+
+        guard(lambda: anyio.run(start))
     tools = sorted(host.tools, key=lambda t: t.name)
     if as_json:
         data = [

@@ -98,6 +98,8 @@ class ToolCall:
     started_at: datetime
     intent: str | None = None
     workflow_run_id: str | None = None
+    source: str | None = None
+    """The tool's ``source`` (an upstream server's name), when it registered one."""
 
 
 @dataclasses.dataclass(slots=True)

@@ -9,11 +9,14 @@ models, so the pipeline can measure and record them like any result (bytes seria
 from __future__ import annotations
 
 import base64
+import dataclasses
 import typing
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any, Literal
 
 import pydantic
+
+from plugyard.core.errors import ToolResultError
 
 Role = Literal["user", "assistant"]
 
@@ -91,6 +94,41 @@ class ToolResult(pydantic.BaseModel):
 
     content: list[ContentBlock | str] = pydantic.Field(default_factory=list)
     structured: Any = None
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class RawResult:
+    """A tool's answer forwarded to the client exactly as given: what an MCP ``CallToolResult`` holds.
+
+    For tools that relay another MCP server (the upstream plugin). ``content`` holds MCP content
+    blocks as they travel: JSON objects (``{"type": "text", "text": ...}``, image, audio, resource,
+    resource_link) or the MCP SDK's block objects; ``structured`` is the structured content and
+    ``meta`` the result's ``_meta``. Nothing is converted or checked against an output schema.
+    ``is_error=True`` makes the call a failed one (recorded with ``error_type`` ``ToolResultError``
+    and the text blocks as its message) while the client still receives these blocks unchanged.
+    """
+
+    content: Sequence[Any] = ()
+    structured: Mapping[str, Any] | None = None
+    is_error: bool = False
+    meta: Mapping[str, Any] | None = None
+
+    def text(self) -> str:
+        """The text blocks joined: what is recorded as the message of an ``is_error`` result."""
+        texts = []
+        for item in self.content:
+            kind = item.get("type") if isinstance(item, Mapping) else getattr(item, "type", None)
+            if kind == "text":
+                texts.append(str(item["text"] if isinstance(item, Mapping) else getattr(item, "text", "")))
+        return "\n".join(texts)
+
+
+def raise_reported_error(result: Any, tool_name: str) -> Any:
+    """``result``, unless it is a ``RawResult`` with ``is_error``: then the call failed (``ToolResultError``),
+    and the error carries the result so the client still gets it as it is."""
+    if isinstance(result, RawResult) and result.is_error:
+        raise ToolResultError(result.text() or f"tool {tool_name!r} answered an error", result)
+    return result
 
 
 class PromptMessage(pydantic.BaseModel):

@@ -10,6 +10,7 @@
     │   ├── ToolVetoed           a before_tool_call hook refused the call
     │   ├── ToolTimeout
     │   └── ToolFailed           the tool itself raised
+    │       └── ToolResultError  the tool answered a RawResult with is_error (forwarded as it is)
     ├── ClientFeatureUnavailable a tool asked the MCP client for sampling/elicitation it did not declare
     ├── ResourceNotFound         no registered resource matches a URI
     ├── PromptNotFound           no registered prompt has that name
@@ -22,6 +23,8 @@ Every message names the plugin, tool or setting at fault and, where there is one
 """
 
 from __future__ import annotations
+
+from typing import Any
 
 
 class PlugyardError(Exception):
@@ -84,6 +87,17 @@ class ToolFailed(ToolCallError):
     """The tool raised; ``__cause__`` is what it raised."""
 
     kind = "ToolFailed"
+
+
+class ToolResultError(ToolFailed):
+    """The tool answered a ``RawResult`` with ``is_error``: a failed call whose result still reaches
+    the client as it is (``result``)."""
+
+    kind = "ToolResultError"
+
+    def __init__(self, message: str, result: Any) -> None:
+        super().__init__(message)
+        self.result = result
 
 
 class ClientFeatureUnavailable(PlugyardError):

@@ -76,6 +76,20 @@ def register_tools(register: Callable[..., None]) -> None:
     the client answered: keep what comes before the question safe to repeat
     (see docs/architecture.md, "Input required").
 
+    From a JSON schema instead of a signature (a tool whose shape is known only at run time, such as
+    another MCP server's): ``register(fn, name=..., input_schema={...}, output_schema={...})``. The
+    schemas are published as given (``$schema`` included); each call's arguments are validated against
+    ``input_schema`` with ``jsonschema`` (its ``$schema`` dialect, else 2020-12) and handed to ``fn`` as
+    one mapping, its one parameter besides a ``ToolContext``; a mapping it returns is the structured
+    content. Return ``plugyard.RawResult`` to forward an MCP result exactly as it is (every content kind,
+    structured content, ``_meta``; ``is_error=True`` is recorded as a failed call and reaches the client
+    unchanged). ``source`` (a string, any tool) names where its answers come from beyond the plugin,
+    such as an upstream server: it is recorded with each call.
+
+    A plugin whose tools change while it serves calls ``await host.reregister(host.name_of(self))``:
+    this hook, ``register_resources`` and ``register_prompts`` run again, what they register replaces
+    what the plugin registered before, and clients are told the lists changed.
+
     A name already registered by another plugin is an error naming both plugins.
     """
 
@@ -242,4 +256,29 @@ def health(host: PluginHost) -> Mapping[str, Any] | Awaitable[Mapping[str, Any] 
     plugin that reports says ``healthy: true``. A report that does not come within the check's time
     limit, raises, or has no boolean ``healthy`` counts as unhealthy, with the reason. Keep it cheap
     (a load balancer asks every few seconds) and judge only what makes this server unable to serve.
+    """
+
+
+@hookspec
+def adopt_servers(servers: Mapping[str, Mapping[str, Any]], current: Mapping[str, Any]) -> Mapping[str, Any] | None:
+    """Offer to take over MCP servers a desktop client starts (``plugyard install CLIENT --adopt``).
+
+    ``servers`` maps each server's name to its entry as the client's file has it (``command``, ``args``,
+    ``env``, or ``url``, ``headers``; VS Code adds ``type``), plugyard's own entry left out; ``current`` is
+    this plugin's ``[plugins.<name>]`` table as plugins.toml has it now. Return
+    ``{"settings": {...}, "adopted": [names], "skipped": {name: why}}``: ``settings`` is merged into this
+    plugin's ``[plugins.<name>]`` table in plugins.toml (nested tables of strings, numbers, booleans,
+    lists), the ``adopted`` servers are removed from the client's file (plugyard serves them), the
+    ``skipped`` ones stay there; ``notes`` (a list of strings, optional) are shown to the user. The first
+    plugin that returns a mapping adopts; return ``None`` to pass. Only the command line calls it, on a
+    loaded host that is not started.
+    """
+
+
+@hookspec
+def plugin_state(host: PluginHost) -> Mapping[str, Any] | None:
+    """What ``plugyard plugins`` shows for this plugin beside its settings (``state`` in ``--json``):
+    a JSON-serialisable mapping, or ``None`` for nothing. Called on a loaded host that is not started
+    (the command starts no plugin): keep it cheap, such as reading what a running server last wrote.
+    An implementation that raises is shown as its error.
     """

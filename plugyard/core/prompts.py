@@ -120,6 +120,10 @@ class PromptRegistry:
             )
         self._prompts[prompt.name] = prompt
 
+    def remove_plugin(self, plugin: str) -> None:
+        for name in [n for n, p in self._prompts.items() if p.plugin == plugin]:
+            del self._prompts[name]
+
     def get(self, name: str) -> Prompt | None:
         return self._prompts.get(name)
 

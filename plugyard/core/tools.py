@@ -27,6 +27,7 @@ import sniffio
 
 from plugyard.core.calls import ProgressReporter, ToolCall, ToolContext, ToolOutcome, Veto
 from plugyard.core.client import ClientChannel, HostEvents
+from plugyard.core.content import raise_reported_error
 from plugyard.core.deadlines import Watchdog, new_call_id
 from plugyard.core.errors import (
     InvalidArguments,
@@ -72,6 +73,8 @@ class Tool:
     structured_output: bool | None = None
     discovery: bool = False
     """The tool finds other tools (a search): listed while tool search hides the rest (``core/tool_search.py``)."""
+    output_schema: dict[str, Any] | None = None  # given with input_schema (core/schema_tools.py), else the adapter's
+    source: str | None = None  # where its answers come from beyond its plugin (an upstream server): recorded
 
 
 def _is_context_hint(hint: Any) -> bool:
@@ -325,6 +328,7 @@ class ToolPipeline:
             started_at=datetime.now(UTC),
             intent=intent,
             workflow_run_id=workflow_run_id,
+            source=tool.source,
         )
         return await self._journey(tool, call, args, refusal, progress, client)
 
@@ -343,7 +347,7 @@ class ToolPipeline:
         try:
             if refusal is not None:
                 raise InvalidArguments(refusal)
-            result = await self._run(tool, call, args, progress, client)
+            result = raise_reported_error(await self._run(tool, call, args, progress, client), name)
             try:
                 size = len(pydantic_core.to_json(result))
             except pydantic_core.PydanticSerializationError as exc:

@@ -61,6 +61,7 @@ def outcome_row(outcome: ToolOutcome) -> dict[str, Any]:
         "satisfaction": None,
         "intent": call.intent,
         "workflow_run_id": call.workflow_run_id,
+        "source": call.source,
         "created_at": call.started_at,
     }
 

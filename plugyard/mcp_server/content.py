@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 from typing import Any
 
+import pydantic_core
 from mcp.server.mcpserver.utilities.func_metadata import FuncMetadata
 from mcp.types import (
     AudioContent,
@@ -82,6 +83,24 @@ def tool_result(value: Any, output: FuncMetadata, structured: FuncMetadata | Non
             data = data.model_dump(mode="json", by_alias=True)
         return CallToolResult(content=blocks, structured_content=data)
     return output.convert_result(_translate(value))
+
+
+def raw_result(raw: pc.RawResult, meta: dict[str, Any] | None = None) -> CallToolResult:
+    """A ``RawResult`` as the ``CallToolResult`` it describes: blocks, structured content and
+    ``isError`` as given (JSON blocks validated into the SDK's types; the SDK's own pass as they are)."""
+    return CallToolResult(
+        content=list(raw.content),
+        structured_content=dict(raw.structured) if raw.structured is not None else None,
+        is_error=raw.is_error,
+        _meta={**(raw.meta or {}), **(meta or {})} or None,
+    )
+
+
+def structured_result(value: dict[str, Any]) -> CallToolResult:
+    """A mapping from a tool registered with an ``output_schema``: its structured content, and the same
+    as JSON text for clients that read only text."""
+    text = pydantic_core.to_json(value).decode()
+    return CallToolResult(content=[TextContent(type="text", text=text)], structured_content=value)
 
 
 def prompt_message(message: pc.PromptMessage) -> PromptMessage:

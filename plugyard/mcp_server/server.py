@@ -25,14 +25,14 @@ from starlette.responses import JSONResponse
 
 import plugyard
 from plugyard.core import health, tool_search
-from plugyard.core.content import declares_content, structured_model_of
-from plugyard.core.errors import InputRequired, UnknownTool
+from plugyard.core.content import RawResult, declares_content, structured_model_of
+from plugyard.core.errors import InputRequired, ToolResultError, UnknownTool
 from plugyard.core.host import PluginHost
 from plugyard.core.llm import use_sampler
 from plugyard.core.tools import Tool
 from plugyard.mcp_server._sdk import connection_of, request_context_of
 from plugyard.mcp_server.client_channel import LazyClientChannel
-from plugyard.mcp_server.content import tool_result
+from plugyard.mcp_server.content import raw_result, structured_result, tool_result
 from plugyard.mcp_server.features import FeatureServer
 from plugyard.mcp_server.hosts import is_loopback
 
@@ -137,6 +137,10 @@ class PlugyardServer(FeatureServer):
     def _convert_result(self, tool: Tool, value: Any) -> Any:
         if self._generation != self.host.tools.generation:
             self._index_tools()
+        if isinstance(value, RawResult):
+            return raw_result(value)  # forwarded as it is
+        if tool.output_schema is not None and isinstance(value, dict):
+            return structured_result(value)  # a tool registered with its output_schema
         return tool_result(value, self._outputs.get(tool.name) or _UNSTRUCTURED, self._structured.get(tool.name))
 
     def _index_tools(self) -> None:
@@ -146,18 +150,22 @@ class PlugyardServer(FeatureServer):
         self._structured: dict[str, FuncMetadata | None] = {}
         self._listed: list[MCPTool] = []
         for tool in self.host.tools:
-            meta = _output_metadata(tool)
-            self._outputs[tool.name] = meta
+            meta = _output_metadata(tool) if tool.output_schema is None else None
+            if tool.output_schema is None:
+                self._outputs[tool.name] = meta  # a tool registered with its output_schema has no entry
             structured = _structured_metadata(tool)
             self._structured[tool.name] = structured
             schema_of = structured or meta
+            output_schema = tool.output_schema
+            if output_schema is None and schema_of is not None:
+                output_schema = schema_of.output_schema
             self._listed.append(
                 MCPTool(
                     name=tool.name,
                     title=tool.title,
                     description=tool.description,
                     input_schema=tool.input_schema,
-                    output_schema=schema_of.output_schema if schema_of is not None else None,
+                    output_schema=output_schema,
                     annotations=_annotations(tool),
                     _meta={"plugyard/plugin": tool.plugin},
                 )
@@ -270,6 +278,8 @@ class PlugyardServer(FeatureServer):
             # The tool asked its client; it runs again with the answer (see docs/architecture.md, "Input required").
             return channel.input_required()
         if not outcome.success:
+            if isinstance(outcome.error, ToolResultError):
+                return raw_result(outcome.error.result, meta)  # the tool's own error result, as it is
             return CallToolResult(content=[TextContent(type="text", text=outcome.message)], is_error=True, _meta=meta)
         name = outcome.call.tool_name  # through call_tool: the tool it ran
         result = outcome.converted

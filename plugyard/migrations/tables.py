@@ -1,5 +1,5 @@
-"""Every table the migrations create, in one metadata: history's (calls, rollups, search events, decision
-evidence), the assistant's.
+"""Every table the migrations create, in one metadata: history's (calls with their source, rollups, search
+events, decision evidence), the assistant's.
 
 The migrations own the schema of the one database; each feature declares its tables in its own
 package, and this module gathers them so Alembic (and the drift test) compare against all of them.

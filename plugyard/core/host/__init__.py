@@ -225,6 +225,22 @@ class PluginHost(Lifetime):
         """Tell every client subscribed to ``uri`` that its contents changed."""
         await self.events.publish(ResourceUpdated(uri))
 
+    async def reregister(self, plugin: str) -> None:
+        """Run plugin ``plugin``'s ``register_tools``, ``register_resources`` and ``register_prompts``
+        again and replace what it registered before with what they register now (a plugin whose tools
+        change while it serves: the upstream plugin when its server's list changes); then tell clients
+        the lists changed. A hook that raises leaves the previous registrations in place and raises
+        ``PluginError``; a name another plugin owns is skipped and logged, naming both."""
+        info = self.infos.get(plugin)
+        if info is None or info.status != "loaded":
+            raise LookupError(f"no loaded plugin named {plugin!r}")
+        try:
+            found = registration.collect(self.pm, plugin, hooks=registration.REREGISTERED)
+        except registration.Refused as exc:
+            raise PluginError(plugin, f"re-registering failed: {exc}") from exc
+        registration.replace(self, info, found)
+        await self.notify_lists_changed()
+
     async def notify_lists_changed(self) -> None:
         """Tell connected clients to list tools, prompts and resources again."""
         await self.events.publish(ListsChanged())

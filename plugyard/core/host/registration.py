@@ -22,6 +22,7 @@ from plugyard.core.errors import ConfigError, PluginError
 from plugyard.core.intents import RegisteredClassifier
 from plugyard.core.prompts import Prompt, build_prompt
 from plugyard.core.resources import Resource, build_resource
+from plugyard.core.schema_tools import build_schema_tool
 from plugyard.core.tools import Tool, build_tool
 from plugyard.core.workflows import RegisteredWorkflow, Workflow, build_graph
 
@@ -126,9 +127,13 @@ class Registrations:
     prompts: list[Prompt] = dataclasses.field(default_factory=list)
 
 
-def collect(pm: pluggy.PluginManager, name: str) -> Registrations:
-    """Run plugin ``name``'s registration hooks; what they register, stamped with its name.
-    Raises ``Refused`` when one raises or registers something invalid."""
+REREGISTERED = ("register_tools", "register_resources", "register_prompts")
+"""The registration hooks ``PluginHost.reregister`` runs again."""
+
+
+def collect(pm: pluggy.PluginManager, name: str, hooks: Sequence[str] | None = None) -> Registrations:
+    """Run plugin ``name``'s registration hooks (``hooks``, else all); what they register, stamped with
+    its name. Raises ``Refused`` when one raises or registers something invalid."""
     collector = _Collector(name)
     for hook_name, register in (
         ("register_tools", collector.tool),
@@ -137,6 +142,8 @@ def collect(pm: pluggy.PluginManager, name: str) -> Registrations:
         ("register_resources", collector.resource),
         ("register_prompts", collector.prompt),
     ):
+        if hooks is not None and hook_name not in hooks:
+            continue
         impl = impl_of(pm, hook_name, name)
         if impl is None:
             continue
@@ -156,8 +163,13 @@ class _Collector:
         self.plugin = plugin
         self.found = Registrations()
 
-    def tool(self, fn: Callable[..., Any], **options: Any) -> None:
-        self.found.tools.append(build_tool(fn, plugin=self.plugin, **options))
+    def tool(self, fn: Callable[..., Any], *, source: str | None = None, **options: Any) -> None:
+        if "input_schema" in options:
+            tool = build_schema_tool(fn, plugin=self.plugin, **options)
+        else:
+            tool = build_tool(fn, plugin=self.plugin, **options)
+        tool.source = source
+        self.found.tools.append(tool)
 
     def resource(self, fn: Callable[..., Any], **options: Any) -> None:
         self.found.resources.append(build_resource(fn, plugin=self.plugin, **options))
@@ -208,6 +220,21 @@ def add(host: PluginHost, info: PluginInfo, found: Registrations) -> None:
             continue
         host.workflows.append(workflow)
         info.workflows.append(workflow.name)
+    add_owned(host, info, found.resources, host.resources.add, info.resources, lambda r: r.uri)
+    add_owned(host, info, found.prompts, host.prompts.add, info.prompts, lambda p: p.name)
+
+
+def replace(host: PluginHost, info: PluginInfo, found: Registrations) -> None:
+    """Swap a plugin's tools, resources and prompts for ``found`` (``PluginHost.reregister``)."""
+    for tool in host.tools.by_plugin(info.name):
+        host.tools.remove(tool.name)
+    host.resources.remove_plugin(info.name)
+    host.prompts.remove_plugin(info.name)
+    info.tools.clear()
+    info.resources.clear()
+    info.prompts.clear()
+    info.error = None  # clashes are found afresh
+    add_owned(host, info, found.tools, host.tools.add, info.tools, lambda t: t.name)
     add_owned(host, info, found.resources, host.resources.add, info.resources, lambda r: r.uri)
     add_owned(host, info, found.prompts, host.prompts.add, info.prompts, lambda p: p.name)
 
