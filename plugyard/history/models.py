@@ -66,7 +66,7 @@ class ToolCallRecord(SQLModel, table=True):
     intent: str | None = Field(default=None, max_length=64)
     workflow_run_id: str | None = Field(default=None, max_length=64)
     source: str | None = Field(default=None, max_length=255)
-    """The upstream MCP server that answered (0008), for tools registered with a ``source``."""
+    """The upstream MCP server that answered (0010), for tools registered with a ``source``."""
     created_at: datetime = Field(sa_type=sa.DateTime(timezone=True))
 
 

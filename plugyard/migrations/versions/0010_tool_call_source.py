@@ -1,9 +1,9 @@
 """tool_call.source: where a call's answer came from beyond its plugin (an upstream MCP server's name)
 
-Nullable: calls of ordinary plugin tools have no source, and every row recorded before has none. Chained after
-0009 (decision_evidence), which landed first.
+Nullable: calls of ordinary plugin tools have no source, and every row recorded before has none.
 
-Revision ID: 0008
+
+Revision ID: 0010
 Revises: 0009
 Create Date: 2026-12-03
 """
@@ -15,7 +15,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0008"
+revision: str = "0010"
 down_revision: str | None = "0009"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
