@@ -506,7 +506,9 @@ def report(results: list[TransportResult], args: argparse.Namespace, wall: float
             "(the SDK's own stdio server). HTTP: stateless streamable HTTP, "
             f"{args.clients} `Client`s at once (each its own HTTP connection and session), {args.http_calls} "
             'sequential calls each a round, against the same bare server run by `MCPServer.run("streamable-http", '
-            "stateless_http=True)` (uvicorn at log level warning, as `plugyard serve` runs it). plugyard: `plugyard "
+            "stateless_http=True)` (uvicorn at log level warning, as `plugyard serve` runs it; both parse HTTP "
+            "with httptools, which plugyard installs and uvicorn then picks for either; the bare server runs on "
+            "asyncio as `MCPServer.run` does, plugyard on uvloop). plugyard: `plugyard "
             "serve` with the no-op plugin and the history plugin (defaults: batch_size 500, flush_interval 0.2 s), "
             "the other first-party plugins disabled, recording into a SQLite file or a fresh PostgreSQL database "
             f"(same machine, default settings). {args.rounds} rounds. The ratios are per round, against the bare "
