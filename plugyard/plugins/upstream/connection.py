@@ -235,7 +235,9 @@ class Upstream:
                 continue  # no ping at 2026-07-28: the list-changed stream ending, or a call, tells
             try:
                 with anyio.fail_after(self.settings.timeout):
-                    await client.send_ping()
+                    # The session's ping: Client.send_ping is marked deprecated whatever was negotiated
+                    # (MCPDeprecationWarning on every ping), though ping is valid on a 2025-11-25 session.
+                    await client.session.send_ping()
             except (MCPError, TimeoutError, OSError) as exc:
                 self.last_error = f"it stopped answering pings: {describe(exc)}"
                 return

@@ -165,3 +165,16 @@ async def test_cancelling_a_call_cancels_it_upstream_and_is_recorded(plugyard_ho
     await _until(lambda: True)
     [row] = await plugyard_history.calls(tool_name="fx_sleepy")
     assert row["error_type"] == "Cancelled" and row["source"] == "fx"
+
+
+@pytest.mark.parametrize(
+    "upstream_servers", [{"fx": stdio_server(protocol="legacy")}], ids=["legacy-session"]
+)
+async def test_pings_on_a_legacy_session_keep_the_connection(plugyard_client, upstream_plugin):
+    # ping is valid on a 2025-11-25 session; the SDK's Client.send_ping warns on every call
+    # (MCPDeprecationWarning), which, raised, made every ping a restart.
+    upstream = upstream_plugin.upstreams["fx"]
+    await _until(lambda: upstream.state == "ready")
+    await anyio.sleep(2.0)  # four pings at the fixture's ping_interval of 0.5 s
+    assert upstream.restarts == 0, upstream.last_error
+    assert (await plugyard_client.call_tool("fx_add", {"a": 2, "b": 3})).structured_content == {"total": 5}
