@@ -344,23 +344,17 @@ def _when(value: Any) -> datetime:
     return datetime.now(UTC)
 
 
+_OUTCOME = ("call_id", "user_id", "tool_name", "intent", "success", "error_type", "execution_time_ms", "created_at")
+OUTCOME_COLUMNS = tuple(tool_call_table.c[name] for name in _OUTCOME)
+"""What one recorded call says about its tool: what ``aggregate`` folds into the rollups and what a router learns."""
+
+
 async def remove_calls(connection: AsyncConnection, ids: Sequence[int]) -> int:
     """Delete the tool_call rows with these ids, their feedback, and their share of the rollups."""
     if not ids:
         return 0
     t = tool_call_table
-    result = await connection.execute(
-        sa.select(
-            t.c.call_id,
-            t.c.user_id,
-            t.c.tool_name,
-            t.c.intent,
-            t.c.success,
-            t.c.error_type,
-            t.c.execution_time_ms,
-            t.c.created_at,
-        ).where(t.c.id.in_(ids))
-    )
+    result = await connection.execute(sa.select(*OUTCOME_COLUMNS).where(t.c.id.in_(ids)))
     doomed = [dict(r) for r in result.mappings()]
     call_ids = [r["call_id"] for r in doomed]
     fb = call_feedback_table

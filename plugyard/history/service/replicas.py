@@ -17,7 +17,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from plugyard.history.models import tool_call_table
-from plugyard.history.rollups import an_outcome, utc
+from plugyard.history.rollups import OUTCOME_COLUMNS, an_outcome, utc
 
 POLL_SECONDS = 1.0
 LOOKBACK_IDS = 1000
@@ -56,17 +56,7 @@ class ReplicaFollower:
         """The outcomes others recorded since the last poll (input-required rounds left out), oldest first."""
         t = tool_call_table
         statement = (
-            sa.select(
-                t.c.id,
-                t.c.call_id,
-                t.c.user_id,
-                t.c.tool_name,
-                t.c.intent,
-                t.c.success,
-                t.c.error_type,
-                t.c.execution_time_ms,
-                t.c.created_at,
-            )
+            sa.select(t.c.id, *OUTCOME_COLUMNS)
             .where(t.c.id > self.cursor - LOOKBACK_IDS, an_outcome(t))
             .order_by(t.c.id)
             .limit(BATCH + LOOKBACK_IDS)
