@@ -16,6 +16,7 @@ import sqlite3
 import subprocess
 import sys
 import tempfile
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -267,6 +268,12 @@ def test_a_write_ahead_file_on_a_full_disk_degrades_to_memory_durability_once(tm
     with serving(config, tmp_path, env) as server:
         server.initialize()
         acknowledged = server.call_many("add", [{"a": i} for i in range(CALLS)])
+        # The writer empties the write-ahead file (freeing its pages) once the queue is stored: let that
+        # happen before the disk is filled, or the space it frees takes the next appends and nothing fails.
+        deadline = time.monotonic() + 30
+        while len(_stored_ids(db_path)) < CALLS and time.monotonic() < deadline:
+            time.sleep(0.05)
+        time.sleep(0.3)
         fill(full_tmpfs)
         acknowledged += server.call_many("add", [{"a": i} for i in range(CALLS)])
         code = server.stop()
