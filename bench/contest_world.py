@@ -92,6 +92,26 @@ def _opposite(user: int, tool: int, x: float) -> float:
     return everyone[tool]
 
 
+MANY = (0.85, 0.80, 0.80, 0.80, 0.75, 0.75, 0.75, 0.70, 0.70, 0.70, 0.65, 0.65, 0.60, 0.60, 0.55, 0.55, 0.50, 0.50, 0.45, 0.40)
+
+
+def _outages(user: int, tool: int, x: float) -> float:
+    """The best (0.90) is down (fails every call) one day in every five; the others are steady."""
+    if tool == 0:
+        return 0.0 if (x * 50.0) % 5.0 >= 4.0 else 0.90
+    return (0.90, 0.80, 0.75, 0.70, 0.65)[tool]
+
+
+GROUPS = 5
+
+
+def _groups(seed: int) -> Rate:
+    """Users in five groups of ten; each group has its own best tool (0.85; the others 0.70)."""
+    order = list(range(5))
+    random.Random(seed * 104_729 + 3).shuffle(order)
+    return lambda user, tool, x: 0.85 if tool == order[user % GROUPS] else 0.70
+
+
 STATIONARY = (0.85, 0.80, 0.80, 0.75, 0.70)
 B_BEFORE = (0.90, 0.80, 0.75, 0.70, 0.65)
 
@@ -130,4 +150,7 @@ def scenarios(seed: int) -> list[Scenario]:
             _fixed(0.90, 0.80, 0.75),
             ratings=(2.0, 4.5, 3.0),
         ),
+        Scenario("i", "20 tools, stationary: one 0.85, three 0.80, the rest 0.40-0.75", 20, _fixed(*MANY)),
+        Scenario("j", "recurring outages: the best (0.90) fails every call one day in five", 5, _outages),
+        Scenario("k", "five groups of ten users, each group's best tool differs (0.85 vs 0.70)", 5, _groups(seed)),
     ]

@@ -21,7 +21,7 @@ import random
 from collections.abc import Iterable, Sequence
 
 from plugyard.learning.decisions import propensity_of
-from plugyard.learning.learner import HALF_LIFE_DAYS, BayesianLearner
+from plugyard.learning.learner import LEARNER_HALF_LIFE_DAYS, BayesianLearner
 from plugyard.learning.prior import KAPPA_MAX
 from plugyard.learning.router import LATENCY_WEIGHT, SATISFACTION_WEIGHT, ToolPreferenceRouter
 
@@ -49,7 +49,7 @@ class LoggedCall:
 class Setting:
     """What can differ between the logging router and a candidate."""
 
-    half_life_days: float = HALF_LIFE_DAYS
+    half_life_days: float = LEARNER_HALF_LIFE_DAYS
     satisfaction_weight: float = SATISFACTION_WEIGHT
     latency_weight: float = LATENCY_WEIGHT
     prior_cap: float = KAPPA_MAX

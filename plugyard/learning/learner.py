@@ -42,7 +42,16 @@ import time
 from collections.abc import Iterable
 from datetime import UTC, datetime
 
-from plugyard.learning.prior import KAPPA_DEFAULT, KAPPA_MAX, KAPPA_MIN, effective_strength, estimate_strength
+from plugyard.learning.prior import (
+    KAPPA_DEFAULT,
+    KAPPA_DEPARTED,
+    KAPPA_MAX,
+    KAPPA_MIN,
+    departs,
+    effective_strength,
+    pooling_strength,
+    spread_terms,
+)
 
 __all__ = ["KAPPA_DEFAULT", "KAPPA_MAX", "KAPPA_MIN"]  # re-exported: the prior's bounds are the learner's
 
@@ -53,6 +62,8 @@ EPOCH_S = EPOCH.timestamp()
 DAY_S = 86_400.0
 HALF_LIFE_DAYS = 14.0
 """The rollups' discount half-life. A learner with another half-life converts the counts when warming."""
+LEARNER_HALF_LIFE_DAYS = 365.0
+"""The learner's own memory: long, since a change is met by the drift reset, not by forgetting always."""
 ANY_INTENT = "*"
 """The key under which every call of a tool counts, whatever its intent."""
 
@@ -62,7 +73,8 @@ DRIFT_HALF_LIFE_CALLS = 20.0
 DRIFT_MIN_CALLS = 20.0
 DRIFT_MARGIN = 0.1
 STRENGTH_REFRESH = 0.02
-"""A cached prior strength is recomputed after new outcomes, or once this share of a half-life passed."""
+"""A cached pooling strength is recomputed once the intent's outcomes grew by this share (at least one),
+or this share of a half-life passed."""
 
 
 def decay_weight(at: datetime | float, half_life_days: float = HALF_LIFE_DAYS) -> float:
@@ -84,9 +96,17 @@ class _Cell:
 
 @dataclasses.dataclass(slots=True)
 class _Group:
-    """One (intent, tool) over every user: the sum of its users' cells, and the cached prior strength."""
+    """One (intent, tool) over every user: the sum of its users' cells."""
 
     total: _Cell = dataclasses.field(default_factory=_Cell)
+    version: int = 0
+
+
+@dataclasses.dataclass(slots=True)
+class _Pooling:
+    """One intent's pooling strength over its tools, cached (see ``plugyard.learning.prior``)."""
+
+    tools: set[str] = dataclasses.field(default_factory=set)
     version: int = 0
     strength: float = KAPPA_DEFAULT
     strength_version: int = -1
@@ -125,7 +145,7 @@ class Posterior:
 class BayesianLearner:
     """Time-discounted Beta-Bernoulli posteriors per (intent, tool) and per (user, intent, tool)."""
 
-    def __init__(self, *, half_life_days: float = HALF_LIFE_DAYS, prior_cap: float = KAPPA_MAX) -> None:
+    def __init__(self, *, half_life_days: float = LEARNER_HALF_LIFE_DAYS, prior_cap: float = KAPPA_MAX) -> None:
         if half_life_days <= 0:
             raise ValueError("half_life_days must be positive")
         if prior_cap < KAPPA_MIN:
@@ -135,6 +155,7 @@ class BayesianLearner:
         self._rate = 1.0 / (half_life_days * DAY_S)
         self._users: dict[tuple[str, str, str], _Cell] = {}
         self._groups: dict[tuple[str, str], _Group] = {}
+        self._pooling: dict[str, _Pooling] = {}
         self._by_user: dict[str, set[tuple[str, str]]] = {}
         self._group_users: dict[tuple[str, str], set[str]] = {}
         self._fast: dict[tuple[str, str], list[float]] = {}
@@ -161,6 +182,7 @@ class BayesianLearner:
         group = self._groups.get((key, tool))
         if group is None:
             group = self._groups[(key, tool)] = _Group()
+            self._pool(key).tools.add(tool)
         if cell is None:
             cell = self._users[(user, key, tool)] = _Cell()
             self._by_user.setdefault(user, set()).add((key, tool))
@@ -177,6 +199,13 @@ class BayesianLearner:
         total.sat_sum += dsat
         total.sat_n += dn
         group.version += 1
+        self._pool(key).version += 1
+
+    def _pool(self, key: str) -> _Pooling:
+        pool = self._pooling.get(key)
+        if pool is None:
+            pool = self._pooling[key] = _Pooling()
+        return pool
 
     def observe(
         self, user_id: str, intent: str | None, tool: str, success: bool, duration_ms: float, at: float
@@ -216,6 +245,7 @@ class BayesianLearner:
             cell.f *= keep_f
             cell.ms *= keep_ms
         group.version += 1
+        self._pool(key).version += 1
         self.drift_resets += 1
         log.info(
             "tool %r (intent %s): recent success %.0f%% vs %.0f%% long-run; older counts dropped",
@@ -276,6 +306,7 @@ class BayesianLearner:
                     total.sat_sum = max(0.0, total.sat_sum - cell.sat_sum)
                     total.sat_n = max(0.0, total.sat_n - cell.sat_n)
                 group.version += 1
+                self._pool(key).version += 1
             return len(keys)
 
     # -- reading -------------------------------------------------------------------------------
@@ -303,24 +334,29 @@ class BayesianLearner:
         s, f = self.counts(None, intent, tool, now)
         return Posterior(1.0 + s, 1.0 + f)
 
-    def _strength(self, key: str, tool: str, group: _Group, scale: float, now: float) -> float:
-        """The group's prior strength, recomputed from its users' cells when they changed (cached)."""
-        if group.strength_version == group.version and abs(now - group.strength_at) * self._rate < STRENGTH_REFRESH:
-            return group.strength
+    def _strength(self, key: str, scale: float, now: float) -> float:
+        """The intent's pooling strength over its tools, recomputed when enough changed (cached)."""
+        pool = self._pooling.get(key)
+        if pool is None:
+            return KAPPA_DEFAULT
+        changed = pool.version - pool.strength_version
+        if (changed == 0 or changed < STRENGTH_REFRESH * pool.strength_version) and abs(
+            now - pool.strength_at
+        ) * self._rate < STRENGTH_REFRESH:
+            return pool.strength
         users = self._users
-        cells = [users[(u, key, tool)] for u in self._group_users.get((key, tool), ())]
-        group.strength = estimate_strength([(c.s * scale, c.f * scale) for c in cells], self.prior_cap)
-        group.strength_version = group.version
-        group.strength_at = now
-        return group.strength
+        terms = []
+        for tool in pool.tools:
+            cells = [users[(u, key, tool)] for u in self._group_users.get((key, tool), ())]
+            terms.append(spread_terms([(c.s * scale, c.f * scale) for c in cells]))
+        pool.strength = pooling_strength(terms, self.prior_cap)
+        pool.strength_version = pool.version
+        pool.strength_at = now
+        return pool.strength
 
     def prior_strength(self, intent: str | None, tool: str, now: float) -> float:
-        """The empirical-Bayes prior strength k for (intent, tool) (see ``plugyard.learning.prior``)."""
-        key = self.key_for(intent, tool)
-        group = self._groups.get((key, tool))
-        if group is None:
-            return KAPPA_DEFAULT
-        return self._strength(key, tool, group, self.discount(now), now)
+        """The pooling strength k answering for (intent, tool) (see ``plugyard.learning.prior``)."""
+        return self._strength(self.key_for(intent, tool), self.discount(now), now)
 
     def user_posterior(self, user_id: str, intent: str | None, tool: str, now: float) -> Posterior:
         """The user's posterior, shrunk toward the other users' mean with the estimated prior strength."""
@@ -363,7 +399,9 @@ class BayesianLearner:
         # The prior is the other users' experience: the user's own calls are counted once, as theirs.
         os_, of = max(0.0, gs - us), max(0.0, gf - uf)
         prior = (1.0 + os_) / (2.0 + os_ + of)
-        kappa = effective_strength(self._strength(key, tool, group, scale, now), os_ + of)
+        kappa = effective_strength(self._strength(key, scale, now), os_ + of)
+        if kappa > KAPPA_DEPARTED and departs(us, uf, prior):
+            kappa = KAPPA_DEPARTED
         any_group = group if key == ANY_INTENT else self._groups.get((ANY_INTENT, tool))
         latency = -1.0
         if any_group is not None and any_group.total.s + any_group.total.f > 0:

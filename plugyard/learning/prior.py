@@ -1,64 +1,105 @@
-"""The empirical-Bayes prior strength: how many calls' worth of everyone's experience a user starts with.
+"""How much a user's posterior leans on everyone's: pool while users look alike, learn per user once they differ.
 
-Users' success rates of one tool scatter around the pooled rate ``p`` for two reasons: the noise of
-few calls, and real differences between users. With the intra-class correlation ``rho = 1 / (k + 1)``
-of a beta-binomial, a user with ``n_u >= 1`` calls has ``Var(r_u) = p q (1 + (n_u - 1) rho) / n_u``.
-Weighting each user by their calls (the method of moments of Kleinman, 1973), the expected weighted
-spread ``sum n_u (r_u - p)^2`` is ``p q (X_noise + rho D)`` where ``D`` measures how much the data can say
-about ``rho`` (calls beyond each user's first). Discounted counts may be fractional: a user with
-``n_u < 1`` (one stale call) only adds noise (``c_u = min(n_u, 1)``, ``d_u = max(n_u - 1, 0)``):
+A user's posterior for a tool is ``Beta(k' m + s, k' (1 - m) + f)``: ``m`` the other users' posterior mean,
+``s, f`` the user's own (discounted) successes and failures, ``k'`` the pooling strength.
 
-    X = spread / (p q) - (sum c_u - sum n_u c_u / N)
-    D = sum d_u - sum n_u d_u / N
-    rho_hat = X / D (within [0, 1]); w = D / (D + PRIOR_INFO)
-    rho = w rho_hat + (1 - w) rho_0       (shrunk toward the default strength, as much as D is small)
-    k = 1 / rho - 1, clamped to [KAPPA_MIN, KAPPA_MAX]
+**Do the users differ?** Per intent, over all its tools (a tool the users call a lot says how alike they are
+for the tools they call little), the users' rates are tested against "every user has the tool's pooled rate
+``p``". With the intra-class correlation ``rho`` of a beta-binomial, a user with ``n_u`` calls has
+``Var(r_u) = p q (1 + (n_u - 1) rho) / n_u``; weighting each user by their calls (the method of moments of
+Kleinman, 1973), per tool:
 
-Users who called once give ``D = 0``: the estimate stays at the default, however many there are.
+    X = sum n_u (r_u - p)^2 / (p q) - (sum c_u - sum n_u c_u / N)      expected rho * D; 0 when alike
+    D = sum d_u - sum n_u d_u / N                                       what the data can say about rho
+    V = 2 (sum c_u - sum n_u c_u / N)                                   Var(X) when alike (chi-square)
 
-A user's prior is then centred on the *other* users' posterior mean ``m`` (their ``N_o`` calls), and its
-strength is capped by the evidence behind ``m``: ``k_eff = min(k, N_o + 2)`` (``Beta(1 + S_o, 1 + F_o)`` is
-what the others know), so two calls by others never weigh like a hundred. (Adding the variance of ``m`` to
-the users' spread instead halves the strength of users who agree, and every user explores on their own:
-measured on bench/contest.py, scenario a, 72 regret against 51.)
+where ``c_u = min(n_u, 1)`` and ``d_u = max(n_u - 1, 0)`` (discounted counts may be fractional: a user with
+one stale call adds only noise). Summed over the intent's tools, the lower bound of ``X`` is
+``X - Z * sqrt(V)``:
+
+- not above zero: as far as the data can tell the users are alike, and ``k`` is infinite. A user's
+  posterior is then everyone's, ``Beta(1 + S, 1 + F)`` (``k'`` is capped by the evidence behind ``m``:
+  ``k' = min(k, N_o + 2)``), and Thompson sampling on it explores for everyone at once. This is the
+  default: a change of pooling needs evidence, and a fresh install has none.
+- above zero: the users differ, at least by ``rho_low = (X - Z sqrt(V)) / D``, and
+  ``k = TEMPER / rho_low - 1``. ``1 / rho - 1`` would match the beta-binomial's moments; the others'
+  experience is tempered to a tenth of that (a power prior) because a beta prior matched to users whose
+  best tools differ holds each user at the others' mean for dozens of calls (bench/contest.py, scenario e:
+  a moment-matched strength of about 30 regrets as much as choosing at random over 40 calls a user).
+
+**Does this user differ?** One user unlike the others barely moves the intent's test. Per (user, tool),
+when the user's own record rejects the others' rate, ``n KL(s / n || m) > DEPART_NATS`` (a likelihood
+ratio of e^4: a user like the others crosses it at about 0.5% of looks), the user learns mostly on their
+own: ``k' = min(k', KAPPA_DEPARTED)``.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable
 
 KAPPA_MIN = 1.0
-KAPPA_MAX = 200.0
-KAPPA_DEFAULT = 20.0
-PRIOR_INFO = 20.0
-"""Pseudo-information (in calls beyond a user's first) that holds the estimate at KAPPA_DEFAULT."""
+KAPPA_MAX = math.inf
+"""The default cap on the pooling strength: none (``prior_cap`` sets one)."""
+KAPPA_DEFAULT = math.inf
+"""The strength while the users look alike (and before anything is known): full pooling."""
+KAPPA_DEPARTED = 2.0
+"""The strength for a user whose own record rejects the others' rate."""
+Z = 2.0
+"""How many standard deviations of noise the users' excess spread must clear before they count as different."""
+TEMPER = 0.1
+DEPART_NATS = 4.0
+
+
+def spread_terms(counts: Iterable[tuple[float, float]]) -> tuple[float, float, float]:
+    """(X, D, V) of one tool from each user's (successes, failures) (see the module docstring)."""
+    cells = [(s, s + f) for s, f in counts if s + f > 0]
+    big_n = sum(n for _, n in cells)
+    if big_n <= 0 or len(cells) < 2:
+        return 0.0, 0.0, 0.0
+    p = sum(s for s, _ in cells) / big_n
+    pq = p * (1.0 - p)
+    if pq <= 1e-9:
+        # Everyone always succeeds (or fails): no spread to read; the rates agree as far as we can tell.
+        return 0.0, 0.0, 0.0
+    spread = sum(s * s / n for s, n in cells) - big_n * p * p
+    noise = sum(min(n, 1.0) for _, n in cells) - sum(n * min(n, 1.0) for _, n in cells) / big_n
+    info = sum(max(n - 1.0, 0.0) for _, n in cells) - sum(n * max(n - 1.0, 0.0) for _, n in cells) / big_n
+    return max(spread, 0.0) / pq - noise, max(info, 0.0), 2.0 * max(noise, 0.0)
+
+
+def pooling_strength(terms: Iterable[tuple[float, float, float]], cap: float = KAPPA_MAX) -> float:
+    """The pooling strength ``k`` from the (X, D, V) of an intent's tools (see the module docstring)."""
+    x = d = v = 0.0
+    for tx, td, tv in terms:
+        x, d, v = x + tx, d + td, v + tv
+    low = x - Z * math.sqrt(v)
+    if low <= 0.0 or d <= 0.0:
+        return max(KAPPA_MIN, min(cap, KAPPA_DEFAULT))
+    rho_low = min(1.0, low / d)
+    return max(KAPPA_MIN, min(cap, TEMPER / rho_low - 1.0))
 
 
 def estimate_strength(counts: Iterable[tuple[float, float]], cap: float = KAPPA_MAX) -> float:
-    """The prior strength ``k`` from each user's (successes, failures), discounted (see the module)."""
-    cells = [(s, s + f) for s, f in counts if s + f > 0]
-    big_n = sum(n for _, n in cells)
-    if big_n <= 0:
-        return KAPPA_DEFAULT
-    p = sum(s for s, _ in cells) / big_n
-    pq = p * (1.0 - p)
-    rho0 = 1.0 / (KAPPA_DEFAULT + 1.0)
-    if pq <= 1e-9:
-        # Everyone always succeeds (or fails): no spread to read; the rates agree as far as we can tell.
-        x = 0.0
-    else:
-        spread = sum(s * s / n for s, n in cells) - big_n * p * p
-        noise = sum(min(n, 1.0) for _, n in cells) - sum(n * min(n, 1.0) for _, n in cells) / big_n
-        x = max(spread, 0.0) / pq - noise
-    info = sum(max(n - 1.0, 0.0) for _, n in cells) - sum(n * max(n - 1.0, 0.0) for _, n in cells) / big_n
-    info = max(info, 0.0)
-    rho_hat = min(1.0, max(0.0, x / info)) if info > 1e-9 else rho0
-    w = info / (info + PRIOR_INFO)
-    rho = w * rho_hat + (1.0 - w) * rho0
-    rho = min(1.0 / (KAPPA_MIN + 1.0), max(1.0 / (cap + 1.0), rho))
-    return 1.0 / rho - 1.0
+    """The pooling strength from one tool's users alone (an intent with one tool)."""
+    return pooling_strength([spread_terms(counts)], cap)
 
 
 def effective_strength(k: float, others_calls: float) -> float:
-    """``k`` capped by the evidence behind the others' mean (see the module docstring)."""
+    """``k`` capped by the evidence behind the others' mean: two calls by others never weigh like a hundred."""
     return max(KAPPA_MIN, min(k, others_calls + 2.0))
+
+
+def departs(successes: float, failures: float, others_mean: float) -> bool:
+    """Whether a user's own record rejects the others' rate (``n KL(r || m) > DEPART_NATS``)."""
+    n = successes + failures
+    if n <= 0.0:
+        return False
+    r = successes / n
+    m = min(max(others_mean, 1e-9), 1.0 - 1e-9)
+    kl = 0.0
+    if r > 0.0:
+        kl += r * math.log(r / m)
+    if r < 1.0:
+        kl += (1.0 - r) * math.log((1.0 - r) / (1.0 - m))
+    return n * kl > DEPART_NATS
