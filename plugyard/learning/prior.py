@@ -9,7 +9,7 @@ for the tools they call little), the users' rates are tested against "every user
 ``Var(r_u) = p q (1 + (n_u - 1) rho) / n_u``; weighting each user by their calls (the method of moments of
 Kleinman, 1973), per tool:
 
-    X = sum n_u (r_u - p)^2 / (p q) - (sum c_u - sum n_u c_u / N)      expected rho * D; 0 when alike
+    X = sum min(9, n_u (r_u - p)^2 / (p q)) - (sum c_u - sum n_u c_u / N)      about rho * D; 0 when alike
     D = sum d_u - sum n_u d_u / N                                       what the data can say about rho
     V = 2 (sum c_u - sum n_u c_u / N)                                   Var(X) when alike (chi-square)
 
@@ -28,9 +28,9 @@ one stale call adds only noise). Summed over the intent's tools, the lower bound
   a moment-matched strength of about 30 regrets as much as choosing at random over 40 calls a user).
 
 **Does this user differ?** One user unlike the others barely moves the intent's test. Per (user, tool),
-when the user's own record rejects the others' rate, ``n KL(s / n || m) > DEPART_NATS`` (a likelihood
-ratio of e^4: a user like the others crosses it at about 0.5% of looks), the user learns mostly on their
-own: ``k' = min(k', KAPPA_DEPARTED)``.
+when the user's own record rejects the others' rate (a Bayes factor above 100, see ``departs``: checked at
+every decision, a user like the others crosses it with probability at most 1% ever), the user learns mostly
+on their own: ``k' = min(k', KAPPA_DEPARTED)``.
 """
 
 from __future__ import annotations
@@ -48,7 +48,10 @@ KAPPA_DEPARTED = 2.0
 Z = 2.0
 """How many standard deviations of noise the users' excess spread must clear before they count as different."""
 TEMPER = 0.1
-DEPART_NATS = 4.0
+CELL_CAP = 9.0
+"""No user's cell adds more than three standard deviations to the spread: one user unlike the rest is the
+per-user test's business, not evidence that every user differs."""
+DEPART_NATS = math.log(100.0)
 
 
 def spread_terms(counts: Iterable[tuple[float, float]]) -> tuple[float, float, float]:
@@ -62,10 +65,10 @@ def spread_terms(counts: Iterable[tuple[float, float]]) -> tuple[float, float, f
     if pq <= 1e-9:
         # Everyone always succeeds (or fails): no spread to read; the rates agree as far as we can tell.
         return 0.0, 0.0, 0.0
-    spread = sum(s * s / n for s, n in cells) - big_n * p * p
+    spread = sum(min(CELL_CAP, n * (s / n - p) ** 2 / pq) for s, n in cells)
     noise = sum(min(n, 1.0) for _, n in cells) - sum(n * min(n, 1.0) for _, n in cells) / big_n
     info = sum(max(n - 1.0, 0.0) for _, n in cells) - sum(n * max(n - 1.0, 0.0) for _, n in cells) / big_n
-    return max(spread, 0.0) / pq - noise, max(info, 0.0), 2.0 * max(noise, 0.0)
+    return spread - noise, max(info, 0.0), 2.0 * max(noise, 0.0)
 
 
 def pooling_strength(terms: Iterable[tuple[float, float, float]], cap: float = KAPPA_MAX) -> float:
@@ -91,15 +94,19 @@ def effective_strength(k: float, others_calls: float) -> float:
 
 
 def departs(successes: float, failures: float, others_mean: float) -> bool:
-    """Whether a user's own record rejects the others' rate (``n KL(r || m) > DEPART_NATS``)."""
-    n = successes + failures
-    if n <= 0.0:
+    """Whether a user's own record rejects the others' rate: the Bayes factor of "the user has a rate of
+    their own, ``Beta(KAPPA_DEPARTED m, KAPPA_DEPARTED (1 - m))`` a priori" against "the user's rate is
+    ``m``" exceeds ``e^DEPART_NATS``. Under the null that factor is a martingale of mean 1, so a user like the
+    others ever crosses it, however often it is looked at, with probability at most ``e^-DEPART_NATS``
+    (Ville's inequality): 1%."""
+    if successes + failures <= 0.0:
         return False
-    r = successes / n
     m = min(max(others_mean, 1e-9), 1.0 - 1e-9)
-    kl = 0.0
-    if r > 0.0:
-        kl += r * math.log(r / m)
-    if r < 1.0:
-        kl += (1.0 - r) * math.log((1.0 - r) / (1.0 - m))
-    return n * kl > DEPART_NATS
+    a, b = KAPPA_DEPARTED * m, KAPPA_DEPARTED * (1.0 - m)
+    lgamma = math.lgamma
+    log_own = (
+        lgamma(a + successes) + lgamma(b + failures) - lgamma(a + b + successes + failures)
+        - lgamma(a) - lgamma(b) + lgamma(a + b)
+    )
+    log_alike = successes * math.log(m) + failures * math.log(1.0 - m)
+    return log_own - log_alike > DEPART_NATS

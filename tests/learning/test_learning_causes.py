@@ -1,8 +1,9 @@
-"""What made the router lose to textbook bandits, each pinned: the prior strength (hand-computed),
+"""What made the router lose to textbook bandits, each pinned: the pooling strength (hand-computed),
 drift counted in calls, ratings that count, and forgetting a user after a drift reset."""
 
 from __future__ import annotations
 
+import math
 import random
 
 import pytest
@@ -20,40 +21,44 @@ def feed(learner: BayesianLearner, user: str, tool: str, ok: int, failed: int, *
         learner.observe(user, None, tool, False, 10.0, at)
 
 
-def test_prior_strength_by_weighted_moments_shrunk_toward_the_default_with_a_stale_single_call_user():
+def feed_evenly(learner: BayesianLearner, user: str, tool: str, ok: int, calls: int) -> None:
+    """``ok`` successes spread evenly over ``calls`` (no run of failures that looks like a change)."""
+    for j in range(calls):
+        learner.observe(user, None, tool, (j + 1) * ok // calls > j * ok // calls, 10.0, NOW)
+
+
+def test_pooling_strength_by_weighted_moments_with_a_stale_single_call_user():
     learner = BayesianLearner(half_life_days=14)
-    feed(learner, "u1", "search", 8, 2)
-    feed(learner, "u2", "search", 5, 5)
-    feed(learner, "u3", "search", 2, 8)
-    feed(learner, "u4", "search", 0, 1, at=NOW - 28 * DAY_S)  # one call two half-lives ago: weight 1/4
-    # Hand computation. n = 10, 10, 10, 0.25; N = 30.25; S = 15; p = 15/30.25.
-    n = [10, 10, 10, 0.25]
-    s = [8, 5, 2, 0]
-    big_n, p = 30.25, 15 / 30.25
+    for i in range(5):  # ten users in two camps: 78% and 62% over 100 calls each
+        feed_evenly(learner, f"hi{i}", "search", 78, 100)
+        feed_evenly(learner, f"lo{i}", "search", 62, 100)
+    feed(learner, "stale", "search", 0, 1, at=NOW - 28 * DAY_S)  # one call two half-lives ago: weight 1/4
+    # Hand computation. n = 100 (x10), 0.25; N = 1000.25; S = 700; p = S / N.
+    n = [100.0] * 10 + [0.25]
+    s = [78.0, 62.0] * 5 + [0.0]
+    big_n, p = 1000.25, 700 / 1000.25
     pq = p * (1 - p)
     # Weighted spread of the rates around p: sum n_u (r_u - p)^2 = sum s_u^2 / n_u - S^2 / N.
-    spread = 64 / 10 + 25 / 10 + 4 / 10 + 0 - 15**2 / big_n
-    # Noise share: c_u = min(n_u, 1) = 1, 1, 1, 0.25; information d_u = max(n_u - 1, 0) = 9, 9, 9, 0.
-    c = [1, 1, 1, 0.25]
-    d = [9, 9, 9, 0]
-    x = spread / pq - (sum(c) - sum(ni * ci for ni, ci in zip(n, c, strict=True)) / big_n)
+    spread = sum(si * si / ni for si, ni in zip(s, n, strict=True)) - 700**2 / big_n
+    # Noise share: c_u = min(n_u, 1); information d_u = max(n_u - 1, 0) (the stale user: none).
+    c = [1.0] * 10 + [0.25]
+    d = [99.0] * 10 + [0.0]
+    noise = sum(c) - sum(ni * ci for ni, ci in zip(n, c, strict=True)) / big_n
+    x = spread / pq - noise
     info = sum(d) - sum(ni * di for ni, di in zip(n, d, strict=True)) / big_n
-    w = info / (info + 20)  # 20 pseudo-information at the default strength
-    rho = w * min(1, max(0, x / info)) + (1 - w) / (KAPPA_DEFAULT + 1)
-    k = 1 / rho - 1
-    assert s == [8, 5, 2, 0]
+    low = x - 2 * (2 * noise) ** 0.5  # two standard deviations of noise: the users do differ
+    k = 0.1 * info / low - 1  # tempered to a tenth of the moment match 1 / rho - 1
+    assert low > 0 and 1 < k < 10
+    assert learner.drift_resets == 0
     assert learner.prior_strength(None, "search", NOW) == pytest.approx(k)
-    assert 3 < k < 8  # the rates differ: a weak prior
-    # u1's posterior: the others' calls (N - 10 = 20.25, 7 successes) give the prior mean and cap the strength.
-    m = (1 + 7) / (2 + 20.25)
-    k_eff = min(k, 20.25 + 2)  # the others' evidence caps the strength; here it does not bind
-    u1 = learner.user_posterior("u1", None, "search", NOW)
-    assert (u1.alpha, u1.beta) == (pytest.approx(k_eff * m + 8), pytest.approx(k_eff * (1 - m) + 2))
-    # A newcomer: everyone's calls (30.25, 15 successes).
-    m_all = 16 / 32.25
-    k_new = min(k, 30.25 + 2)
+    # hi0's posterior: the others' calls (N - 100 = 900.25, 622 successes) give the prior mean.
+    m = (1 + 622) / (2 + 900.25)
+    hi0 = learner.user_posterior("hi0", None, "search", NOW)
+    assert (hi0.alpha, hi0.beta) == (pytest.approx(k * m + 78), pytest.approx(k * (1 - m) + 22))
+    # A newcomer: everyone's calls (1000.25, 700 successes), the same strength.
+    m_all = 701 / 1002.25
     new = learner.user_posterior("zoe", None, "search", NOW)
-    assert (new.alpha, new.beta) == (pytest.approx(k_new * m_all), pytest.approx(k_new * (1 - m_all)))
+    assert (new.alpha, new.beta) == (pytest.approx(k * m_all), pytest.approx(k * (1 - m_all)))
 
 
 def test_two_single_call_users_say_nothing_of_how_users_differ_and_do_not_pin_the_prior():
@@ -68,11 +73,11 @@ def test_two_single_call_users_say_nothing_of_how_users_differ_and_do_not_pin_th
     for i in range(50):
         feed(learner, f"s{i}", "b", i % 2, 1 - i % 2, at=NOW - 60 * DAY_S)
     assert learner.prior_strength(None, "b", NOW) == pytest.approx(KAPPA_DEFAULT)
-    # Identical heavy users: the cap, a modest one.
+    # Identical heavy users: everyone's experience is everyone's (no cap by default).
     for _ in range(50):
         for u in ("h1", "h2", "h3", "h4", "h5"):
             feed(learner, u, "c", 3, 1)
-    assert learner.prior_strength(None, "c", NOW) == KAPPA_MAX
+    assert learner.prior_strength(None, "c", NOW) == KAPPA_MAX == math.inf
 
 
 def test_a_third_user_still_tries_a_tool_two_calls_know_little_about():

@@ -10,8 +10,10 @@ import pytest
 from plugyard.learning.learner import (
     DAY_S,
     EPOCH_S,
+    HALF_LIFE_DAYS,
     KAPPA_DEFAULT,
     KAPPA_MAX,
+    KAPPA_MIN,
     BayesianLearner,
     StoredCounts,
     decay_weight,
@@ -37,27 +39,23 @@ def test_an_outcome_one_half_life_old_counts_half():
     assert learner.global_posterior(None, "search", NOW).alpha == pytest.approx(1.5)
 
 
-def test_shrinkage_uses_a_prior_strength_estimated_by_the_method_of_moments():
+def test_users_who_plainly_differ_get_the_weakest_pooling_and_keep_their_own_record():
     learner = BayesianLearner()
     feed(learner, "u1", "search", 8, 2)
     feed(learner, "u2", "search", 5, 5)
     feed(learner, "u3", "search", 2, 8)
     # pooled p = 15/30 = 0.5; rates 0.8, 0.5, 0.2; weighted spread 10 * (0.09 + 0 + 0.09) = 1.8;
-    # X = 1.8 / 0.25 - (3 - 1) = 5.2; information D = 27 - 270/30 = 18; rho_hat = 5.2/18;
-    # shrunk with 20 pseudo-information toward 1/21 (the default 20): rho = (18 * 5.2/18 + 20/21) / 38
-    k = learner.prior_strength(None, "search", NOW)
-    rho = (5.2 + 20 / 21) / 38
-    assert k == pytest.approx(1 / rho - 1)
+    # X = 1.8 / 0.25 - (3 - 1) = 5.2; its noise variance V = 2 * 2 = 4; information D = 27 - 270/30 = 18.
+    # X - 2 sqrt(V) = 1.2 > 0: the users differ; 0.1 * D / 1.2 - 1 = 0.5, at least KAPPA_MIN = 1.
+    assert learner.prior_strength(None, "search", NOW) == KAPPA_MIN == 1.0
     glob = learner.global_posterior(None, "search", NOW)
     assert (glob.alpha, glob.beta) == (pytest.approx(16), pytest.approx(16))
-    # u1's prior: the others' 20 calls (7 successes): mean 8/22, strength min(k, 20 + 2) = k
-    m, k1 = 8 / 22, 1 / rho - 1
+    # u1's prior: the others' 20 calls (7 successes): mean 8/22, strength 1.
+    m = 8 / 22
     u1 = learner.user_posterior("u1", None, "search", NOW)
-    assert (u1.alpha, u1.beta) == (pytest.approx(k1 * m + 8), pytest.approx(k1 * (1 - m) + 2))
-    # A user with no calls gets everyone's mean, the strength (k) below everyone's 30 calls + 2.
-    k0 = 1 / rho - 1
+    assert (u1.alpha, u1.beta) == (pytest.approx(m + 8), pytest.approx(1 - m + 2))
     new = learner.user_posterior("zoe", None, "search", NOW)
-    assert (new.alpha, new.beta) == (pytest.approx(k0 / 2), pytest.approx(k0 / 2))
+    assert (new.alpha, new.beta) == (pytest.approx(0.5), pytest.approx(0.5))
 
 
 def test_prior_strength_is_the_default_for_one_user_and_the_maximum_for_identical_users():
@@ -80,10 +78,10 @@ def test_an_intent_without_data_falls_back_to_every_intent_of_the_tool():
 
 
 def test_warm_from_stored_counts_equals_observing_and_forget_user_removes_them():
-    observed = BayesianLearner()
+    observed = BayesianLearner(half_life_days=HALF_LIFE_DAYS)  # the rollups' own units
     feed(observed, "u1", "search", 3, 1, at=EPOCH_S + 10 * DAY_S)
     w = decay_weight(EPOCH_S + 10 * DAY_S)
-    warmed = BayesianLearner()
+    warmed = BayesianLearner(half_life_days=HALF_LIFE_DAYS)
     assert warmed.warm([StoredCounts("u1", None, "search", 3 * w, w, 40 * w, 9, 2)]) == 1
     assert warmed.counts("u1", None, "search", NOW) == pytest.approx(observed.counts("u1", None, "search", NOW))
     assert warmed.mean_latency_ms("search") == pytest.approx(10.0)
@@ -108,7 +106,7 @@ def test_thompson_sampling_prefers_the_reliable_tool_and_reports_a_propensity():
     choices = [r.choose("ada", ["meh", "good"], capability="search") for _ in range(200)]
     assert sum(d.chosen == "good" for d in choices) > 150
     decision = choices[0]
-    assert decision.policy_version.startswith("thompson-beta/1;half_life=14d")
+    assert decision.policy_version.startswith("thompson-beta/1;half_life=365d")
     good = next(d for d in choices if d.chosen == "good")
     assert 0.8 < good.propensity <= 1.0
     assert "chose 'good'" in good.explain() and "capability 'search'" in good.explain()
