@@ -12,8 +12,10 @@ the router sees the outcome, its latency and the rating through its own entry po
 ``ToolFailed`` so its circuit breaker acts as in production), with its defaults, the same for every
 scenario. Decisions are spread evenly over the scenario's days.
 
-    python bench/contest.py                    # 2,000 decisions x 20 seeds (about two minutes)
+    python bench/contest.py                    # 2,000 decisions x 20 seeds (about four minutes)
     python bench/contest.py --full --write     # 10,000 decisions x 20 seeds, into bench/RESULTS.md
+
+--write replaces what lies between ``<!-- contest:begin -->`` and ``<!-- contest:end -->`` in RESULTS.md.
 """
 
 from __future__ import annotations
@@ -32,13 +34,14 @@ BENCH = Path(__file__).resolve().parent
 sys.path.insert(0, str(BENCH.parent))
 sys.path.insert(0, str(BENCH))
 
-from bench_history import machine, write_section
+from bench_history import RESULTS, machine
 from contest_world import LATENCY_WEIGHT, RATING_WEIGHT, TIMEOUT_MS, USERS, Scenario, scenarios
 
 from plugyard.learning.learner import DAY_S, EPOCH_S, BayesianLearner
 from plugyard.learning.router import ToolPreferenceRouter
 
 SECTION = "## The router against textbook bandits (contest.py)"
+BEGIN, END = "<!-- contest:begin -->", "<!-- contest:end -->"
 LEARNER: dict[str, float] = {}
 ROUTER: dict[str, float] = {}
 """Settings other than the defaults (``--set``): for exploring only; the results section uses the defaults."""
@@ -291,7 +294,11 @@ def main() -> None:
     block = report(results, args, time.perf_counter() - started)
     print(block)
     if args.write:
-        write_section(block, SECTION)
+        text = RESULTS.read_text(encoding="utf-8")
+        if BEGIN not in text or END not in text:
+            sys.exit(f"{RESULTS.name} has no {BEGIN} ... {END} section to replace")
+        head, _, rest = text.partition(BEGIN)
+        RESULTS.write_text(head + BEGIN + "\n" + block + "\n" + END + rest.partition(END)[2], encoding="utf-8")
 
 
 if __name__ == "__main__":

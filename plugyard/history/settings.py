@@ -8,6 +8,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from plugyard.learning.learner import LEARNER_HALF_LIFE_DAYS
+
 DEFAULT_REDACT_KEYS = (
     "password",
     "passwd",
@@ -36,8 +38,9 @@ class HistorySettings(BaseModel):
     redact_keys: tuple[str, ...] = DEFAULT_REDACT_KEYS
     """Argument keys containing any of these (case-insensitive) are stored as "[REDACTED]"; so are values
     under them in header pairs and ``key=value`` text (``history/redact.py``)."""
-    half_life_days: float = Field(14.0, gt=0)
-    """The preference router's memory: an outcome this many days old counts half as much as a new one."""
+    half_life_days: float = Field(LEARNER_HALF_LIFE_DAYS, gt=0)
+    """The preference router's memory: an outcome this many days old counts half as much as a new one
+    (long by default: a tool that changes is met by the router's drift reset, not by forgetting always)."""
     breaker_failures: int = Field(5, ge=1)
     """Consecutive failures of a tool after which the router stops choosing it for a while."""
     breaker_cooldown: float = Field(30.0, gt=0)

@@ -3,14 +3,17 @@
 The model, per (intent, tool) and per (user, intent, tool):
 
 - **Time-discounted Beta-Bernoulli.** Every outcome counts with weight ``2 ** -(age / half_life)``
-  (default half-life 14 days), so a tool that degrades loses its lead. Counts are kept as sums of
+  (default half-life a year: the learner's memory is long, and a tool that changes is met by the drift
+  reset below, not by forgetting everything always). Counts are kept as sums of
   ``decay_weight(t) = 2 ** ((t - EPOCH) / half_life)``: such sums are additive (the recorder's rollups
-  add them in SQL) and the discounted count at time ``now`` is ``sum * 2 ** -((now - EPOCH) / half_life)``.
+  add them in SQL, in 14-day units, converted when warming) and the discounted count at time ``now`` is
+  ``sum * 2 ** -((now - EPOCH) / half_life)``.
 - **Global posterior** of a tool for an intent: ``Beta(1 + S, 1 + F)`` over every user's discounted counts.
-- **Empirical-Bayes shrinkage**: a user's posterior is ``Beta(k' * m + s, k' * (1 - m) + f)`` where ``m`` is
-  the other users' posterior mean and ``k'`` the prior strength estimated from how the users' rates scatter
-  (weighted method of moments, shrunk toward a default), capped by how well ``m`` is known: see
-  ``plugyard.learning.prior``.
+- **Pooling**: a user's posterior is ``Beta(k' * m + s, k' * (1 - m) + f)`` where ``m`` is the other users'
+  posterior mean and ``k'`` the pooling strength: everyone's experience in full (``k'`` = the others' calls
+  + 2, so the user's posterior is everyone's) until the intent's users demonstrably differ (a test of
+  their rates' spread over all the intent's tools), weak once they do, and weak for one user whose own
+  record rejects the others' rate: see ``plugyard.learning.prior``.
 - **Choice by Thompson sampling**: each eligible candidate's score is a draw from the user's posterior,
   minus a latency penalty ``LATENCY_WEIGHT * min(1, mean latency / timeout)``, plus a satisfaction reward
   ``SATISFACTION_WEIGHT * (mean score - 3) / 2`` (means shrunk toward the neutral 3 with two pseudo-ratings).
@@ -20,7 +23,8 @@ The model, per (intent, tool) and per (user, intent, tool):
   rate by more than DRIFT_MARGIN plus two standard errors, the tool has changed: successes and failures
   are each scaled down (every user's and the total alike, so the total stays the sum of the users') until
   the long-run counts say what the recent ones say. (Memory only: a restart warms from the rollups again
-  and the reset re-triggers on the next calls.)
+  and the reset re-triggers on the next calls.) Measured in tests/learning/test_pooling.py: a tool at 85%
+  that dies is reset within 25 calls (12 typically), and 25,000 stationary calls raise at most one reset.
 - **Circuit breaker** per tool: ``failure_threshold`` consecutive failures (the tool's fault: not invalid
   arguments, not vetoes) open it for ``cooldown`` seconds; then it is half-open: one trial call may go,
   a success closes it, a failure opens it again. Open tools are skipped unless every candidate is open.
@@ -400,7 +404,7 @@ class BayesianLearner:
         os_, of = max(0.0, gs - us), max(0.0, gf - uf)
         prior = (1.0 + os_) / (2.0 + os_ + of)
         kappa = effective_strength(self._strength(key, scale, now), os_ + of)
-        if kappa > KAPPA_DEPARTED and departs(us, uf, prior):
+        if kappa > KAPPA_DEPARTED and departs(us, uf, os_, of):
             kappa = KAPPA_DEPARTED
         any_group = group if key == ANY_INTENT else self._groups.get((ANY_INTENT, tool))
         latency = -1.0

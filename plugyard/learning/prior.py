@@ -93,20 +93,22 @@ def effective_strength(k: float, others_calls: float) -> float:
     return max(KAPPA_MIN, min(k, others_calls + 2.0))
 
 
-def departs(successes: float, failures: float, others_mean: float) -> bool:
+def departs(successes: float, failures: float, others_successes: float, others_failures: float) -> bool:
     """Whether a user's own record rejects the others' rate: the Bayes factor of "the user has a rate of
-    their own, ``Beta(KAPPA_DEPARTED m, KAPPA_DEPARTED (1 - m))`` a priori" against "the user's rate is
-    ``m``" exceeds ``e^DEPART_NATS``. Under the null that factor is a martingale of mean 1, so a user like the
-    others ever crosses it, however often it is looked at, with probability at most ``e^-DEPART_NATS``
-    (Ville's inequality): 1%."""
+    their own, ``Beta(KAPPA_DEPARTED m, KAPPA_DEPARTED (1 - m))`` a priori" against "the user's rate is the
+    others', ``Beta(1 + S_o, 1 + F_o)``" exceeds ``e^DEPART_NATS`` (``m`` the others' mean). Under the null
+    that factor is a martingale of mean 1, so a user like the others ever crosses it, however often it is
+    looked at, with probability at most ``e^-DEPART_NATS`` (Ville's inequality): 1%. The others' own
+    uncertainty is in the null, so a tool the others barely know sends no one away."""
     if successes + failures <= 0.0:
         return False
-    m = min(max(others_mean, 1e-9), 1.0 - 1e-9)
+    a0, b0 = 1.0 + others_successes, 1.0 + others_failures
+    m = a0 / (a0 + b0)
     a, b = KAPPA_DEPARTED * m, KAPPA_DEPARTED * (1.0 - m)
+    return _log_marginal(a, b, successes, failures) - _log_marginal(a0, b0, successes, failures) > DEPART_NATS
+
+
+def _log_marginal(a: float, b: float, s: float, f: float) -> float:
+    """log P(s successes, f failures in a given order | rate ~ Beta(a, b))."""
     lgamma = math.lgamma
-    log_own = (
-        lgamma(a + successes) + lgamma(b + failures) - lgamma(a + b + successes + failures)
-        - lgamma(a) - lgamma(b) + lgamma(a + b)
-    )
-    log_alike = successes * math.log(m) + failures * math.log(1.0 - m)
-    return log_own - log_alike > DEPART_NATS
+    return lgamma(a + s) + lgamma(b + f) - lgamma(a + b + s + f) - lgamma(a) - lgamma(b) + lgamma(a + b)

@@ -76,7 +76,7 @@ def test_a_user_like_the_others_rarely_departs_however_often_they_are_looked_at(
                 s += 1
             else:
                 f += 1
-            if departs(s, f, 0.85):
+            if departs(s, f, 8500, 1500):  # the others: 10,000 calls at 85%
                 crossed += 1
                 break
     assert crossed <= 6  # 2% of 300: the bound is 1%, with room for sampling
