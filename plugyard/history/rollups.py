@@ -383,8 +383,13 @@ OUTCOME_COLUMNS = tuple(tool_call_table.c[name] for name in _OUTCOME)
 """What one recorded call says about its tool: what ``aggregate`` folds into the rollups and what a router learns."""
 
 
+_EVIDENCE = sa.table("decision_evidence", sa.column("call_id"))
+"""``decision_evidence`` (history/service/evidence_models.py), named here without importing the service."""
+
+
 async def remove_calls(connection: AsyncConnection, ids: Sequence[int]) -> int:
-    """Delete the tool_call rows with these ids, their feedback, and their share of the rollups."""
+    """Delete the tool_call rows with these ids, their feedback, the decisions behind them, and their share
+    of the rollups."""
     if not ids:
         return 0
     t = tool_call_table
@@ -399,6 +404,8 @@ async def remove_calls(connection: AsyncConnection, ids: Sequence[int]) -> int:
     await apply(connection, aggregate(doomed, sign=-1, scores=scores))
     if scores:
         await connection.execute(sa.delete(fb).where(fb.c.call_id.in_(list(scores))))
+    if call_ids:
+        await connection.execute(sa.delete(_EVIDENCE).where(_EVIDENCE.c.call_id.in_(call_ids)))
     await connection.execute(sa.delete(t).where(t.c.id.in_(ids)))
     return len(doomed)
 
