@@ -69,7 +69,8 @@ def _latin_in_chinese(message: str) -> str | None:
     for pattern in (_LATIN_IN_ZH, _CODE_NAMED):
         if m := pattern.search(message):
             found = re.sub(r"(?i)\s+error$", "", m[1].strip())
-            if found.lower() not in _GENERIC:
+            # An acronym alone names no error (报 SSL 错误: "SSL 错误", read further on)
+            if found.lower() not in _GENERIC and not re.fullmatch(r"[A-Z]{2,6}", found):
                 return found
     return None
 

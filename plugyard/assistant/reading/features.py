@@ -4,6 +4,7 @@ error or exam the message names."""
 
 from __future__ import annotations
 
+import re
 from datetime import date
 
 from . import chinese, english, spans
@@ -18,6 +19,7 @@ SPAN_CHARS = 600
 def topic_candidates(message: str, intent: str, *, today: date, language: str, rule: str) -> list[spans.Candidate]:
     """Every span of ``message`` (times taken out) and the rules' answer ``rule``, each with its features."""
     text = strip_times(message[:SPAN_CHARS], today, mark=spans.TIME_MARK)
+    text = re.sub(rf"{spans.TIME_MARK}['’]s\b", spans.TIME_MARK, text)  # tomorrow's quiz: the 's of a time
     hints = {"error": (error_topic(message) or "") if intent == "error_diagnosis" else "", "exam": ""}
     if intent == "exam_preparation":
         hints["exam"] = named_exam(text.replace(spans.TIME_MARK, " ")) or ""
