@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from plugyard.assistant.reading import read, rule_topic, spans
 from plugyard.assistant.reading import fit as topic_fit
+from plugyard.assistant.reading import read, rule_topic, spans
 
 TODAY = date(2027, 2, 1)  # a Monday
 ROOT = Path(__file__).parents[2]
@@ -60,7 +60,8 @@ def test_chinese_topics_with_the_model(message, intent, want):
 
 def test_latin_error_messages_inside_chinese_are_read_whole():
     assert read("编译时报 undefined reference 错误", "error_diagnosis", today=TODAY).topic == "undefined reference"
-    assert read("npm 报 EACCES permission denied，怎么办", "error_diagnosis", today=TODAY).topic == "EACCES permission denied"
+    npm = read("npm 报 EACCES permission denied，怎么办", "error_diagnosis", today=TODAY)
+    assert npm.topic == "EACCES permission denied"
     assert read("安装失败，错误代码 0x80240017", "error_diagnosis", today=TODAY).topic == "0x80240017"
 
 
