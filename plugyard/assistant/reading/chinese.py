@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 
 from .exams import named_exam
+from .spans import cleaning_notes
 
 TIME_MARK = "\u2063"
 """Where a time expression was taken out (an invisible separator): what stands before one at the start of a
@@ -267,14 +268,7 @@ CUE_CHARS = frozenset(
 def span_notes(span: str, intent: str) -> list[str]:
     """What the rules' word lists say of a candidate subject (for the topic model): words it would be cleaned
     of, at which end, and whether it is never a subject or is who does the work."""
-    notes = []
-    cleaned = clean(span, intent)
-    if cleaned != span:
-        notes.append("clean" if cleaned else "clean-all")
-        if cleaned and span.startswith(cleaned):
-            notes.append("clean-tail")
-        elif cleaned and span.endswith(cleaned):
-            notes.append("clean-head")
+    notes = cleaning_notes(span, clean(span, intent))
     if span in _META or _NOT_A_SUBJECT.fullmatch(span):
         notes.append("nosubj")
     if _DOERS.fullmatch(span):

@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 
 from .exams import named_exam
+from .spans import cleaning_notes
 
 _I = re.I
 _END = (
@@ -377,14 +378,7 @@ CUE_WORDS = (
 
 def span_notes(span: str) -> list[str]:
     """What the rules' word lists say of a candidate subject (for the topic model)."""
-    notes = []
-    cleaned = clean(span)
-    if cleaned != span:
-        notes.append("clean" if cleaned else "clean-all")
-        if cleaned and span.startswith(cleaned):
-            notes.append("clean-tail")
-        elif cleaned and span.endswith(cleaned):
-            notes.append("clean-head")
+    notes = cleaning_notes(span, clean(span))
     words = span.lower().split() or [""]
     if words[0] in _STOP:
         notes.append("stop-first")

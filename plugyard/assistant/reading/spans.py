@@ -199,6 +199,18 @@ def _classes(keys: list[str], i: int, j: int, cues: frozenset[str], intent: str)
     ]
 
 
+def cleaning_notes(span: str, cleaned: str) -> list[str]:
+    """What a language's cleaning did to a candidate (``cleaned``): nothing, all of it, its tail or its head."""
+    if cleaned == span:
+        return []
+    notes = ["clean" if cleaned else "clean-all"]
+    if cleaned and span.startswith(cleaned):
+        notes.append("clean-tail")
+    elif cleaned and span.endswith(cleaned):
+        notes.append("clean-head")
+    return notes
+
+
 class TopicModel:
     """Weights over span features; ``pick`` returns the best candidate's text."""
 
@@ -288,4 +300,14 @@ def shipped(path: Path = SHIPPED_MODEL) -> TopicModel | None:
     return _loaded[path]
 
 
-__all__ = ["SHIPPED_MODEL", "Candidate", "TopicModel", "candidates", "fingerprint", "norm", "shipped", "train"]
+__all__ = [
+    "SHIPPED_MODEL",
+    "Candidate",
+    "TopicModel",
+    "candidates",
+    "cleaning_notes",
+    "fingerprint",
+    "norm",
+    "shipped",
+    "train",
+]
