@@ -38,7 +38,8 @@ def test_pooling_strength_by_weighted_moments_with_a_stale_single_call_user():
     s = [78.0, 62.0] * 5 + [0.0]
     big_n, p = 1000.25, 700 / 1000.25
     pq = p * (1 - p)
-    # Weighted spread of the rates around p: sum n_u (r_u - p)^2 = sum s_u^2 / n_u - S^2 / N.
+    # Weighted spread of the rates around p: sum n_u (r_u - p)^2 = sum s_u^2 / n_u - S^2 / N (no cell reaches
+    # the cap of 9 standard deviations).
     spread = sum(si * si / ni for si, ni in zip(s, n, strict=True)) - 700**2 / big_n
     # Noise share: c_u = min(n_u, 1); information d_u = max(n_u - 1, 0) (the stale user: none).
     c = [1.0] * 10 + [0.25]
