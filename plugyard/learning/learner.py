@@ -96,6 +96,8 @@ class _Cell:
     ms: float = 0.0
     sat_sum: float = 0.0
     sat_n: float = 0.0
+    departed: bool = False
+    """A user's cell: their record rejects the others' rate (``prior.departs``), tested at each of their calls."""
 
 
 @dataclasses.dataclass(slots=True)
@@ -220,6 +222,13 @@ class BayesianLearner:
             for key in self._keys(intent):
                 self._add(user_id, key, tool, w if success else 0.0, 0.0 if success else w, w * duration_ms, 0.0, 0.0)
                 self._watch_drift(key, tool, success, at)
+                self._test_departure(user_id, key, tool, 1.0 / w)
+
+    def _test_departure(self, user_id: str, key: str, tool: str, scale: float) -> None:
+        cell = self._users[(user_id, key, tool)]
+        total = self._groups[(key, tool)].total
+        us, uf = cell.s * scale, cell.f * scale
+        cell.departed = departs(us, uf, max(0.0, total.s * scale - us), max(0.0, total.f * scale - uf))
 
     def _watch_drift(self, key: str, tool: str, success: bool, at: float) -> None:
         fast = self._fast.get((key, tool))
@@ -248,6 +257,8 @@ class BayesianLearner:
             cell.s *= keep_s
             cell.f *= keep_f
             cell.ms *= keep_ms
+        for user in self._group_users.get((key, tool), ()):
+            self._test_departure(user, key, tool, 1.0 / unit)
         group.version += 1
         self._pool(key).version += 1
         self.drift_resets += 1
@@ -289,6 +300,9 @@ class BayesianLearner:
                         row.satisfaction_sum,
                         row.satisfaction_count,
                     )
+            scale = self.discount(now)
+            for user, key, tool in self._users:
+                self._test_departure(user, key, tool, scale)
         return count
 
     def forget_user(self, user_id: str) -> int:
@@ -404,7 +418,7 @@ class BayesianLearner:
         os_, of = max(0.0, gs - us), max(0.0, gf - uf)
         prior = (1.0 + os_) / (2.0 + os_ + of)
         kappa = effective_strength(self._strength(key, scale, now), os_ + of)
-        if kappa > KAPPA_DEPARTED and departs(us, uf, os_, of):
+        if kappa > KAPPA_DEPARTED and cell is not None and cell.departed:
             kappa = KAPPA_DEPARTED
         any_group = group if key == ANY_INTENT else self._groups.get((ANY_INTENT, tool))
         latency = -1.0

@@ -28,9 +28,9 @@ one stale call adds only noise). Summed over the intent's tools, the lower bound
   a moment-matched strength of about 30 regrets as much as choosing at random over 40 calls a user).
 
 **Does this user differ?** One user unlike the others barely moves the intent's test. Per (user, tool),
-when the user's own record rejects the others' rate (a Bayes factor above 100, see ``departs``: checked at
-every decision, a user like the others crosses it with probability at most 1% ever), the user learns mostly
-on their own: ``k' = min(k', KAPPA_DEPARTED)``.
+when the user's own record rejects the others' rate (a Bayes factor above 100, see ``departs``: tested at
+each of the user's calls, a user like the others crosses it with probability at most 1% ever), the user
+learns mostly on their own: ``k' = min(k', KAPPA_DEPARTED)``.
 """
 
 from __future__ import annotations
