@@ -29,7 +29,7 @@ from mcp_types.version import MODERN_PROTOCOL_VERSIONS
 
 from plugyard import PlugyardError, ToolContext
 
-from . import relay
+from . import pipes, relay
 from .settings import ServerSettings, UpstreamSettings
 
 log = logging.getLogger("plugyard.upstream")
@@ -167,7 +167,13 @@ class Upstream:
                 env=settings.resolved_env(self.name),
                 cwd=settings.cwd,
             )
-            async with Client(stdio_client(params, errlog=errlog()), **options) as client:
+            # The pipes on the event loop (pipes.py); the SDK's own transport where a loop cannot wait on pipes.
+            transport = (
+                pipes.stdio_pipes(params, errlog(), self.name)
+                if pipes.supported()
+                else stdio_client(params, errlog=errlog())
+            )
+            async with Client(transport, **options) as client:
                 yield client
             return
         assert settings.url is not None
