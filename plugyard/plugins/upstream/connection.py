@@ -5,7 +5,7 @@ change, then watch (list_changed notifications re-list; a failed ping or a call 
 connection closed ends it); on any failure it waits (``restart_delay``, doubled up to
 ``max_restart_delay``) and connects again. Meanwhile calls get ``UpstreamUnavailable`` naming the server.
 ``stop()`` leaves the client's context, which ends a stdio server's process (stdin closed, then
-SIGTERM/SIGKILL to its process group: the SDK's own shutdown).
+SIGTERM/SIGKILL to its process group: ``pipes.py``, the stdio transport, as the SDK's own does).
 """
 
 from __future__ import annotations
