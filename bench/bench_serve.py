@@ -83,10 +83,16 @@ class Series:
     backlog: list[int] = field(default_factory=list)
     cpu: list[float] = field(default_factory=list)
     """The server process's CPU seconds per round, its history writing included (measured after the rows landed)."""
+    client_cpu: list[float] = field(default_factory=list)
+    """This process's CPU seconds (the clients) in each round's timed window."""
 
     @property
     def cpu_ms_per_call(self) -> float:
         return sum(self.cpu) / len(self.all) * 1e3
+
+    @property
+    def client_cpu_ms_per_call(self) -> float:
+        return sum(self.client_cpu) / len(self.all) * 1e3
 
     def rate(self, r: int) -> float:
         return len(self.rounds[r]) / self.seconds[r]
@@ -285,15 +291,18 @@ async def segment(config: Config, calls_each: int, timed: bool) -> None:
     """Every client of ``config`` makes ``calls_each`` sequential calls, all clients at once."""
     lat: list[int] = []
     cpu0 = cpu_seconds(config.pid)
+    client0 = time.process_time()
     t0 = time.perf_counter()
     async with anyio.create_task_group() as tg:
         for k, client in enumerate(config.clients):
             tg.start_soon(client_calls, client, calls_each, config.made + k * calls_each, lat, config.everything)
     elapsed = time.perf_counter() - t0
+    client_cpu = time.process_time() - client0
     config.made += (calls_each + config.everything) * len(config.clients)
     if timed:
         config.series.rounds.append(lat)
         config.series.seconds.append(elapsed)
+        config.series.client_cpu.append(client_cpu)
     if config.unwritten is not None:
         if timed:
             config.series.backlog.append(await config.unwritten(config.made))
@@ -437,8 +446,9 @@ TRANSPORT_LABEL = {
 def table(results: list[TransportResult]) -> list[str]:
     lines = [
         "| transport | server | calls/s | p50 ms | p99 ms | calls/s ×bare per round: median (min–max) "
-        "| p99 ×bare per round: median (min–max) | pooled calls/s ×bare | pooled p99 ×bare | server CPU ms/call |",
-        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "| p99 ×bare per round: median (min–max) | pooled calls/s ×bare | pooled p99 ×bare "
+        "| server CPU ms/call | clients' CPU ms/call |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for res in results:
         label = TRANSPORT_LABEL[res.transport].format(clients=res.clients)
@@ -455,7 +465,7 @@ def table(results: list[TransportResult]) -> list[str]:
                 )
             lines.append(
                 f"| {label} | {c.name} | {s.total_rate:,.0f} | {pct(s.all, 50):.2f} | {pct(s.all, 99):.2f} {ratios}"
-                f" {s.cpu_ms_per_call:.3f} |"
+                f" {s.cpu_ms_per_call:.3f} | {s.client_cpu_ms_per_call:.3f} |"
             )
     return lines
 

@@ -128,6 +128,7 @@ class HistoryTools:
         self.plugin.router.observe_feedback(
             feedback.user_id, feedback.tool_name, feedback.previous, feedback.score, intent=feedback.intent
         )
+        self.plugin.replicas.mark_own_rating(feedback.call_id, feedback.score)
         return {
             "call_id": feedback.call_id,
             "tool": feedback.tool_name,

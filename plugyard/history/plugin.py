@@ -216,6 +216,16 @@ class HistoryPlugin:
             except (SQLAlchemyError, OSError) as exc:
                 log.warning("history: other replicas' calls not read (%s: %s)", type(exc).__name__, exc)
                 continue
+            try:
+                with anyio.CancelScope(shield=True):
+                    ratings = await self.replicas.poll_ratings(self.engine)
+            except (SQLAlchemyError, OSError) as exc:
+                log.warning("history: other replicas' ratings not read (%s: %s)", type(exc).__name__, exc)
+                ratings = []
+            for rating in ratings:
+                self.router.observe_feedback(
+                    rating.user_id, rating.tool_name, rating.old, rating.new, intent=rating.intent
+                )
             for row in rows:
                 if row["error_type"] == CANCELLED:
                     continue

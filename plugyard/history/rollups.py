@@ -250,6 +250,45 @@ async def _insert_sqlite(connection: Connection, rows: Sequence[Row]) -> None:
     await connection.exec_driver_sql(sql, params)
 
 
+def _postgresql_insert() -> tuple[str, tuple[str, ...]]:
+    """One statement for a whole batch: each column sent as one array and unnested server side,
+    ``ON CONFLICT (call_id) DO NOTHING RETURNING call_id``."""
+    cached = _compiled.get(("postgresql", "tool_call"))
+    if cached is None:
+        dialect = postgresql.dialect()
+        columns = [c for c in tool_call_table.columns if c.name != "id"]
+        names = tuple(c.name for c in columns)
+        arrays = ", ".join(
+            f"${i}::{'TEXT' if isinstance(c.type, sa.JSON) else c.type.compile(dialect=dialect)}[]"
+            for i, c in enumerate(columns, 1)
+        )
+        picked = ", ".join(f"u.{c.name}::JSON" if isinstance(c.type, sa.JSON) else f"u.{c.name}" for c in columns)
+        sql = (
+            f"INSERT INTO {tool_call_table.name} ({', '.join(names)}) SELECT {picked}"
+            f" FROM unnest({arrays}) AS u({', '.join(names)})"
+            " ON CONFLICT (call_id) DO NOTHING RETURNING call_id"
+        )
+        cached = _compiled[("postgresql", "tool_call")] = (sql, names)
+    return cached
+
+
+async def _insert_postgresql(connection: Connection, rows: Sequence[Row]) -> set[str]:
+    """Insert ``rows``, skipping call ids stored already; the ids inserted.
+
+    Measured (bench/RESULTS.md, bench_serve's tail notes): SQLAlchemy's executemany of a batch as
+    dicts spent most of a PostgreSQL batch's time in Python on the event loop, per row and column;
+    arrays of plain values cost asyncpg's encoder a fraction of that."""
+    sql, names = _postgresql_insert()
+    columns: list[list[Any]] = [[row.get(name) for row in rows] for name in names]
+    for name, values in zip(names, columns, strict=True):
+        if name == "arguments":
+            values[:] = [_json_text(v) for v in values]
+        elif name == "success":
+            values[:] = [bool(v) for v in values]
+    result = await connection.exec_driver_sql(sql, tuple(columns))
+    return set(result.scalars().all())
+
+
 async def apply(connection: Connection, deltas: Deltas) -> None:
     """Add ``deltas`` to the rollups (negative deltas subtract; rows left with no calls go)."""
     if deltas.daily:
@@ -289,7 +328,6 @@ async def write_calls(connection: Connection, rows: Sequence[Row]) -> list[Row]:
     rows = list({r["call_id"]: r for r in reversed(rows)}.values())[::-1]
     if not rows:
         return []
-    t = tool_call_table
     if connection.dialect.name == "sqlite":
         # RETURNING costs SQLite a third of a batch's time. Instead: take the write lock first (a no-op
         # write makes pysqlite BEGIN and SQLite reserve the database), so that the call ids found stored
@@ -304,11 +342,7 @@ async def write_calls(connection: Connection, rows: Sequence[Row]) -> list[Row]:
         if inserted:
             await _insert_sqlite(connection, inserted)
     else:
-        insert = postgresql.insert(t).on_conflict_do_nothing(index_elements=["call_id"])
-        result = await connection.execute(
-            insert.returning(t.c.call_id), [{k: v for k, v in r.items() if k in _COLUMNS} for r in rows]
-        )
-        inserted_ids = set(result.scalars().all())
+        inserted_ids = await _insert_postgresql(connection, rows)
         inserted = [r for r in rows if r["call_id"] in inserted_ids]
     if not inserted:
         return []
@@ -349,8 +383,13 @@ OUTCOME_COLUMNS = tuple(tool_call_table.c[name] for name in _OUTCOME)
 """What one recorded call says about its tool: what ``aggregate`` folds into the rollups and what a router learns."""
 
 
+_EVIDENCE = sa.table("decision_evidence", sa.column("call_id"))
+"""``decision_evidence`` (history/service/evidence_models.py), named here without importing the service."""
+
+
 async def remove_calls(connection: AsyncConnection, ids: Sequence[int]) -> int:
-    """Delete the tool_call rows with these ids, their feedback, and their share of the rollups."""
+    """Delete the tool_call rows with these ids, their feedback, the decisions behind them, and their share
+    of the rollups."""
     if not ids:
         return 0
     t = tool_call_table
@@ -365,6 +404,8 @@ async def remove_calls(connection: AsyncConnection, ids: Sequence[int]) -> int:
     await apply(connection, aggregate(doomed, sign=-1, scores=scores))
     if scores:
         await connection.execute(sa.delete(fb).where(fb.c.call_id.in_(list(scores))))
+    if call_ids:
+        await connection.execute(sa.delete(_EVIDENCE).where(_EVIDENCE.c.call_id.in_(call_ids)))
     await connection.execute(sa.delete(t).where(t.c.id.in_(ids)))
     return len(doomed)
 

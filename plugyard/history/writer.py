@@ -1,7 +1,7 @@
 """Who writes the recorder's batches: ``BatchWriter``, in this process.
 
 On SQLite with plain ``sqlite3`` on the event loop, in transactions of ``CHUNK_ROWS`` rows with the loop free
-between them (see ``inline.py``); on PostgreSQL through the async engine.
+between them (see ``inline.py``); on PostgreSQL through the async engine, in transactions of ``CHUNK_ROWS`` too.
 
 Measured and dropped (bench/RESULTS.md): handing the batches to a writer process of the server's own
 (pickled over a pipe, acknowledged once committed) and to a worker thread running one GIL-free statement
@@ -37,7 +37,11 @@ class BatchWriter:
 
     async def write(self, rows: list[Row]) -> None:
         if self.sqlite is None:
-            await self._write_async(rows)
+            # PostgreSQL: the statements' Python half (the rollups, the arrays asyncpg encodes) runs on the
+            # loop between its awaits; in transactions of CHUNK_ROWS rows each stretch stays short. A batch
+            # retried after a failure skips the chunks stored already (ON CONFLICT DO NOTHING).
+            for start in range(0, len(rows), CHUNK_ROWS):
+                await self._write_async(rows[start : start + CHUNK_ROWS])
             return
         # SQLite: plain sqlite3 in short transactions on the loop, letting the calls run in between
         # (see history/inline.py).
@@ -51,7 +55,10 @@ class BatchWriter:
             except NotDeferrable:
                 await self._write_async(chunk)
                 continue
-            if deferred.statements and not await self.sqlite.run([r["call_id"] for r in chunk], deferred.statements):
+            if not deferred.statements:
+                continue
+            await anyio.lowlevel.checkpoint()  # the chunk's Python half and its SQLite half, each a short stretch
+            if not await self.sqlite.run([r["call_id"] for r in chunk], deferred.statements):
                 await self._write_async(chunk)
 
     async def _write_async(self, rows: list[Row]) -> None:

@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from mcp.server._otel import OpenTelemetryMiddleware
 from mcp.server.connection import Connection
 from mcp.server.context import ServerRequestContext
 from mcp.server.lowlevel.server import NotificationOptions, Server
@@ -35,6 +36,7 @@ TOUCHES = (
     "Server.create_initialization_options",
     "StreamableHTTPSessionManager._admit_session",
     "StreamableHTTPServerTransport._event_store",
+    "mcp.server._otel.OpenTelemetryMiddleware",
 )
 
 
@@ -59,6 +61,18 @@ def lowlevel_server(server: MCPServer[Any]) -> Server[Any]:
     """The low-level ``Server`` an ``MCPServer`` runs (handlers, middleware, ``run``)."""
     lowlevel: Server[Any] = server._lowlevel_server
     return lowlevel
+
+
+def keep_sdk_spans(server: MCPServer[Any], keep: bool) -> None:
+    """Keep (or drop) the SDK's own span around every request. The SDK installs it by default and says to
+    drop it to opt out; with no tracer provider set up it is a no-op that still costs each request about
+    10 us, so plugyard keeps it only when its own telemetry is on (``[telemetry] enabled``)."""
+    middleware = lowlevel_server(server).middleware
+    present = any(isinstance(m, OpenTelemetryMiddleware) for m in middleware)
+    if keep and not present:
+        middleware.insert(0, OpenTelemetryMiddleware())
+    elif not keep and present:
+        middleware[:] = [m for m in middleware if not isinstance(m, OpenTelemetryMiddleware)]
 
 
 def connection_of(session: ServerSession) -> Connection:

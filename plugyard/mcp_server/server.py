@@ -30,7 +30,7 @@ from plugyard.core.errors import InputRequired, ToolResultError, UnknownTool
 from plugyard.core.host import PluginHost
 from plugyard.core.llm import use_sampler
 from plugyard.core.tools import Tool
-from plugyard.mcp_server._sdk import connection_of, request_context_of
+from plugyard.mcp_server._sdk import connection_of, keep_sdk_spans, request_context_of
 from plugyard.mcp_server.client_channel import LazyClientChannel
 from plugyard.mcp_server.content import raw_result, structured_result, tool_result
 from plugyard.mcp_server.features import FeatureServer
@@ -115,6 +115,7 @@ class PlugyardServer(FeatureServer):
         kwargs.setdefault("instructions", INSTRUCTIONS)
         super().__init__(name=host.config.server.name, version=plugyard.__version__, **kwargs)
         self.host = host
+        keep_sdk_spans(self, host.config.telemetry.enabled)
         self._index_tools()
         host.pipeline.convert_result = self._convert_result
         # stdio and in-memory transports carry one client per server: that connection is the session.
@@ -128,6 +129,7 @@ class PlugyardServer(FeatureServer):
 
     def use_host(self, host: PluginHost) -> None:
         super().use_host(host)
+        keep_sdk_spans(self, host.config.telemetry.enabled)
         self._default_user = host.config.default_user
         self._index_tools()
         # Converted inside the pipeline, before the after hooks: a result that fits no schema is recorded

@@ -135,8 +135,23 @@ async def test_only_the_callers_calls_can_be_rated(service, known):
         await service.update_user_satisfaction(known["a1"], 6)
 
 
+def _evidence(call_id: str) -> dict[str, object]:
+    return {
+        "call_id": call_id,
+        "decision_id": f"d-{call_id}",
+        "policy_version": "test",
+        "propensity": 0.5,
+        "user_id": "ada",
+        "intent": None,
+        "chosen": "search",
+        "candidates": ["search", "lookup"],
+        "decided_at": datetime(2026, 10, 1, tzinfo=UTC),
+    }
+
+
 async def test_cleanup_archives_deletes_and_import_restores(service, known, db_url, tmp_path):
     await service.update_user_satisfaction(known["a6"], 1, user_id="ada", comment="useless")
+    assert await service.record_decisions([_evidence(known["a6"]), _evidence(known["a1"])]) == 2
     archive = tmp_path / "old.jsonl"
     assert (await service.cleanup_old_records(30, dry_run=True)).deleted == 1
     result = await service.cleanup_old_records(30, archive=archive)
@@ -147,6 +162,8 @@ async def test_cleanup_archives_deletes_and_import_restores(service, known, db_u
     assert stored["call_id"] == known["a6"] and stored["feedback"]["comment"] == "useless"
     assert await service.get_tool_success_rate("search", days=90, user_id="ada") == pytest.approx(4 / 5)
     assert await query(db_url, "SELECT * FROM call_feedback") == []
+    # The decision behind the deleted call goes with it; the kept call keeps its own.
+    assert [r["call_id"] for r in await query(db_url, "SELECT call_id FROM decision_evidence")] == [known["a1"]]
     [stats] = await query(db_url, "SELECT * FROM user_tool_stats WHERE user_id = 'ada'")
     assert (stats["calls"], stats["satisfaction_count"]) == (5, 0)
     [after] = await service.get_tool_statistics("search", days=90)

@@ -236,3 +236,40 @@ def test_the_transport_keeps_its_event_store_on_one_attribute():
 
     transport = StreamableHTTPServerTransport(mcp_session_id="s", event_store=None)
     assert hasattr(transport, "_event_store"), moved("StreamableHTTPServerTransport._event_store")
+
+
+@touch("mcp.server._otel.OpenTelemetryMiddleware")
+@pytest.mark.parametrize("telemetry", [False, True])
+async def test_touch_sdk_request_spans_only_when_telemetry_is_on(telemetry, tmp_path, monkeypatch):
+    pytest.importorskip("opentelemetry.sdk", reason="the OpenTelemetry SDK (the [test] extra) records spans")
+    from mcp.shared import _otel
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+    from plugyard.core.config import parse_config
+    from plugyard.core.host import PluginHost
+    from plugyard.mcp_server.server import PlugyardServer
+    from tests.conftest import sample_plugin
+
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    assert hasattr(_otel, "_tracer"), moved(
+        "mcp.server._otel.OpenTelemetryMiddleware", "its tracer is not _otel._tracer"
+    )
+    monkeypatch.setattr(_otel, "_tracer", provider.get_tracer("mcp-python-sdk"))
+    config = parse_config(
+        {"database": {"url": f"sqlite+aiosqlite:///{tmp_path / 'h.db'}"}, "telemetry": {"enabled": telemetry}}
+    )
+    host = PluginHost(config, entry_points=False, plugins={"sample": sample_plugin()}).load()
+    async with host.running():
+        server = PlugyardServer(host)
+        async with Client(server) as client:
+            assert not (await client.call_tool("add", {"a": 1, "b": 2})).is_error
+    names = [s.name for s in exporter.get_finished_spans()]
+    # The SDK's span per request is there exactly when plugyard's telemetry is on.
+    assert ("tools/call add" in names) is telemetry, moved(
+        "mcp.server._otel.OpenTelemetryMiddleware", f"spans with telemetry={telemetry}: {names}"
+    )
+    provider.shutdown()
