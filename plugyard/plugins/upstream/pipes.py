@@ -26,7 +26,7 @@ import subprocess
 import sys
 from collections.abc import AsyncIterator
 from types import TracebackType
-from typing import TextIO, cast
+from typing import Self, TextIO, cast
 
 import anyio
 import mcp_types
@@ -81,8 +81,7 @@ class _Stdout(asyncio.Protocol):
 
     def _wake(self) -> None:
         waiter, self._waiter = self._waiter, None
-        if waiter is not None and not waiter.done():
-            waiter.set_result(None)
+        _settle(waiter)
 
     def line(self) -> bytes | None:
         """The next whole line (without its newline), or None when none has arrived yet."""
@@ -121,6 +120,11 @@ class _Stdout(asyncio.Protocol):
             self._transport.resume_reading()
 
 
+def _settle(future: asyncio.Future[None] | None) -> None:
+    if future is not None and not future.done():
+        future.set_result(None)
+
+
 class _Stdin(asyncio.Protocol):
     """Flow control of the server's stdin: a sender waits while the pipe's buffer is above its high mark."""
 
@@ -142,21 +146,36 @@ class _Stdin(asyncio.Protocol):
 
     def _release(self) -> None:
         drained, self._drained = self._drained, None
-        if drained is not None and not drained.done():
-            drained.set_result(None)
+        _settle(drained)
 
     async def drain(self) -> None:
         if self._drained is not None:
             await asyncio.shield(self._drained)
 
 
-class Incoming:
+class _End:
+    """What both streams share: ``async with`` closes them; a closed one refuses to be used."""
+
+    _closed = False
+
+    async def aclose(self) -> None:
+        self._closed = True
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self.aclose()
+
+
+class Incoming(_End):
     """The session's read stream (``ReadStream[SessionMessage | Exception]``): the server's stdout lines."""
 
     def __init__(self, stdout: _Stdout, name: str) -> None:
         self._stdout = stdout
         self._name = name
-        self._closed = False
 
     async def receive(self) -> SessionMessage | Exception:
         stdout = self._stdout
@@ -184,19 +203,8 @@ class Incoming:
         except anyio.EndOfStream:
             raise StopAsyncIteration from None
 
-    async def aclose(self) -> None:
-        self._closed = True
 
-    async def __aenter__(self) -> Incoming:
-        return self
-
-    async def __aexit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        await self.aclose()
-
-
-class Outgoing:
+class Outgoing(_End):
     """The session's write stream (``WriteStream[SessionMessage]``): a line to the server's stdin, written
     by the task that sends it. The pipe transport keeps lines whole and in order; a sender waits only
     while the server is not reading (its stdin's buffer above the high mark)."""
@@ -204,7 +212,6 @@ class Outgoing:
     def __init__(self, stdin: asyncio.WriteTransport, flow: _Stdin) -> None:
         self._stdin = stdin
         self._flow = flow
-        self._closed = False
 
     async def send(self, item: SessionMessage) -> None:
         if self._closed:
@@ -216,17 +223,6 @@ class Outgoing:
         await self._flow.drain()
         if self._flow.lost:
             raise anyio.BrokenResourceError
-
-    async def aclose(self) -> None:
-        self._closed = True
-
-    async def __aenter__(self) -> Outgoing:
-        return self
-
-    async def __aexit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        await self.aclose()
 
 
 def _parse(line: bytes, name: str) -> SessionMessage | Exception:
@@ -331,4 +327,3 @@ def _group_alive(pgid: int) -> bool:
 def supported() -> bool:
     """Pipes on the event loop need a POSIX loop (Windows' proactor cannot wait on them this way)."""
     return sys.platform != "win32"
-
