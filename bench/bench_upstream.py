@@ -273,9 +273,18 @@ def report(series: dict[str, Series], ways: dict[str, Series], args: argparse.Na
             f"{plugyard_own:.3f} ms of that is what it spends on a call to a tool of its own (the MCP server: stdin "
             "read and parsed, dispatched by the SDK's server, plugyard's pipeline and recording, the answer "
             f"serialized and written), and {plugyard_proxied - plugyard_own:.3f} ms the upstream plugin's half (the "
-            "SDK client's request out and answer in, through pipes.py). The rest, "
-            f"{added - plugyard_proxied:+.3f} ms, is the extra process on the path: two more pipe wake-ups per call "
-            "on a shared 2-CPU machine.",
+            "SDK client's request out and answer in, through pipes.py; the in-process table below has it alone) "
+            "inflated by contention: with three processes on the path the same work costs more CPU, the client's "
+            f"{proxied.cpu_ms('client') / direct.cpu_ms('client'):.2f}× and the upstream's "
+            f"{proxied.cpu_ms('upstream') / direct.cpu_ms('upstream'):.2f}× what they spend on a direct call. "
+            "The rest, "
+            f"{added - plugyard_proxied:+.3f} ms, is not CPU time of plugyard's: the extra process on the path, two "
+            "more pipe wake-ups per call, each a wait for a CPU on a 2-CPU machine that other processes share "
+            "(it grows with the load).",
+            f"- the target: a call to a tool of plugyard's own already costs its process {plugyard_own:.3f} ms CPU, "
+            f"above the {TARGET_ADDED_P50_MS} ms allowed for the whole proxied hop before the plugin's half is "
+            "counted; the plugin's half is the SDK client's own work (building, serializing, parsing and validating "
+            "each request and answer) at least as much as its transport.",
             "",
             f"The plugin's half alone, in one process: the SDK `Client` calling the same upstream, {len(sdk.p50s)} "
             f"rounds × {args.calls:,} calls through each transport, taking turns (p50: of all "
@@ -286,6 +295,9 @@ def report(series: dict[str, Series], ways: dict[str, Series], args: argparse.Na
             "|---|---:|---:|---:|",
             *way_rows,
             "",
+            "- pipes.py against the SDK's `stdio_client`: client CPU per call "
+            f"{pipes.cpu_ms('client') / sdk.cpu_ms('client'):.2f}×, "
+            f"p50 {pipes.pct_ms(50) / sdk.pct_ms(50):.2f}× (lowest rounds {min(pipes.p50s) / min(sdk.p50s):.2f}×).",
         ]
     )
 

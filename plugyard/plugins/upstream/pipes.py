@@ -66,7 +66,8 @@ class _Stdout(asyncio.Protocol):
         self._buffer += data
         if self._waiter is not None and b"\n" in data:
             self._wake()
-        if len(self._buffer) > READ_AHEAD and self._transport is not None and b"\n" in self._buffer:
+        # Paused only with a whole line to hand on (one longer than READ_AHEAD is read to its end).
+        if len(self._buffer) > READ_AHEAD and self._transport is not None and b"\n" in data:
             self._paused = True
             self._transport.pause_reading()
 
