@@ -255,7 +255,7 @@ def _postgresql_insert() -> tuple[str, tuple[str, ...]]:
     ``ON CONFLICT (call_id) DO NOTHING RETURNING call_id``."""
     cached = _compiled.get(("postgresql", "tool_call"))
     if cached is None:
-        dialect = postgresql.dialect()
+        dialect = postgresql.dialect()  # type: ignore[no-untyped-call]
         columns = [c for c in tool_call_table.columns if c.name != "id"]
         names = tuple(c.name for c in columns)
         arrays = ", ".join(

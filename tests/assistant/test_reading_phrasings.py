@@ -1,5 +1,8 @@
 """Reading a request as another author phrases it: each test is one class of error found on a set written by
-someone other than the rules' author (datasets/assist_blind3.jsonl), checked on messages that are not in it."""
+someone other than the rules' author (datasets/assist_blind3.jsonl), checked on messages that are not in it.
+
+These test the rules (``topic``: the rules alone); the topic model chooses among the spans and the rules'
+reading afterwards (tests/assistant/test_topic_model.py), and the studied sets below are read with it."""
 
 from __future__ import annotations
 
@@ -21,7 +24,7 @@ DATASETS = Path(__file__).parents[2] / "datasets"
 
 
 def topic(message: str, intent: str) -> str:
-    return read(message, intent, today=TODAY).topic
+    return read(message, intent, today=TODAY, topic_model=None).topic
 
 
 @pytest.mark.parametrize(

@@ -8,14 +8,10 @@ writes to stdout, and every JSON body it answers over HTTP, must be a well-forme
 
 from __future__ import annotations
 
-import itertools
 import json
 import os
 import queue
 import signal
-import subprocess
-import sys
-import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -29,12 +25,12 @@ from hypothesis import strategies as st
 from mcp import Client
 
 from tests.conftest import rows, serving_http, subprocess_env, write_config
+from tests.reliability.rawstdio import PROTOCOL, RawStdio
 
 pytestmark = [pytest.mark.e2e]
 
 EXAMPLES = int(os.environ.get("PLUGYARD_FUZZ_EXAMPLES", "1500"))
 ANSWER_WITHIN = 20.0  # seconds: a bound for "no hang", not a performance claim
-PROTOCOL = "2025-11-25"
 FUZZ_SETTINGS = settings(
     deadline=None,
     database=None,
@@ -116,33 +112,15 @@ raw_lines = st.one_of(
 # -- stdio ---------------------------------------------------------------------------------------------
 
 
-class StdioServer:
-    """`plugyard serve` over stdio, written to in raw bytes; stdout read line by line in a thread."""
+class StdioServer(RawStdio):
+    """`plugyard serve` over stdio, written to in raw bytes; every line seen while waiting is checked."""
 
     def __init__(self, config: Path, tmp_path: Path) -> None:
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "plugyard", "--config", str(config), "serve"],
-            env=subprocess_env(tmp_path),
-            cwd=tmp_path,
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.DEVNULL,
-        )
-        self.lines: queue.Queue[bytes] = queue.Queue()
+        super().__init__(config, tmp_path, subprocess_env(tmp_path))
         self.written = 0
-        self.ids = itertools.count()
-        self.reader = threading.Thread(target=self._read, daemon=True)
-        self.reader.start()
-
-    def _read(self) -> None:
-        assert self.proc.stdout is not None
-        for line in self.proc.stdout:
-            self.lines.put(line)
 
     def send(self, line: bytes) -> None:
-        assert self.proc.stdin is not None
-        self.proc.stdin.write(line + b"\n")
-        self.proc.stdin.flush()
+        super().send(line)
         self.written += 1
 
     def request(self, method: str, params: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -162,19 +140,6 @@ class StdioServer:
                 well_formed(one)
                 if one.get("id") == rid:
                     return dict(one)
-
-    def stop(self) -> int:
-        if self.proc.stdin and not self.proc.stdin.closed:
-            self.proc.stdin.close()
-        try:
-            return self.proc.wait(30)
-        finally:
-            if self.proc.poll() is None:
-                self.proc.kill()
-                self.proc.wait(10)
-            self.reader.join(10)
-            if self.proc.stdout:
-                self.proc.stdout.close()
 
 
 @pytest.fixture

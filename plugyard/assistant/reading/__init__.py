@@ -17,9 +17,10 @@ from typing import Literal
 
 from plugyard.core.intents import detect_language
 
-from . import chinese, english
+from . import chinese, english, spans
 from .dates import deadline_of, strip_times
 from .errors import error_topic
+from .features import topic_candidates
 
 Level = Literal["beginner", "intermediate", "advanced"]
 Language = Literal["en", "zh"]
@@ -95,12 +96,14 @@ def read(
     goal: str | None = None,
     deadline: date | None = None,
     level: Level | None = None,
+    topic_model: TopicModelChoice = "shipped",
 ) -> Reading:
-    """Read ``message``; each of ``topic``, ``goal``, ``deadline`` and ``level`` given wins."""
+    """Read ``message``; each of ``topic``, ``goal``, ``deadline`` and ``level`` given wins. ``topic_model``:
+    the model that chooses the topic among the message's spans and the rules' reading (None: the rules alone)."""
     language: Language = "zh" if detect_language(message) == "zh" else "en"
     verb: str | None = None
     if not topic:
-        topic, verb = read_topic(message, intent, today=today, language=language)
+        topic, verb = read_topic(message, intent, today=today, language=language, model=topic_model)
     return Reading(
         topic=topic,
         goal=goal or goal_for(intent, topic, language, verb),
@@ -111,8 +114,8 @@ def read(
     )
 
 
-def read_topic(message: str, intent: str, *, today: date, language: Language) -> tuple[str, str | None]:
-    """The topic alone (and the learner's verb, when there is one)."""
+def rule_topic(message: str, intent: str, *, today: date, language: Language) -> tuple[str, str | None]:
+    """The topic by the rules alone (and the learner's verb, when there is one)."""
     if intent == "error_diagnosis" and (named := error_topic(message)):
         return named, None
     # The subject is stated early; the cue patterns cost the square of a clause's length, so both are bounded.
@@ -124,4 +127,35 @@ def read_topic(message: str, intent: str, *, today: date, language: Language) ->
     return topic, verb
 
 
-__all__ = ["Level", "Reading", "deadline_of", "goal_for", "level_of", "read", "read_topic"]
+TopicModelChoice = spans.TopicModel | None | Literal["shipped"]
+"""A topic model, None for the rules alone, or "shipped": the one shipped with plugyard (``spans.shipped``)."""
+
+
+def read_topic(
+    message: str, intent: str, *, today: date, language: Language, model: TopicModelChoice = "shipped"
+) -> tuple[str, str | None]:
+    """The topic (and the learner's verb, when there is one): the rules' reading, then the topic model's
+    choice among the message's spans and that reading."""
+    topic, verb = rule_topic(message, intent, today=today, language=language)
+    if model == "shipped":
+        model = spans.shipped()
+    if model is None:
+        return topic, verb
+    chosen = model.pick(topic_candidates(message, intent, today=today, language=language, rule=topic))
+    if not chosen or spans.norm(chosen) == spans.norm(topic):
+        return topic, verb
+    return chosen, verb if verb and spans.norm(chosen) in spans.norm(topic) else None
+
+
+__all__ = [
+    "Level",
+    "Reading",
+    "TopicModelChoice",
+    "deadline_of",
+    "goal_for",
+    "level_of",
+    "read",
+    "read_topic",
+    "rule_topic",
+    "topic_candidates",
+]

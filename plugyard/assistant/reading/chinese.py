@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 
 from .exams import named_exam
+from .spans import cleaning_notes
 
 TIME_MARK = "\u2063"
 """Where a time expression was taken out (an invisible separator): what stands before one at the start of a
@@ -246,3 +247,30 @@ def read_topic(text: str, intent: str) -> tuple[str, str | None]:
         return found
     longest = max((clean(c, intent) for c in clauses_of(text)), key=len, default="")
     return longest[:20], None
+
+
+def _sources(patterns: list[re.Pattern[str]]) -> str:
+    return " ".join(p.pattern for p in patterns)
+
+
+# The characters the rules are written with (cue words, particles, verbs of the request): what stands beside
+# a subject more often than inside one (学, 数, 化 begin too many subjects: 数学, 化学). For the topic model.
+CUE_CHARS = frozenset(
+    re.findall(
+        r"[\u4e00-\u9fff]",
+        _sources(
+            [_POLITE, _LEADING, _CUT_BEFORE, *_TRAILING.values(), *(p for ps in PATTERNS.values() for p, _ in ps)]
+        ),
+    )
+) - frozenset("学数化")
+
+
+def span_notes(span: str, intent: str) -> list[str]:
+    """What the rules' word lists say of a candidate subject (for the topic model): words it would be cleaned
+    of, at which end, and whether it is never a subject or is who does the work."""
+    notes = cleaning_notes(span, clean(span, intent))
+    if span in _META or _NOT_A_SUBJECT.fullmatch(span):
+        notes.append("nosubj")
+    if _DOERS.fullmatch(span):
+        notes.append("doer")
+    return notes

@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 
 from .exams import named_exam
+from .spans import cleaning_notes
 
 _I = re.I
 _END = (
@@ -354,3 +355,37 @@ def read_topic(text: str, intent: str) -> tuple[str, str | None]:
     if intent == "task_decomposition" and found[1] is None:
         found = _verb_free(found[0], intent)
     return found
+
+
+# The words the rules are written with (cue words, stop words, verbs of the request): what stands beside a
+# subject more often than inside one. For the topic model.
+CUE_WORDS = (
+    frozenset(
+        w.lower()
+        for p in [
+            _POLITE,
+            _LEADING,
+            _TRAILING,
+            _TASK_VERBS,
+            _SKILL_VERBS,
+            *(p for ps in PATTERNS.values() for p, _ in ps),
+        ]
+        for w in re.findall(r"[A-Za-z']{2,}", p.pattern)
+    )
+    | _STOP
+)
+
+
+def span_notes(span: str) -> list[str]:
+    """What the rules' word lists say of a candidate subject (for the topic model)."""
+    notes = cleaning_notes(span, clean(span))
+    words = span.lower().split() or [""]
+    if words[0] in _STOP:
+        notes.append("stop-first")
+    if words[-1] in _STOP:
+        notes.append("stop-last")
+    if _PRONOUN.match(span):
+        notes.append("pronoun")
+    if _TASK_VERBS.match(span + " ") or _SKILL_VERBS.match(span + " "):
+        notes.append("verb-first")
+    return notes

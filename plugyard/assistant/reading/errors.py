@@ -53,7 +53,26 @@ _AN_ERROR_ZH = re.compile(r"(?:报|出现|提示|抛出|遇到)了?\s*([^\s，�
 _STATUS_ZH = re.compile(r"(?:显示|报|返回|提示|出现)了?\s*([1-5]\d\d)(?!\d)")
 _ERROR_LINE = re.compile(r"(?:报错|错误|error)[:：]?\s*([A-Z][a-z]+(?: [\w'./-]+){1,8})")
 _SHOWN_ZH = re.compile(r"(?:提示|报错说|错误信息是|显示)[:：]?\s*([^\s，。？！、,.?!:：]{3,15})")
+# A Latin error message shown inside a Chinese sentence (报 undefined reference 错误, 提示 non-fast-forward):
+# the whole message, up to the Chinese or the punctuation after it; an error code named as one (错误代码 0x80070643).
+_LATIN_IN_ZH = re.compile(
+    r"(?:报错|报|提示|显示|出现|返回)了?[:：]?\s*([A-Za-z][\w.+-]*(?:[ \t][A-Za-z0-9][\w.+-]*){0,5})"
+    r"(?=\s*(?:错误|报错|异常)?\s*(?:$|[\u4e00-\u9fff，。？！；、,?!;]))"
+)
+_CODE_NAMED = re.compile(r"(?:错误代码|错误码|error code)\s*[:：]?\s*(0x[0-9A-Fa-f]+|[A-Z0-9-]{2,})", re.I)
 _GENERIC = {"an", "a", "the", "this", "that", "weird", "strange", "some", "big", "my", "an error", "error"}
+
+
+def _latin_in_chinese(message: str) -> str | None:
+    if not re.search(r"[\u4e00-\u9fff]", message):
+        return None
+    for pattern in (_LATIN_IN_ZH, _CODE_NAMED):
+        if m := pattern.search(message):
+            found = re.sub(r"(?i)\s+error$", "", m[1].strip())
+            # An acronym alone names no error (报 SSL 错误: "SSL 错误", read further on)
+            if found.lower() not in _GENERIC and not re.fullmatch(r"[A-Z]{2,6}", found):
+                return found
+    return None
 
 
 def error_topic(message: str) -> str | None:
@@ -62,6 +81,8 @@ def error_topic(message: str) -> str | None:
     if exceptions:
         # In a traceback the last exception is the one raised; in prose the first is what is asked about.
         return exceptions[-1] if "Traceback (most recent call last)" in message else exceptions[0]
+    if shown := _latin_in_chinese(message):
+        return shown
     for pattern, template in _CODES:
         if m := pattern.search(message):
             return template.format(m[1])
