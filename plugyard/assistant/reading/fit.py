@@ -37,8 +37,19 @@ Readings = dict[tuple[str, str], str]
 """The rules' topic of a message (text, today) as first read, before the rules were revised on its set."""
 
 
+NOT_TRAINED = {
+    "assist_blind5.jsonl": (
+        "its author read the conventions differently: a topic named with a modifier is labelled by its head only"
+        " (共识机制 for 区块链的共识机制, 辩证法 for 黑格尔的辩证法, categorical imperative for Kant and the"
+        " categorical imperative), where every other set keeps the subject as written; trained on, it taught the"
+        " model the other reading. Scored once as held out (bench/RESULTS.md), kept for the next revision."
+    ),
+}
+"""Labelled sets in datasets/ that the shipped model is not trained on, and why."""
+
+
 def default_sets() -> list[Path]:
-    return sorted(p for p in DATASETS.glob("assist_*.jsonl") if p.name != READINGS)
+    return sorted(p for p in DATASETS.glob("assist_*.jsonl") if p.name != READINGS and p.name not in NOT_TRAINED)
 
 
 def load_readings(path: Path, sets: Iterable[str] | None = None) -> Readings:

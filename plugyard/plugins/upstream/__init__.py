@@ -1,10 +1,10 @@
 """Existing MCP servers mounted as plugins: ``[plugins.upstream.servers.NAME]`` in plugins.toml.
 
-Each server is connected with the MCP SDK's client (stdio or streamable HTTP) and supervised
-(``connection.py``); what it offers is registered as this plugin's, under ``<prefix>_<name>``
-(``mounting.py``), so every call goes through plugyard's pipeline and is recorded with the server's
-name as its ``source``. A server's list_changed re-registers this plugin's tools (``host.reregister``).
-Written on the public face only, as a third party would.
+Each server is connected with the MCP SDK's client (stdio, on the plugin's transport ``pipes.py``, or
+streamable HTTP) and supervised (``connection.py``); what it offers is registered as this plugin's,
+under ``<prefix>_<name>`` (``mounting.py``), so every call goes through plugyard's pipeline and is
+recorded with the server's name as its ``source``. A server's list_changed re-registers this plugin's
+tools (``host.reregister``). Written on the public face only, as a third party would.
 """
 
 from __future__ import annotations

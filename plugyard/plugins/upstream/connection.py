@@ -5,7 +5,7 @@ change, then watch (list_changed notifications re-list; a failed ping or a call 
 connection closed ends it); on any failure it waits (``restart_delay``, doubled up to
 ``max_restart_delay``) and connects again. Meanwhile calls get ``UpstreamUnavailable`` naming the server.
 ``stop()`` leaves the client's context, which ends a stdio server's process (stdin closed, then
-SIGTERM/SIGKILL to its process group: the SDK's own shutdown).
+SIGTERM/SIGKILL to its process group: ``pipes.py``, the stdio transport, as the SDK's own does).
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ from mcp_types.version import MODERN_PROTOCOL_VERSIONS
 
 from plugyard import PlugyardError, ToolContext
 
-from . import relay
+from . import pipes, relay
 from .settings import ServerSettings, UpstreamSettings
 
 log = logging.getLogger("plugyard.upstream")
@@ -167,7 +167,13 @@ class Upstream:
                 env=settings.resolved_env(self.name),
                 cwd=settings.cwd,
             )
-            async with Client(stdio_client(params, errlog=errlog()), **options) as client:
+            # The pipes on the event loop (pipes.py); the SDK's own transport where a loop cannot wait on pipes.
+            transport = (
+                pipes.stdio_pipes(params, errlog(), self.name)
+                if pipes.supported()
+                else stdio_client(params, errlog=errlog())
+            )
+            async with Client(transport, **options) as client:
                 yield client
             return
         assert settings.url is not None

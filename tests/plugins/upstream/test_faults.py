@@ -167,9 +167,7 @@ async def test_cancelling_a_call_cancels_it_upstream_and_is_recorded(plugyard_ho
     assert row["error_type"] == "Cancelled" and row["source"] == "fx"
 
 
-@pytest.mark.parametrize(
-    "upstream_servers", [{"fx": stdio_server(protocol="legacy")}], ids=["legacy-session"]
-)
+@pytest.mark.parametrize("upstream_servers", [{"fx": stdio_server(protocol="legacy")}], ids=["legacy-session"])
 async def test_pings_on_a_legacy_session_keep_the_connection(plugyard_client, upstream_plugin):
     # ping is valid on a 2025-11-25 session; the SDK's Client.send_ping warns on every call
     # (MCPDeprecationWarning), which, raised, made every ping a restart.
