@@ -23,9 +23,9 @@ T = TypeVar("T")
 ANSWER_WITHIN = 2.0
 """Seconds a history tool waits for the database before it says the database is not answering."""
 FLUSH_WITHIN = 1.0
+"""Seconds a history tool waits for the calls still queued to be written before it answers without them."""
 STUCK_WRITE = 0.2
 """A batch still being written after this many seconds means the database is locked or away."""
-"""Seconds a history tool waits for the calls still queued to be written before it answers without them."""
 
 Days = Annotated[int, Field(ge=1, le=3650, description="Whole days back, today included.")]
 Limit = Annotated[int, Field(ge=1, le=100, description="At most this many entries.")]

@@ -186,10 +186,7 @@ class Recorder:
     async def flush(self) -> None:
         """Wait until every record accepted so far is written (or journaled); the writer keeps running."""
         if not self._running:
-            rows = list(self._queue)
-            self._queue.clear()
-            if rows:
-                await self._write_with_retry(rows)
+            await self._write_queued()
             return
         self._flushing += 1
         try:
@@ -205,10 +202,8 @@ class Recorder:
         self._wake.set()
         if self._running:
             await self._stopped.wait()
-        elif self._queue:
-            rows = list(self._queue)
-            self._queue.clear()
-            await self._write_with_retry(rows)
+        else:
+            await self._write_queued()
         await self._writer.close()
         self._close_ahead()
 
@@ -229,6 +224,19 @@ class Recorder:
 
     async def _write(self, rows: list[dict[str, Any]]) -> None:
         await self._writer.write(rows)
+
+    async def _write_queued(self) -> None:
+        """Write what is queued, with no writer running. Cut off (a caller's time limit), the rows go back on
+        the queue: none is dropped, and any already stored is skipped by its call id when written again."""
+        rows = list(self._queue)
+        self._queue.clear()
+        if not rows:
+            return
+        try:
+            await self._write_with_retry(rows)
+        except BaseException:
+            self._queue.extendleft(reversed(rows))
+            raise
 
     async def _write_with_retry(self, batch: list[dict[str, Any]]) -> None:
         rows = [self._prepare(r) for r in batch]

@@ -252,3 +252,25 @@ async def test_a_replay_says_what_it_is_waiting_for_and_how_far_it_got(tmp_path,
         "replayed 4 of 7 history record(s)",
         "replayed 6 of 7 history record(s)",
     ]
+
+
+@pytest.mark.sqlite_only("another connection holding the SQLite write lock is a SQLite situation")
+async def test_a_flush_cut_off_with_no_writer_running_keeps_every_record(engine, db_path, db_url, tmp_path):
+    blocker = sqlite3.connect(db_path, timeout=0)
+    blocker.execute("BEGIN EXCLUSIVE")
+    recorder = Recorder(engine, journal=tmp_path / "j.jsonl")
+    ids = []
+    for _ in range(3):
+        made = outcome()
+        ids.append(made.call.call_id)
+        recorder.submit(made)
+    try:
+        with anyio.move_on_after(0.3) as scope:  # a caller's time limit: the write is still retrying
+            await recorder.flush()
+        assert scope.cancelled_caught
+        assert recorder.depth == 3  # taken off the queue for the write, put back when cut off
+    finally:
+        blocker.rollback()
+        blocker.close()
+    await recorder.close()
+    assert sorted(r["call_id"] for r in await recorded(db_url)) == sorted(ids)
