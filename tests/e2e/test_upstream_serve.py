@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
 import sys
@@ -14,17 +13,9 @@ from typing import Any
 import pytest
 
 from tests.conftest import subprocess_env
-from tests.plugins.upstream.conftest import SERVER
+from tests.plugins.upstream.conftest import SERVER, alive
 
 pytestmark = pytest.mark.e2e
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    return True
 
 
 def _send(process: subprocess.Popen[str], message: dict[str, Any]) -> None:
@@ -70,7 +61,7 @@ def test_stopping_plugyard_stops_its_stdio_upstreams(tmp_path: Path, stop: str) 
         )
         answer = _answer(process, 2)
         pid = answer["result"]["structuredContent"]["result"]
-        assert _alive(pid)
+        assert alive(pid)
         if stop == "stdin closed":
             assert process.stdin is not None
             process.stdin.close()
@@ -78,9 +69,9 @@ def test_stopping_plugyard_stops_its_stdio_upstreams(tmp_path: Path, stop: str) 
             process.send_signal(getattr(signal, stop))
         assert process.wait(20) == 0
         deadline = time.monotonic() + 5
-        while _alive(pid) and time.monotonic() < deadline:
+        while alive(pid) and time.monotonic() < deadline:
             time.sleep(0.05)
-        assert not _alive(pid), f"the upstream {pid} outlived plugyard ({stop})"
+        assert not alive(pid), f"the upstream {pid} outlived plugyard ({stop})"
     finally:
         if process.poll() is None:
             process.kill()

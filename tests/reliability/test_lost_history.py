@@ -97,27 +97,32 @@ def _replay(config: Path, tmp_path: Path, env: dict[str, str]) -> subprocess.Com
     )
 
 
-def _acknowledged_while_locked(server, db_path: Path) -> tuple[list[str], sqlite3.Connection]:  # type: ignore[no-untyped-def]
-    """Calls answered while another connection holds the database's write lock (so none can be written)."""
-    server.initialize()
-    assert not server.call("add", {"a": 1})["isError"]
-    lock = sqlite3.connect(db_path, isolation_level=None)
-    lock.execute("BEGIN EXCLUSIVE")
-    acknowledged = server.call_many("add", [{"a": i, "b": 1} for i in range(CALLS)])
-    assert len(acknowledged) == CALLS
-    return acknowledged, lock
+def _stopped_on_a_full_disk(
+    config: Path, tmp_path: Path, env: dict[str, str], db_path: Path, full_tmpfs: Path
+) -> tuple[list[str], int, str]:
+    """Serve; acknowledge CALLS calls while another connection holds the database's write lock (so none
+    can be written); fill the disk under the journal; stop. (The call ids acknowledged, exit code, stderr.)"""
+    with serving(config, tmp_path, env) as server:
+        server.initialize()
+        assert not server.call("add", {"a": 1})["isError"]
+        lock = sqlite3.connect(db_path, isolation_level=None)
+        lock.execute("BEGIN EXCLUSIVE")
+        try:
+            acknowledged = server.call_many("add", [{"a": i, "b": 1} for i in range(CALLS)])
+            assert len(acknowledged) == CALLS
+            fill(full_tmpfs)
+            code = server.stop()
+            stderr = server.stderr
+        finally:
+            lock.rollback()
+            lock.close()
+    return acknowledged, code, stderr
 
 
 def test_a_journal_on_a_full_disk_falls_back_to_the_data_directory_and_is_replayed(tmp_path, db_path, full_tmpfs):
     config = _config(tmp_path, db_path, journal=str(full_tmpfs / "journal.jsonl"))
     env = subprocess_env(tmp_path)
-    with serving(config, tmp_path, env) as server:
-        acknowledged, lock = _acknowledged_while_locked(server, db_path)
-        fill(full_tmpfs)
-        code = server.stop()
-        stderr = server.stderr
-    lock.rollback()
-    lock.close()
+    acknowledged, code, stderr = _stopped_on_a_full_disk(config, tmp_path, env, db_path, full_tmpfs)
     assert code == 0, stderr
     assert "Traceback" not in stderr
     # The log names the place that failed and the one that took the records; it never claims the full disk.
@@ -144,13 +149,7 @@ def test_a_journal_on_a_full_disk_falls_back_to_the_data_directory_and_is_replay
 def test_with_no_journal_writable_the_records_go_to_stderr_as_json_lines(tmp_path, db_path, full_tmpfs):
     config = _config(tmp_path, db_path, journal=str(full_tmpfs / "journal.jsonl"))
     env = subprocess_env(tmp_path, PLUGYARD_DATA_DIR=str(full_tmpfs / "data"))
-    with serving(config, tmp_path, env) as server:
-        acknowledged, lock = _acknowledged_while_locked(server, db_path)
-        fill(full_tmpfs)
-        code = server.stop()
-        stderr = server.stderr
-    lock.rollback()
-    lock.close()
+    acknowledged, code, stderr = _stopped_on_a_full_disk(config, tmp_path, env, db_path, full_tmpfs)
     assert code == 0, stderr
     assert "record(s) kept in" not in stderr
     assert "written to stderr above as JSON Lines" in stderr and "will NOT be replayed" in stderr

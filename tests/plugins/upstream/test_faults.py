@@ -15,23 +15,9 @@ from plugyard.core import health
 from plugyard.core.host import PluginHost
 from plugyard.mcp_server.server import PlugyardServer
 from plugyard.testing import kit_config
-from tests.plugins.upstream.conftest import stdio_server
+from tests.plugins.upstream.conftest import alive, stdio_server, until
 
 pytestmark = pytest.mark.anyio
-
-
-async def _until(predicate: Any, seconds: float = 15.0) -> None:
-    with anyio.fail_after(seconds):
-        while not predicate():
-            await anyio.sleep(0.02)
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    return True
 
 
 async def test_an_upstream_killed_mid_session_gives_clear_errors_then_serves_again(
@@ -42,7 +28,7 @@ async def test_an_upstream_killed_mid_session_gives_clear_errors_then_serves_aga
     failed = await plugyard_client.call_tool("fx_echo", {"text": "hi"})
     assert failed.is_error
     assert "upstream server 'fx'" in failed.content[0].text
-    await _until(lambda: upstream_plugin.upstreams["fx"].state == "ready" and upstream_plugin.upstreams["fx"].restarts)
+    await until(lambda: upstream_plugin.upstreams["fx"].state == "ready" and upstream_plugin.upstreams["fx"].restarts)
     again = await plugyard_client.call_tool("fx_echo", {"text": "hi"})
     assert not again.is_error and again.content[0].text == "hi"
     assert (await plugyard_client.call_tool("fx_pid", {})).structured_content["result"] != first
@@ -56,7 +42,7 @@ async def test_a_tool_that_crashes_its_server_is_a_recorded_error_and_the_server
 ):
     crashed = await plugyard_client.call_tool("fx_crash", {})
     assert crashed.is_error and "upstream server 'fx' closed the connection" in crashed.content[0].text
-    await _until(lambda: upstream_plugin.upstreams["fx"].state == "ready" and upstream_plugin.upstreams["fx"].restarts)
+    await until(lambda: upstream_plugin.upstreams["fx"].state == "ready" and upstream_plugin.upstreams["fx"].restarts)
     assert (await plugyard_client.call_tool("fx_add", {"a": 1, "b": 1})).structured_content == {"total": 2}
     [row] = await plugyard_history.calls(tool_name="fx_crash")
     assert row["error_type"] == "UpstreamUnavailable" and "closed the connection" in row["error_message"]
@@ -78,7 +64,7 @@ async def test_list_changed_from_the_upstream_reaches_a_connected_client(plugyar
         await client.call_tool("fx_grow", {"name": "sprout"})
         with anyio.fail_after(10):
             await heard.wait()
-        await _until(lambda: "fx_sprout" in plugyard_host.tools)
+        await until(lambda: "fx_sprout" in plugyard_host.tools)
         names = {t.name for t in (await client.list_tools()).tools}
         assert "fx_sprout" in names
         assert (await client.call_tool("fx_sprout", {})).content[0].text == "I am sprout"
@@ -90,7 +76,7 @@ async def test_a_server_that_cannot_start_is_retried_while_the_others_serve(
 ):
     assert (await plugyard_client.call_tool("ok_echo", {"text": "x"})).content[0].text == "x"
     broken = upstream_plugin.upstreams["broken"]
-    await _until(lambda: broken.restarts >= 2)
+    await until(lambda: broken.restarts >= 2)
     report = (await health.check(plugyard_host)).as_dict()["reports"]["upstream"]["upstreams"]["broken"]
     assert report["state"] in ("starting", "restarting") and report["tools"] == 0
     assert "nonexistent" in report["last_error"]
@@ -98,8 +84,8 @@ async def test_a_server_that_cannot_start_is_retried_while_the_others_serve(
 
 @pytest.mark.parametrize("upstream_servers", [{"one": stdio_server(prefix="same"), "two": stdio_server(prefix="same")}])
 async def test_a_name_two_servers_would_serve_is_a_clear_error_naming_both(plugyard_host, upstream_plugin):
-    await _until(lambda: all(u.state == "ready" for u in upstream_plugin.upstreams.values()))
-    await _until(lambda: upstream_plugin.upstreams["two"].problems)
+    await until(lambda: all(u.state == "ready" for u in upstream_plugin.upstreams.values()))
+    await until(lambda: upstream_plugin.upstreams["two"].problems)
     [problem] = [p for p in upstream_plugin.upstreams["two"].problems if "'same_add'" in p]
     assert "tool 'add'" in problem and "upstream 'one'" in problem and "upstream 'two'" in problem
     assert plugyard_host.tools.get("same_add").source == "one"
@@ -110,7 +96,7 @@ async def test_a_name_two_servers_would_serve_is_a_clear_error_naming_both(plugy
 )
 async def test_a_missing_environment_variable_is_named_and_no_prefix_keeps_the_names(plugyard_host, upstream_plugin):
     upstream = upstream_plugin.upstreams["fx"]
-    await _until(lambda: upstream.last_error is not None)
+    await until(lambda: upstream.last_error is not None)
     assert (
         "$PLUGYARD_TEST_UNSET_VAR is not set" in upstream.last_error and "env of upstream 'fx'" in upstream.last_error
     )
@@ -150,8 +136,8 @@ async def test_stopping_the_host_stops_every_stdio_upstream(tmp_path):
     host = PluginHost(config, entry_points=False, plugins={"upstream": UpstreamPlugin()})
     async with host.running():
         pids = [(await host.call_tool(f"{n}_pid", {})).result.structured["result"] for n in "ab"]
-        assert all(_alive(pid) for pid in pids)
-    await _until(lambda: not any(_alive(pid) for pid in pids), 5)
+        assert all(alive(pid) for pid in pids)
+    await until(lambda: not any(alive(pid) for pid in pids), 5)
 
 
 @pytest.mark.parametrize("mode", ["auto", "legacy"])
@@ -160,9 +146,9 @@ async def test_cancelling_a_call_cancels_it_upstream_and_is_recorded(plugyard_ho
     async with Client(PlugyardServer(plugyard_host), mode=mode) as client:
         with anyio.move_on_after(1.0):
             await client.call_tool("fx_sleepy", {"marker": str(marker)})
-        await _until(marker.exists, 10)
+        await until(marker.exists, 10)
     assert marker.read_text() == "cancelled"
-    await _until(lambda: True)
+    await until(lambda: True)
     [row] = await plugyard_history.calls(tool_name="fx_sleepy")
     assert row["error_type"] == "Cancelled" and row["source"] == "fx"
 
@@ -172,7 +158,7 @@ async def test_pings_on_a_legacy_session_keep_the_connection(plugyard_client, up
     # ping is valid on a 2025-11-25 session; the SDK's Client.send_ping warns on every call
     # (MCPDeprecationWarning), which, raised, made every ping a restart.
     upstream = upstream_plugin.upstreams["fx"]
-    await _until(lambda: upstream.state == "ready")
+    await until(lambda: upstream.state == "ready")
     await anyio.sleep(2.0)  # four pings at the fixture's ping_interval of 0.5 s
     assert upstream.restarts == 0, upstream.last_error
     assert (await plugyard_client.call_tool("fx_add", {"a": 2, "b": 3})).structured_content == {"total": 5}

@@ -8,12 +8,11 @@ import sys
 from pathlib import Path
 from typing import Any
 
-import anyio
 import pytest
 from mcp import Client, StdioServerParameters
 
 from plugyard.plugins.upstream import pipes
-from tests.plugins.upstream.conftest import SERVER, stdio_server
+from tests.plugins.upstream.conftest import SERVER, stdio_server, until
 
 pytestmark = pytest.mark.anyio
 
@@ -24,12 +23,6 @@ TEXT = "héllo ✓ 日本語 " * 40  # multi-byte characters: pieces of 7 bytes 
 def relayed(*options: str, **extra: Any) -> dict[str, Any]:
     """The fixture server behind relay_pipe.py with ``options``."""
     return {"command": sys.executable, "args": [str(RELAY), *options, "--", sys.executable, str(SERVER)], **extra}
-
-
-async def _until(predicate: Any, seconds: float = 15.0) -> None:
-    with anyio.fail_after(seconds):
-        while not predicate():
-            await anyio.sleep(0.02)
 
 
 @pytest.mark.parametrize("upstream_servers", [{"fx": relayed("--chunk", "7", "--pause", "0.0005")}])
@@ -59,7 +52,7 @@ async def test_a_server_that_exits_mid_message_fails_the_call_clearly_and_is_res
     assert cut.is_error and "upstream server 'fx' closed the connection during the call" in cut.content[0].text
     assert any("its output ended inside a message" in r.getMessage() for r in caplog.records)
     upstream = upstream_plugin.upstreams["fx"]
-    await _until(lambda: upstream.state == "ready" and upstream.restarts)
+    await until(lambda: upstream.state == "ready" and upstream.restarts)
     again = await plugyard_client.call_tool("fx_echo", {"text": TEXT})
     assert not again.is_error and again.content[0].text == TEXT
     rows = await plugyard_history.calls(tool_name="fx_echo")
