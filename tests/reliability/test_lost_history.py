@@ -261,6 +261,11 @@ def test_a_database_folder_made_read_only_mid_run_loses_nothing_acknowledged(nob
     )
 
 
+def _bytes_in(disk: Path) -> int:
+    """Bytes in the files on ``disk`` (the write-ahead file and journal; emptied once their rows are stored)."""
+    return sum(p.stat().st_size for p in disk.iterdir() if p.is_file())
+
+
 def test_a_write_ahead_file_on_a_full_disk_degrades_to_memory_durability_once(tmp_path, db_path, full_tmpfs):
     config = _config(tmp_path, db_path, journal=str(full_tmpfs / "journal.jsonl"), durability="journal")
     env = subprocess_env(tmp_path)
@@ -270,9 +275,9 @@ def test_a_write_ahead_file_on_a_full_disk_degrades_to_memory_durability_once(tm
         # The writer empties the write-ahead file (freeing its pages) once the queue is stored: let that
         # happen before the disk is filled, or the space it frees takes the next appends and nothing fails.
         deadline = time.monotonic() + 30
-        while len(_stored_ids(db_path)) < CALLS and time.monotonic() < deadline:
+        while (len(_stored_ids(db_path)) < CALLS or _bytes_in(full_tmpfs)) and time.monotonic() < deadline:
             time.sleep(0.05)
-        time.sleep(0.3)
+        assert len(_stored_ids(db_path)) >= CALLS and not _bytes_in(full_tmpfs), "the writer did not catch up"
         fill(full_tmpfs)
         acknowledged += server.call_many("add", [{"a": i} for i in range(CALLS)])
         code = server.stop()
