@@ -36,8 +36,9 @@ from plugyard.core.hookspecs import hookimpl
 from plugyard.core.intents import INTENTS, IntentClassifier, IntentResult, detect_language
 from plugyard.core.llm import complete as ask_model_text
 from plugyard.core.llm import structured as ask_model
+from plugyard.core.prompts import PROMPT_NAME
 from plugyard.core.resources import ResourceContext
-from plugyard.core.tools import Tool
+from plugyard.core.tools import TOOL_NAME, Tool
 from plugyard.core.workflows import END, Run, Workflow, WorkflowRequest, WorkflowState, branch, step
 from plugyard.history.errors import HistoryError, SchemaBehind
 
@@ -46,6 +47,8 @@ __version__ = "0.1.0"
 __all__ = [
     "END",
     "INTENTS",
+    "PROMPT_NAME",
+    "TOOL_NAME",
     "ActionCard",
     "Audio",
     "ClientFeatureUnavailable",

@@ -8,6 +8,8 @@ def test_the_public_names_are_pinned():
         [
             "END",
             "INTENTS",
+            "PROMPT_NAME",
+            "TOOL_NAME",
             "ActionCard",
             "Audio",
             "ClientFeatureUnavailable",

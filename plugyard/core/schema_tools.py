@@ -22,9 +22,8 @@ import jsonschema.validators
 import pydantic
 import pydantic_core
 
-from plugyard.core.calls import ToolContext
 from plugyard.core.errors import PluginError
-from plugyard.core.tools import TOOL_NAME, Tool, build_tool
+from plugyard.core.tools import TOOL_NAME, Tool, _is_context_hint, build_tool
 
 MAX_PROBLEMS = 5
 """Validation problems named in one refusal (a long list helps no one)."""
@@ -74,17 +73,13 @@ def _arguments_model(tool: str, field: str, validator: Any) -> type[pydantic.Bas
     return pydantic.create_model(name, __base__=SchemaArguments, **fields)
 
 
-def _is_context(hint: Any) -> bool:
-    return hint is ToolContext or ToolContext in typing.get_args(hint)
-
-
 def _arguments_parameter(plugin: str, tool: str, fn: Callable[..., Any]) -> str:
     try:
         params = list(inspect.signature(fn).parameters.values())
         hints = typing.get_type_hints(fn)
     except (NameError, TypeError, ValueError) as exc:
         raise PluginError(plugin, f"tool {tool!r}: cannot read its signature: {exc}") from exc
-    rest = [p.name for p in params if not _is_context(hints.get(p.name)) and p.default is inspect.Parameter.empty]
+    rest = [p.name for p in params if not _is_context_hint(hints.get(p.name)) and p.default is inspect.Parameter.empty]
     if len(rest) != 1:
         raise PluginError(
             plugin,

@@ -18,13 +18,14 @@ from typing import Any
 import mcp.types as mt
 
 import plugyard
-from plugyard import PluginError, RawResult, ToolContext
+from plugyard import PROMPT_NAME, TOOL_NAME, PluginError, RawResult, ToolContext
 
 from .connection import Upstream
 
 log = logging.getLogger("plugyard.upstream")
 
-NAME = re.compile(r"^[a-zA-Z0-9_-]{1,64}$")
+NAMES = {"tool": TOOL_NAME, "prompt": PROMPT_NAME}
+"""What plugyard serves a name of each kind under (its own rules, checked before a name is claimed)."""
 _VARIABLE = re.compile(r"\{(\+?)([A-Za-z_][A-Za-z0-9_]*)\}")
 
 
@@ -36,8 +37,9 @@ def public_name(upstream: Upstream, name: str) -> str:
 def _claim(owners: dict[str, tuple[Upstream, str]], upstream: Upstream, name: str, kind: str) -> str | None:
     """The public name of ``upstream``'s ``name``, or None (with the problem noted) when it cannot be served."""
     public = public_name(upstream, name)
-    if not NAME.fullmatch(public):
-        _problem(upstream, f"{kind} {name!r}: {public!r} is not a valid name (^[a-zA-Z0-9_-]{{1,64}}$); skipped")
+    rule = NAMES[kind]
+    if not rule.fullmatch(public):
+        _problem(upstream, f"{kind} {name!r}: {public!r} is not a valid name ({rule.pattern}); skipped")
         return None
     other = owners.get(public)
     if other is not None:

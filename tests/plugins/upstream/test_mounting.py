@@ -60,3 +60,12 @@ def test_a_prompt_whose_arguments_plugyard_cannot_pass_is_skipped_alone():
     seen: list[str] = []
     mounting.register_prompts([upstream], lambda fn, **options: seen.append(options["name"]))
     assert seen == ["srv_good"] and "prompt 'bad' cannot be served" in upstream.problems[0]
+
+
+def test_a_prompt_name_follows_the_prompt_rules_not_the_tool_rules():
+    upstream = _upstream("srv", [], prefix="p")
+    upstream.listing.prompts = [mt.Prompt(name="has.dot"), mt.Prompt(name="bad name")]
+    seen: dict[str, Any] = {}
+    mounting.register_prompts([upstream], lambda fn, **options: seen.setdefault(options["name"], options))
+    assert set(seen) == {"p_has.dot"}  # a dot is fine in a prompt's name
+    assert any("'p_bad name' is not a valid name" in p for p in upstream.problems)
