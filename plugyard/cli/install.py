@@ -9,7 +9,7 @@ import click
 from plugyard.cli.adopt import apply_adopt, plan_adopt
 from plugyard.cli.clients import CLIENTS, apply_install, ensure_user_config, plan_install, user_config_file
 from plugyard.cli.context import CliState, guard
-from plugyard.core.config import load_config
+from plugyard.core.config import load_config, parse_config
 from plugyard.core.host import PluginHost
 
 
@@ -53,7 +53,7 @@ def install(
     if adopt:
         if env:
             raise click.UsageError("--env and --adopt cannot be combined: set the environment in plugins.toml")
-        _adopt(state, client, name=name, config_file=config_file or user_config_file(), path=path, dry_run=dry_run)
+        _adopt(client, name=name, config_file=config_file or user_config_file(), path=path, dry_run=dry_run)
         return
     plan = guard(lambda: plan_install(client, name=name, config_file=config_file, path=path, env=env or None))
     creates = config_file is not None and not config_file.exists()
@@ -75,10 +75,11 @@ def install(
     click.echo(f"restart {client} to pick it up")
 
 
-def _adopt(state: CliState, client: str, *, name: str, config_file: Path, path: Path | None, dry_run: bool) -> None:
+def _adopt(client: str, *, name: str, config_file: Path, path: Path | None, dry_run: bool) -> None:
     if not dry_run:
         ensure_user_config(config_file)
-    config = guard(lambda: load_config(config_file) if config_file.exists() else state.config)
+    # A dry run before the user's configuration exists reads what it would be (the defaults), never the folder's.
+    config = guard(lambda: load_config(config_file) if config_file.exists() else parse_config({}, config_file))
     host = guard(lambda: PluginHost(config, strict=False).load())
     plan = guard(lambda: plan_adopt(host, client, name=name, config_file=config_file, path=path))
     for server, why in plan.skipped.items():

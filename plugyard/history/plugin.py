@@ -51,7 +51,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("plugyard.history")
 
 
-def fallback_journal_path(config: Config, journal: Path) -> Path:
+def fallback_journal_path(journal: Path) -> Path:
     """Where records go when the journal cannot take them (its folder read-only, its disk full): the data
     directory, one file per journal; replayed at start like the journal."""
     digest = hashlib.sha256(str(journal).encode()).hexdigest()[:12]
@@ -129,7 +129,7 @@ class HistoryPlugin:
         self.recorder = Recorder(
             self.engine,
             journal=journal,
-            fallback_journal=fallback_journal_path(config, journal),
+            fallback_journal=fallback_journal_path(journal),
             redact_keys=history.redact_keys,
             batch_size=history.batch_size,
             flush_interval=history.flush_interval,

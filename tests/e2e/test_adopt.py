@@ -64,3 +64,13 @@ def test_adopt_refuses_a_plugins_toml_it_would_break_and_changes_nothing(tmp_pat
     done = plugyard(tmp_path, "--config", str(own), "install", "claude-desktop", "--adopt")
     assert done.returncode == 3 and "would make it invalid TOML" in done.stderr
     assert client_file.read_text() == FIXTURE.read_text()
+
+
+def test_a_dry_run_before_the_users_configuration_exists_reads_the_defaults_not_the_folders(tmp_path, client_file):
+    # The folder's plugins.toml (a checkout's, say) disables the upstream plugin; the user has no
+    # configuration yet, so what adopting would do is read from the defaults the real run writes.
+    (tmp_path / "plugins.toml").write_text('[plugins]\ndisabled = ["upstream"]\n', encoding="utf-8")
+    dry = plugyard(tmp_path, "install", "claude-desktop", "--adopt", "--dry-run")
+    assert dry.returncode == 0, dry.stderr
+    assert "+[plugins.upstream.servers.files]" in dry.stdout, dry.stdout + dry.stderr
+    assert client_file.read_text() == FIXTURE.read_text()
