@@ -114,14 +114,9 @@ class PlugyardServer(FeatureServer):
     def __init__(self, host: PluginHost, **kwargs: Any) -> None:
         kwargs.setdefault("instructions", INSTRUCTIONS)
         super().__init__(name=host.config.server.name, version=plugyard.__version__, **kwargs)
-        self.host = host
-        keep_sdk_spans(self, host.config.telemetry.enabled)
-        self._index_tools()
-        host.pipeline.convert_result = self._convert_result
+        self._adopt(host)
         # stdio and in-memory transports carry one client per server: that connection is the session.
         self._connection_id = str(uuid.uuid4())
-        # Read once: it may consult the OS user database, which costs more than the whole call path.
-        self._default_user = host.config.default_user
         # Load balancers probe this; like every custom route it is outside MCP authentication.
         self._health_check = health.SharedCheck()
         self.custom_route(HEALTH_PATH, methods=["GET"], include_in_schema=False)(self._healthz)
@@ -129,7 +124,13 @@ class PlugyardServer(FeatureServer):
 
     def use_host(self, host: PluginHost) -> None:
         super().use_host(host)
+        self._adopt(host)
+
+    def _adopt(self, host: PluginHost) -> None:
+        """What serving ``host`` needs, at start and after a live reload."""
+        self.host = host
         keep_sdk_spans(self, host.config.telemetry.enabled)
+        # Read once: it may consult the OS user database, which costs more than the whole call path.
         self._default_user = host.config.default_user
         self._index_tools()
         # Converted inside the pipeline, before the after hooks: a result that fits no schema is recorded
@@ -152,9 +153,9 @@ class PlugyardServer(FeatureServer):
         self._structured: dict[str, FuncMetadata | None] = {}
         self._listed: list[MCPTool] = []
         for tool in self.host.tools:
-            meta = _output_metadata(tool) if tool.output_schema is None else None
-            if tool.output_schema is None:
-                self._outputs[tool.name] = meta  # a tool registered with its output_schema has no entry
+            meta = None
+            if tool.output_schema is None:  # a tool registered with its output_schema has no entry
+                meta = self._outputs[tool.name] = _output_metadata(tool)
             structured = _structured_metadata(tool)
             self._structured[tool.name] = structured
             schema_of = structured or meta
