@@ -12,6 +12,7 @@ import base64
 import inspect
 import logging
 import re
+import urllib.parse
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -26,6 +27,7 @@ log = logging.getLogger("plugyard.upstream")
 
 NAMES = {"tool": TOOL_NAME, "prompt": PROMPT_NAME}
 """What plugyard serves a name of each kind under (its own rules, checked before a name is claimed)."""
+_RESERVED = ":/?#[]@!$&'()*+,;="
 _VARIABLE = re.compile(r"\{(\+?)([A-Za-z_][A-Za-z0-9_]*)\}")
 
 
@@ -189,7 +191,11 @@ def _template(upstream: Upstream, template: mt.ResourceTemplate, public: str, re
     variables = [m.group(2) for m in _VARIABLE.finditer(uri_template)]
 
     async def read(**values: str) -> str | bytes:
-        uri = _VARIABLE.sub(lambda m: values[m.group(2)], uri_template)
+        # plugyard hands the values decoded: encoded again (RFC 6570: all but unreserved for {x}, reserved
+        # characters kept for {+x}), the upstream gets the URI the client asked for.
+        uri = _VARIABLE.sub(
+            lambda m: urllib.parse.quote(values[m.group(2)], safe=_RESERVED if m.group(1) else ""), uri_template
+        )
         return _contents(await upstream.read_resource(uri))
 
     read.__signature__ = _signature((v, True) for v in variables)  # type: ignore[attr-defined]

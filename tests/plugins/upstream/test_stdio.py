@@ -77,6 +77,10 @@ async def test_resources_templates_and_prompts_are_served(plugyard_client):
     templates = {t.name: t for t in (await plugyard_client.list_resource_templates()).resource_templates}
     assert templates["fx_item"].uri_template == "fixture://items/{item}"
     assert (await plugyard_client.read_resource("fixture://items/7")).contents[0].text == "item 7"
+    # The upstream gets the URI as the client sent it (plugyard decodes template values; they go back
+    # encoded), so it answers as it does when called directly: its SDK decodes "a%2Fb" to "a/b" itself.
+    for sent, value in (("fixture://items/a%20b", "a b"), ("fixture://items/a%2Fb", "a/b")):
+        assert (await plugyard_client.read_resource(sent)).contents[0].text == f"item {value}"
     prompts = {p.name: p for p in (await plugyard_client.list_prompts()).prompts}
     assert {a.name: a.required for a in prompts["fx_review"].arguments} == {"code": True, "language": False}
     rendered = await plugyard_client.get_prompt("fx_review", {"code": "x = 1"})
