@@ -42,12 +42,18 @@ def safe_url(url: str) -> str:
         return "<invalid database url>"
 
 
+def first_line(exc: BaseException) -> str:
+    """The first line of what a database error says (the driver's own message, without SQLAlchemy's
+    statement and parameters), for one-line messages."""
+    lines = str(getattr(exc, "orig", None) or exc).splitlines()
+    return lines[0] if lines else repr(exc)
+
+
 def unusable(what: str, exc: BaseException) -> HistoryError:
     """The error a plugin raises at start when ``what`` (a database, a journal) cannot be used: the host
     refuses to start (exit 3) rather than answer calls it could not record."""
-    lines = str(getattr(exc, "orig", None) or exc).splitlines()
     return HistoryError(
-        f"{what} cannot be used ({type(exc).__name__}: {lines[0] if lines else repr(exc)}); the server refuses "
+        f"{what} cannot be used ({type(exc).__name__}: {first_line(exc)}); the server refuses "
         "to start rather than answer calls it cannot record (check [database] url, the folder's permissions and "
         "free space, or [plugins.history] journal)"
     )

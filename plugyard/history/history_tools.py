@@ -13,6 +13,7 @@ from pydantic import Field
 from sqlalchemy.exc import SQLAlchemyError
 
 from plugyard.core.calls import ToolContext
+from plugyard.history.db import first_line
 from plugyard.history.errors import HistoryError, UnknownCall
 from plugyard.history.service import ToolHistoryService
 
@@ -72,9 +73,8 @@ class HistoryTools:
                 "try again later (calls are still recorded: queued, then journaled)"
             ) from None
         except (SQLAlchemyError, sqlite3.Error, OSError) as exc:
-            first = (str(getattr(exc, "orig", None) or exc).splitlines() or [type(exc).__name__])[0]
             raise HistoryError(
-                f"the history database cannot be read now ({type(exc).__name__}: {first}); try again later "
+                f"the history database cannot be read now ({type(exc).__name__}: {first_line(exc)}); try again later "
                 "(calls are still recorded: queued, then journaled)"
             ) from None
 

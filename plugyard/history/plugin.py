@@ -24,7 +24,7 @@ from plugyard.core.config import Config, data_dir
 from plugyard.core.hookspecs import hookimpl
 from plugyard.core.tools import CANCELLED
 from plugyard.history import migrate
-from plugyard.history.db import create_engine, is_sqlite, safe_url, unusable
+from plugyard.history.db import create_engine, first_line, is_sqlite, safe_url, unusable
 from plugyard.history.errors import HistoryError, SchemaBehind
 from plugyard.history.history_resources import HistoryResources
 from plugyard.history.history_tools import HistoryTools
@@ -160,7 +160,7 @@ class HistoryPlugin:
             await self.engine.dispose()
             raise HistoryError(
                 f"the history database {safe_url(url)} cannot be reached ({type(exc).__name__}: "
-                f"{str(exc).splitlines()[0] if str(exc) else exc!r}); check [database] url / PLUGYARD_DATABASE_URL"
+                f"{first_line(exc)}); check [database] url / PLUGYARD_DATABASE_URL"
             ) from exc
         head = migrate.head()
         if at != head:

@@ -46,24 +46,34 @@ class Rating:
     new: int
 
 
+class _Recent(OrderedDict[str, Any]):
+    """The last REMEMBER_IDS keys noted, each with its value (the oldest forgotten first)."""
+
+    def note(self, key: str, value: Any = None) -> None:
+        self[key] = value
+        self.move_to_end(key)
+        if len(self) > REMEMBER_IDS:
+            self.popitem(last=False)
+
+
 class ReplicaFollower:
     """What the other replicas recorded since this one started, once each."""
 
     def __init__(self) -> None:
         self.cursor = 0
-        self._seen: OrderedDict[str, None] = OrderedDict()
+        self._seen = _Recent()
+        """Call ids folded in (or made here)."""
         self.folded = 0
         self.ratings_since: datetime | None = None
         self._started: datetime | None = None
-        self._scores: OrderedDict[str, int] = OrderedDict()
+        self._scores = _Recent()
+        """Call id -> the score this replica's router has for it."""
 
     def _remember(self, call_id: str) -> bool:
         """Note a call id; False when it was known already."""
         if call_id in self._seen:
             return False
-        self._seen[call_id] = None
-        if len(self._seen) > REMEMBER_IDS:
-            self._seen.popitem(last=False)
+        self._seen.note(call_id)
         return True
 
     def mark_own(self, call_id: str) -> None:
@@ -72,10 +82,7 @@ class ReplicaFollower:
 
     def mark_own_rating(self, call_id: str, score: int) -> None:
         """A rating this replica stored (its router learnt it already)."""
-        self._scores[call_id] = score
-        self._scores.move_to_end(call_id)
-        if len(self._scores) > REMEMBER_IDS:
-            self._scores.popitem(last=False)
+        self._scores.note(call_id, score)
 
     async def start(self, engine: AsyncEngine) -> None:
         """Start after every row already stored (the rollups the router warmed from hold them)."""
@@ -124,7 +131,7 @@ class ReplicaFollower:
             old = self._scores.get(row.call_id)
             if old == row.score:
                 continue  # folded in already, or this replica's own
-            self.mark_own_rating(row.call_id, row.score)
+            self._scores.note(row.call_id, row.score)
             if old is None and self._started is not None and utc(row.created_at) <= self._started:
                 continue  # rated before this replica started: its old score is in the warm-up, unknown here
             intent = None if row.intent == NO_INTENT else row.intent
