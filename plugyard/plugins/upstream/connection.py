@@ -92,6 +92,10 @@ class Upstream:
         self._served = False
         self._calls: list[ToolContext] = []
         """Contexts of the calls in flight: where the server's log messages go."""
+        self._raw: pipes.RawRequests | None = None
+        """A stdio server's raw lane for ``tools/call`` (pipes.py), while connected."""
+        self._stamp: Callable[[dict[str, Any]], None] | None = None
+        """What the SDK client adds to each request of this connection (2026-07-28: the ``_meta`` envelope)."""
 
     # -- the supervisor ---------------------------------------------------------------------
 
@@ -168,13 +172,18 @@ class Upstream:
                 cwd=settings.cwd,
             )
             # The pipes on the event loop (pipes.py); the SDK's own transport where a loop cannot wait on pipes.
-            transport = (
-                pipes.stdio_pipes(params, errlog(), self.name)
-                if pipes.supported()
-                else stdio_client(params, errlog=errlog())
-            )
-            async with Client(transport, **options) as client:
-                yield client
+            if not pipes.supported():
+                async with Client(stdio_client(params, errlog=errlog()), **options) as client:
+                    yield client
+                return
+            async with pipes.stdio_pipes(params, errlog(), self.name) as streams:
+                async with Client(_given(streams), **options) as client:
+                    self._raw = streams[0].raw
+                    self._stamp = _stamp_of(client)
+                    try:
+                        yield client
+                    finally:
+                        self._raw = self._stamp = None
             return
         assert settings.url is not None
         headers = settings.resolved_headers(self.name)
@@ -313,8 +322,18 @@ class Upstream:
             f"upstream server {self.name!r} closed the connection during the call; it is being restarted"
         )
 
-    async def call_tool(self, name: str, arguments: dict[str, Any], ctx: ToolContext | None) -> mt.CallToolResult:
+    async def call_tool(
+        self, name: str, arguments: dict[str, Any], ctx: ToolContext | None
+    ) -> mt.CallToolResult | dict[str, Any]:
+        """The server's answer: a ``CallToolResult``, or on the raw lane its JSON object as the server wrote it."""
         client = self._connected()
+        raw, stamp = self._raw, self._stamp
+        if raw is not None and stamp is not None:
+            result = await self._call_raw(raw, stamp, name, arguments, ctx)
+            if result.get("resultType", "complete") == "complete":
+                return result
+            # The server needs input first (2026-07-28 rounds): the SDK's client runs the rounds. Asking
+            # again from the start is what a round is (the server holds nothing between them).
 
         async def report(progress: float, total: float | None, message: str | None) -> None:
             if ctx is not None:
@@ -327,6 +346,33 @@ class Upstream:
         except MCPError as exc:
             if exc.code == mt.CONNECTION_CLOSED:
                 raise self._closed(exc) from None
+            raise UpstreamError(f"upstream server {self.name!r} refused tool {name!r}: {exc}") from None
+        finally:
+            if ctx is not None:
+                self._calls.remove(ctx)
+
+    async def _call_raw(
+        self,
+        raw: pipes.RawRequests,
+        stamp: Callable[[dict[str, Any]], None],
+        name: str,
+        arguments: dict[str, Any],
+        ctx: ToolContext | None,
+    ) -> dict[str, Any]:
+        """``tools/call`` past the SDK client's models (pipes.py ``RawRequests``): what reaches plugyard's
+        client is the server's own answer, so nothing is parsed into models and dumped again. The request
+        carries what the SDK's client would add to it (``stamp``)."""
+        progress = None
+        if ctx is not None:
+            progress = ctx.report_progress
+            self._calls.append(ctx)
+        data: dict[str, Any] = {"method": "tools/call", "params": {"name": name, "arguments": arguments}}
+        stamp(data)
+        try:
+            return await raw.request("tools/call", data["params"], progress=progress)
+        except pipes.RawClosed as exc:
+            raise self._closed(MCPError(mt.CONNECTION_CLOSED, str(exc))) from None
+        except pipes.RawError as exc:
             raise UpstreamError(f"upstream server {self.name!r} refused tool {name!r}: {exc}") from None
         finally:
             if ctx is not None:
@@ -378,6 +424,25 @@ class Upstream:
 
 class UpstreamError(PlugyardError):
     """The upstream server answered a request with a protocol error."""
+
+
+def _stamp_of(client: Client) -> Callable[[dict[str, Any]], None] | None:
+    """What ``client``'s session adds to a request it sends (the protocol version's envelope), or None
+    where this SDK keeps it elsewhere: then every call goes through the SDK's client, as before."""
+    stamp = getattr(client.session, "_stamp", None)  # the SDK has no public spelling of it (mcp 2.3)
+    if not callable(stamp):
+        return None
+
+    def apply(data: dict[str, Any]) -> None:
+        stamp(data, {})
+
+    return apply
+
+
+@contextlib.asynccontextmanager
+async def _given(streams: tuple[Any, Any]) -> AsyncIterator[tuple[Any, Any]]:
+    """Streams already open, as the transport ``Client`` enters (they close with their own context)."""
+    yield streams
 
 
 async def _pages(fetch: Callable[[str | None], Awaitable[Any]], field: str) -> list[Any]:

@@ -90,6 +90,13 @@ def _tool(upstream: Upstream, tool: mt.Tool, public: str, caps: list[str], regis
 
     async def call(arguments: dict[str, Any], ctx: ToolContext) -> RawResult:
         result = await upstream.call_tool(upstream_name, arguments, ctx)
+        if isinstance(result, dict):  # the raw lane: the server's JSON, blocks as they travel
+            return RawResult(
+                content=result.get("content") or (),
+                structured=result.get("structuredContent"),
+                is_error=bool(result.get("isError")),
+                meta=result.get("_meta"),
+            )
         return RawResult(
             content=result.content,
             structured=result.structured_content,

@@ -19,14 +19,16 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
+import json
 import logging
 import os
 import signal
 import subprocess
 import sys
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from types import TracebackType
-from typing import Self, TextIO, cast
+from typing import Any, Self, TextIO, cast
 
 import anyio
 import mcp_types
@@ -174,21 +176,26 @@ class _End:
 class Incoming(_End):
     """The session's read stream (``ReadStream[SessionMessage | Exception]``): the server's stdout lines."""
 
-    def __init__(self, stdout: _Stdout, name: str) -> None:
+    def __init__(self, stdout: _Stdout, name: str, raw: RawRequests) -> None:
         self._stdout = stdout
         self._name = name
+        self.raw = raw
 
     async def receive(self) -> SessionMessage | Exception:
         stdout = self._stdout
+        raw = self.raw
         while True:
             if self._closed:
                 raise anyio.ClosedResourceError
             line = stdout.line()
             if line is not None:
+                if raw.waiting and RAW_PREFIX_BYTES in line and raw.take(line):
+                    continue
                 if line.strip():
                     return _parse(line, self._name)
                 continue
             if stdout.eof:
+                raw.close("its output ended")
                 left = stdout.cut_short()
                 if left:
                     log.warning("upstream %r: its output ended inside a message (%d bytes dropped)", self._name, left)
@@ -224,6 +231,147 @@ class Outgoing(_End):
         await self._flow.drain()
         if self._flow.lost:
             raise anyio.BrokenResourceError
+
+
+RAW_PREFIX = "plugyard-raw:"
+"""The ids of raw requests (and their progress tokens): strings, where the SDK's session numbers its own."""
+RAW_PREFIX_BYTES = b'"' + RAW_PREFIX.encode()
+
+
+class RawError(Exception):
+    """The server answered a raw request with a JSON-RPC error."""
+
+    def __init__(self, code: int, message: str, data: Any = None) -> None:
+        super().__init__(message)
+        self.code = code
+        self.data = data
+
+
+class RawClosed(Exception):
+    """The server's output ended (it exited or closed it) before it answered a raw request."""
+
+
+ProgressCallback = Callable[[float, float | None, str | None], Awaitable[None]]
+
+
+class RawRequests:
+    """Requests written as JSON and answered as JSON, beside the SDK session on the same pipes.
+
+    A relayed ``tools/call`` needs nothing of the SDK client's models: the answer goes back to plugyard's
+    client as the server wrote it. So it is written here (one ``json.dumps``) and its answer taken off the
+    read stream before the SDK parses it (``Incoming.receive``: a string id with ``RAW_PREFIX``, which the
+    SDK's integer ids never are). Progress notifications for its token go to the caller's callback;
+    cancelling the waiting task tells the server (``notifications/cancelled``); the end of the server's
+    output fails every request still waiting. Requests the server sends meanwhile (sampling, elicitation,
+    roots) and its other notifications stay the SDK session's.
+    """
+
+    def __init__(self, stdin: asyncio.WriteTransport, flow: _Stdin, loop: asyncio.AbstractEventLoop) -> None:
+        self._stdin = stdin
+        self._flow = flow
+        self._loop = loop
+        self._ids = itertools.count(1)
+        self._pending: dict[str, asyncio.Future[dict[str, Any]]] = {}
+        self._progress: dict[str, ProgressCallback] = {}
+        self._reports: set[asyncio.Task[None]] = set()
+        self._closed: str | None = None
+        self.waiting = 0
+        """Raw requests without their answer (the read stream looks for answers only while some wait)."""
+        self.answered = 0
+        """Answers taken off the read stream, since the connection opened."""
+
+    async def request(
+        self, method: str, params: dict[str, Any], *, progress: ProgressCallback | None = None
+    ) -> dict[str, Any]:
+        """Send one request; its ``result`` object. Raises ``RawError`` for an error answer, ``RawClosed``."""
+        if self._closed is not None or self._flow.lost or self._stdin.is_closing():
+            raise RawClosed(self._closed or "its input is closed")
+        request_id = f"{RAW_PREFIX}{next(self._ids)}"
+        if progress is not None:
+            params = {**params, "_meta": {**params.get("_meta", {}), "progressToken": request_id}}
+            self._progress[request_id] = progress
+        future: asyncio.Future[dict[str, Any]] = self._loop.create_future()
+        self._pending[request_id] = future
+        self.waiting += 1
+        message = {"jsonrpc": "2.0", "id": request_id, "method": method, "params": params}
+        try:
+            self._stdin.write(json.dumps(message, separators=(",", ":"), ensure_ascii=False).encode() + b"\n")
+            await self._flow.drain()
+            return await future
+        except asyncio.CancelledError:
+            if request_id in self._pending:
+                self._cancel(request_id)
+            raise
+        finally:
+            if self._pending.pop(request_id, None) is not None:
+                self.waiting -= 1
+            self._progress.pop(request_id, None)
+
+    def _cancel(self, request_id: str) -> None:
+        if self._closed is not None or self._stdin.is_closing():
+            return
+        note = {
+            "jsonrpc": "2.0",
+            "method": "notifications/cancelled",
+            "params": {"requestId": request_id, "reason": "the call was cancelled"},
+        }
+        self._stdin.write(json.dumps(note, separators=(",", ":")).encode() + b"\n")
+
+    def take(self, line: bytes) -> bool:
+        """Whether ``line`` is the answer to a raw request, or progress for one (then it is consumed)."""
+        try:
+            message = json.loads(line)
+        except ValueError:
+            return False
+        if not isinstance(message, dict):
+            return False
+        request_id = message.get("id")
+        if "method" not in message:
+            future = self._pending.get(request_id) if isinstance(request_id, str) else None
+            if future is None:
+                return False
+            self.answered += 1
+            if not future.done():
+                error = message.get("error")
+                if isinstance(error, dict):
+                    future.set_exception(
+                        RawError(int(error.get("code", 0)), str(error.get("message", "")), error.get("data"))
+                    )
+                else:
+                    result = message.get("result")
+                    future.set_result(result if isinstance(result, dict) else {})
+            return True
+        if message.get("method") == "notifications/progress" and request_id is None:
+            params = message.get("params")
+            if not isinstance(params, dict):
+                return False
+            token = params.get("progressToken")
+            callback = self._progress.get(token) if isinstance(token, str) else None
+            if callback is None:
+                return False
+            task = self._loop.create_task(_report(callback, params))
+            self._reports.add(task)  # held until it ran (the loop keeps only weak references)
+            task.add_done_callback(self._reports.discard)
+            return True
+        return False
+
+    def close(self, why: str) -> None:
+        """The server's output ended: every request still waiting fails (``RawClosed``)."""
+        if self._closed is None:
+            self._closed = why
+        for future in self._pending.values():
+            if not future.done():
+                future.set_exception(RawClosed(why))
+
+
+async def _report(callback: ProgressCallback, params: dict[str, Any]) -> None:
+    try:
+        total = params.get("total")
+        await callback(
+            float(params.get("progress", 0)), float(total) if total is not None else None, params.get("message")
+        )
+    except Exception:
+        log.debug("progress of a relayed call could not be passed on", exc_info=True)
 
 
 def _parse(line: bytes, name: str) -> SessionMessage | Exception:
@@ -282,7 +430,11 @@ async def stdio_pipes(
         stdout = transport.get_pipe_transport(1)
         assert stdin is not None and stdout is not None, "the server is started with both pipes"
         process.stdout.connection_made(stdout)
-        yield Incoming(process.stdout, name), Outgoing(cast(asyncio.WriteTransport, stdin), process.stdin)
+        raw = RawRequests(cast(asyncio.WriteTransport, stdin), process.stdin, loop)
+        try:
+            yield Incoming(process.stdout, name, raw), Outgoing(cast(asyncio.WriteTransport, stdin), process.stdin)
+        finally:
+            raw.close("the connection was closed")
     finally:
         with anyio.CancelScope(shield=True):
             await _stop(transport, process)

@@ -125,7 +125,7 @@ async def test_environment_values_are_read_from_plugyards_environment(tmp_path, 
     host = PluginHost(config, entry_points=False, plugins={"upstream": UpstreamPlugin()})
     async with host.running():
         outcome = await host.call_tool("greeting", {})
-    assert outcome.success and outcome.result.content[0].text == "bonjour"
+    assert outcome.success and outcome.result.text() == "bonjour"
 
 
 async def test_stopping_the_host_stops_every_stdio_upstream(tmp_path):

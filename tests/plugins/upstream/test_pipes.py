@@ -8,11 +8,13 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import anyio
 import pytest
 from mcp import Client, StdioServerParameters
+from mcp_types.version import MODERN_PROTOCOL_VERSIONS
 
 from plugyard.plugins.upstream import pipes
-from tests.plugins.upstream.conftest import SERVER, stdio_server, until
+from tests.plugins.upstream.conftest import MODES, SERVER, stdio_server, until
 
 pytestmark = pytest.mark.anyio
 
@@ -92,3 +94,85 @@ async def test_leaving_the_client_stops_the_server_and_its_process_group(tmp_pat
         pid = (await client.call_tool("pid", {})).structured_content["result"]
     with pytest.raises(ProcessLookupError):
         os.killpg(pid, 0)
+
+
+# -- the raw lane: tools/call past the SDK client's models (pipes.RawRequests) ---------------------------
+
+
+@pytest.mark.parametrize(
+    "upstream_servers", [{"fx": stdio_server(protocol=mode)} for mode in MODES], ids=[f"upstream-{m}" for m in MODES]
+)
+async def test_tool_calls_take_the_raw_lane_with_progress_and_errors_as_the_server_answers(
+    plugyard_host, upstream_plugin, plugyard_history
+):
+    from plugyard.mcp_server.server import PlugyardServer
+
+    upstream = upstream_plugin.upstreams["fx"]
+    await until(lambda: upstream.state == "ready")
+    raw = upstream._raw
+    assert raw is not None
+    progress = []
+
+    async def on_progress(value, total, message):
+        progress.append((value, total, message))
+
+    async with Client(PlugyardServer(plugyard_host), mode="legacy") as client:
+        added = await client.call_tool("fx_add", {"a": 2, "b": 3})
+        chatty = await client.call_tool("fx_chatty", {"steps": 2}, progress_callback=on_progress)
+        refused = await client.call_tool("fx_refuse", {"reason": "no thanks"})
+    assert added.structured_content == {"total": 5} and not added.is_error
+    assert chatty.content[0].text == "2 steps"
+    assert progress == [(1, 2, "step 1"), (2, 2, "step 2")]  # the server's reports, for the lane's own token
+    assert refused.is_error and "no thanks" in refused.content[0].text  # isError passes as the server set it
+    assert raw.answered == 3 and raw.waiting == 0  # all three answered on the lane, none left waiting
+    rows = await plugyard_history.calls(tool_name="fx_refuse")
+    assert rows[0]["error_type"] == "ToolResultError"
+
+
+@pytest.mark.parametrize("upstream_servers", [{"fx": stdio_server(protocol="legacy")}], ids=["upstream-legacy"])
+async def test_a_raw_call_cancelled_is_cancelled_upstream(plugyard_host, upstream_plugin, tmp_path):
+    from plugyard.mcp_server.server import PlugyardServer
+
+    upstream = upstream_plugin.upstreams["fx"]
+    await until(lambda: upstream.state == "ready")
+    marker = tmp_path / "marker"
+    async with Client(PlugyardServer(plugyard_host), mode="legacy") as client:
+        with anyio.move_on_after(1.0):
+            await client.call_tool("fx_sleepy", {"marker": str(marker)})
+        await until(marker.exists, 10)  # notifications/cancelled with the lane's own request id reached it
+        assert (await client.call_tool("fx_echo", {"text": "after"})).content[0].text == "after"
+    assert marker.read_text() == "cancelled" and upstream._raw.waiting == 0
+
+
+async def test_a_call_the_server_needs_input_for_goes_to_the_sdks_rounds(plugyard_host, upstream_plugin):
+    # A 2026-07-28 server answers input_required on the lane; the SDK's client then runs the rounds.
+    from mcp.types import CreateMessageResult, TextContent
+
+    from plugyard.mcp_server.server import PlugyardServer
+
+    async def sample(_context, params):
+        return CreateMessageResult(role="assistant", content=TextContent(type="text", text="42"), model="m")
+
+    upstream = upstream_plugin.upstreams["fx"]
+    await until(lambda: upstream.state == "ready")
+    assert upstream.client.protocol_version in MODERN_PROTOCOL_VERSIONS
+    async with Client(PlugyardServer(plugyard_host), mode="legacy", sampling_callback=sample) as client:
+        assert (await client.call_tool("fx_ask", {})).content[0].text == "the model says 42"
+    assert upstream._raw.answered == 1  # the first round's answer, taken on the lane
+
+
+async def test_raw_requests_fail_when_the_server_exits_and_after(plugyard_host, upstream_plugin):
+    upstream = upstream_plugin.upstreams["fx"]
+    await until(lambda: upstream.state == "ready")
+    raw, stamp = upstream._raw, upstream._stamp
+
+    def params(name: str, arguments: dict[str, Any]) -> dict[str, Any]:
+        data: dict[str, Any] = {"method": "tools/call", "params": {"name": name, "arguments": arguments}}
+        stamp(data)  # what the SDK's client adds on this connection (2026-07-28: the _meta envelope)
+        return data["params"]
+
+    assert (await raw.request("tools/call", params("echo", {"text": "x"})))["content"][0]["text"] == "x"
+    with pytest.raises(pipes.RawClosed):
+        await raw.request("tools/call", params("crash", {}))
+    with pytest.raises(pipes.RawClosed):  # and every request after, at once
+        await raw.request("tools/call", params("echo", {"text": "x"}))
