@@ -178,3 +178,33 @@ def test_a_bad_schema_fails_the_plugins_registration_naming_the_tool(schema, say
 def test_a_schema_tool_takes_its_arguments_as_one_parameter():
     host = _host_with(lambda register: register(lambda a, b: 1, name="t", input_schema={"type": "object"}))
     assert "takes the arguments as one mapping" in host.infos["broken"].error
+
+
+async def test_reregistering_keeps_a_startup_hooks_error_and_finds_clashes_afresh():
+    class Owner:
+        @plugyard.hookimpl
+        def register_tools(self, register):
+            register(lambda: "mine", name="taken")
+
+    class Changing:
+        def __init__(self) -> None:
+            self.names = ["taken", "free"]
+
+        @plugyard.hookimpl
+        def register_tools(self, register):
+            for name in self.names:
+                register(lambda said=name: said, name=name)
+
+        @plugyard.hookimpl
+        def startup(self, host):
+            raise RuntimeError("no token")
+
+    changing = Changing()
+    host = PluginHost(Config(), entry_points=False, plugins={"a_owner": Owner(), "changing": changing})
+    async with host.running():
+        info = host.infos["changing"]
+        assert "startup raised RuntimeError: no token" in info.error and "'taken'" in info.error
+        changing.names = ["free"]  # the clash is gone; the startup error is not
+        await host.reregister("changing")
+        assert info.error == "startup raised RuntimeError: no token"
+        assert "clashes" not in info.as_dict()

@@ -40,12 +40,15 @@ class PluginInfo:
     resources: list[str] = dataclasses.field(default_factory=list)
     prompts: list[str] = dataclasses.field(default_factory=list)
     error: str | None = None
+    clashes: list[str] = dataclasses.field(default_factory=list, repr=False)
+    """The parts of ``error`` that are names another plugin owns (found afresh at each re-registering)."""
     settings: dict[str, Any] | None = None
     """The validated settings, defaults included (values of secret-looking keys masked): what
     the plugin really runs with, such as the folder a default points at."""
 
     def as_dict(self, *, settings: bool = True) -> dict[str, Any]:
         shown = dataclasses.asdict(self)
+        del shown["clashes"]  # already in ``error``
         if not settings:
             del shown["settings"]
         return shown

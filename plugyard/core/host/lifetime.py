@@ -19,7 +19,7 @@ import pluggy
 import sniffio
 
 from plugyard.core.errors import PluginError, PlugyardError
-from plugyard.core.host.registration import invoke
+from plugyard.core.host.registration import ERROR_SEPARATOR, invoke
 from plugyard.core.stalls import StallWatch
 
 if TYPE_CHECKING:
@@ -104,7 +104,7 @@ class Lifetime:
                 log.exception("plugin %r: %s", impl.plugin_name, message)
                 info = self.infos.get(impl.plugin_name)
                 if info is not None:
-                    info.error = f"{info.error + '; ' if info.error else ''}{message}"
+                    info.error = f"{info.error + ERROR_SEPARATOR if info.error else ''}{message}"
                 if self.strict:
                     raise PluginError(impl.plugin_name, message) from exc
 

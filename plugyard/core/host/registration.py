@@ -224,6 +224,10 @@ def add(host: PluginHost, info: PluginInfo, found: Registrations) -> None:
     add_owned(host, info, found.prompts, host.prompts.add, info.prompts, lambda p: p.name)
 
 
+ERROR_SEPARATOR = "; "
+"""Between the errors of one plugin in ``PluginInfo.error``."""
+
+
 def replace(host: PluginHost, info: PluginInfo, found: Registrations) -> None:
     """Swap a plugin's tools, resources and prompts for ``found`` (``PluginHost.reregister``)."""
     for tool in host.tools.by_plugin(info.name):
@@ -233,10 +237,23 @@ def replace(host: PluginHost, info: PluginInfo, found: Registrations) -> None:
     info.tools.clear()
     info.resources.clear()
     info.prompts.clear()
-    info.error = None  # clashes are found afresh
+    # Clashes are found afresh; any other error (a startup hook's) stays.
+    for clash in info.clashes:
+        info.error = _without(info.error, clash)
+    info.clashes.clear()
     add_owned(host, info, found.tools, host.tools.add, info.tools, lambda t: t.name)
     add_owned(host, info, found.resources, host.resources.add, info.resources, lambda r: r.uri)
     add_owned(host, info, found.prompts, host.prompts.add, info.prompts, lambda p: p.name)
+
+
+def _without(error: str | None, part: str) -> str | None:
+    """``error`` without one of the messages it was joined from (a message may hold the separator)."""
+    if error is None or error == part:
+        return None
+    for joined in (part + ERROR_SEPARATOR, ERROR_SEPARATOR + part):
+        if joined in error:
+            return error.replace(joined, "", 1)
+    return error
 
 
 def add_owned(
@@ -252,7 +269,8 @@ def add_owned(
             add_one(item)
         except PluginError as exc:
             log.error("%s", exc)
-            info.error = f"{info.error + '; ' if info.error else ''}{exc}"
+            info.clashes.append(str(exc))
+            info.error = f"{info.error + ERROR_SEPARATOR if info.error else ''}{exc}"
             if host.strict:
                 raise
             continue
