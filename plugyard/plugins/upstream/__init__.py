@@ -43,9 +43,6 @@ class UpstreamPlugin:
 
     @hookimpl
     def register_tools(self, register: Any) -> None:
-        # The first of this plugin's registration hooks (tools, resources, prompts): problems are found afresh.
-        for upstream in self.upstreams.values():
-            upstream.problems.clear()
         mounting.register_tools(self._live(), register)
 
     @hookimpl
@@ -79,9 +76,16 @@ class UpstreamPlugin:
                 tg.start_soon(upstream.wait_attempted)
 
     async def _changed(self, upstream: Upstream) -> None:
+        # Every server's tools, resources and prompts are registered again: their problems are found afresh
+        # (whatever order the host runs the three registration hooks in).
+        before = {name: list(each.problems) for name, each in self.upstreams.items()}
+        for each in self.upstreams.values():
+            each.problems.clear()
         try:
             await self._host.reregister(self._name)
         except Exception as exc:  # noqa: BLE001 - a listing plugyard cannot serve must not restart a working server
+            for name, problems in before.items():  # the registrations before stay, and so do their problems
+                self.upstreams[name].problems[:0] = problems
             message = str(exc) if isinstance(exc, PluginError) else f"re-registering raised {type(exc).__name__}: {exc}"
             upstream.problems.append(message)
             log.error("upstream %r: %s", upstream.name, message)
