@@ -1,8 +1,11 @@
-"""The JSON Lines format of exports and cleanup archives: one call a line, with its feedback.
+"""The JSON Lines format of exports and cleanup archives: one call a line, with its feedback and decision.
 
 Each line is a ``tool_call`` row (without the database id; timestamps in ISO 8601 UTC) plus
-``"feedback": {"score", "comment", "created_at", "updated_at"}`` or ``null``. ``history import``
-reads it back through ``rollups.write_calls`` (calls already stored are skipped).
+``"feedback": {"score", "comment", "created_at", "updated_at"}`` or ``null``, and ``"decision":
+{"decision_id", "policy_version", "propensity", "intent", "chosen", "candidates", "decided_at"}`` or
+``null`` (the router's decision that led to the call: ``history evaluate``'s evidence; lines written
+before it was carried have no such key). ``history import`` reads it back through
+``rollups.write_calls`` (calls already stored are skipped, with their feedback and decision).
 """
 
 from __future__ import annotations
@@ -16,7 +19,9 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from plugyard.history.models import tool_call_table
 from plugyard.history.rollup_models import call_feedback_table
-from plugyard.history.rollups import utc
+from plugyard.history.rollups import DECISION_EVIDENCE, utc
+
+DECISION_FIELDS = ("decision_id", "policy_version", "propensity", "intent", "chosen", "candidates", "decided_at")
 
 
 def _jsonable(value: Any) -> Any:
@@ -27,13 +32,22 @@ def _jsonable(value: Any) -> Any:
     return repr(value)
 
 
-async def rows_with_feedback(
+async def exported_rows(
     connection: AsyncConnection, where: sa.ColumnElement[bool], limit: int | None = None
 ) -> list[dict[str, Any]]:
-    t, fb = tool_call_table, call_feedback_table
+    """The calls ``where`` selects, oldest first, each with its ``feedback`` and ``decision`` (or None)."""
+    t, fb, e = tool_call_table, call_feedback_table, DECISION_EVIDENCE
+    decision = [e.c[name].label(f"d_{name}") for name in DECISION_FIELDS]
     statement = (
-        sa.select(t, fb.c.score, fb.c.comment, fb.c.created_at.label("fb_created"), fb.c.updated_at.label("fb_updated"))
-        .select_from(t.outerjoin(fb, fb.c.call_id == t.c.call_id))
+        sa.select(
+            t,
+            fb.c.score,
+            fb.c.comment,
+            fb.c.created_at.label("fb_created"),
+            fb.c.updated_at.label("fb_updated"),
+            *decision,
+        )
+        .select_from(t.outerjoin(fb, fb.c.call_id == t.c.call_id).outerjoin(e, e.c.call_id == t.c.call_id))
         .where(where)
         .order_by(t.c.id)
     )
@@ -55,6 +69,12 @@ async def rows_with_feedback(
             if score is not None
             else None
         )
+        given = {name: m.pop(f"d_{name}") for name in DECISION_FIELDS}
+        if given["decision_id"] is not None:
+            given["decided_at"] = utc(given["decided_at"])
+            m["decision"] = given
+        else:
+            m["decision"] = None
         rows.append(m)
     return rows
 
@@ -93,5 +113,40 @@ def load_line(line: str) -> dict[str, Any]:
         score = feedback.get("score") if isinstance(feedback, dict) else None
         if not isinstance(score, int) or isinstance(score, bool) or not 1 <= score <= 5:
             raise ValueError(f"field 'feedback' needs a 'score' from 1 to 5, got {feedback!r}"[:200])
+    decision = row.get("decision")
+    if decision is not None:
+        row["decision"] = _decision(decision)
     row.setdefault("plugin_name", "")
     return row
+
+
+def _decision(given: Any) -> dict[str, Any]:
+    """An exported call's ``decision``, checked; a ``ValueError`` naming what is wrong otherwise."""
+    if not isinstance(given, dict):
+        raise ValueError(f"field 'decision' is a JSON object or null, not {type(given).__name__}")
+    for key in ("decision_id", "policy_version", "chosen"):
+        if not isinstance(given.get(key), str) or not given[key]:
+            raise ValueError(f"field 'decision' needs {key!r} as a non-empty string")
+    propensity = given.get("propensity")
+    if not isinstance(propensity, int | float) or isinstance(propensity, bool) or not 0 < propensity <= 1:
+        raise ValueError(f"field 'decision' needs a 'propensity' above 0 and at most 1, got {propensity!r}")
+    candidates = given.get("candidates")
+    if not isinstance(candidates, list) or not all(isinstance(c, str) for c in candidates):
+        raise ValueError("field 'decision' needs 'candidates' as a list of tool names")
+    if given.get("intent") is not None and not isinstance(given["intent"], str):
+        raise ValueError("field 'decision' has an 'intent' that is not a string")
+    try:
+        decided_at = utc(datetime.fromisoformat(given["decided_at"]))
+    except (KeyError, TypeError, ValueError):
+        raise ValueError(
+            f"field 'decision' needs 'decided_at' as an ISO 8601 time, got {given.get('decided_at')!r}"
+        ) from None
+    return {
+        "decision_id": given["decision_id"],
+        "policy_version": given["policy_version"][:255],
+        "propensity": float(propensity),
+        "intent": given.get("intent"),
+        "chosen": given["chosen"],
+        "candidates": candidates,
+        "decided_at": decided_at,
+    }

@@ -322,7 +322,8 @@ async def write_calls(connection: Connection, rows: Sequence[Row]) -> list[Row]:
     """Insert ``rows`` (skipping call ids already stored) and their rollups; returns the rows inserted.
 
     A row may carry ``"feedback": {"score": .., "comment": .., "created_at": .., "updated_at": ..}``
-    (an archive or export being imported): it is stored too and counted in the rollups.
+    (an archive or export being imported): it is stored too and counted in the rollups; and a
+    ``"decision"`` (``history/archive.py``): stored as the call's decision evidence.
     """
     # One row per call id, even when a batch holds a record twice.
     rows = list({r["call_id"]: r for r in reversed(rows)}.values())[::-1]
@@ -366,6 +367,11 @@ async def write_calls(connection: Connection, rows: Sequence[Row]) -> list[Row]:
             )
     if feedback:
         await connection.execute(sa.insert(call_feedback_table), feedback)
+    decisions = [
+        {"call_id": r["call_id"], "user_id": r["user_id"], **r["decision"]} for r in inserted if r.get("decision")
+    ]
+    if decisions:
+        await connection.execute(sa.insert(DECISION_EVIDENCE), decisions)
     await apply(connection, aggregate(inserted, scores=scores))
     return inserted
 
@@ -385,6 +391,16 @@ OUTCOME_COLUMNS = tuple(tool_call_table.c[name] for name in _OUTCOME)
 
 _EVIDENCE = sa.table("decision_evidence", sa.column("call_id"))
 """``decision_evidence`` (history/service/evidence_models.py), named here without importing the service."""
+DECISION_EVIDENCE = sa.table(
+    "decision_evidence",
+    *(
+        sa.column(name)
+        for name in ("call_id", "user_id", "decision_id", "policy_version", "propensity", "intent", "chosen")
+    ),
+    sa.column("candidates", sa.JSON),
+    sa.column("decided_at", sa.DateTime(timezone=True)),
+)
+"""The same table's columns, for an exported or imported call's decision (``history/archive.py``)."""
 
 
 async def remove_calls(connection: AsyncConnection, ids: Sequence[int]) -> int:

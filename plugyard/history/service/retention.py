@@ -12,7 +12,7 @@ from typing import IO, Any
 
 import sqlalchemy as sa
 
-from plugyard.history.archive import dump_line, load_line, rows_with_feedback
+from plugyard.history.archive import dump_line, exported_rows, load_line
 from plugyard.history.models import tool_call_table
 from plugyard.history.results import CleanupResult
 from plugyard.history.rollups import remove_calls, utc, write_calls
@@ -103,7 +103,7 @@ class Retention(ServiceBase):
                     if not ids:
                         break
                     if handle is not None:
-                        lines = [dump_line(r) for r in await rows_with_feedback(connection, t.c.id.in_(ids))]
+                        lines = [dump_line(r) for r in await exported_rows(connection, t.c.id.in_(ids))]
                         handle.writelines(lines)
                         handle.flush()
                         os.fsync(handle.fileno())
@@ -150,7 +150,7 @@ class Retention(ServiceBase):
             if days is not None:
                 where.append(t.c.created_at >= self.window_start(days))
             async with self.engine.connect() as connection:
-                rows = await rows_with_feedback(connection, sa.and_(*where), limit=chunk_size)
+                rows = await exported_rows(connection, sa.and_(*where), limit=chunk_size)
             if not rows:
                 return written
             out.writelines(dump_line(r) for r in rows)
