@@ -9,7 +9,9 @@ in one run, the SDK's ``Client`` over stdio all:
   upstream ``bare`` (``prefix = ""``, so the tool is ``noop`` on both), the history plugin recording every
   call into a SQLite file (the product as shipped), the notes/diagnose/calculator plugins disabled;
 - own: the client starts ``plugyard serve`` serving the same no-op function as its own plugin tool
-  (``bench/noop_plugin.py``), recorded the same way: what plugyard's server path costs without an upstream.
+  (``bench/noop_plugin.py``), recorded the same way: what plugyard's server path costs without an upstream;
+- floor: the client starts ``bench/byte_relay.py``, which starts ``bare_server.py`` and copies bytes both
+  ways without parsing any: what one more process on the path costs before any proxy work.
 
 Sequential calls, warm-up first, then rounds taking turns (the order flips every round). Reported: p50/p95
 per call, calls/s, the added p50 and the calls/s ratio, with each round's figure as the spread, and (on
@@ -54,6 +56,7 @@ BEGIN = "<!-- bench_upstream:begin -->"
 END = "<!-- bench_upstream:end -->"
 TOOL = "noop"
 TARGET_ADDED_P50_MS = 0.3
+SPOKEN = {"legacy": "the 2025-11-25 handshake", "auto": "2026-07-28 where the server does"}
 TICKS = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
 
 
@@ -119,7 +122,7 @@ async def _calls(client: Client, n: int, series: Series | None, processes: dict[
             series.cpu.setdefault(name, []).append((_cpu_seconds(pid) - before[name]) / n * 1e3)
 
 
-def _plugins_toml(tmp: Path, name: str, own: bool) -> Path:
+def _plugins_toml(tmp: Path, name: str, own: bool, mode: str) -> Path:
     database = f"sqlite+aiosqlite:///{tmp / f'{name}-history.db'}"
     lines = ["[database]", f"url = {json.dumps(database)}", "", "[plugins]"]
     if own:
@@ -128,7 +131,13 @@ def _plugins_toml(tmp: Path, name: str, own: bool) -> Path:
             'disabled = ["notes", "diagnose", "calculator"]',
         ]
     else:
-        upstream = {"command": sys.executable, "args": [str(BENCH / "bare_server.py")], "prefix": ""}
+        # plugyard speaks to its upstream what the direct client speaks to it.
+        upstream = {
+            "command": sys.executable,
+            "args": [str(BENCH / "bare_server.py")],
+            "prefix": "",
+            "protocol": mode,
+        }
         lines += [
             'disabled = ["notes", "diagnose", "calculator"]',
             "",
@@ -140,16 +149,21 @@ def _plugins_toml(tmp: Path, name: str, own: bool) -> Path:
     return path
 
 
-PROCESSES = {"direct": ["upstream"], "proxied": ["plugyard", "upstream"], "own": ["plugyard"]}
+PROCESSES = {
+    "direct": ["upstream"],
+    "proxied": ["plugyard", "upstream"],
+    "own": ["plugyard"],
+    "floor": ["relay", "upstream"],
+}
 """The processes each target starts, in the order they start (a parent before its child)."""
 
 
-async def run(calls: int, rounds: int, warmup: int) -> dict[str, Series]:
+async def run(calls: int, rounds: int, warmup: int, mode: str) -> dict[str, Series]:
     with tempfile.TemporaryDirectory() as folder:
         tmp = Path(folder)
 
         def serve(name: str, own: bool) -> StdioServerParameters:
-            config = _plugins_toml(tmp, name, own)
+            config = _plugins_toml(tmp, name, own, mode)
             args = ["-m", "plugyard", "--config", str(config), "serve"]
             return StdioServerParameters(
                 command=sys.executable, args=args, cwd=tmp, env={"PLUGYARD_DATA_DIR": str(tmp)}
@@ -159,13 +173,18 @@ async def run(calls: int, rounds: int, warmup: int) -> dict[str, Series]:
             "direct": StdioServerParameters(command=sys.executable, args=[str(BENCH / "bare_server.py")], cwd=tmp),
             "proxied": serve("proxied", own=False),
             "own": serve("own", own=True),
+            "floor": StdioServerParameters(
+                command=sys.executable,
+                args=[str(BENCH / "byte_relay.py"), sys.executable, str(BENCH / "bare_server.py")],
+                cwd=tmp,
+            ),
         }
         series = {name: Series() for name in targets}
         async with contextlib.AsyncExitStack() as stack:
             clients, processes = {}, {}
             for name, target in targets.items():
                 known = set(_descendants(os.getpid()))
-                clients[name] = await stack.enter_async_context(Client(target))
+                clients[name] = await stack.enter_async_context(Client(target, mode=mode))
                 await _calls(clients[name], warmup, None)
                 started = [pid for pid in _descendants(os.getpid()) if pid not in known]
                 processes[name] = dict(zip(PROCESSES[name], started, strict=False))
@@ -211,8 +230,10 @@ def _spread(values: list[float], fmt: str = "{:.3f}") -> str:
 
 
 def report(series: dict[str, Series], ways: dict[str, Series], args: argparse.Namespace, wall: float) -> str:
-    direct, proxied, own = series["direct"], series["proxied"], series["own"]
+    direct, proxied, own, floor = series["direct"], series["proxied"], series["own"], series["floor"]
     added = proxied.pct_ms(50) - direct.pct_ms(50)
+    floor_added = floor.pct_ms(50) - direct.pct_ms(50)
+    floor_rounds = [f - d for f, d in zip(floor.p50s, direct.p50s, strict=True)]
     ratios = [p / d for p, d in zip(proxied.rates, direct.rates, strict=True)]
     added_rounds = [p - d for p, d in zip(proxied.p50s, direct.p50s, strict=True)]
     own_rounds = [o - d for o, d in zip(own.p50s, direct.p50s, strict=True)]
@@ -221,15 +242,19 @@ def report(series: dict[str, Series], ways: dict[str, Series], args: argparse.Na
     def cpu(s: Series, process: str) -> str:
         return f"{s.cpu_ms(process):.3f} ({_spread(s.cpu[process])})" if s.cpu.get(process) else "—"
 
+    def middle(s: Series) -> str:
+        return cpu(s, "plugyard") if s.cpu.get("plugyard") else cpu(s, "relay")
+
     def p50(s: Series) -> str:
         return f"{s.pct_ms(50):.3f} ({min(s.p50s):.3f})"
 
     rows = [
         f"| {label} | {s.rate:,.0f} | {s.pct_ms(50):.3f} | {s.pct_ms(95):.3f} | {cpu(s, 'client')} | "
-        f"{cpu(s, 'plugyard')} | {cpu(s, 'upstream')} |"
+        f"{middle(s)} | {cpu(s, 'upstream')} |"
         for label, s in (
             ("direct: the SDK client → the upstream", direct),
             ("proxied: → plugyard → the upstream", proxied),
+            ("floor: → a byte relay (`byte_relay.py`) → the upstream", floor),
             ("own: → plugyard serving the same tool itself", own),
         )
     ]
@@ -245,7 +270,8 @@ def report(series: dict[str, Series], ways: dict[str, Series], args: argparse.Na
         [
             "## Upstream: a call through plugyard against the same server called directly",
             "",
-            f"Run {now}, `python bench/bench_upstream.py --calls {args.calls} --rounds {args.rounds}` "
+            f"Run {now}, `python bench/bench_upstream.py --calls {args.calls} --rounds {args.rounds} "
+            f"--mode {args.mode}` "
             f"({wall:.0f} s wall).",
             "",
             *machine(),
@@ -255,26 +281,33 @@ def report(series: dict[str, Series], ways: dict[str, Series], args: argparse.Na
             "The upstream is `bench/bare_server.py` (an `MCPServer` with the no-op tool) over stdio. Direct: the SDK's "
             "`Client` starts it itself. Proxied: the same `Client` starts `plugyard serve`, whose plugins.toml mounts "
             'it as upstream `bare` (`prefix = ""`), the history plugin recording every call into SQLite. Own: '
-            "`plugyard serve` with the same no-op function as its own plugin tool, recorded the same way. "
+            "`plugyard serve` with the same no-op function as its own plugin tool, recorded the same way. Floor: "
+            "`bench/byte_relay.py` between the client and the upstream, copying bytes both ways and parsing none "
+            "(its CPU in the plugyard column). "
+            f"The clients (and plugyard to its upstream) speak {SPOKEN[args.mode]}. "
             f"{args.warmup} warm-up calls each, then {args.rounds} rounds × {args.calls:,} sequential calls per "
             "client, taking turns. calls/s: median of the rounds. CPU: ms per call of each process (/proc), median "
             "of the rounds (range of the rounds).",
             "",
-            "| path | calls/s | p50 ms | p95 ms | CPU client | CPU plugyard | CPU upstream |",
+            "| path | calls/s | p50 ms | p95 ms | CPU client | CPU plugyard (relay) | CPU upstream |",
             "|---|---:|---:|---:|---:|---:|---:|",
             *rows,
             "",
             f"- added p50: **{added:+.3f} ms** (per round: {min(added_rounds):+.3f} to {max(added_rounds):+.3f} ms); "
             f"target ≤ {TARGET_ADDED_P50_MS} ms: {met}",
             f"- calls/s proxied/direct: **{statistics.median(ratios):.2f}×** (per round {_spread(ratios, '{:.2f}')}×)",
+            f"- the floor, a process that only copies bytes: **{floor_added:+.3f} ms** p50 added (per round "
+            f"{min(floor_rounds):+.3f} to {max(floor_rounds):+.3f} ms); plugyard adds {added - floor_added:+.3f} ms "
+            "above it (parsing, validating, recording and the pipeline).",
             f"- plugyard serving a tool of its own adds {statistics.median(own_rounds):+.3f} ms p50 over the bare "
             f"server (per round {min(own_rounds):+.3f} to {max(own_rounds):+.3f} ms).",
             f"- where the added time goes: plugyard's process spends {plugyard_proxied:.3f} ms CPU per proxied call; "
             f"{plugyard_own:.3f} ms of that is what it spends on a call to a tool of its own (the MCP server: stdin "
             "read and parsed, dispatched by the SDK's server, plugyard's pipeline and recording, the answer "
             f"serialized and written), and {plugyard_proxied - plugyard_own:.3f} ms the upstream plugin's half (the "
-            "SDK client's request out and answer in, through pipes.py; the in-process table below has it alone) "
-            "inflated by contention: with three processes on the path the same work costs more CPU, the client's "
+            "request written and its answer read on the raw lane of pipes.py, the answer turned into the SDK "
+            "server's result) inflated by contention: with three processes on the path the same work costs more "
+            "CPU, the client's "
             f"{proxied.cpu_ms('client') / direct.cpu_ms('client'):.2f}× and the upstream's "
             f"{proxied.cpu_ms('upstream') / direct.cpu_ms('upstream'):.2f}× what they spend on a direct call. "
             "The rest, "
@@ -282,9 +315,8 @@ def report(series: dict[str, Series], ways: dict[str, Series], args: argparse.Na
             "more pipe wake-ups per call, each a wait for a CPU on a 2-CPU machine that other processes share "
             "(it grows with the load).",
             f"- the target: a call to a tool of plugyard's own already costs its process {plugyard_own:.3f} ms CPU, "
-            f"above the {TARGET_ADDED_P50_MS} ms allowed for the whole proxied hop before the plugin's half is "
-            "counted; the plugin's half is the SDK client's own work (building, serializing, parsing and validating "
-            "each request and answer) at least as much as its transport.",
+            f"against the {TARGET_ADDED_P50_MS} ms allowed for the whole proxied hop; and a process that does "
+            f"nothing but copy the bytes adds {floor_added:+.3f} ms on this machine.",
             "",
             f"The plugin's half alone, in one process: the SDK `Client` calling the same upstream, {len(sdk.p50s)} "
             f"rounds × {args.calls:,} calls through each transport, taking turns (p50: of all "
@@ -307,11 +339,18 @@ def main() -> int:
     parser.add_argument("--calls", type=int, default=1000)
     parser.add_argument("--rounds", type=int, default=8)
     parser.add_argument("--warmup", type=int, default=300)
+    parser.add_argument(
+        "--mode",
+        choices=["legacy", "auto"],
+        default="legacy",
+        help="the clients' protocol: legacy (the 2025-11-25 handshake, what desktop clients speak) or auto "
+        "(2026-07-28 where the server speaks it)",
+    )
     parser.add_argument("--write", action="store_true")
     args = parser.parse_args()
     start = time.perf_counter()
     load0 = os.getloadavg()[0]
-    series = anyio.run(run, args.calls, args.rounds, args.warmup)
+    series = anyio.run(run, args.calls, args.rounds, args.warmup, args.mode)
     ways = anyio.run(
         transports, args.calls, max(2, args.rounds // 2), args.warmup, backend_options={"use_uvloop": True}
     )

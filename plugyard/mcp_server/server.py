@@ -25,6 +25,7 @@ from starlette.responses import JSONResponse
 
 import plugyard
 from plugyard.core import health, tool_search
+from plugyard.core.calls import ProgressReporter
 from plugyard.core.content import RawResult, declares_content, structured_model_of
 from plugyard.core.errors import InputRequired, ToolResultError, UnknownTool
 from plugyard.core.host import PluginHost
@@ -35,6 +36,7 @@ from plugyard.mcp_server.client_channel import LazyClientChannel
 from plugyard.mcp_server.content import raw_result, structured_result, tool_result
 from plugyard.mcp_server.features import FeatureServer
 from plugyard.mcp_server.hosts import is_loopback
+from plugyard.mcp_server.lane import LaneChannel
 
 log = logging.getLogger("plugyard.mcp")
 
@@ -252,8 +254,6 @@ class PlugyardServer(FeatureServer):
         request_context: ServerRequestContext[Any, Any] | None,
         context: Callable[[], Context[Any, Any]],
     ) -> Any:
-        # One host state for the whole call, even if a live reload switches hosts meanwhile.
-        outputs, structured = self._outputs, self._structured
         progress = None
         channel: LazyClientChannel | None = None
         session_id = None
@@ -262,6 +262,28 @@ class PlugyardServer(FeatureServer):
             progress = session.report_progress
             channel = LazyClientChannel(context, lambda: connection_of(session).state)
             session_id = self._request_session_id(request_context)
+        return await self._run_plugin_tool(host, name, arguments, progress, channel, session_id)
+
+    async def call_plugin_tool(
+        self, name: str, arguments: dict[str, Any], *, progress: ProgressReporter | None, channel: LaneChannel
+    ) -> CallToolResult | InputRequiredResult:
+        """A call on the stdio lane (``lane.py``): the same journey as one the SDK dispatched."""
+        result: CallToolResult | InputRequiredResult = await self._run_plugin_tool(
+            self.host, name, arguments, progress, channel, self._connection_id
+        )
+        return result
+
+    async def _run_plugin_tool(
+        self,
+        host: PluginHost,
+        name: str,
+        arguments: dict[str, Any],
+        progress: ProgressReporter | None,
+        channel: LazyClientChannel | LaneChannel | None,
+        session_id: str | None,
+    ) -> Any:
+        # One host state for the whole call, even if a live reload switches hosts meanwhile.
+        outputs, structured = self._outputs, self._structured
         try:
             # A tool that needs a language model (the assistant) may reach the client's through sampling:
             # the channel is the sampler (both protocol versions; nothing looked up until a model is wanted).

@@ -29,6 +29,8 @@ from mcp.server.mcpserver import MCPServer
 from mcp.shared.message import SessionMessage
 
 from plugyard.mcp_server._sdk import lowlevel_server
+from plugyard.mcp_server.lane import StdioLane
+from plugyard.mcp_server.server import PlugyardServer
 from plugyard.mcp_server.stdout import LoopStdout, claimed_stdout
 from plugyard.mcp_server.wire_errors import answers_for, odd_id_answer
 
@@ -168,10 +170,15 @@ def _input() -> Iterator[Any]:
 
 
 async def _read(
-    lines: AsyncIterator[bytes], to_server: MemoryObjectSendStream[SessionMessage | Exception], out: LineWriter
+    lines: AsyncIterator[bytes],
+    to_server: MemoryObjectSendStream[SessionMessage | Exception],
+    out: LineWriter,
+    lane: StdioLane | None = None,
 ) -> None:
     async with to_server:
         async for line in lines:
+            if lane is not None and lane.take(line):
+                continue
             try:
                 message = mcp_types.jsonrpc_message_adapter.validate_json(line, by_name=False)
             except Exception as exc:  # noqa: BLE001 - whatever the parser refuses is answered, never a crash
@@ -207,13 +214,14 @@ def _output() -> Iterator[LoopStdout]:
 
 
 @contextlib.asynccontextmanager
-async def _streams() -> AsyncIterator[tuple[Any, Any]]:
+async def _streams(server: MCPServer[Any] | None = None) -> AsyncIterator[tuple[Any, Any]]:
     with _input() as lines, _output() as stdout:
         out = LineWriter(stdout)
         to_server, server_reads = anyio.create_memory_object_stream[SessionMessage | Exception](0)
         server_writes, from_server = anyio.create_memory_object_stream[SessionMessage](0)
         async with anyio.create_task_group() as tg:
-            tg.start_soon(_read, lines, to_server, out)
+            lane = StdioLane(server, out.write_line, tg) if isinstance(server, PlugyardServer) else None
+            tg.start_soon(_read, lines, to_server, out, lane)
             writer_done = anyio.Event()
 
             async def write() -> None:
@@ -236,5 +244,5 @@ async def _streams() -> AsyncIterator[tuple[Any, Any]]:
 async def run_stdio(server: MCPServer[Any]) -> None:
     """Serve ``server`` on stdin/stdout until end of input or cancellation."""
     lowlevel = lowlevel_server(server)
-    async with _streams() as (read_stream, write_stream):
+    async with _streams(server) as (read_stream, write_stream):
         await lowlevel.run(read_stream, write_stream, lowlevel.create_initialization_options())

@@ -321,7 +321,7 @@ class RawRequests:
         """Whether ``line`` is the answer to a raw request, or progress for one (then it is consumed)."""
         try:
             message = json.loads(line)
-        except ValueError:
+        except (ValueError, RecursionError):  # RecursionError: nesting deeper than the parser goes
             return False
         if not isinstance(message, dict):
             return False

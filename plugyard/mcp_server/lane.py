@@ -1,0 +1,232 @@
+"""The stdio lane: a handshake-era ``tools/call`` for a plugin tool answered past the SDK's server session.
+
+On stdio every message passes plugyard's own transport (``stdio.py``) as a line before the SDK parses it.
+For the calls that need nothing of the SDK's session, that line is read here with ``json.loads``, the call
+runs through the same ``PlugyardServer.call_plugin_tool`` as any other (pipeline, hooks, timeout,
+recording, result conversion), and its answer is written as one JSON line: the SDK's request models, its
+dispatcher task and its response models are skipped, most of what a call to a fast tool costs.
+
+Taken on the lane, and only these: a ``tools/call`` request (an integer or string id, a tool name, an
+arguments object or none, no ``_meta`` but a progress token) for a tool of the host, on a session whose
+client asked at its handshake for a protocol version this lane speaks (``VERSIONS``) and declared neither
+sampling nor elicitation (nothing in the call can need a server-to-client request), once the client said
+``notifications/initialized``. Everything else goes to the SDK as before, including every 2026-07-28
+request. The lane watches what passes to know that: the ``initialize`` request, ``logging/setLevel`` (log
+messages of lane calls honour the level, as ``client_channel.py`` does), and ``notifications/cancelled``
+for a call it runs (cancelled, recorded as such, never answered, as the SDK does).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Any, TypeVar
+
+import anyio
+import anyio.abc
+import pydantic
+
+from plugyard.core.client import LOG_LEVELS, Elicitation, LogLevel
+from plugyard.core.errors import ClientFeatureUnavailable
+
+if TYPE_CHECKING:
+    from plugyard.mcp_server.server import PlugyardServer
+
+log = logging.getLogger("plugyard.mcp_server")
+
+M = TypeVar("M", bound=pydantic.BaseModel)
+
+VERSIONS = frozenset({"2025-06-18", "2025-11-25"})
+"""Protocol versions whose ``tools/call`` answer the lane writes (the result shape of both is the same)."""
+_WATCHED = (b'"initialize"', b'"notifications/initialized"', b'"logging/setLevel"', b'"notifications/cancelled"')
+_INTERNAL_ERROR = -32603
+
+
+def _dumps(message: dict[str, Any]) -> str:
+    return json.dumps(message, separators=(",", ":"), ensure_ascii=False)
+
+
+class LaneChannel:
+    """``ToolContext.log`` / ``sample`` / ``elicit`` for a call on the lane: log messages as notifications
+    at the session's level; no sampling and no elicitation (the client declared neither)."""
+
+    __slots__ = ("_lane",)
+
+    pending: dict[str, Any] = {}  # noqa: RUF012 - never filled: nothing asks the client on the lane
+
+    def __init__(self, lane: StdioLane) -> None:
+        self._lane = lane
+
+    async def log(self, level: LogLevel, data: Any, logger: str | None) -> None:
+        if LOG_LEVELS.index(level) < LOG_LEVELS.index(self._lane.floor):
+            return
+        params: dict[str, Any] = {"level": level, "data": data}
+        if logger is not None:
+            params["logger"] = logger
+        try:
+            await self._lane.send({"jsonrpc": "2.0", "method": "notifications/message", "params": params})
+        except (TypeError, ValueError) as exc:  # data that is not JSON: dropped, as a lost log line is
+            log.debug("log message to the client dropped: %s", exc)
+
+    def can_sample(self) -> bool:
+        return False
+
+    def input_required(self) -> Any:
+        raise AssertionError("nothing asks the client on the lane")  # ``pending`` stays empty
+
+    async def sample(self, prompt: str, *, system: str | None, max_tokens: int, temperature: float | None) -> str:
+        raise ClientFeatureUnavailable("the MCP client did not declare the sampling capability")
+
+    async def elicit(self, message: str, schema: type[M]) -> Elicitation[M]:
+        raise ClientFeatureUnavailable("the MCP client did not declare the elicitation capability")
+
+
+class StdioLane:
+    """One stdio connection's lane (see the module's docstring)."""
+
+    def __init__(
+        self,
+        server: PlugyardServer,
+        write_line: Callable[[str], Awaitable[None]],
+        tasks: anyio.abc.TaskGroup,
+    ) -> None:
+        self._server = server
+        self._write_line = write_line
+        self._tasks = tasks
+        self._eligible = False
+        """The client's handshake allows the lane (a version it speaks, no sampling, no elicitation)."""
+        self.open = False
+        self.floor: LogLevel = "debug"
+        """The lowest level of log message the client gets (``logging/setLevel``; everything until it sets one)."""
+        self._running: dict[tuple[type, int | str], anyio.CancelScope] = {}
+        self.answered = 0
+        """Calls answered on the lane, since the connection opened."""
+
+    async def send(self, message: dict[str, Any]) -> None:
+        await self._write_line(_dumps(message))
+
+    def take(self, line: bytes) -> bool:
+        """Whether ``line`` is the lane's (a call it now runs, or the cancellation of one it runs); else it
+        goes to the SDK. Never raises: a line the lane cannot read is the SDK's to answer."""
+        if b'"tools/call"' in line:
+            return self.open and self._call(line)
+        if any(marker in line for marker in _WATCHED):
+            return self._watch(line)
+        return False
+
+    def _watch(self, line: bytes) -> bool:
+        message = _object(line)
+        if message is None:
+            return False
+        method, params = message.get("method"), message.get("params")
+        params = params if isinstance(params, dict) else {}
+        if method == "initialize" and "id" in message:
+            capabilities = params.get("capabilities")
+            capabilities = capabilities if isinstance(capabilities, dict) else {}
+            self._eligible = (
+                params.get("protocolVersion") in VERSIONS
+                and capabilities.get("sampling") is None
+                and capabilities.get("elicitation") is None
+            )
+            self.open = False
+        elif method == "notifications/initialized":
+            self.open = self._eligible
+        elif method == "logging/setLevel" and params.get("level") in LOG_LEVELS:
+            self.floor = params["level"]
+        elif method == "notifications/cancelled":
+            scope = self._running.get(_key(params.get("requestId")))
+            if scope is not None:
+                scope.cancel()
+                return True
+        return False
+
+    def _call(self, line: bytes) -> bool:
+        if b"\\ud" in line or b"\\uD" in line:
+            return False  # an escaped surrogate: a lone one is the SDK's to refuse (json.loads would take it)
+        message = _object(line)
+        if message is None or message.get("method") != "tools/call" or message.get("jsonrpc") != "2.0":
+            return False
+        request_id = message.get("id")
+        if isinstance(request_id, bool) or not isinstance(request_id, int | str):
+            return False
+        params = message.get("params")
+        if not isinstance(params, dict) or not set(params) <= {"name", "arguments", "_meta"}:
+            return False
+        name, arguments, meta = params.get("name"), params.get("arguments"), params.get("_meta")
+        if not isinstance(name, str) or not self._server.host.serves_tool(name):
+            return False
+        if arguments is not None and not isinstance(arguments, dict):
+            return False
+        token = None
+        if meta is not None:
+            if not isinstance(meta, dict) or not set(meta) <= {"progressToken"}:
+                return False
+            token = meta.get("progressToken")
+            if isinstance(token, bool) or not isinstance(token, int | str):
+                return False
+        key = _key(request_id)
+        if key in self._running:
+            return False  # an id already in flight: the SDK's to refuse
+        scope = anyio.CancelScope()
+        self._running[key] = scope
+        self._tasks.start_soon(self._run, scope, key, request_id, name, arguments or {}, token)
+        return True
+
+    async def _run(
+        self,
+        scope: anyio.CancelScope,
+        key: tuple[type, int | str],
+        request_id: int | str,
+        name: str,
+        arguments: dict[str, Any],
+        token: int | str | None,
+    ) -> None:
+        progress = None
+        if token is not None:
+
+            async def progress(value: float, total: float | None, message: str | None) -> None:
+                params: dict[str, Any] = {"progressToken": token, "progress": value}
+                if total is not None:
+                    params["total"] = total
+                if message is not None:
+                    params["message"] = message
+                await self.send({"jsonrpc": "2.0", "method": "notifications/progress", "params": params})
+
+        answer: dict[str, Any] | None = None
+        try:
+            with scope:
+                result = await self._server.call_plugin_tool(
+                    name, arguments, progress=progress, channel=LaneChannel(self)
+                )
+                answer = {
+                    "jsonrpc": "2.0",
+                    "id": request_id,
+                    "result": result.model_dump(mode="json", by_alias=True, exclude_none=True),
+                }
+        except Exception as exc:
+            log.exception("the stdio lane could not answer tools/call %r", name)
+            answer = {
+                "jsonrpc": "2.0",
+                "id": request_id,
+                "error": {"code": _INTERNAL_ERROR, "message": f"plugyard could not answer the call: {exc}"},
+            }
+        finally:
+            self._running.pop(key, None)
+        if answer is None:
+            return  # cancelled by its client (never answered) or by the server stopping
+        self.answered += 1
+        await self.send(answer)
+
+
+def _key(request_id: Any) -> tuple[type, int | str]:
+    """A request id as the lane keeps it: 1 and "1" are different requests."""
+    return (type(request_id), request_id)
+
+
+def _object(line: bytes) -> dict[str, Any] | None:
+    try:
+        message = json.loads(line)
+    except (ValueError, RecursionError):  # RecursionError: nesting deeper than the parser goes
+        return None
+    return message if isinstance(message, dict) else None
