@@ -25,13 +25,14 @@ The model, per (intent, tool) and per (user, intent, tool):
   the long-run counts say what the recent ones say. (Memory only: a restart warms from the rollups again
   and the reset re-triggers on the next calls.) Measured in tests/learning/test_pooling.py: a tool at 85%
   that dies is reset within 25 calls (12 typically), and 25,000 stationary calls raise at most one reset.
-  A run of failures that the tool's record rejects (``prior.breaks_down``: an outage; seven in a row at
-  85%) resets it at once to that run alone.
+  A run of failures that the tool's record rejects (``prior.breaks_down``: an outage; ten in a row at
+  85%, fourteen at 72%) resets it at once to that run alone.
 - **Recovery**: a tool the drift reset fired on may change again, so while it is out of favour its evidence
   (every user's and the total) halves in every RECOVERY_HALF_LIFE_CALLS calls of the intent's other tools:
   its posterior widens again and Thompson sampling retries it (a tool back from an outage of 60 failures,
-  beside one at 80%, is retried within about 120 calls: tests/learning/test_recovery.py). A steady tool's
-  evidence never fades this way.
+  beside one at 80%, is retried within about 120 calls: tests/learning/test_recovery.py). Each retry that
+  fails doubles that wait, until the tool's next reset: a tool that stays down costs retries logarithmic
+  in the calls. A steady tool's evidence never fades this way.
 - **Circuit breaker** per tool: ``failure_threshold`` consecutive failures (the tool's fault: not invalid
   arguments, not vetoes) open it for ``cooldown`` seconds; then it is half-open: one trial call may go,
   a success closes it, a failure opens it again. Open tools are skipped unless every candidate is open.
@@ -86,7 +87,8 @@ DRIFT_MIN_CALLS = 20.0
 DRIFT_MARGIN = 0.1
 RECOVERY_HALF_LIFE_CALLS = 20.0
 """A tool the drift reset fired on loses half its evidence in every this many calls of the intent's other
-tools while it is not called itself: a tool that failed and recovered is retried (see the module docstring)."""
+tools while it is not called itself: a tool that failed and recovered is retried (see the module docstring).
+Each retry that fails doubles it for that tool, until its next reset."""
 STRENGTH_REFRESH = 0.02
 """A cached pooling strength is recomputed once the intent's outcomes grew by this share (at least one),
 or this share of a half-life passed."""
@@ -122,6 +124,9 @@ class _Group:
     evidence fades in the intent's other calls (``RECOVERY_HALF_LIFE_CALLS``) and it gets retried."""
     seen: int = 0
     """The intent's outcome count (``_Pooling.calls``) at this tool's last outcome."""
+    wait: float = 0.0
+    """A changed tool's current recovery half-life in the intent's calls: RECOVERY_HALF_LIFE_CALLS at its
+    reset, doubled at each retry (a call after at least one half-life idle) that fails."""
 
 
 @dataclasses.dataclass(slots=True)
@@ -238,7 +243,7 @@ class BayesianLearner:
         w = self.weight(at)
         with self._lock:
             for key in self._keys(intent):
-                self._recall(key, tool)
+                self._recall(key, tool, success)
                 self._add(user_id, key, tool, w if success else 0.0, 0.0 if success else w, w * duration_ms, 0.0, 0.0)
                 self._watch_drift(key, tool, success, at)
                 self._test_departure(user_id, key, tool, 1.0 / w)
@@ -247,17 +252,22 @@ class BayesianLearner:
         """The share of a changed tool's evidence left after the intent's other calls since its last one."""
         if not group.changed:
             return 1.0
-        return float(2.0 ** (-(self._pooling[key].calls - group.seen) / RECOVERY_HALF_LIFE_CALLS))
+        return float(2.0 ** (-(self._pooling[key].calls - group.seen) / group.wait))
 
-    def _recall(self, key: str, tool: str) -> None:
-        """Before a tool's outcome counts: its evidence faded while idle (if changed) becomes its state."""
+    def _recall(self, key: str, tool: str, success: bool) -> None:
+        """Before a tool's outcome counts: its evidence faded while idle (if changed) becomes its state;
+        a retry that fails doubles the wait before the next one (a tool that stays down costs a number of
+        retries logarithmic in the calls, not linear)."""
         pool = self._pool(key)
         pool.calls += 1
         group = self._groups.get((key, tool))
         if group is None:
             return
-        if group.changed and pool.calls - 1 > group.seen:
-            keep = float(2.0 ** (-(pool.calls - 1 - group.seen) / RECOVERY_HALF_LIFE_CALLS))
+        idle = pool.calls - 1 - group.seen
+        if group.changed and idle > 0:
+            keep = float(2.0 ** (-idle / group.wait))
+            if idle >= group.wait and not success:
+                group.wait *= 2.0
             for cell in [group.total, *(self._users[(u, key, tool)] for u in self._group_users.get((key, tool), ()))]:
                 cell.s *= keep
                 cell.f *= keep
@@ -319,6 +329,7 @@ class BayesianLearner:
             self._test_departure(user, key, tool, 1.0 / unit)
         group.version += 1
         group.changed = True
+        group.wait = RECOVERY_HALF_LIFE_CALLS
         self._pool(key).version += 1
         self.drift_resets += 1
         log.info("tool %r (intent %s) changed: %s; older counts dropped", tool, key, why)

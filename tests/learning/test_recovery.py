@@ -15,26 +15,26 @@ NOW = EPOCH_S + 300 * DAY_S
 
 
 def test_a_run_of_failures_breaks_down_a_record_by_its_bayes_factor():
-    # Record 144 successes / 56 failures (72%): 9 failures in a row are e^8.25 / e^6.2 at 8 (threshold e^6.9).
-    assert not breaks_down(8, 144, 56)
-    assert breaks_down(9, 144, 56)
-    # At 85% fewer suffice: 7 (e^8.1), not 6 (e^6.6).
-    assert not breaks_down(6, 170, 30)
-    assert breaks_down(7, 170, 30)
+    # Record 144 successes / 56 failures (72%): 13 failures in a row are e^11.3, 14 e^12.4 (threshold
+    # e^11.5, 100,000).
+    assert not breaks_down(13, 144, 56)
+    assert breaks_down(14, 144, 56)
+    # At 85% fewer suffice: 10 (e^12.6), not 9 (e^11.1).
+    assert not breaks_down(9, 170, 30)
+    assert breaks_down(10, 170, 30)
 
 
 def test_an_outage_resets_a_tool_to_its_failures_and_they_fade_in_the_others_calls():
     learner = BayesianLearner()
     for i in range(100):  # 90 successes, 10 failures, never two failures in a row
         learner.observe(f"u{i % 10}", None, "a", i % 10 != 0, 10.0, NOW + i)
-    for i in range(5):
+    for i in range(8):
         learner.observe("u1", None, "a", False, 10.0, NOW + 200 + i)
-    assert learner.drift_resets == 0  # 5 in a row against 90/15: e^5.5, not enough
-    learner.observe("u1", None, "a", False, 10.0, NOW + 205)
-    assert learner.drift_resets == 1  # the sixth: only the run is left
-    assert learner.counts(None, None, "a", NOW + 300) == (pytest.approx(0.0), pytest.approx(6.0, rel=1e-4))
-    for i in range(4):
-        learner.observe("u1", None, "a", False, 10.0, NOW + 206 + i)
+    assert learner.drift_resets == 0  # 8 in a row against 90/10: e^10.7, not enough
+    learner.observe("u1", None, "a", False, 10.0, NOW + 208)
+    assert learner.drift_resets == 1  # the ninth (e^12.2): only the run is left
+    assert learner.counts(None, None, "a", NOW + 300) == (pytest.approx(0.0), pytest.approx(9.0, rel=1e-4))
+    learner.observe("u1", None, "a", False, 10.0, NOW + 209)
     assert learner.counts(None, None, "a", NOW + 300) == (pytest.approx(0.0), pytest.approx(10.0, rel=1e-4))
     # 60 calls of another tool: three recovery half-lives of 20 calls, 10 failures -> 1.25.
     assert RECOVERY_HALF_LIFE_CALLS == 20.0
@@ -79,3 +79,23 @@ def test_a_tool_back_from_an_outage_is_retried_within_150_calls_and_chosen_again
             retried_at = i
     assert retried_at is not None and retried_at < 150
     assert [router.choose("u1", ["a", "b"]).chosen for _ in range(20)].count("a") >= 12
+
+
+def test_each_failed_retry_of_a_changed_tool_doubles_the_wait_before_the_next():
+    learner = BayesianLearner()
+    for i in range(100):
+        learner.observe("u1", None, "a", i % 10 != 0, 10.0, NOW + i)
+    for i in range(12):  # down: reset at the ninth failure, 12 failures left
+        learner.observe("u1", None, "a", False, 10.0, NOW + 200 + i)
+    assert learner.drift_resets == 1
+    for i in range(40):  # two half-lives of 20: 12 -> 3
+        learner.observe("u2", None, "b", True, 10.0, NOW + 300 + i)
+    assert learner.counts(None, None, "a", NOW + 400)[1] == pytest.approx(3.0, rel=1e-4)
+    learner.observe("u1", None, "a", False, 10.0, NOW + 400)  # the retry fails: 4 failures, the wait 40
+    for i in range(40):  # one half-life of 40: 4 -> 2
+        learner.observe("u2", None, "b", True, 10.0, NOW + 500 + i)
+    assert learner.counts(None, None, "a", NOW + 600)[1] == pytest.approx(2.0, rel=1e-4)
+    learner.observe("u1", None, "a", True, 10.0, NOW + 600)  # this one succeeds: the wait stays 40
+    for i in range(40):
+        learner.observe("u2", None, "b", True, 10.0, NOW + 700 + i)
+    assert learner.counts(None, None, "a", NOW + 800) == (pytest.approx(0.5, rel=1e-4), pytest.approx(1.0, rel=1e-4))
