@@ -31,8 +31,8 @@ The model, per (intent, tool) and per (user, intent, tool):
   (every user's and the total) halves in every RECOVERY_HALF_LIFE_CALLS calls of the intent's other tools:
   its posterior widens again and Thompson sampling retries it (a tool back from an outage of 60 failures,
   beside one at 80%, is retried within about 120 calls: tests/learning/test_recovery.py). Each retry that
-  fails doubles that wait, until the tool's next reset: a tool that stays down costs retries logarithmic
-  in the calls. A steady tool's evidence never fades this way.
+  fails doubles that wait, one that succeeds restores it (exponential back-off): a tool that stays down
+  costs retries logarithmic in the calls. A steady tool's evidence never fades this way.
 - **Circuit breaker** per tool: ``failure_threshold`` consecutive failures (the tool's fault: not invalid
   arguments, not vetoes) open it for ``cooldown`` seconds; then it is half-open: one trial call may go,
   a success closes it, a failure opens it again. Open tools are skipped unless every candidate is open.
@@ -88,7 +88,7 @@ DRIFT_MARGIN = 0.1
 RECOVERY_HALF_LIFE_CALLS = 20.0
 """A tool the drift reset fired on loses half its evidence in every this many calls of the intent's other
 tools while it is not called itself: a tool that failed and recovered is retried (see the module docstring).
-Each retry that fails doubles it for that tool, until its next reset."""
+Each retry that fails doubles it for that tool, a retry that succeeds (or a reset) restores it."""
 STRENGTH_REFRESH = 0.02
 """A cached pooling strength is recomputed once the intent's outcomes grew by this share (at least one),
 or this share of a half-life passed."""
@@ -126,7 +126,8 @@ class _Group:
     """The intent's outcome count (``_Pooling.calls``) at this tool's last outcome."""
     wait: float = 0.0
     """A changed tool's current recovery half-life in the intent's calls: RECOVERY_HALF_LIFE_CALLS at its
-    reset, doubled at each retry (a call after at least one half-life idle) that fails."""
+    reset and after a retry (a call after at least one half-life idle) that succeeds, doubled after one
+    that fails (exponential back-off)."""
 
 
 @dataclasses.dataclass(slots=True)
@@ -257,7 +258,7 @@ class BayesianLearner:
     def _recall(self, key: str, tool: str, success: bool) -> None:
         """Before a tool's outcome counts: its evidence faded while idle (if changed) becomes its state;
         a retry that fails doubles the wait before the next one (a tool that stays down costs a number of
-        retries logarithmic in the calls, not linear)."""
+        retries logarithmic in the calls, not linear), one that succeeds restores it."""
         pool = self._pool(key)
         pool.calls += 1
         group = self._groups.get((key, tool))
@@ -266,8 +267,8 @@ class BayesianLearner:
         idle = pool.calls - 1 - group.seen
         if group.changed and idle > 0:
             keep = float(2.0 ** (-idle / group.wait))
-            if idle >= group.wait and not success:
-                group.wait *= 2.0
+            if idle >= group.wait:
+                group.wait = group.wait * 2.0 if not success else RECOVERY_HALF_LIFE_CALLS
             for cell in [group.total, *(self._users[(u, key, tool)] for u in self._group_users.get((key, tool), ()))]:
                 cell.s *= keep
                 cell.f *= keep

@@ -81,7 +81,7 @@ def test_a_tool_back_from_an_outage_is_retried_within_150_calls_and_chosen_again
     assert [router.choose("u1", ["a", "b"]).chosen for _ in range(20)].count("a") >= 12
 
 
-def test_each_failed_retry_of_a_changed_tool_doubles_the_wait_before_the_next():
+def test_each_failed_retry_of_a_changed_tool_doubles_the_wait_before_the_next_and_a_success_restores_it():
     learner = BayesianLearner()
     for i in range(100):
         learner.observe("u1", None, "a", i % 10 != 0, 10.0, NOW + i)
@@ -95,7 +95,7 @@ def test_each_failed_retry_of_a_changed_tool_doubles_the_wait_before_the_next():
     for i in range(40):  # one half-life of 40: 4 -> 2
         learner.observe("u2", None, "b", True, 10.0, NOW + 500 + i)
     assert learner.counts(None, None, "a", NOW + 600)[1] == pytest.approx(2.0, rel=1e-4)
-    learner.observe("u1", None, "a", True, 10.0, NOW + 600)  # this one succeeds: the wait stays 40
-    for i in range(40):
+    learner.observe("u1", None, "a", True, 10.0, NOW + 600)  # this one succeeds: the wait is 20 again
+    for i in range(40):  # two half-lives of 20: (1, 2) -> (0.25, 0.5)
         learner.observe("u2", None, "b", True, 10.0, NOW + 700 + i)
-    assert learner.counts(None, None, "a", NOW + 800) == (pytest.approx(0.5, rel=1e-4), pytest.approx(1.0, rel=1e-4))
+    assert learner.counts(None, None, "a", NOW + 800) == (pytest.approx(0.25, rel=1e-4), pytest.approx(0.5, rel=1e-4))
