@@ -14,6 +14,10 @@ scenario. Decisions are spread evenly over the scenario's days.
 
     python bench/contest.py                    # 2,000 decisions x 20 seeds (about four minutes)
     python bench/contest.py --full --write     # 10,000 decisions x 20 seeds, into bench/RESULTS.md
+    python bench/contest.py --cache c.json     # baselines' regrets kept in (and read from) c.json
+
+--cache keeps the baselines' regrets per (scenario, policy, decisions, seed), which do not depend on the
+router: a rerun after a router change plays the router only. The router itself is never cached.
 
 --write replaces what lies between ``<!-- contest:begin -->`` and ``<!-- contest:end -->`` in RESULTS.md.
 """
@@ -21,6 +25,7 @@ scenario. Decisions are spread evenly over the scenario's days.
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import math
 import random
@@ -254,6 +259,8 @@ def main() -> None:
     parser.add_argument("--full", action="store_true", help="10,000 decisions per seed")
     parser.add_argument("--only", default="", help="comma-separated scenario names")
     parser.add_argument("--write", action="store_true", help="rewrite this section of bench/RESULTS.md")
+    parser.add_argument("--cache", default="", help="a JSON file keeping the baselines' regrets between runs")
+    parser.add_argument("--baselines-only", action="store_true", help="fill the cache; play no router")
     parser.add_argument(
         "--set",
         action="append",
@@ -281,6 +288,10 @@ def main() -> None:
     known = {s.name for s in scenarios(0)}
     if only - known:
         parser.error(f"unknown scenario(s) {sorted(only - known)}; known: {sorted(known)}")
+    cache_path = Path(args.cache) if args.cache else None
+    cache: dict[str, float] = {}
+    if cache_path is not None and cache_path.exists():
+        cache = json.loads(cache_path.read_text(encoding="utf-8"))
     started = time.perf_counter()
     results: dict[str, dict[str, list[float]]] = {}
     for seed in range(args.seeds):
@@ -289,8 +300,19 @@ def main() -> None:
                 continue
             by_policy = results.setdefault(scenario.name, {p: [] for p in POLICIES})
             for policy in POLICIES:
-                by_policy[policy].append(play(scenario, policy, args.decisions, 1000 + seed))
+                if policy == "router":
+                    if not args.baselines_only:
+                        by_policy[policy].append(play(scenario, policy, args.decisions, 1000 + seed))
+                    continue
+                key = f"{scenario.name}|{policy}|{args.decisions}|{1000 + seed}"
+                if key not in cache:
+                    cache[key] = play(scenario, policy, args.decisions, 1000 + seed)
+                by_policy[policy].append(cache[key])
+        if cache_path is not None:
+            cache_path.write_text(json.dumps(cache, indent=0, sort_keys=True), encoding="utf-8")
         print(f"seed {seed + 1}/{args.seeds} done ({time.perf_counter() - started:.0f} s)", file=sys.stderr)
+    if args.baselines_only:
+        return
     block = report(results, args, time.perf_counter() - started)
     print(block)
     if args.write:

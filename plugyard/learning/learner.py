@@ -25,6 +25,14 @@ The model, per (intent, tool) and per (user, intent, tool):
   the long-run counts say what the recent ones say. (Memory only: a restart warms from the rollups again
   and the reset re-triggers on the next calls.) Measured in tests/learning/test_pooling.py: a tool at 85%
   that dies is reset within 25 calls (12 typically), and 25,000 stationary calls raise at most one reset.
+  A run of failures that the tool's record rejects (``prior.breaks_down``: an outage; ten in a row at
+  85%, fourteen at 72%) resets it at once to that run alone.
+- **Recovery**: a tool the drift reset fired on may change again, so while it is out of favour its evidence
+  (every user's and the total) halves in every RECOVERY_HALF_LIFE_CALLS calls of the intent's other tools:
+  its posterior widens again and Thompson sampling retries it (a tool back from an outage of 60 failures,
+  beside one at 80%, is retried within about 120 calls: tests/learning/test_recovery.py). Each retry that
+  fails doubles that wait, one that succeeds restores it (exponential back-off): a tool that stays down
+  costs retries logarithmic in the calls. A steady tool's evidence never fades this way.
 - **Circuit breaker** per tool: ``failure_threshold`` consecutive failures (the tool's fault: not invalid
   arguments, not vetoes) open it for ``cooldown`` seconds; then it is half-open: one trial call may go,
   a success closes it, a failure opens it again. Open tools are skipped unless every candidate is open.
@@ -51,6 +59,7 @@ from plugyard.learning.prior import (
     KAPPA_DEPARTED,
     KAPPA_MAX,
     KAPPA_MIN,
+    breaks_down,
     departs,
     effective_strength,
     pooling_strength,
@@ -76,6 +85,10 @@ SCORE_PSEUDO_COUNT = 2.0
 DRIFT_HALF_LIFE_CALLS = 20.0
 DRIFT_MIN_CALLS = 20.0
 DRIFT_MARGIN = 0.1
+RECOVERY_HALF_LIFE_CALLS = 20.0
+"""A tool the drift reset fired on loses half its evidence in every this many calls of the intent's other
+tools while it is not called itself: a tool that failed and recovered is retried (see the module docstring).
+Each retry that fails doubles it for that tool, a retry that succeeds (or a reset) restores it."""
 STRENGTH_REFRESH = 0.02
 """A cached pooling strength is recomputed once the intent's outcomes grew by this share (at least one),
 or this share of a half-life passed."""
@@ -106,6 +119,15 @@ class _Group:
 
     total: _Cell = dataclasses.field(default_factory=_Cell)
     version: int = 0
+    changed: bool = False
+    """The drift reset fired on this tool once: it may change again, so while it is not called its
+    evidence fades in the intent's other calls (``RECOVERY_HALF_LIFE_CALLS``) and it gets retried."""
+    seen: int = 0
+    """The intent's outcome count (``_Pooling.calls``) at this tool's last outcome."""
+    wait: float = 0.0
+    """A changed tool's current recovery half-life in the intent's calls: RECOVERY_HALF_LIFE_CALLS at its
+    reset and after a retry (a call after at least one half-life idle) that succeeds, doubled after one
+    that fails (exponential back-off)."""
 
 
 @dataclasses.dataclass(slots=True)
@@ -114,6 +136,8 @@ class _Pooling:
 
     tools: set[str] = dataclasses.field(default_factory=set)
     version: int = 0
+    calls: int = 0
+    """Outcomes observed for the intent, every tool together (the clock of a changed tool's forgetting)."""
     strength: float = KAPPA_DEFAULT
     strength_version: int = -1
     strength_at: float = 0.0
@@ -220,9 +244,36 @@ class BayesianLearner:
         w = self.weight(at)
         with self._lock:
             for key in self._keys(intent):
+                self._recall(key, tool, success)
                 self._add(user_id, key, tool, w if success else 0.0, 0.0 if success else w, w * duration_ms, 0.0, 0.0)
                 self._watch_drift(key, tool, success, at)
                 self._test_departure(user_id, key, tool, 1.0 / w)
+
+    def _idle(self, key: str, group: _Group) -> float:
+        """The share of a changed tool's evidence left after the intent's other calls since its last one."""
+        if not group.changed:
+            return 1.0
+        return float(2.0 ** (-(self._pooling[key].calls - group.seen) / group.wait))
+
+    def _recall(self, key: str, tool: str, success: bool) -> None:
+        """Before a tool's outcome counts: its evidence faded while idle (if changed) becomes its state;
+        a retry that fails doubles the wait before the next one (a tool that stays down costs a number of
+        retries logarithmic in the calls, not linear), one that succeeds restores it."""
+        pool = self._pool(key)
+        pool.calls += 1
+        group = self._groups.get((key, tool))
+        if group is None:
+            return
+        idle = pool.calls - 1 - group.seen
+        if group.changed and idle > 0:
+            keep = float(2.0 ** (-idle / group.wait))
+            if idle >= group.wait:
+                group.wait = group.wait * 2.0 if not success else RECOVERY_HALF_LIFE_CALLS
+            for cell in [group.total, *(self._users[(u, key, tool)] for u in self._group_users.get((key, tool), ()))]:
+                cell.s *= keep
+                cell.f *= keep
+                cell.ms *= keep
+        group.seen = pool.calls
 
     def _test_departure(self, user_id: str, key: str, tool: str, scale: float) -> None:
         cell = self._users[(user_id, key, tool)]
@@ -233,15 +284,26 @@ class BayesianLearner:
     def _watch_drift(self, key: str, tool: str, success: bool, at: float) -> None:
         fast = self._fast.get((key, tool))
         if fast is None:
-            fast = self._fast[(key, tool)] = [0.0, 0.0]
+            fast = self._fast[(key, tool)] = [0.0, 0.0, 0.0]
         keep = self._fast_keep
         fast[0] = fast[0] * keep + (1.0 if success else 0.0)
         fast[1] = fast[1] * keep + (0.0 if success else 1.0)
-        n_fast = fast[0] + fast[1]
+        fast[2] = 0.0 if success else fast[2] + 1.0
         group = self._groups[(key, tool)]
         total = group.total
         n_slow = total.s + total.f
-        if n_fast < DRIFT_MIN_CALLS or n_slow <= 0:
+        if n_slow <= 0:
+            return
+        unit = self.weight(at)
+        run = fast[2]
+        if run >= 2.0 and breaks_down(run, total.s / unit, max(0.0, total.f / unit - run)):
+            # A run of failures the tool's record makes implausible (an outage): what it says is all
+            # that is left, the successes before it go.
+            fast[0], fast[1] = 0.0, (1.0 - keep**run) / (1.0 - keep)
+            self._reset(key, tool, 0.0, min(1.0, run * unit / total.f), at, f"{run:.0f} failures in a row")
+            return
+        n_fast = fast[0] + fast[1]
+        if n_fast < DRIFT_MIN_CALLS:
             return
         recent = fast[0] / n_fast
         longrun = total.s / n_slow
@@ -249,26 +311,29 @@ class BayesianLearner:
             return
         # The tool changed: scale successes and failures (each at most to what they were) so that the
         # long-run counts hold what the recent ones say, users' cells and the total alike.
-        unit = self.weight(at)
         keep_s = min(1.0, fast[0] * unit / total.s) if total.s > 0 else 1.0
         keep_f = min(1.0, fast[1] * unit / total.f) if total.f > 0 else 1.0
+        self._reset(key, tool, keep_s, keep_f, at, f"recent success {100 * recent:.0f}% vs {100 * longrun:.0f}%")
+
+    def _reset(self, key: str, tool: str, keep_s: float, keep_f: float, at: float, why: str) -> None:
+        """Scale a changed tool's successes and failures, every user's and the total alike."""
+        group = self._groups[(key, tool)]
+        total = group.total
+        n_slow = total.s + total.f
         keep_ms = (total.s * keep_s + total.f * keep_f) / n_slow
         for cell in [total, *(self._users[(u, key, tool)] for u in self._group_users.get((key, tool), ()))]:
             cell.s *= keep_s
             cell.f *= keep_f
             cell.ms *= keep_ms
+        unit = self.weight(at)
         for user in self._group_users.get((key, tool), ()):
             self._test_departure(user, key, tool, 1.0 / unit)
         group.version += 1
+        group.changed = True
+        group.wait = RECOVERY_HALF_LIFE_CALLS
         self._pool(key).version += 1
         self.drift_resets += 1
-        log.info(
-            "tool %r (intent %s): recent success %.0f%% vs %.0f%% long-run; older counts dropped",
-            tool,
-            key,
-            100 * recent,
-            100 * longrun,
-        )
+        log.info("tool %r (intent %s) changed: %s; older counts dropped", tool, key, why)
 
     def observe_feedback(self, user_id: str, intent: str | None, tool: str, old: int | None, new: int) -> None:
         """A satisfaction score (1-5) given, or changed from ``old``, on one of the user's calls."""
@@ -345,7 +410,8 @@ class BayesianLearner:
             cell = self._users.get((user_id, key, tool))
         if cell is None:
             return 0.0, 0.0
-        scale = self.discount(now)
+        group = self._groups.get((key, tool))
+        scale = self.discount(now) * (self._idle(key, group) if group is not None else 1.0)
         return cell.s * scale, cell.f * scale
 
     def global_posterior(self, intent: str | None, tool: str, now: float) -> Posterior:
@@ -408,6 +474,9 @@ class BayesianLearner:
             key = ANY_INTENT
             group = self._groups.get((key, tool))
         cell = self._users.get((user_id, key, tool))
+        strength_scale = scale
+        if group is not None and group.changed:
+            scale *= self._idle(key, group)
         us, uf = (cell.s * scale, cell.f * scale) if cell is not None else (0.0, 0.0)
         if group is None:
             k = effective_strength(KAPPA_DEFAULT, 0.0)
@@ -417,7 +486,7 @@ class BayesianLearner:
         # The prior is the other users' experience: the user's own calls are counted once, as theirs.
         os_, of = max(0.0, gs - us), max(0.0, gf - uf)
         prior = (1.0 + os_) / (2.0 + os_ + of)
-        kappa = effective_strength(self._strength(key, scale, now), os_ + of)
+        kappa = effective_strength(self._strength(key, strength_scale, now), os_ + of)
         if kappa > KAPPA_DEPARTED and cell is not None and cell.departed:
             kappa = KAPPA_DEPARTED
         any_group = group if key == ANY_INTENT else self._groups.get((ANY_INTENT, tool))
