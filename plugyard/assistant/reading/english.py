@@ -25,7 +25,7 @@ _LEADING = re.compile(
     r"(?:my|the|a|an|our|your|his|her|their|some|this|that|these|those|it|its|me|us|up|about|on|of|for|to|"
     r"deeply|in depth|in-depth|really|thoroughly|properly|fully|truly|actually|finally|eli5|"
     r"with|in|into|at|all|whole|entire|upcoming|coming|first-ever|mainly|mostly|especially|particularly|"
-    r"(?:the )?(?:job|task|process|work) of|\d+(?:-| )(?:page|word|minute|hour|day|week)s?)\s+)+",
+    r"(?:the )?(?:job|task|process|work) of|(?:get )?rid of|\d+(?:-| )(?:page|word|minute|hour|day|week)s?)\s+)+",
     _I,
 )
 _TRAILING = re.compile(
@@ -236,6 +236,9 @@ def clean(text: str) -> str:
         text = _LEADING.sub("", text).strip()
         text = _TRAILING.sub("", text).strip(' ,.;:!?"-')
         text = re.sub(r"\s+into\b.*$", "", text, flags=_I)
+        # a comment after the subject: "incompleteness theorems without hand-waving", "SQL well enough for an
+        # interview", "a podcast and no one has a clue"
+        text = re.sub(r"\s+(?:without|well enough|and no ?one|and nobody|and none of us)\b.*$", "", text, flags=_I)
         text = re.sub(r"\s+(?:before|by|until|till|so that|so|because|since|when|while|and then|, and)\b.*$", "",
                       text, flags=_I)  # fmt: skip
         if text == before:
