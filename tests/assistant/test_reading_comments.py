@@ -8,7 +8,7 @@ from datetime import date
 
 import pytest
 
-from plugyard.assistant.reading import chinese, english, read
+from plugyard.assistant.reading import chinese, english, read, topic_candidates
 
 TODAY = date(2026, 12, 1)
 
@@ -79,3 +79,26 @@ def test_chinese_cleaning_takes_a_comment_off_the_end_of_a_capture(captured, int
 )
 def test_english_cleaning_takes_a_comment_off_the_end_of_a_capture(captured, want):
     assert english.clean(captured) == want
+
+
+@pytest.mark.parametrize(
+    ("message", "intent", "want"),
+    [
+        ("我是厨师，想学摄影，周末有空", "skill_building", "摄影"),
+        ("老板让我下周把官网改版方案拿出来", "task_decomposition", "官网改版方案"),
+        ("I'm a plumber and I want to learn Spanish for work", "skill_building", "Spanish"),
+        ("My tutor said I should finally understand recursion", "deep_learning", "recursion"),
+    ],
+)
+def test_who_the_learner_is_stated_first_is_no_subject(message, intent, want):
+    assert topic(message, intent) == want
+
+
+def test_who_the_learner_is_holds_no_candidate_for_the_topic_model():
+    found = {
+        c.text for c in topic_candidates("我是会计，想学吉他", "skill_building", today=TODAY, language="zh", rule="")
+    }
+    assert "吉他" in found and not found & {"会计", "计", "是会计"}
+    found = {c.text for c in topic_candidates("I'm a nurse and want to learn yoga", "skill_building", today=TODAY,
+                                              language="en", rule="")}  # fmt: skip
+    assert "yoga" in found and "nurse" not in found

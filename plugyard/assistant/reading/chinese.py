@@ -43,7 +43,13 @@ _END_WORDS = (
 # 把年会策划方案做出来, 把Excel用熟练, 把客厅重新刷.
 _COMMENT = re.compile(
     r"(?:(?:好|太|很|特别|超|有点|真)(?:复杂|难|麻烦|乱|头疼|头大)(?:啊|了|呀)?|给[^，。？！\s给]{1,4}(?:看|用|听|送)|"
-    r"送人|送给[^，。？！\s]{1,3}|(?:做|弄|搞|写|整)(?:出来|完)|用熟练?|重新[^，。？！\s]{1,2})$"
+    r"送人|送给?[^，。？！\s]{1,3}|(?:做|弄|搞|写|整|拿)(?:出来|完)|用熟练?|重新[^，。？！\s]{1,2}|"
+    r"(?:放松|解压|静静?心|消遣|打发时间)(?:一下)?|(?<=[^，。？！\s]{2})卖[^，。？！\s]{1,10})$"
+)
+# A first clause that only says who the learner is, or who said what (我是护士 before 想学油画; 老师说下周三考线代):
+# no subject there, the request follows.
+WHO_FIRST = re.compile(
+    r"^(?:我是[^，。？！；,?!;\n]{1,10}[，,]\s*|(?:我们?的?)?(?:老师|老板|导师|领导|教授|同事|朋友)(?:说|讲|让我|要我))"
 )
 _HOW = r"(?:应该|该|要)?(?:怎么|如何|怎样)(?:提分|准备|复习|练|学|办|弄|开始|安排|提高|提升|进步)"
 _TRAILING = {
@@ -179,6 +185,7 @@ def _subject(found: str) -> bool:
 def clean(text: str, intent: str = "") -> str:
     """A captured subject without the words around it (per intent: 原理 ends a concept, not an exam)."""
     trailing = _TRAILING.get(intent, _TRAILING[""])
+    text = _COMMENT.sub("", text.strip()) or text  # before politeness: 好麻烦 is a comment, not 麻烦你
     text = _POLITE.sub("", text)
     text = re.sub(r"(?<=[\u4e00-\u9fff])\s+(?=[\u4e00-\u9fff])", "", text).strip(" ，。？！、：:\"'“”‘’")
     for _ in range(4):
@@ -242,6 +249,7 @@ def read_topic(text: str, intent: str) -> tuple[str, str | None]:
     if fronted and not _DOERS.fullmatch(fronted["x"]) and _subject(topic := clean(fronted["x"], intent)):
         return topic, None
     text = text.replace(TIME_MARK, " ")
+    text = WHO_FIRST.sub("", text.strip()) or text
     if alone := _standing_alone(text, intent):
         return alone, None
     found = _read(clauses_of(text), intent)
