@@ -1,7 +1,7 @@
 """What `assist` reads from a message, scored against labelled sets (datasets/README.md).
 
     python bench/bench_extraction.py                 # the development set (optimistic: the rules were tuned on it)
-    python bench/bench_extraction.py --set blind4    # a named set: dev, blind, blind2, blind3, blind4 (all studied)
+    python bench/bench_extraction.py --set blind4    # a named set: dev, dev2, blind..blind5 (all studied)
     python bench/bench_extraction.py --set new.jsonl # any labelled JSONL file, by path (a new blind set)
     python bench/bench_extraction.py --rules-only    # the rules alone, without the topic model
     python bench/bench_extraction.py --leave-out     # leave-one-author-out: the topic model trained without
@@ -213,6 +213,9 @@ AUTHORS = {
     "second author (blind3)": ["blind3"],
     "third author (blind4)": ["blind4"],
 }
+TRAINED_IN_EVERY_FOLD = ["dev2"]
+"""Written after the rules and blind5 were studied (by the author of the 2026-12-03 evening revision): never left
+out (the rules were revised on it), always trained on."""
 SEEDS = (7, 8, 9)
 
 
@@ -232,10 +235,11 @@ def leave_one_author_out() -> None:
     datasets = ROOT / "datasets"
     rows = {a: fit.load_rows([datasets / f"assist_{s}.jsonl" for s in sets]) for a, sets in AUTHORS.items()}
     recorded = fit.load_readings(datasets / fit.READINGS)
+    always = fit.load_rows([datasets / f"assist_{s}.jsonl" for s in TRAINED_IN_EVERY_FOLD])
     print("| left out | language | messages | rules' reading used | rules alone | rules + model (seeds 7/8/9) |")
     print("|---|---|---:|---|---:|---:|")
     for author in AUTHORS:
-        train = [r for a, rs in rows.items() if a != author for r in rs]
+        train = [r for a, rs in rows.items() if a != author for r in rs] + always
         others = [s for a, sets in AUTHORS.items() if a != author for s in sets]
         readings = fit.load_readings(datasets / fit.READINGS, others)
         test = rows[author]

@@ -32,11 +32,24 @@ _LEADING = re.compile(
     r"^(?:要(?![素点求])|才能|才可以|帮我|帮忙|帮|请你?|你能|能不能|能否|可以|可不可以|给我|为我|替我|我们?|我要|我想|我得|我需要|需要|想要|"
     r"能(?=提高|提升|改善|帮|让)|前要|之前要|以前要|打算|计划(?=[开做办写搞建])|更[^，。？！\s]{1,2}地|(?:认真|努力|快速|系统|高效)地|把|将|对于|关于|有关|一下|一个|一场|一次|一本|一份|一篇|一套|一门|一项|这个|那个|这件|"
     r"自己的|我的|我们的|咱们的|他的|她的|的|之|了|在(?!线)|怎么|如何|怎样|好好|认真|[看读学听]了|练(?=[^习好])|"
+    r"会有|会出现|给[^，。？！\s给]{1,4}?(?:讲解|讲讲|讲|介绍|解释)|[^，。？！\s]{1,8}?的时候(?:会有|会出现|会)|"
     r"[^，。？！\s]{1,6}?里的|[^，。？！\s]{1,6}?中的)+"
 )
 _END_WORDS = (
     r"吗|呢|吧|啊|呀|了|的|么|哦|嘛|呗|怎么办|怎么弄|一下|一点|一遍|一些|清楚|明白|透彻|几个|几步|是|"
     r"很弱|太弱|不好|太差|很差|不行|还是|到底是什么|到底是什|是什"
+)
+# A comment or a purpose said after the subject, in any intent: 新房子好复杂啊, 个人网站给面试官看, 织围巾送人,
+# 把年会策划方案做出来, 把Excel用熟练, 把客厅重新刷.
+_COMMENT = re.compile(
+    r"(?:(?:好|太|很|特别|超|有点|真)(?:复杂|难|麻烦|乱|头疼|头大)(?:啊|了|呀)?|给[^，。？！\s给]{1,4}(?:看|用|听|送)|"
+    r"送人|送给?[^，。？！\s]{1,3}|(?:做|弄|搞|写|整|拿)(?:出来|完)|用熟练?|重新[^，。？！\s]{1,2}|"
+    r"(?:放松|解压|静静?心|消遣|打发时间)(?:一下)?|(?<=[^，。？！\s]{2})卖[^，。？！\s]{1,10})$"
+)
+# A first clause that only says who the learner is, or who said what (我是护士 before 想学油画; 老师说下周三考线代):
+# no subject there, the request follows.
+WHO_FIRST = re.compile(
+    r"^(?:我是[^，。？！；,?!;\n]{1,10}[，,]\s*|(?:我们?的?)?(?:老师|老板|导师|领导|教授|同事|朋友)(?:说|讲|让我|要我))"
 )
 _HOW = r"(?:应该|该|要)?(?:怎么|如何|怎样)(?:提分|准备|复习|练|学|办|弄|开始|安排|提高|提升|进步)"
 _TRAILING = {
@@ -172,12 +185,14 @@ def _subject(found: str) -> bool:
 def clean(text: str, intent: str = "") -> str:
     """A captured subject without the words around it (per intent: 原理 ends a concept, not an exam)."""
     trailing = _TRAILING.get(intent, _TRAILING[""])
+    text = _COMMENT.sub("", text.strip()) or text  # before politeness: 好麻烦 is a comment, not 麻烦你
     text = _POLITE.sub("", text)
     text = re.sub(r"(?<=[\u4e00-\u9fff])\s+(?=[\u4e00-\u9fff])", "", text).strip(" ，。？！、：:\"'“”‘’")
     for _ in range(4):
         before = text
         text = _LEADING.sub("", text).strip()
         text = trailing.sub("", text).strip(" ，。？！、")
+        text = _COMMENT.sub("", text).strip() or text
         if text == before:
             break
     return text
@@ -234,6 +249,7 @@ def read_topic(text: str, intent: str) -> tuple[str, str | None]:
     if fronted and not _DOERS.fullmatch(fronted["x"]) and _subject(topic := clean(fronted["x"], intent)):
         return topic, None
     text = text.replace(TIME_MARK, " ")
+    text = WHO_FIRST.sub("", text.strip()) or text
     if alone := _standing_alone(text, intent):
         return alone, None
     found = _read(clauses_of(text), intent)

@@ -25,7 +25,8 @@ _LEADING = re.compile(
     r"(?:my|the|a|an|our|your|his|her|their|some|this|that|these|those|it|its|me|us|up|about|on|of|for|to|"
     r"deeply|in depth|in-depth|really|thoroughly|properly|fully|truly|actually|finally|eli5|"
     r"with|in|into|at|all|whole|entire|upcoming|coming|first-ever|mainly|mostly|especially|particularly|"
-    r"(?:the )?(?:job|task|process|work) of|\d+(?:-| )(?:page|word|minute|hour|day|week)s?)\s+)+",
+    r"(?:the )?(?:job|task|process|work) of|(?:get )?rid of|(?:it )?covers|"
+    r"\d+(?:-| )(?:page|word|minute|hour|day|week)s?)\s+)+",
     _I,
 )
 _TRAILING = re.compile(
@@ -236,6 +237,11 @@ def clean(text: str) -> str:
         text = _LEADING.sub("", text).strip()
         text = _TRAILING.sub("", text).strip(' ,.;:!?"-')
         text = re.sub(r"\s+into\b.*$", "", text, flags=_I)
+        # a comment after the subject: "incompleteness theorems without hand-waving", "SQL well enough for an
+        # interview", "a podcast and no one has a clue"
+        text = re.sub(r"\s+(?:without|well enough|and no ?one|and nobody|and none of us|for (?:work|fun|school)$|"
+                      r"in (?:my|our|the|what) "
+                      r"(?:little )?(?:spare|free) time)\b.*$", "", text, flags=_I)  # fmt: skip
         text = re.sub(r"\s+(?:before|by|until|till|so that|so|because|since|when|while|and then|, and)\b.*$", "",
                       text, flags=_I)  # fmt: skip
         if text == before:
@@ -338,9 +344,19 @@ def _standing_alone(text: str) -> str | None:
     return None
 
 
+# Who the learner is, or who said what, stated first ("I'm a nurse and I want...", "My teacher said the midterm
+# covers..."): no subject there, the request follows.
+WHO_FIRST = re.compile(
+    r"^\s*(?:(?:i'?m|i am|as) an? [\w-]+(?: [\w-]+){0,3}? ?(?:,|and|but)\s+|(?:my|our) (?:teacher|boss|prof|professor|"
+    r"supervisor|manager|tutor) (?:said|says|told (?:me|us))(?: that)?\s+)",
+    _I,
+)
+
+
 def read_topic(text: str, intent: str) -> tuple[str, str | None]:
     """The subject and, for tasks and skills, the verb the learner used (or None)."""
     text = re.sub(r"[ \t]{2,}", " ", re.sub(r"(?<=\s)['’]s\b", "", text))  # where times were taken out
+    text = WHO_FIRST.sub("", text) or text
     found = _read(clauses_of(text), intent)
     if found is None and intent == "exam_preparation" and (exam := named_exam(text)):
         found = (exam, None)  # "GRE in 3 weeks. Quant is my weak side.": the exam's own name

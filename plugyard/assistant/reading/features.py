@@ -20,6 +20,10 @@ def topic_candidates(message: str, intent: str, *, today: date, language: str, r
     """Every span of ``message`` (times taken out) and the rules' answer ``rule``, each with its features."""
     text = strip_times(message[:SPAN_CHARS], today, mark=spans.TIME_MARK)
     text = re.sub(rf"{spans.TIME_MARK}['’]s\b", spans.TIME_MARK, text)  # tomorrow's quiz: the 's of a time
+    # who the learner is, stated first (我是会计; I'm a nurse and), holds no candidate: taken out like a time
+    who = (chinese if language == "zh" else english).WHO_FIRST.match(text)
+    if who and who.end() < len(text):
+        text = spans.TIME_MARK + text[who.end() :]
     hints = {"error": (error_topic(message) or "") if intent == "error_diagnosis" else "", "exam": ""}
     if intent == "exam_preparation":
         hints["exam"] = named_exam(text.replace(spans.TIME_MARK, " ")) or ""
