@@ -25,7 +25,8 @@ sys.path.insert(0, str(BENCH.parent))
 
 from bench_history import machine, write_section
 
-from plugyard.learning.learner import BayesianLearner, StoredCounts, decay_weight
+from plugyard.learning.counts import StoredCounts, decay_weight
+from plugyard.learning.learner import BayesianLearner
 from plugyard.learning.router import ToolPreferenceRouter
 
 SECTION = "## Preference router (bench_router.py)"

@@ -42,7 +42,8 @@ sys.path.insert(0, str(BENCH))
 from bench_history import RESULTS, machine
 from contest_world import LATENCY_WEIGHT, RATING_WEIGHT, TIMEOUT_MS, USERS, Scenario, scenarios
 
-from plugyard.learning.learner import DAY_S, EPOCH_S, BayesianLearner
+from plugyard.learning.counts import DAY_S, EPOCH_S
+from plugyard.learning.learner import BayesianLearner
 from plugyard.learning.router import ToolPreferenceRouter
 
 SECTION = "## The router against textbook bandits (contest.py)"

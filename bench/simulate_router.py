@@ -34,7 +34,7 @@ sys.path.insert(0, str(BENCH.parent))
 
 from bench_history import machine, write_section
 
-from plugyard.learning.learner import DAY_S, EPOCH_S
+from plugyard.learning.counts import DAY_S, EPOCH_S
 from plugyard.learning.router import ToolPreferenceRouter
 
 SECTION = "## Preference learning on a simulator (simulate_router.py)"

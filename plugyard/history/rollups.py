@@ -34,7 +34,7 @@ from plugyard.history.rollup_models import (
     tool_error_daily_table,
     user_tool_stats_table,
 )
-from plugyard.learning.learner import decay_weight
+from plugyard.learning.counts import decay_weight
 
 Row = Mapping[str, Any]
 

@@ -8,7 +8,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from plugyard.learning.learner import LEARNER_HALF_LIFE_DAYS
+from plugyard.learning.counts import LEARNER_HALF_LIFE_DAYS
 
 DEFAULT_REDACT_KEYS = (
     "password",

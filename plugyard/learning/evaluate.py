@@ -20,8 +20,9 @@ import math
 import random
 from collections.abc import Iterable, Sequence
 
+from plugyard.learning.counts import LEARNER_HALF_LIFE_DAYS
 from plugyard.learning.decisions import propensity_of
-from plugyard.learning.learner import LEARNER_HALF_LIFE_DAYS, BayesianLearner
+from plugyard.learning.learner import BayesianLearner
 from plugyard.learning.prior import KAPPA_MAX
 from plugyard.learning.router import LATENCY_WEIGHT, SATISFACTION_WEIGHT, ToolPreferenceRouter
 

@@ -52,8 +52,16 @@ import math
 import threading
 import time
 from collections.abc import Iterable
-from datetime import UTC, datetime
 
+from plugyard.learning.counts import (
+    DAY_S,
+    EPOCH_S,
+    HALF_LIFE_DAYS,
+    LEARNER_HALF_LIFE_DAYS,
+    Posterior,
+    StoredCounts,
+    decay_weight,
+)
 from plugyard.learning.prior import (
     KAPPA_DEFAULT,
     KAPPA_DEPARTED,
@@ -70,13 +78,6 @@ __all__ = ["KAPPA_DEFAULT", "KAPPA_MAX", "KAPPA_MIN"]  # re-exported: the prior'
 
 log = logging.getLogger("plugyard.preference")
 
-EPOCH = datetime(2026, 1, 1, tzinfo=UTC)
-EPOCH_S = EPOCH.timestamp()
-DAY_S = 86_400.0
-HALF_LIFE_DAYS = 14.0
-"""The rollups' discount half-life. A learner with another half-life converts the counts when warming."""
-LEARNER_HALF_LIFE_DAYS = 365.0
-"""The learner's own memory: long, since a change is met by the drift reset, not by forgetting always."""
 ANY_INTENT = "*"
 """The key under which every call of a tool counts, whatever its intent."""
 
@@ -92,12 +93,6 @@ Each retry that fails doubles it for that tool, a retry that succeeds (or a rese
 STRENGTH_REFRESH = 0.02
 """A cached pooling strength is recomputed once the intent's outcomes grew by this share (at least one),
 or this share of a half-life passed."""
-
-
-def decay_weight(at: datetime | float, half_life_days: float = HALF_LIFE_DAYS) -> float:
-    """The weight of an outcome at ``at`` in the additive, discounted sums (see the module docstring)."""
-    seconds = at.timestamp() if isinstance(at, datetime) else at
-    return float(2.0 ** ((seconds - EPOCH_S) / (half_life_days * DAY_S)))
 
 
 @dataclasses.dataclass(slots=True)
@@ -141,35 +136,6 @@ class _Pooling:
     strength: float = KAPPA_DEFAULT
     strength_version: int = -1
     strength_at: float = 0.0
-
-
-@dataclasses.dataclass(frozen=True, slots=True)
-class StoredCounts:
-    """One ``user_tool_stats`` row, as the learner warms from it (weights in ``HALF_LIFE_DAYS`` units)."""
-
-    user_id: str
-    intent: str | None
-    tool_name: str
-    w_success: float
-    w_failure: float
-    w_ms: float
-    satisfaction_sum: float = 0.0
-    satisfaction_count: float = 0.0
-
-
-@dataclasses.dataclass(frozen=True, slots=True)
-class Posterior:
-    alpha: float
-    beta: float
-
-    @property
-    def mean(self) -> float:
-        return self.alpha / (self.alpha + self.beta)
-
-    @property
-    def variance(self) -> float:
-        n = self.alpha + self.beta
-        return self.alpha * self.beta / (n * n * (n + 1.0))
 
 
 class BayesianLearner:

@@ -13,20 +13,9 @@ from collections import deque
 from collections.abc import Callable, Iterable, Sequence
 
 from plugyard.learning.breaker import NOT_THE_TOOLS_FAULT, CircuitState, _Breaker
+from plugyard.learning.counts import DAY_S, EPOCH, EPOCH_S, HALF_LIFE_DAYS, Posterior, StoredCounts, decay_weight
 from plugyard.learning.decisions import Decision, ToolScore, propensity_of
-from plugyard.learning.learner import (
-    ANY_INTENT,
-    DAY_S,
-    EPOCH,
-    EPOCH_S,
-    HALF_LIFE_DAYS,
-    KAPPA_MAX,
-    NEUTRAL_SCORE,
-    BayesianLearner,
-    Posterior,
-    StoredCounts,
-    decay_weight,
-)
+from plugyard.learning.learner import ANY_INTENT, KAPPA_MAX, NEUTRAL_SCORE, BayesianLearner
 
 __all__ = [
     "ANY_INTENT",

@@ -31,7 +31,7 @@ from plugyard.history.rollup_models import (
 )
 from plugyard.history.rollups import write_calls
 from plugyard.history.service import ToolHistoryService
-from plugyard.learning.learner import decay_weight
+from plugyard.learning.counts import decay_weight
 
 NOW = datetime(2026, 11, 29, 12, 0, tzinfo=UTC)
 

@@ -191,7 +191,7 @@ async def test_stored_counts_carry_the_discounted_weights(service, known):
     counts = {(c.user_id, c.tool_name): c for c in await service.stored_counts()}
     bob = counts[("bob", "search")]
     assert bob.intent is None and bob.w_success == 0.0
-    from plugyard.learning.learner import decay_weight
+    from plugyard.learning.counts import decay_weight
 
     assert bob.w_failure == pytest.approx(2 * decay_weight(NOW))
     assert math.isclose(bob.w_ms, 110 * decay_weight(NOW))

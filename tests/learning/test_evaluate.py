@@ -7,8 +7,9 @@ import random
 
 import pytest
 
+from plugyard.learning.counts import DAY_S, EPOCH_S
 from plugyard.learning.evaluate import LoggedCall, Setting, evaluate
-from plugyard.learning.learner import DAY_S, EPOCH_S, BayesianLearner
+from plugyard.learning.learner import BayesianLearner
 from plugyard.learning.router import ToolPreferenceRouter
 
 RATES = {"a": 0.9, "b": 0.5}

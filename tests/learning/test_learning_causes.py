@@ -8,7 +8,8 @@ import random
 
 import pytest
 
-from plugyard.learning.learner import DAY_S, EPOCH_S, KAPPA_DEFAULT, KAPPA_MAX, BayesianLearner
+from plugyard.learning.counts import DAY_S, EPOCH_S
+from plugyard.learning.learner import KAPPA_DEFAULT, KAPPA_MAX, BayesianLearner
 from plugyard.learning.router import ToolPreferenceRouter
 
 NOW = EPOCH_S + 300 * DAY_S

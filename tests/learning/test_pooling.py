@@ -9,7 +9,8 @@ import random
 
 import pytest
 
-from plugyard.learning.learner import DAY_S, EPOCH_S, BayesianLearner
+from plugyard.learning.counts import DAY_S, EPOCH_S
+from plugyard.learning.learner import BayesianLearner
 from plugyard.learning.prior import KAPPA_DEPARTED, departs, estimate_strength
 
 NOW = EPOCH_S + 300 * DAY_S

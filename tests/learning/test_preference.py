@@ -7,17 +7,8 @@ import random
 
 import pytest
 
-from plugyard.learning.learner import (
-    DAY_S,
-    EPOCH_S,
-    HALF_LIFE_DAYS,
-    KAPPA_DEFAULT,
-    KAPPA_MAX,
-    KAPPA_MIN,
-    BayesianLearner,
-    StoredCounts,
-    decay_weight,
-)
+from plugyard.learning.counts import DAY_S, EPOCH_S, HALF_LIFE_DAYS, StoredCounts, decay_weight
+from plugyard.learning.learner import KAPPA_DEFAULT, KAPPA_MAX, KAPPA_MIN, BayesianLearner
 from plugyard.learning.router import ToolPreferenceRouter
 
 NOW = EPOCH_S + 300 * DAY_S

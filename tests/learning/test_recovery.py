@@ -7,7 +7,8 @@ import random
 
 import pytest
 
-from plugyard.learning.learner import DAY_S, EPOCH_S, RECOVERY_HALF_LIFE_CALLS, BayesianLearner
+from plugyard.learning.counts import DAY_S, EPOCH_S
+from plugyard.learning.learner import RECOVERY_HALF_LIFE_CALLS, BayesianLearner
 from plugyard.learning.prior import breaks_down
 from plugyard.learning.router import ToolPreferenceRouter
 

@@ -6,7 +6,7 @@ import sqlalchemy as sa
 
 from plugyard.history.rollup_models import user_tool_stats_table
 from plugyard.history.service.base import ServiceBase
-from plugyard.learning.learner import StoredCounts
+from plugyard.learning.counts import StoredCounts
 
 
 class LearnerView(ServiceBase):

@@ -28,7 +28,7 @@ from plugyard.history.rollup_models import (
 )
 from plugyard.history.rollups import an_outcome, is_round, percentile, utc
 from plugyard.history.service.base import ServiceBase, as_utc
-from plugyard.learning.learner import HALF_LIFE_DAYS, decay_weight
+from plugyard.learning.counts import HALF_LIFE_DAYS, decay_weight
 
 TOP_ERRORS = 3
 _NOT_SUCCESS = sa.text("NOT success")  # exactly the partial index's predicate, so SQLite uses it
