@@ -37,6 +37,7 @@ TOUCHES = (
     "StreamableHTTPSessionManager._admit_session",
     "StreamableHTTPServerTransport._event_store",
     "mcp.server._otel.OpenTelemetryMiddleware",
+    "StreamableHTTPSessionManager.asgi_app.app",
 )
 
 
@@ -54,6 +55,18 @@ def scope_session_event_stores(manager: Any, store_for: Callable[[str | None], A
         return transport
 
     manager._admit_session = admit_scoped
+    return True
+
+
+def wrap_request_handler(manager: Any, wrap: Callable[[Any], Any]) -> bool:
+    """Put ``wrap(handler)`` where ``manager``'s body limit calls its request handler: after the routing, the
+    auth middleware and the body limit (the body arrives read, as one message), before the SDK's transports.
+    False when the SDK no longer has that shape (the caller then leaves every request to the SDK)."""
+    limit: Any = getattr(manager, "asgi_app", None)
+    handler = getattr(limit, "app", None)
+    if not callable(handler) or not isinstance(getattr(limit, "max_body_size", None), int):
+        return False
+    limit.app = wrap(handler)
     return True
 
 

@@ -21,11 +21,12 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 import anyio
 import anyio.abc
 import pydantic
+from mcp_types.methods import serialize_server_result
 
 from plugyard.core.client import LOG_LEVELS, Elicitation, LogLevel
 from plugyard.core.errors import ClientFeatureUnavailable
@@ -43,6 +44,19 @@ _WATCHED = (b'"initialize"', b'"notifications/initialized"', b'"logging/setLevel
 _INTERNAL_ERROR = -32603
 
 
+class Lane(Protocol):
+    """Where a lane call's messages go: its connection (stdio) or its response stream (HTTP)."""
+
+    @property
+    def floor(self) -> LogLevel: ...
+
+    async def send(self, message: dict[str, Any]) -> None: ...
+
+    def unavailable(self, feature: str) -> str:
+        """Why a call on this lane cannot ask its client for ``feature`` (sampling, elicitation)."""
+        ...
+
+
 def _dumps(message: dict[str, Any]) -> str:
     return json.dumps(message, separators=(",", ":"), ensure_ascii=False)
 
@@ -55,7 +69,7 @@ class LaneChannel:
 
     pending: dict[str, Any] = {}  # noqa: RUF012 - never filled: nothing asks the client on the lane
 
-    def __init__(self, lane: StdioLane) -> None:
+    def __init__(self, lane: Lane) -> None:
         self._lane = lane
 
     async def log(self, level: LogLevel, data: Any, logger: str | None) -> None:
@@ -76,10 +90,10 @@ class LaneChannel:
         raise AssertionError("nothing asks the client on the lane")  # ``pending`` stays empty
 
     async def sample(self, prompt: str, *, system: str | None, max_tokens: int, temperature: float | None) -> str:
-        raise ClientFeatureUnavailable("the MCP client did not declare the sampling capability")
+        raise ClientFeatureUnavailable(self._lane.unavailable("sampling"))
 
     async def elicit(self, message: str, schema: type[M]) -> Elicitation[M]:
-        raise ClientFeatureUnavailable("the MCP client did not declare the elicitation capability")
+        raise ClientFeatureUnavailable(self._lane.unavailable("elicitation"))
 
 
 class StdioLane:
@@ -95,6 +109,8 @@ class StdioLane:
         self._write_line = write_line
         self._tasks = tasks
         self._eligible = False
+        self._version = ""
+        """The protocol version the client asked for at its handshake (the lane only opens for one it speaks)."""
         """The client's handshake allows the lane (a version it speaks, no sampling, no elicitation)."""
         self.open = False
         self.floor: LogLevel = "debug"
@@ -105,6 +121,9 @@ class StdioLane:
 
     async def send(self, message: dict[str, Any]) -> None:
         await self._write_line(_dumps(message))
+
+    def unavailable(self, feature: str) -> str:
+        return f"the MCP client did not declare the {feature} capability"
 
     def take(self, line: bytes) -> bool:
         """Whether ``line`` is the lane's (a call it now runs, or the cancellation of one it runs); else it
@@ -124,8 +143,9 @@ class StdioLane:
         if method == "initialize" and "id" in message:
             capabilities = params.get("capabilities")
             capabilities = capabilities if isinstance(capabilities, dict) else {}
+            self._version = str(params.get("protocolVersion"))
             self._eligible = (
-                params.get("protocolVersion") in VERSIONS
+                self._version in VERSIONS
                 and capabilities.get("sampling") is None
                 and capabilities.get("elicitation") is None
             )
@@ -142,35 +162,16 @@ class StdioLane:
         return False
 
     def _call(self, line: bytes) -> bool:
-        if b"\\ud" in line or b"\\uD" in line:
-            return False  # an escaped surrogate: a lone one is the SDK's to refuse (json.loads would take it)
-        message = _object(line)
-        if message is None or message.get("method") != "tools/call" or message.get("jsonrpc") != "2.0":
+        call = read_call(line, self._server)
+        if call is None:
             return False
-        request_id = message.get("id")
-        if isinstance(request_id, bool) or not isinstance(request_id, int | str):
-            return False
-        params = message.get("params")
-        if not isinstance(params, dict) or not set(params) <= {"name", "arguments", "_meta"}:
-            return False
-        name, arguments, meta = params.get("name"), params.get("arguments"), params.get("_meta")
-        if not isinstance(name, str) or not self._server.host.serves_tool(name):
-            return False
-        if arguments is not None and not isinstance(arguments, dict):
-            return False
-        token = None
-        if meta is not None:
-            if not isinstance(meta, dict) or not set(meta) <= {"progressToken"}:
-                return False
-            token = meta.get("progressToken")
-            if isinstance(token, bool) or not isinstance(token, int | str):
-                return False
+        request_id, name, arguments, token = call
         key = _key(request_id)
         if key in self._running:
             return False  # an id already in flight: the SDK's to refuse
         scope = anyio.CancelScope()
         self._running[key] = scope
-        self._tasks.start_soon(self._run, scope, key, request_id, name, arguments or {}, token)
+        self._tasks.start_soon(self._run, scope, key, request_id, name, arguments, token)
         return True
 
     async def _run(
@@ -182,41 +183,90 @@ class StdioLane:
         arguments: dict[str, Any],
         token: int | str | None,
     ) -> None:
-        progress = None
-        if token is not None:
-
-            async def progress(value: float, total: float | None, message: str | None) -> None:
-                params: dict[str, Any] = {"progressToken": token, "progress": value}
-                if total is not None:
-                    params["total"] = total
-                if message is not None:
-                    params["message"] = message
-                await self.send({"jsonrpc": "2.0", "method": "notifications/progress", "params": params})
-
         answer: dict[str, Any] | None = None
         try:
             with scope:
-                result = await self._server.call_plugin_tool(
-                    name, arguments, progress=progress, channel=LaneChannel(self)
+                answer = await answer_call(
+                    self._server, self, request_id, name, arguments, token, self._server.connection_id, self._version
                 )
-                answer = {
-                    "jsonrpc": "2.0",
-                    "id": request_id,
-                    "result": result.model_dump(mode="json", by_alias=True, exclude_none=True),
-                }
-        except Exception as exc:
-            log.exception("the stdio lane could not answer tools/call %r", name)
-            answer = {
-                "jsonrpc": "2.0",
-                "id": request_id,
-                "error": {"code": _INTERNAL_ERROR, "message": f"plugyard could not answer the call: {exc}"},
-            }
         finally:
             self._running.pop(key, None)
         if answer is None:
             return  # cancelled by its client (never answered) or by the server stopping
         self.answered += 1
         await self.send(answer)
+
+
+Call = tuple[int | str, str, dict[str, Any], int | str | None]
+"""A ``tools/call`` the lane takes: its id, the tool's name, its arguments and its progress token."""
+
+
+def read_call(raw: bytes, server: PlugyardServer) -> Call | None:
+    """The ``tools/call`` request in ``raw`` (one JSON-RPC message) if a lane may answer it: an integer or
+    string id, a tool of the host, an arguments object or none, no ``_meta`` but a progress token; else
+    None (the SDK's to answer, or to refuse). Never raises."""
+    if b"\\ud" in raw or b"\\uD" in raw:
+        return None  # an escaped surrogate: a lone one is the SDK's to refuse (json.loads would take it)
+    message = _object(raw)
+    if message is None or message.get("method") != "tools/call" or message.get("jsonrpc") != "2.0":
+        return None
+    if not set(message) <= {"jsonrpc", "id", "method", "params"}:
+        return None
+    request_id = message.get("id")
+    if isinstance(request_id, bool) or not isinstance(request_id, int | str):
+        return None
+    params = message.get("params")
+    if not isinstance(params, dict) or not set(params) <= {"name", "arguments", "_meta"}:
+        return None
+    name, arguments, meta = params.get("name"), params.get("arguments"), params.get("_meta")
+    if not isinstance(name, str) or not server.host.serves_tool(name):
+        return None
+    if arguments is not None and not isinstance(arguments, dict):
+        return None
+    token = None
+    if meta is not None:
+        if not isinstance(meta, dict) or not set(meta) <= {"progressToken"}:
+            return None
+        token = meta.get("progressToken")
+        if isinstance(token, bool) or not isinstance(token, int | str):
+            return None
+    return request_id, name, arguments or {}, token
+
+
+async def answer_call(
+    server: PlugyardServer,
+    lane: Lane,
+    request_id: int | str,
+    name: str,
+    arguments: dict[str, Any],
+    token: int | str | None,
+    session_id: str | None,
+    version: str,
+) -> dict[str, Any]:
+    """Run a call a lane took, through the same path as any other; its JSON-RPC answer. Progress and log
+    messages go out through ``lane.send`` meanwhile. Cancelled: raises the cancellation, never answers."""
+    progress = None
+    if token is not None:
+
+        async def progress(value: float, total: float | None, message: str | None) -> None:
+            params: dict[str, Any] = {"progressToken": token, "progress": value}
+            if total is not None:
+                params["total"] = total
+            if message is not None:
+                params["message"] = message
+            await lane.send({"jsonrpc": "2.0", "method": "notifications/progress", "params": params})
+
+    try:
+        result = await server.call_plugin_tool(
+            name, arguments, progress=progress, channel=LaneChannel(lane), session_id=session_id
+        )
+    except Exception as exc:
+        log.exception("the lane could not answer tools/call %r", name)
+        error = {"code": _INTERNAL_ERROR, "message": f"plugyard could not answer the call: {exc}"}
+        return {"jsonrpc": "2.0", "id": request_id, "error": error}
+    # Shaped as the SDK shapes a handler's result for the wire: dumped, then sieved by the version's surface.
+    dumped = result.model_dump(by_alias=True, mode="json", exclude_none=True)
+    return {"jsonrpc": "2.0", "id": request_id, "result": serialize_server_result("tools/call", version, dumped)}
 
 
 def _key(request_id: Any) -> tuple[type, int | str]:

@@ -20,6 +20,7 @@ from mcp.server.mcpserver import Context
 from mcp.server.mcpserver.utilities.func_metadata import ArgModelBase, FuncMetadata, func_metadata
 from mcp.types import CallToolRequestParams, CallToolResult, InputRequiredResult, TextContent, ToolAnnotations
 from mcp.types import Tool as MCPTool
+from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
@@ -31,11 +32,12 @@ from plugyard.core.errors import InputRequired, ToolResultError, UnknownTool
 from plugyard.core.host import PluginHost
 from plugyard.core.llm import use_sampler
 from plugyard.core.tools import Tool
-from plugyard.mcp_server._sdk import connection_of, keep_sdk_spans, request_context_of
+from plugyard.mcp_server._sdk import connection_of, keep_sdk_spans, request_context_of, wrap_request_handler
 from plugyard.mcp_server.client_channel import LazyClientChannel
 from plugyard.mcp_server.content import raw_result, structured_result, tool_result
 from plugyard.mcp_server.features import FeatureServer
 from plugyard.mcp_server.hosts import is_loopback
+from plugyard.mcp_server.http_lane import HttpLane
 from plugyard.mcp_server.lane import LaneChannel
 
 log = logging.getLogger("plugyard.mcp")
@@ -123,6 +125,16 @@ class PlugyardServer(FeatureServer):
         self._health_check = health.SharedCheck()
         self.custom_route(HEALTH_PATH, methods=["GET"], include_in_schema=False)(self._healthz)
         self._install_features()
+
+    def streamable_http_app(self, **kwargs: Any) -> Starlette:
+        """The SDK's app; in stateless mode with SSE answers, the HTTP lane in front of its request handler."""
+        app: Starlette = super().streamable_http_app(**kwargs)
+        manager = self.session_manager
+        if manager.stateless and not manager.json_response:
+            security = manager.security_settings
+            if not wrap_request_handler(manager, lambda handler: HttpLane(self, handler, security)):
+                log.warning("the SDK's request handler moved: every stateless request goes to the SDK")
+        return app
 
     def use_host(self, host: PluginHost) -> None:
         super().use_host(host)
@@ -264,12 +276,23 @@ class PlugyardServer(FeatureServer):
             session_id = self._request_session_id(request_context)
         return await self._run_plugin_tool(host, name, arguments, progress, channel, session_id)
 
+    @property
+    def connection_id(self) -> str:
+        """The session id of this server's stdio connection (HTTP sessions have their own)."""
+        return self._connection_id
+
     async def call_plugin_tool(
-        self, name: str, arguments: dict[str, Any], *, progress: ProgressReporter | None, channel: LaneChannel
+        self,
+        name: str,
+        arguments: dict[str, Any],
+        *,
+        progress: ProgressReporter | None,
+        channel: LaneChannel,
+        session_id: str | None,
     ) -> CallToolResult | InputRequiredResult:
-        """A call on the stdio lane (``lane.py``): the same journey as one the SDK dispatched."""
+        """A call on a lane (``lane.py``, ``http_lane.py``): the same journey as one the SDK dispatched."""
         result: CallToolResult | InputRequiredResult = await self._run_plugin_tool(
-            self.host, name, arguments, progress, channel, self._connection_id
+            self.host, name, arguments, progress, channel, session_id
         )
         return result
 

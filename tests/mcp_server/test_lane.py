@@ -8,6 +8,7 @@ from typing import Any
 import anyio
 import pytest
 from mcp import Client
+from mcp_types.methods import serialize_server_result
 
 import plugyard
 from plugyard.mcp_server.lane import StdioLane
@@ -73,7 +74,8 @@ async def test_a_call_on_the_lane_answers_what_the_sdk_path_answers_and_is_recor
 ):
     server = PlugyardServer(plugyard_host)
     async with Client(server, mode="legacy") as client:
-        expected = (await client.call_tool(tool, arguments)).model_dump(mode="json", by_alias=True, exclude_none=True)
+        parsed = (await client.call_tool(tool, arguments)).model_dump(mode="json", by_alias=True, exclude_none=True)
+    expected = serialize_server_result("tools/call", "2025-11-25", parsed)  # the wire form (no resultType)
     async with anyio.create_task_group() as tasks:
         lane = Lane(server, tasks)
         lane.open()

@@ -238,6 +238,22 @@ def test_the_transport_keeps_its_event_store_on_one_attribute():
     assert hasattr(transport, "_event_store"), moved("StreamableHTTPServerTransport._event_store")
 
 
+@touch("StreamableHTTPSessionManager.asgi_app.app")
+def test_the_session_manager_calls_its_handler_behind_the_body_limit():
+    from mcp.server.streamable_http_manager import StreamableHTTPSessionManager
+    from mcp.server.transport_security import RequestBodyLimitMiddleware
+
+    manager = StreamableHTTPSessionManager(app=SdkServer(name="seam").lowlevel, stateless=True)
+    limit = manager.asgi_app
+    assert isinstance(limit, RequestBodyLimitMiddleware), moved("StreamableHTTPSessionManager.asgi_app")
+    assert getattr(limit.app, "__func__", None) is StreamableHTTPSessionManager._handle_request, moved(
+        "StreamableHTTPSessionManager.asgi_app.app", "the body limit no longer calls the request handler"
+    )
+    seen = []
+    assert _sdk.wrap_request_handler(manager, lambda handler: seen.append(handler) or handler)
+    assert seen and seen[0].__func__ is StreamableHTTPSessionManager._handle_request
+
+
 @touch("mcp.server._otel.OpenTelemetryMiddleware")
 @pytest.mark.parametrize("telemetry", [False, True])
 async def test_touch_sdk_request_spans_only_when_telemetry_is_on(telemetry, tmp_path, monkeypatch):
