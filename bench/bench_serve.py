@@ -373,14 +373,14 @@ async def bench_stdio(tmp: Path, args: argparse.Namespace) -> TransportResult:
     async with contextlib.AsyncExitStack() as stack:
         bare = StdioServerParameters(command=sys.executable, args=[str(BENCH / "bare_server.py")], cwd=tmp)
         before = children()
-        first = await stack.enter_async_context(Client(bare))
+        first = await stack.enter_async_context(Client(bare, mode=args.client_mode))
         configs = [Config("bare `MCPServer`", [first], newest_child(before))]
         counted: dict[str, Callable[[], Awaitable[int]]] = {}
         for name, url, toml, env in await recorded_configs(tmp, stack, args, "stdio"):
             argv = plugyard_argv(toml, probe=args.probe, py_spy=args.py_spy)
             params = StdioServerParameters(command=argv[0], args=argv[1:], cwd=tmp, env=env)
             before = children()
-            client = await stack.enter_async_context(Client(params))
+            client = await stack.enter_async_context(Client(params, mode=args.client_mode))
             pid = newest_child(before)
             count = counted[name] = await row_counter(url, stack)
             configs.append(Config(name, [client], pid, _unwritten(count), everything=name == EVERYTHING))
@@ -402,7 +402,7 @@ async def bench_http(tmp: Path, args: argparse.Namespace) -> TransportResult:
     async with contextlib.AsyncExitStack() as stack:
 
         async def clients(url: str) -> list[Client]:
-            return [await stack.enter_async_context(Client(url)) for _ in range(args.clients)]
+            return [await stack.enter_async_context(Client(url, mode=args.client_mode)) for _ in range(args.clients)]
 
         port = free_port()
         bare_argv = [sys.executable, str(BENCH / "bare_server.py"), "http", str(port)]
@@ -512,6 +512,13 @@ def report(results: list[TransportResult], args: argparse.Namespace, wall: float
             "",
             "A no-op async tool (`noop(x: int = 0) -> int`, the same function on every server); every server a real "
             "process, started once; the configurations of a transport take turns, the order rotating every round. "
+            f"Clients: the SDK's `Client(mode={args.client_mode!r})` on every server ("
+            + (
+                "the 2025-11-25 handshake, as desktop clients speak it; "
+                if args.client_mode == "legacy"
+                else "2026-07-28 when the server speaks it, self-contained requests; "
+            )
+            + "`--client-mode` picks). "
             f"stdio: one client, {args.stdio_calls:,} sequential calls a round, against `bench/bare_server.py` "
             "(the SDK's own stdio server). HTTP: stateless streamable HTTP, "
             f"{args.clients} `Client`s at once (each its own HTTP connection and session), {args.http_calls} "
@@ -561,6 +568,13 @@ def main() -> int:
     parser.add_argument("--stdio-calls", type=int, default=1000, help="sequential calls per stdio round")
     parser.add_argument("--http-calls", type=int, default=60, help="calls per HTTP client per round")
     parser.add_argument("--clients", type=int, default=16, help="concurrent HTTP clients")
+    parser.add_argument(
+        "--client-mode",
+        choices=("legacy", "auto"),
+        default="legacy",
+        help="the clients' protocol: legacy, the 2025-11-25 handshake desktop clients speak (default); auto, the "
+        "SDK Client's own default (2026-07-28 where the server speaks it)",
+    )
     parser.add_argument("--only", nargs="+", choices=("stdio", "http"), default=("stdio", "http"))
     parser.add_argument("--no-postgres", dest="postgres", action="store_false")
     parser.add_argument(

@@ -8,7 +8,10 @@ the bare server's ``streamable_http_app(stateless_http=True)`` and plugyard's as
 history plugin, the other first-party plugins disabled). Function calls per request, from cProfile, are
 the stable figure on a shared machine; CPU per request (the client's half included) is printed too.
 
-    python bench/profile_http.py [--requests N] [--top K]
+    python bench/profile_http.py [--requests N] [--top K] [--version 2025-11-25|2026-07-28]
+
+2025-11-25 (the default) is what handshake-era clients send after ``initialize``: plugyard answers it on its HTTP
+lane (``mcp_server/http_lane.py``); 2026-07-28 is the SDK's own ``Client`` default, answered by the SDK.
 """
 
 from __future__ import annotations
@@ -50,10 +53,24 @@ HEADERS = {
 }
 
 
+MODERN_META = {
+    "io.modelcontextprotocol/protocolVersion": "2026-07-28",
+    "io.modelcontextprotocol/clientInfo": {"name": "mcp", "version": "0.1.0"},
+    "io.modelcontextprotocol/clientCapabilities": {},
+}
+VERSION = ["2025-11-25"]
+
+
 async def drive(client: httpx2.AsyncClient, n: int, start: int) -> None:
+    version = VERSION[0]
+    headers = HEADERS | {"MCP-Protocol-Version": version}
+    params: dict[str, Any] = {"name": "noop"}
+    if version == "2026-07-28":  # a self-contained request, as the SDK's Client sends it by default
+        headers |= {"Mcp-Method": "tools/call", "Mcp-Name": "noop"}
+        params["_meta"] = MODERN_META
     for i in range(start, start + n):
-        body = {"jsonrpc": "2.0", "id": i, "method": "tools/call", "params": {"name": "noop", "arguments": {"x": i}}}
-        response = await client.post(URL, content=json.dumps(body), headers=HEADERS)
+        body = {"jsonrpc": "2.0", "id": i, "method": "tools/call", "params": params | {"arguments": {"x": i}}}
+        response = await client.post(URL, content=json.dumps(body), headers=headers)
         if response.status_code != 200 or f'"result":{i}' not in response.text.replace(" ", ""):
             raise RuntimeError(f"unexpected answer: {response.status_code} {response.text[:300]}")
 
@@ -128,4 +145,7 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--requests", type=int, default=2000)
     parser.add_argument("--top", type=int, default=15)
-    anyio.run(main, parser.parse_args())
+    parser.add_argument("--version", choices=["2025-11-25", "2026-07-28"], default="2025-11-25")
+    parsed = parser.parse_args()
+    VERSION[0] = parsed.version
+    anyio.run(main, parsed)
