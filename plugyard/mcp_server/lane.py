@@ -26,7 +26,9 @@ from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 import anyio
 import anyio.abc
 import pydantic
+from mcp_types import SERVER_INFO_META_KEY
 from mcp_types.methods import serialize_server_result
+from mcp_types.version import MODERN_PROTOCOL_VERSIONS
 
 from plugyard.core.client import LOG_LEVELS, Elicitation, LogLevel
 from plugyard.core.errors import ClientFeatureUnavailable
@@ -48,7 +50,9 @@ class Lane(Protocol):
     """Where a lane call's messages go: its connection (stdio) or its response stream (HTTP)."""
 
     @property
-    def floor(self) -> LogLevel: ...
+    def floor(self) -> LogLevel | None:
+        """The lowest level of log message the client gets; None for none at all."""
+        ...
 
     async def send(self, message: dict[str, Any]) -> None: ...
 
@@ -73,7 +77,8 @@ class LaneChannel:
         self._lane = lane
 
     async def log(self, level: LogLevel, data: Any, logger: str | None) -> None:
-        if LOG_LEVELS.index(level) < LOG_LEVELS.index(self._lane.floor):
+        floor = self._lane.floor
+        if floor is None or LOG_LEVELS.index(level) < LOG_LEVELS.index(floor):
             return
         params: dict[str, Any] = {"level": level, "data": data}
         if logger is not None:
@@ -165,7 +170,7 @@ class StdioLane:
         call = read_call(line, self._server)
         if call is None:
             return False
-        request_id, name, arguments, token = call
+        request_id, name, arguments, token, _meta = call
         key = _key(request_id)
         if key in self._running:
             return False  # an id already in flight: the SDK's to refuse
@@ -197,18 +202,32 @@ class StdioLane:
         await self.send(answer)
 
 
-Call = tuple[int | str, str, dict[str, Any], int | str | None]
-"""A ``tools/call`` the lane takes: its id, the tool's name, its arguments and its progress token."""
+Call = tuple[int | str, str, dict[str, Any], int | str | None, dict[str, Any]]
+"""A ``tools/call`` a lane takes: its id, the tool's name, its arguments, its progress token and its ``_meta``."""
+
+PROGRESS_ONLY = frozenset({"progressToken"})
 
 
-def read_call(raw: bytes, server: PlugyardServer) -> Call | None:
-    """The ``tools/call`` request in ``raw`` (one JSON-RPC message) if a lane may answer it: an integer or
-    string id, a tool of the host, an arguments object or none, no ``_meta`` but a progress token; else
-    None (the SDK's to answer, or to refuse). Never raises."""
+def read_call(raw: bytes, server: PlugyardServer, meta_keys: frozenset[str] = PROGRESS_ONLY) -> Call | None:
+    """The ``tools/call`` request in ``raw`` (one JSON-RPC message) if a lane may answer it (``call_in``);
+    else None (the SDK's to answer, or to refuse). Never raises."""
+    message = read_message(raw)
+    return None if message is None else call_in(message, server, meta_keys)
+
+
+def read_message(raw: bytes) -> dict[str, Any] | None:
+    """``raw`` as one JSON object, or None (not JSON, not an object, or an escaped surrogate: a lone one is
+    the SDK's to refuse, where ``json.loads`` would take it)."""
     if b"\\ud" in raw or b"\\uD" in raw:
-        return None  # an escaped surrogate: a lone one is the SDK's to refuse (json.loads would take it)
-    message = _object(raw)
-    if message is None or message.get("method") != "tools/call" or message.get("jsonrpc") != "2.0":
+        return None
+    return _object(raw)
+
+
+def call_in(message: dict[str, Any], server: PlugyardServer, meta_keys: frozenset[str] = PROGRESS_ONLY) -> Call | None:
+    """``message`` as a call a lane may answer: a ``tools/call`` request with an integer or string id, a tool
+    of the host, an arguments object or none, no ``_meta`` keys but ``meta_keys`` (a progress token by
+    default); else None."""
+    if message.get("method") != "tools/call" or message.get("jsonrpc") != "2.0":
         return None
     if not set(message) <= {"jsonrpc", "id", "method", "params"}:
         return None
@@ -225,12 +244,12 @@ def read_call(raw: bytes, server: PlugyardServer) -> Call | None:
         return None
     token = None
     if meta is not None:
-        if not isinstance(meta, dict) or not set(meta) <= {"progressToken"}:
+        if not isinstance(meta, dict) or not set(meta) <= meta_keys:
             return None
         token = meta.get("progressToken")
-        if isinstance(token, bool) or not isinstance(token, int | str):
+        if token is not None and (isinstance(token, bool) or not isinstance(token, int | str)):
             return None
-    return request_id, name, arguments or {}, token
+    return request_id, name, arguments or {}, token, meta or {}
 
 
 async def answer_call(
@@ -264,9 +283,24 @@ async def answer_call(
         log.exception("the lane could not answer tools/call %r", name)
         error = {"code": _INTERNAL_ERROR, "message": f"plugyard could not answer the call: {exc}"}
         return {"jsonrpc": "2.0", "id": request_id, "error": error}
-    # Shaped as the SDK shapes a handler's result for the wire: dumped, then sieved by the version's surface.
-    dumped = result.model_dump(by_alias=True, mode="json", exclude_none=True)
-    return {"jsonrpc": "2.0", "id": request_id, "result": serialize_server_result("tools/call", version, dumped)}
+    return {"jsonrpc": "2.0", "id": request_id, "result": wire_result(server, result, version)}
+
+
+def wire_result(server: PlugyardServer, result: pydantic.BaseModel, version: str) -> dict[str, Any]:
+    """A ``tools/call`` result as the SDK writes it for ``version`` (its runner's ``_serialize``): dumped, sieved
+    by the version's surface, and on 2026-07-28 marked complete and stamped with the server's identity."""
+    dumped = serialize_server_result(
+        "tools/call", version, result.model_dump(by_alias=True, mode="json", exclude_none=True)
+    )
+    if version in MODERN_PROTOCOL_VERSIONS:
+        if dumped.get("resultType") is None:
+            dumped["resultType"] = "complete"
+        meta = dumped.get("_meta")
+        if meta is None:
+            dumped["_meta"] = {SERVER_INFO_META_KEY: server.server_info_stamp()}
+        elif isinstance(meta, dict) and meta.get(SERVER_INFO_META_KEY) is None:
+            dumped["_meta"] = {**meta, SERVER_INFO_META_KEY: server.server_info_stamp()}
+    return dumped
 
 
 def _key(request_id: Any) -> tuple[type, int | str]:

@@ -32,7 +32,13 @@ from plugyard.core.errors import InputRequired, ToolResultError, UnknownTool
 from plugyard.core.host import PluginHost
 from plugyard.core.llm import use_sampler
 from plugyard.core.tools import Tool
-from plugyard.mcp_server._sdk import connection_of, keep_sdk_spans, request_context_of, wrap_request_handler
+from plugyard.mcp_server._sdk import (
+    connection_of,
+    keep_sdk_spans,
+    lowlevel_server,
+    request_context_of,
+    wrap_request_handler,
+)
 from plugyard.mcp_server.client_channel import LazyClientChannel
 from plugyard.mcp_server.content import raw_result, structured_result, tool_result
 from plugyard.mcp_server.features import FeatureServer
@@ -275,6 +281,11 @@ class PlugyardServer(FeatureServer):
             channel = LazyClientChannel(context, lambda: connection_of(session).state)
             session_id = self._request_session_id(request_context)
         return await self._run_plugin_tool(host, name, arguments, progress, channel, session_id)
+
+    def server_info_stamp(self) -> dict[str, Any]:
+        """The ``serverInfo`` the SDK stamps on a 2026-07-28 result (a fresh copy each time)."""
+        stamp: dict[str, Any] = lowlevel_server(self).server_info_stamp
+        return stamp
 
     @property
     def connection_id(self) -> str:

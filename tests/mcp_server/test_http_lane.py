@@ -60,17 +60,36 @@ async def served(host: Any, *, sdk_only: bool = False, **options: Any) -> AsyncI
 
 
 def events(response: httpx.Response) -> list[dict[str, Any]]:
-    """The SSE stream's JSON-RPC messages, each event checked to be ``event: message`` with one data line."""
-    out = []
-    for block in response.text.split("\r\n\r\n"):
-        if not block:
-            continue
-        event, data = block.split("\r\n")
-        assert event == "event: message" and data.startswith("data: ")
-        message = json.loads(data.removeprefix("data: "))
+    """The answer's JSON-RPC messages: the JSON body, or each SSE event, checked to be ``event: message``
+    with one data line (keep-alive comments skipped)."""
+    if response.headers["content-type"] == "application/json":
+        messages = [response.json()]
+    else:
+        messages = []
+        for block in response.text.split("\r\n\r\n"):
+            if not block or block.startswith(":"):
+                continue
+            event, data = block.split("\r\n")
+            assert event == "event: message" and data.startswith("data: ")
+            messages.append(json.loads(data.removeprefix("data: ")))
+    for message in messages:
         message.get("result", {}).get("_meta", {}).pop(CALL_ID_META, None)  # a new call id per call
-        out.append(message)
-    return out
+    return messages
+
+
+MODERN_META = {
+    "io.modelcontextprotocol/protocolVersion": "2026-07-28",
+    "io.modelcontextprotocol/clientInfo": {"name": "t", "version": "1"},
+    "io.modelcontextprotocol/clientCapabilities": {},
+}
+
+
+def modern(body: dict[str, Any], **meta: Any) -> tuple[dict[str, Any], dict[str, str]]:
+    """``body`` as a 2026-07-28 client sends it: the envelope in ``_meta``, the routing headers."""
+    params = dict(body["params"])
+    params["_meta"] = MODERN_META | params.get("_meta", {}) | meta
+    headers = {"MCP-Protocol-Version": "2026-07-28", "Mcp-Method": "tools/call", "Mcp-Name": params["name"]}
+    return body | {"params": params}, headers
 
 
 def call(request_id: Any, name: str, arguments: dict[str, Any] | None = None, **params: Any) -> dict[str, Any]:
@@ -92,10 +111,14 @@ CALLS = [
 ]
 
 
+@pytest.mark.parametrize("era", ["2025-11-25", "2026-07-28"])
 @pytest.mark.parametrize("body", CALLS, ids=lambda b: f"{b['params']['name']}-{b['id']}")
-async def test_the_lane_answers_as_the_sdk_does(plugyard_host, body):
+async def test_the_lane_answers_as_the_sdk_does(plugyard_host, body, era):
+    headers: dict[str, str] = {}
+    if era == "2026-07-28":
+        body, headers = modern(body, **{"io.modelcontextprotocol/logLevel": "info"})
     async with served(plugyard_host) as lane, served(plugyard_host, sdk_only=True) as sdk:
-        ours, theirs = await lane.post(body), await sdk.post(body)
+        ours, theirs = await lane.post(body, **headers), await sdk.post(body, **headers)
         assert lane.lane.answered == 1 and sdk.lane.answered == 0
     assert ours.status_code == theirs.status_code == 200
     drop = {"date", "server", "content-length", "transfer-encoding"}
@@ -116,7 +139,6 @@ async def test_lane_calls_are_recorded_like_any_other(plugyard_host, plugyard_hi
 
 LEFT_TO_THE_SDK = {
     "no protocol header": (call(1, "weather", {"city": "Oslo"}), {"MCP-Protocol-Version": ""}),
-    "2026-07-28": (call(1, "weather", {"city": "Oslo"}), {"MCP-Protocol-Version": "2026-07-28"}),
     "unknown tool": (call(1, "nope", {}), {}),
     "meta beyond a progress token": (call(1, "weather", {"city": "Oslo"}, _meta={"x": 1}), {}),
     "arguments not an object": (call(1, "weather", [1]), {}),
@@ -128,6 +150,18 @@ LEFT_TO_THE_SDK = {
     "accepts JSON only": (call(1, "weather", {"city": "Oslo"}), {"Accept": "application/json"}),
     "not JSON content": (call(1, "weather", {"city": "Oslo"}), {"Content-Type": "text/plain"}),
     "foreign origin": (call(1, "weather", {"city": "Oslo"}), {"Origin": "http://evil.example"}),
+    "2026-07-28, sampling declared": modern(
+        call(1, "weather", {"city": "Oslo"}), **{"io.modelcontextprotocol/clientCapabilities": {"sampling": {}}}
+    ),
+    "2026-07-28, routing header disagrees": (
+        modern(call(1, "weather", {"city": "Oslo"}))[0],
+        {"MCP-Protocol-Version": "2026-07-28", "Mcp-Method": "tools/call", "Mcp-Name": "picture"},
+    ),
+    "2026-07-28, no envelope": (call(1, "weather", {"city": "Oslo"}), {"MCP-Protocol-Version": "2026-07-28"}),
+    "2026-07-28, bad log level": modern(
+        call(1, "weather", {"city": "Oslo"}), **{"io.modelcontextprotocol/logLevel": 3}
+    ),
+    "2026-07-28, unknown meta": modern(call(1, "weather", {"city": "Oslo"}), extra=1),
 }
 
 
@@ -138,13 +172,16 @@ async def test_everything_else_goes_to_the_sdk_unchanged(plugyard_host, case):
         ours, theirs = await lane.post(body, **headers), await sdk.post(body, **headers)
         assert lane.lane.answered == 0
     assert ours.status_code == theirs.status_code
-    if ours.headers.get("content-type", "").startswith("text/event-stream"):
+    kind = ours.headers.get("content-type", "")
+    assert kind == theirs.headers.get("content-type", "")
+    if kind.startswith("text/event-stream") or (kind == "application/json" and ours.status_code == 200):
         assert events(ours) == events(theirs)
     else:
         assert ours.text == theirs.text
 
 
-async def test_the_sdk_client_gets_progress_and_log_messages_on_the_lane(plugyard_host):
+@pytest.mark.parametrize("mode", ["legacy", "auto"])
+async def test_the_sdk_client_gets_progress_and_log_messages_on_the_lane(plugyard_host, mode):
     async with served(plugyard_host) as lane:
         seen: list[Any] = []
 
@@ -155,7 +192,7 @@ async def test_the_sdk_client_gets_progress_and_log_messages_on_the_lane(plugyar
             seen.append(("progress", progress, total, message))
 
         transport = streamable_http_client(URL, http_client=lane.http)
-        async with Client(transport, mode="legacy", logging_callback=on_log) as client:
+        async with Client(transport, mode=mode, logging_callback=on_log, log_level="debug") as client:
             result = await client.call_tool("chatty", {"steps": 2}, progress_callback=on_progress)
         assert lane.lane.answered == 1
     assert result.content[0].text == "done"
@@ -221,3 +258,44 @@ async def test_the_lane_is_behind_the_sdks_bearer_token_check(plugyard_host, plu
     assert answer["id"] == 2 and not answer["result"]["isError"]
     row = await plugyard_history.last()
     assert row["user_id"] == "alice"
+
+
+@pytest.mark.parametrize("era", ["2025-11-25", "2026-07-28"])
+async def test_a_long_call_gets_keep_alive_comments(plugyard_host, monkeypatch, era):
+    from plugyard.mcp_server import http_lane
+
+    monkeypatch.setattr(http_lane, "PING_INTERVAL", 0.01)
+    server = PlugyardServer(plugyard_host)
+    server.streamable_http_app(stateless_http=True)
+    lane = HttpLane(server, None, None)  # type: ignore[arg-type]
+    body, headers = call(3, "chatty", {"steps": 400}, _meta={"progressToken": 1}), dict(HEADERS)
+    if era == "2026-07-28":
+        body, extra = modern(body)
+        headers |= extra
+    pinged = anyio.Event()
+    sent: list[dict[str, Any]] = []
+    messages = [{"type": "http.request", "body": json.dumps(body).encode(), "more_body": False}]
+
+    async def receive() -> dict[str, Any]:
+        if messages:
+            return messages.pop()
+        await anyio.sleep_forever()
+        raise AssertionError
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+        if message.get("body", b"").startswith(b": ping"):
+            pinged.set()
+        elif not pinged.is_set() and b"progress" in message.get("body", b""):
+            await anyio.sleep(0.002)  # a slow client: the call outlasts the interval
+
+    scope = {"type": "http", "method": "POST", "path": "/mcp", "headers": _raw(headers | {"Host": "127.0.0.1:8000"})}
+    with anyio.fail_after(20):
+        await lane(scope, receive, send)
+    assert pinged.is_set() and lane.answered == 1
+    bodies = b"".join(m.get("body", b"") for m in sent)
+    assert b'"id":3' in bodies and sent[-1] == {"type": "http.response.body", "body": b"", "more_body": False}
+
+
+def _raw(headers: dict[str, str]) -> list[tuple[bytes, bytes]]:
+    return [(k.lower().encode(), v.encode()) for k, v in headers.items()]
