@@ -74,7 +74,7 @@ def test_the_deadline_does_not_depend_on_the_model():
 def test_the_shipped_model_names_the_data_it_was_trained_on():
     model = spans.TopicModel.load(spans.SHIPPED_MODEL)
     rows = topic_fit.load_rows(topic_fit.default_sets())
-    readings = topic_fit.load_readings(topic_fit.DATASETS / topic_fit.READINGS)
+    readings = topic_fit.readings_for(topic_fit.default_sets())
     retrained = topic_fit.fit(rows, readings)
     assert model.meta["trained_on"] == len(rows) and model.meta["data"] == spans.fingerprint(rows)
     assert model.meta["readings"] == len(readings) and model.meta["readings_data"] == retrained.meta["readings_data"]

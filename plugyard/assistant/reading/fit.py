@@ -70,6 +70,11 @@ def load_readings(path: Path, sets: Iterable[str] | None = None) -> Readings:
     return out
 
 
+def readings_for(paths: Iterable[Path]) -> Readings:
+    """The recorded readings of the sets at ``paths`` (only those: a set not trained on has none in the model)."""
+    return load_readings(DATASETS / READINGS, [p.stem.removeprefix("assist_") for p in paths])
+
+
 def load_rows(paths: Iterable[Path]) -> list[dict[str, Any]]:
     """The workflow messages of the JSONL files at ``paths``, each (text, today) once."""
     rows: list[dict[str, Any]] = []
@@ -154,7 +159,7 @@ def main(argv: list[str] | None = None) -> int:
     paths = args.sets or default_sets()
     try:
         rows = load_rows(paths)
-        readings = load_readings(DATASETS / READINGS, [p.stem.removeprefix("assist_") for p in paths])
+        readings = readings_for(paths)
     except (OSError, ValueError, KeyError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
