@@ -42,3 +42,56 @@ def test_chinese_months_and_spaced_dates(text, deadline):
 def test_a_spaced_date_is_taken_out_of_the_subject():
     assert "9" not in strip_times("GRE 定在 9 月 18 日，怎么复习", TODAY)
     assert read("托福 定在 9 月 18 日，怎么复习", "exam_preparation", today=TODAY).topic == "托福"
+
+
+def rules_topic(message: str, intent: str) -> str:
+    return read(message, intent, today=TODAY, topic_model=None).topic
+
+
+@pytest.mark.parametrize(
+    ("message", "intent", "want"),
+    [
+        # a cue character that begins a word (有机, 有限) is part of it
+        ("有机化学期中考试怎么复习", "exam_preparation", "有机化学"),
+        # a measure word after 一 is no part of the subject
+        ("想和同学拍一部纪录片，帮我列个计划", "task_decomposition", "纪录片"),
+        # a doer's possessive and a request's owner (学校今年的X我负责) around the subject
+        ("学校今年的运动会我负责，不知道从哪开始", "task_decomposition", "运动会"),
+        # who said it, before a time, is no subject
+        ("老板说下周五前要把产品手册改版上线，帮我列个计划", "task_decomposition", "产品手册"),
+        ("要在月底前把仓库整理好，帮我拆一下步骤", "task_decomposition", "仓库"),
+        ("把车库改造成健身房，要分几步", "task_decomposition", "车库"),
+        ("我们组的新版App下周五要上线，帮忙拆一下任务", "task_decomposition", "新版App"),
+        ("老房子想翻新一下厨房，预算五万", "task_decomposition", "厨房"),
+        # 咋, the colloquial 怎么
+        ("HTTPS的握手到底咋回事，证书那块看不懂", "deep_learning", "HTTPS的握手"),
+        ("口语咋练？下个月出国", "skill_building", "口语"),
+        # 把X彻底搞明白; X特别在哪; a comment (而不是…) and a question about what was named (为什么要这样)
+        ("我想把Python的闭包彻底搞明白，下周要讲", "deep_learning", "Python的闭包"),
+        ("印象派到底特别在哪？想真正搞懂而不是死记", "deep_learning", "印象派"),
+        ("经济学上的机会成本是怎么回事，为什么要这样算", "deep_learning", "机会成本"),
+        ("彩虹为啥是弯的？背后的原理是啥", "deep_learning", "彩虹"),
+        ("想理解一下TCP的拥塞控制，比如为啥要慢启动", "deep_learning", "TCP的拥塞控制"),
+        # 练到能X, 坚持X, X总V不好
+        ("想练到能跑全马，帮我安排下训练", "skill_building", "跑全马"),
+        ("想每天坚持背单词，有没有合理的节奏", "skill_building", "背单词"),
+        ("钢琴琶音总弹不好，怎么练", "skill_building", "钢琴琶音"),
+        # a space between Chinese characters ends a clause
+        ("明天考线代 还有三章没看 救命", "exam_preparation", "线代"),
+    ],
+)
+def test_chinese_segment_boundaries_and_first_clauses(message, intent, want):
+    assert rules_topic(message, intent) == want
+
+
+@pytest.mark.parametrize(
+    ("message", "want"),
+    [
+        ("跑训练的时候 GPU out of memory，咋办", "GPU out of memory"),
+        ("服务跑着就 panic: runtime error: slice bounds out of range，怎么修", "slice bounds out of range"),
+        ("前端一直跨域报错，后端是Django", "跨域报错"),
+        ("git says 'fatal: not a git repository' in my project folder", "not a git repository"),
+    ],
+)
+def test_errors_named_inside_a_log_line(message, want):
+    assert rules_topic(message, "error_diagnosis") == want

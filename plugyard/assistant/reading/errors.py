@@ -14,7 +14,14 @@ _CODES = [
     (re.compile(r"exit(?:s|ed)?\s+(?:with\s+)?(?:code|status)\s+(\d+)", re.I), "exit code {0}"),
     (re.compile(r"退出码\s*(\d+)"), "退出码{0}"),
     (re.compile(_NOT_LATIN + r"(E[A-Z]{3,}|E\d{4})(?![A-Za-z0-9_])"), "{0}"),
-    (re.compile(r"""(?:'|")error:\s*([a-z][\w-]+)(?:'|")""", re.I), "{0}"),
+    # a log line quoted: what follows its severity ('fatal: refusing to merge unrelated histories')
+    (
+        re.compile(
+            r"""['"‘“](?:error|fatal|panic|warning)(?::\s*(?:runtime )?error)?:\s*([a-z][^'"’”]{2,60}?)['"’”]""",
+            re.I,
+        ),
+        "{0}",
+    ),
     (re.compile(r"(undefined reference to [`'\"]?\w+)", re.I), "{0}"),
     # Codes by shape: a Windows stop code (IRQL_NOT_LESS_OR_EQUAL), a compiler's or database's numbered
     # error (TS2322, LNK2019, ORA-00942), an HTTP status with its reason, a spreadsheet error, a state a
@@ -34,14 +41,19 @@ _CODES = [
     ),
 ]
 _NAMED_ZH = re.compile(
-    r"(段错误|内存泄漏|内存溢出|死循环|栈溢出错误|栈溢出|空指针异常|空指针|跨域错误|死锁|数据竞争|"
-    r"(?<!\d)\d{3,4}\s*错误|编码错误|权限错误|超时错误|语法错误|类型错误)"
+    r"(段错误|内存泄漏|内存溢出|死循环|栈溢出错误|栈溢出|空指针异常|空指针|死锁|数据竞争|"
+    r"(?<!\d)\d{3,4}\s*错误|(?:跨域|编码|权限|超时|语法|类型)(?:错误|报错))"
 )
 _NAMED_EN = re.compile(
-    r"\b(segmentation fault|segfault|memory leak|out of memory|deadlock|infinite loop|race condition|"
+    r"\b(segmentation fault|segfault|memory leak|(?:[A-Z]{2,6} )?out of memory|deadlock|infinite loop|race condition|"
     r"stack overflow(?: error)?|nil pointer dereference|null pointer(?: exception|dereference)?|bus error|"
     r"use after free|double free|data race)\b",
     re.I,
+)
+# A log line not quoted ("panic: runtime error: index out of range" in a sentence): what follows the severity.
+_LOG_LINE = re.compile(
+    r"\b(?:panic|fatal|error)(?::\s*(?:runtime )?error)?:\s*([a-z][\w'-]*(?: [a-z][\w'-]*){1,7})"
+    r"(?=\s*(?:$|[^\w\s]|[\u4e00-\u9fff]))"
 )
 _AN_ERROR_EN = re.compile(
     r"\b(?:getting|get|got|throws?|shows?|gives?|returns?|hit|hits|see|seeing|having)\s+"
@@ -86,7 +98,7 @@ def error_topic(message: str) -> str | None:
     for pattern, template in _CODES:
         if m := pattern.search(message):
             return template.format(m[1])
-    for pattern in (_NAMED_ZH, _NAMED_EN):
+    for pattern in (_NAMED_ZH, _NAMED_EN, _LOG_LINE):
         if m := pattern.search(message):
             return m[1]
     for pattern in (_AN_ERROR_EN, _AN_ERROR_ZH):
