@@ -95,3 +95,59 @@ def test_chinese_segment_boundaries_and_first_clauses(message, intent, want):
 )
 def test_errors_named_inside_a_log_line(message, want):
     assert rules_topic(message, "error_diagnosis") == want
+
+
+@pytest.mark.parametrize(
+    ("message", "intent", "want"),
+    [
+        # "X due <time>": what is due
+        ("lab report due tomorrow, how do i split it up", "task_decomposition", "lab report"),
+        # a filler or comment after the subject
+        ("organising a baby shower haha. it's in May, where do I start", "task_decomposition", "baby shower"),
+        ("need to set up an Etsy shop for my dad's woodwork by next week", "task_decomposition", "Etsy shop"),
+        ("how do I get better at chess over time", "skill_building", "chess"),
+        ("I need the intuition behind eigenvectors clear in my head before Monday", "deep_learning", "eigenvectors"),
+        # the task said another way: promised, put together, in charge of, dealing with, an activity said first
+        ("I promised I'd repaint the bedroom before my parents visit", "task_decomposition", "bedroom"),
+        ("I need to put together a conference poster. what are the parts", "task_decomposition", "conference poster"),
+        ("I'm in charge of the school bake sale. 40 families, no plan yet", "task_decomposition", "school bake sale"),
+        (
+            "first time dealing with a visa application. could you break the whole thing into steps",
+            "task_decomposition",
+            "visa application",
+        ),
+        ("moving to a new city in June and I haven't started packing", "task_decomposition", "moving to a new city"),
+        # split the work up for the two of us: no subject there
+        (
+            "We're launching a newsletter, me and a friend. Split the work up into tasks for the two of us",
+            "task_decomposition",
+            "newsletter",
+        ),
+        # what was learnt but not understood; a deep dive on X
+        ("I've memorized the Krebs cycle but it doesn't click", "deep_learning", "Krebs cycle"),
+        ("I'd love a deep dive on quantitative easing", "deep_learning", "quantitative easing"),
+        # skills: able to, a habit of, conversational in, get into
+        ("want to be able to swim 1k in under 30 min", "skill_building", "swim 1k"),
+        ("help me build a habit of reading research papers", "skill_building", "reading research papers"),
+        ("I want to be somewhat conversational in Portuguese by then", "skill_building", "Portuguese"),
+        ("I'd love to get into pottery, mainly wheel throwing", "skill_building", "pottery"),
+    ],
+)
+def test_english_subjects_said_another_way(message, intent, want):
+    assert rules_topic(message, intent) == want
+
+
+@pytest.mark.parametrize(
+    ("message", "want"),
+    [
+        ("the scanner says feeder jam but nothing is stuck", "feeder jam"),
+        ("my oven is flashing F3 and won't heat", "F3"),
+        (
+            'why does Vue keep saying "Maximum recursive updates exceeded. This means..."',
+            "Maximum recursive updates exceeded",
+        ),
+        ("keep hitting `use of moved value: data` in my rust code", "use of moved value"),
+    ],
+)
+def test_english_errors_a_tool_says(message, want):
+    assert rules_topic(message, "error_diagnosis") == want

@@ -33,8 +33,8 @@ _CODES = [
     (re.compile(r"\b(?:stuck in|status(?: is)?|state(?: is)?|reason:?) ([A-Z][a-z]+(?:[A-Z][a-z]+){2,})\b"), "{0}"),
     (
         re.compile(
-            r"\b(?:fails?|failed|failing|errors? out|crash(?:es|ed)?|dies|says|complains)(?: with)? "
-            r"['\"‘“]([^'\"’”]{3,60})['\"’”]",
+            r"\b(?:fails?|failed|failing|errors? out|crash(?:es|ed)?|dies|says|saying|complains|hitting|getting)"
+            r"(?: with)? [`'\"‘“]([^`'\"’”.:]{3,60})(?:[`'\"’”.]|:\s*`?\w+`?[`'\"’”])",
             re.I,
         ),
         "{0}",
@@ -54,6 +54,13 @@ _NAMED_EN = re.compile(
 _LOG_LINE = re.compile(
     r"\b(?:panic|fatal|error)(?::\s*(?:runtime )?error)?:\s*([a-z][\w'-]*(?: [a-z][\w'-]*){1,7})"
     r"(?=\s*(?:$|[^\w\s]|[\u4e00-\u9fff]))"
+)
+# What a device or tool says, not quoted, up to a conjunction ("the printer says paper jam but"); a short code
+# it shows ("flashing E21").
+_SAYS = re.compile(
+    r"\b(?:says|shows|displays|reads|flashing|flashes|showing)\s+(?!(?:it|that|this|the|a|an|i|you|my|there|something|"
+    r"nothing|no|to|me|us|so)\b)([a-z][\w-]*(?: [a-z][\w-]*){0,3}?|[A-Z]{1,3}\d{1,4})"
+    r"(?=\s+(?:but|and|even|when|every|whenever|though|on|again)\b|\s*[,.;!?]|\s*$)"
 )
 _AN_ERROR_EN = re.compile(
     r"\b(?:getting|get|got|throws?|shows?|gives?|returns?|hit|hits|see|seeing|having)\s+"
@@ -98,7 +105,7 @@ def error_topic(message: str) -> str | None:
     for pattern, template in _CODES:
         if m := pattern.search(message):
             return template.format(m[1])
-    for pattern in (_NAMED_ZH, _NAMED_EN, _LOG_LINE):
+    for pattern in (_NAMED_ZH, _NAMED_EN, _LOG_LINE, _SAYS):
         if m := pattern.search(message):
             return m[1]
     for pattern in (_AN_ERROR_EN, _AN_ERROR_ZH):

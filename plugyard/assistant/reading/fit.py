@@ -44,10 +44,6 @@ NOT_TRAINED = {
         " categorical imperative), where every other set keeps the subject as written; trained on, it taught the"
         " model the other reading. Scored once as held out (bench/RESULTS.md), kept for the next revision."
     ),
-    "assist_blind6.jsonl": (
-        "written blind by a fifth author and scored once as held out (bench/RESULTS.md); not trained on until"
-        " its score is on record and the revision that studies it is made."
-    ),
 }
 """Labelled sets in datasets/ that the shipped model is not trained on, and why."""
 
