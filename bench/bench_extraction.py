@@ -1,11 +1,12 @@
 """What `assist` reads from a message, scored against labelled sets (datasets/README.md).
 
     python bench/bench_extraction.py                 # the development set (optimistic: the rules were tuned on it)
-    python bench/bench_extraction.py --set blind4    # a named set: dev, dev2, blind..blind5 (all studied)
+    python bench/bench_extraction.py --set blind4    # a named set: dev, dev2, blind..blind6 (all studied)
     python bench/bench_extraction.py --set new.jsonl # any labelled JSONL file, by path (a new blind set)
     python bench/bench_extraction.py --rules-only    # the rules alone, without the topic model
     python bench/bench_extraction.py --leave-out     # leave-one-author-out: the topic model trained without
                                                      # each author's sets, scored on them
+    python bench/bench_extraction.py --leave-out --exclude blind6   # ... with a set in no fold
     python bench/bench_extraction.py --libraries     # also dateparser / jionlp deadlines, a jieba topic baseline
                                                      # (pip install dateparser jionlp jieba; none is a dependency)
 
