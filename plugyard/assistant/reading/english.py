@@ -173,7 +173,8 @@ PATTERNS: dict[str, list[Pattern]] = {
         _p(rf"\b(?:we're|we are|i'm|i am|(?:my|our) \w+ (?:is|are)) (?!(?:trying|going|hoping|looking|struggling|"
            rf"starting|thinking|about)\b)(?P<x>\w+ing\b.+?){_END}"),
         # "moving to a new apartment at the end of the month": an activity said first
-        _p(rf"^(?!(?:trying|going|hoping|looking|struggling|thinking|wondering|feeling|getting)\b)"
+        _p(rf"^(?!(?:trying|going|hoping|looking|struggling|thinking|wondering|feeling|getting|during|morning|evening|"
+           rf"\w*thing|spring|string|ring|king|bring|sing|nothing|being)\b)"
            rf"(?P<x>[a-z]+ing\b.+?){_END}"),
     ],
     "deep_learning": [
