@@ -76,6 +76,9 @@ def rules_topic(message: str, intent: str) -> str:
         ("想练到能跑全马，帮我安排下训练", "skill_building", "跑全马"),
         ("想每天坚持背单词，有没有合理的节奏", "skill_building", "背单词"),
         ("钢琴琶音总弹不好，怎么练", "skill_building", "钢琴琶音"),
+        # a purpose after the subject is a comment (放我的游记), 放 inside a word is not (播放器)
+        ("想搭一个博客放我的游记，帮我列步骤", "task_decomposition", "博客"),
+        ("想做一个音乐播放器，帮我列步骤", "task_decomposition", "音乐播放器"),
         # a space between Chinese characters ends a clause
         ("明天考线代 还有三章没看 救命", "exam_preparation", "线代"),
     ],
