@@ -37,15 +37,25 @@ Readings = dict[tuple[str, str], str]
 """The rules' topic of a message (text, today) as first read, before the rules were revised on its set."""
 
 
-NOT_TRAINED = {
-    "assist_blind5.jsonl": (
-        "its author read the conventions differently: a topic named with a modifier is labelled by its head only"
-        " (共识机制 for 区块链的共识机制, 辩证法 for 黑格尔的辩证法, categorical imperative for Kant and the"
-        " categorical imperative), where every other set keeps the subject as written; trained on, it taught the"
-        " model the other reading. Scored once as held out (bench/RESULTS.md), kept for the next revision."
-    ),
+NOT_TRAINED: dict[str, str] = {}
+"""Labelled sets in datasets/ that the shipped model is not trained on, and why (none since 2026-12-04)."""
+
+_HEAD_ONLY = (
+    "its author labels a topic named with a modifier by its head only, against the conventions and every other set"
+    " (which keep the subject as written); trained on, such labels taught the model that reading"
+)
+LABELS_NOT_TRAINED: dict[str, dict[str, str]] = {
+    "assist_blind5.jsonl": {
+        "想搞懂区块链的共识机制，PoW和PoS到底差在哪，别只给我结论": _HEAD_ONLY,
+        "操作系统的虚拟内存到底是怎么实现的？页表、TLB这些词我都听过但串不起来": _HEAD_ONLY,
+        "黑格尔的辩证法到底在说啥？正题反题合题这种讲法是不是太简化了": _HEAD_ONLY,
+        "my philosophy prof keeps bringing up Kant and the categorical imperative and I nod along but I don't really"
+        " get it. what is it at its core?": _HEAD_ONLY,
+        "Teach me how the attention mechanism in transformers works at a level where I could implement it myself in"
+        " numpy": _HEAD_ONLY,
+    },
 }
-"""Labelled sets in datasets/ that the shipped model is not trained on, and why."""
+"""Messages of a trained set whose label the model is not trained on, and why."""
 
 
 def default_sets() -> list[Path]:
@@ -90,7 +100,8 @@ def load_rows(paths: Iterable[Path]) -> list[dict[str, Any]]:
             except (ValueError, KeyError, TypeError) as exc:
                 raise ValueError(f"{path}:{number}: not a labelled message ({exc})") from None
             seen.add(key)
-            rows.append(row)
+            if row["text"] not in LABELS_NOT_TRAINED.get(path.name, {}):
+                rows.append(row)
     return rows
 
 
