@@ -74,7 +74,7 @@ def test_the_deadline_does_not_depend_on_the_model():
 def test_the_shipped_model_names_the_data_it_was_trained_on():
     model = spans.TopicModel.load(spans.SHIPPED_MODEL)
     rows = topic_fit.load_rows(topic_fit.default_sets())
-    readings = topic_fit.load_readings(topic_fit.DATASETS / topic_fit.READINGS)
+    readings = topic_fit.readings_for(topic_fit.default_sets())
     retrained = topic_fit.fit(rows, readings)
     assert model.meta["trained_on"] == len(rows) and model.meta["data"] == spans.fingerprint(rows)
     assert model.meta["readings"] == len(readings) and model.meta["readings_data"] == retrained.meta["readings_data"]
@@ -158,3 +158,11 @@ def test_the_bench_scores_a_set_given_by_path(tmp_path):
         capture_output=True, text=True, cwd=ROOT, check=False,
     )  # fmt: skip
     assert missing.returncode == 2 and missing.stderr.count("\n") == 1 and "Traceback" not in missing.stderr
+
+
+def test_every_label_left_out_of_training_is_in_its_set_and_out_of_the_rows():
+    for name, texts in topic_fit.LABELS_NOT_TRAINED.items():
+        path = topic_fit.DATASETS / name
+        in_set = {json.loads(line)["text"] for line in path.read_text(encoding="utf-8").splitlines() if line.strip()}
+        assert set(texts) <= in_set, name
+        assert not {r["text"] for r in topic_fit.load_rows([path])} & set(texts)

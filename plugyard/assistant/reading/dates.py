@@ -197,7 +197,7 @@ def _the_nth(m: re.Match[str], today: date) -> tuple[date | None, int]:
     return _day_of_month(today, int(m[1])), 3
 
 
-@rule(r"(?:(\d{4})年|(明年|今年))?\s*(" + _NUM_ZH + r")月(" + _NUM_ZH + r")[日号]?", 0)
+@rule(r"(?:(\d{4})\s*年|(明年|今年))?\s*(" + _NUM_ZH + r")\s*月\s*(" + _NUM_ZH + r")(?:\s*[日号])?", 0)
 def _zh_month_day(m: re.Match[str], today: date) -> tuple[date | None, int]:
     month, day = zh_number(m[3]), zh_number(m[4])
     if month is None or day is None:
@@ -211,7 +211,7 @@ def _zh_month_day(m: re.Match[str], today: date) -> tuple[date | None, int]:
     return _next_on_or_after(today, month, day), 3
 
 
-@rule(r"(下个?月|本月|这个月)(" + _NUM_ZH + r")[日号]", 0)
+@rule(r"(下个?月|本月|这个月)\s*(" + _NUM_ZH + r")\s*[日号]", 0)
 def _zh_next_month_day(m: re.Match[str], today: date) -> tuple[date | None, int]:
     day = zh_number(m[2])
     if day is None:
@@ -390,7 +390,11 @@ def _month_alone(m: re.Match[str], today: date) -> tuple[date | None, int]:
     return _next_on_or_after(today, month, 1), 1
 
 
-@rule(r"(?<![\d月个])(明年|今年)?(" + _NUM_ZH + r")月(?:份|(?![\d一二三四五六七八九十日号底末初中内个]))", 0)
+@rule(
+    r"(?<![月个])(明年|今年)?((?<!\d)\d+|[零〇一二两三四五六七八九十]+)\s*月"
+    r"(?:份|(?!\s*[\d一二三四五六七八九十日号底末初中内个]))",
+    0,
+)
 def _zh_month_alone(m: re.Match[str], today: date) -> tuple[date | None, int]:
     month = zh_number(m[2])
     if month and month <= 12 and m[1]:  # 明年3月: that year's
@@ -400,6 +404,18 @@ def _zh_month_alone(m: re.Match[str], today: date) -> tuple[date | None, int]:
     if month == today.month:
         return None, 1
     return _next_on_or_after(today, month, 1), 1
+
+
+@rule(r"(?<![月个])(明年|今年)?((?<!\d)\d+|[零〇一二两三四五六七八九十]+)\s*月(?:份)?(底|末)", 0)
+def _zh_month_end(m: re.Match[str], today: date) -> tuple[date | None, int]:
+    """十二月底, 3月底: that month's last day (the next one on or after today)."""
+    month = zh_number(m[2])
+    if not month or month > 12:
+        return None, 0
+    year = today.year + (1 if m[1] == "明年" else 0)
+    if not m[1] and month < today.month:
+        year += 1
+    return date(year, month, calendar.monthrange(year, month)[1]), 2
 
 
 # -- durations, frequencies and vague times: spans to strip, never deadlines -----------------------------
@@ -418,7 +434,7 @@ _NOT_DEADLINES = [
     re.compile(rf"\bfor\s+(?:the\s+(?:next|past)\s+)?(?:{_NUM_EN_RE})\s+(?:days?|weeks?|months?|years?)\b", re.I),
     re.compile(
         r"\b(?:by |before |until |in |this |next )(?:the )?(?:summer|winter|spring|autumn|fall|semester|term)\b"
-        r"|\bsoon\b|\bsomeday\b|\beventually\b",
+        r"|\bsoon(?:-?ish)?\b|\bsomeday\b|\beventually\b",
         re.I,
     ),
     re.compile(r"(?:每天晚上|每天早上|每天|每日|每晚|每周|每个?星期|每个?月|天天)(?:" + _NUM_ZH + r"次)?"),

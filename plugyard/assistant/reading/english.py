@@ -11,7 +11,8 @@ from .spans import cleaning_notes
 _I = re.I
 _END = (
     r"(?=$|[,.;:!?()\n]| but | so | because | since | when | while | and (?:i|still|then|now)\b| which | that i "
-    r"| as i | how (?:should|do|can|would) i\b| and (?:nothing|everything|we|they|it's|it is|there)\b)"
+    r"| as i | how (?:should|do|can|would) i\b| and (?:nothing|everything|we|they|it's|it is|there|every|haven't|"
+    r"have not|can't|don't)\b)"
 )
 
 _POLITE = re.compile(
@@ -33,7 +34,8 @@ _TRAILING = re.compile(
     r"(?:\s+(?:deeply|in depth|in-depth|really|properly|thoroughly|fully|completely|well|better|more|again|now|"
     r"step by step|step-by-step|from the ground up|from scratch|from first principles|in detail|in full|end to end|"
     r"actually|finally|at last|under the hood|for me|for us|for (?:my|our|the) \w+|"
-    r"for (?:[A-Z]\w*|mom|dad|mum)'s \w+|for \d+ people|skills?|"
+    r"for (?:[A-Z]\w*|mom|dad|mum)'s \w+|for (?:my|our|his|her|their) \w+'s \w+|for \d+ people|skills?|"
+    r"lol|lmao|haha|omg|ugh|tbh|ngl|over time|going forward|(?:clear |straight )?in my head|under|over|around|"
     r"abilit(?:y|ies)|project|preparation|prep|planning|stuff|things?|topics?|concepts?|for|by|on|in|at|to|of|"
     r"before|with|into|about|and|or|it|them|this|that|please|too|quickly|fast|asap|properly|then|"
     r"first|once and for all|in simple terms|simply|like i'?m five|eli5|exactly|precisely|anyway|"
@@ -73,7 +75,7 @@ _STOP = {
 _PRONOUN = re.compile(
     r"^(?:(?:do|does|did|is|are|was|were|can|could|would|will|should) )?"
     r"(?:they|them|it|he|she|we|you|i|every|each|there|someone|something|everything|everyone|everybody|"
-    r"people|nobody|anyone)(?=\s|$)",
+    r"people|nobody|anyone|(?:two|three|four|both|all|each|some|most) of (?:us|them|you))(?=\s|$)",
     _I,
 )
 
@@ -105,6 +107,7 @@ _META = {
     "work",
     "process",
     "whole thing",
+    "whole",
     "all",
 }
 
@@ -151,26 +154,33 @@ PATTERNS: dict[str, list[Pattern]] = {
         _p(rf"\b(?:pass|ace|sit|take|sitting|taking) (?P<x>.+?){_END}"),
     ],
     "task_decomposition": [
-        _p(r"\b(?:break|split|turn|divide|decompose|organi[sz]e|chop|cut|convert|structure)(?: down| up)? (?P<x>.+?)"
-           r"(?: down| up)? into\b"),
+        # "thesis literature review due in 10 days": what is due
+        _p(r"^(?P<x>[\w'&+./-]+(?: [\w'&+./-]+){0,5}?) (?:is |are )?due\b"),
+        _p(r"\b(?:break|split|turn|divide|decompose|organi[sz]e|chop|chunk|cut|convert|structure)(?: down| up)? "
+           r"(?P<x>.+?)(?: down| up)? into\b"),
         _p(rf"\b(?:break|split|chop) (?:down|up) (?P<x>.+?){_END}"),
+        _p(rf"\b(?:in charge of|responsible for|tasked with|dealing with|deal with) (?P<x>.+?){_END}"),
         _p(rf"\b(?:steps|tasks|phases|stages|plan|checklist|to-do list|todo list|roadmap|milestones) "
            rf"(?:to|for|of) (?P<x>.+?){_END}"),
         _p(rf"\b(?:plan|planning|schedule|map) (?:out )?(?!(?:it|them|this|that)\b)(?P<x>.+?)(?: into\b.*)?{_END}"),
         _p(rf"\b(?:we're|we are|i'm|i am) (?:hosting|running|organi[sz]ing|throwing|planning|launching) "
            rf"(?P<x>.+?){_END}"),
         _p(rf"\b(?:need to|have to|must|want to|got to|going to|trying to|plan to|hoping to|supposed to|asked to|"
-           rf"told to) "
-           rf"(?P<v>[a-z]+(?: out| up| down| off| through)?) (?P<x>.+?){_END}"),
+           rf"told to|promised (?:to|(?:we|i)'d|(?:we|i) would)) "
+           rf"(?P<v>[a-z]+(?: out| up| down| off| through| together)?) (?P<x>.+?){_END}"),
         _p(rf"\b(?:how do i|how to|how can i|how should i|where do i start with) (?P<x>.+?){_END}"),
         # "My family is relocating to Canada": what someone is in the middle of doing is the task
         _p(rf"\b(?:we're|we are|i'm|i am|(?:my|our) \w+ (?:is|are)) (?!(?:trying|going|hoping|looking|struggling|"
            rf"starting|thinking|about)\b)(?P<x>\w+ing\b.+?){_END}"),
+        # "moving to a new apartment at the end of the month": an activity said first
+        _p(rf"^(?!(?:trying|going|hoping|looking|struggling|thinking|wondering|feeling|getting|during|morning|evening|"
+           rf"\w*thing|spring|string|ring|king|bring|sing|nothing|being)\b)"
+           rf"(?P<x>[a-z]+ing\b.+?){_END}"),
     ],
     "deep_learning": [
         _p(rf"\b(?:(?:concept|intuition|idea|logic|mechanism|principles?) (?:of|behind|for)|(?:theory|maths?) behind) "
            rf"(?P<x>.+?){_END}"),
-        _p(rf"\b(?:deep[- ]dive|dive|look) (?:into|at) (?P<x>.+?){_END}"),
+        _p(rf"\b(?:deep[- ]dive|dive|look) (?:into|at|on) (?P<x>.+?){_END}"),
         _p(rf"\b(?:understanding|explanation|overview|picture) of (?P<x>.+?){_END}"),
         _p(rf"\bhappening when (?:a |an |the )?(?P<x>.+?) (?:takes place|happens|occurs|runs){_END}"),
         _p(rf"\b(?:happens?|going on|goes on) (?:during|in|inside|when|with) (?P<x>.+?)(?: (?:{_VERB_FORMS}))?{_END}"),
@@ -196,11 +206,15 @@ PATTERNS: dict[str, list[Pattern]] = {
         _p(rf"\bwhat (?P<x>(?:a|an|the) .+?) (?:is|are|means|does)(?:{_END}|$)"),
         _p(r"\bwhat makes (?P<x>.+?) (?:so )?(?:special|different|unique|important|hard|useful|possible|work|tick)\b"),
         _p(rf"\bwhat(?: (?:really|actually|exactly))?(?: is|'s| are) (?:really |actually |exactly )?(?P<x>.+?){_END}"),
+        # "I've memorized the circle of fifths but it doesn't click": what was learnt without being understood
+        _p(rf"\b(?:memori[sz]ed|learned|learnt|studied|know|read up on) (?P<x>.+?){_END}"),
     ],
     "skill_building": [
+        _p(rf"\b(?:habit|routine) of (?P<x>.+?){_END}"),
         _p(rf"\bbecome a (?:better|good|great|stronger) (?P<x>.+?) (?:player|speaker|writer|runner|cook){_END}"),
         _p(rf"\bskills? (?:in|at|with|for) (?P<x>.+?){_END}"),
-        _p(rf"\b(?:get|getting|become|be|feel) (?:much |a lot |way |more |a bit )?(?:better|good|great|faster|fluent|"
+        _p(rf"\b(?:get|getting|become|be|feel) (?:much |a lot |way |more |a bit |somewhat |fairly |reasonably |"
+           rf"pretty |really )?(?:better|good|great|faster|fluent|conversational|proficient|competent|decent|"
            rf"confident|comfortable|stronger|quicker|skilled|skillful|relaxed|natural) (?:at|in|with|during) "
            rf"(?P<x>.+?){_END}"),
         _p(rf"\bwhat (?:drills|exercises|practice|habits) (?:will|would|can|could) (?:make|improve|help|fix) "
@@ -208,6 +222,7 @@ PATTERNS: dict[str, list[Pattern]] = {
         _p(rf"\b(?:improve|improving|practi[cs]e|practi[cs]ing|train|training|work on|level up|sharpen|polish|"
            rf"hone|boost|strengthen|develop|build up|brush up on|drill) (?P<x>.+?){_END}"),
         _p(rf"\b(?:learn|learning) (?:how )?(?:to )?(?P<x>.+?){_END}"),
+        _p(rf"\b(?:be able to|get into|getting into) (?P<x>.+?){_END}"),
         _p(rf"\b(?:teach|coach|train|help) me (?:how )?(?:to )?(?P<x>.+?){_END}"),
         _p(r"\bwant (?:my|our) (?P<x>.+?) to (?:be|look|get|sound|feel|become)\b"),
         # The skill first, then how it goes: "My public speaking is terrible."
@@ -234,8 +249,9 @@ def clean(text: str) -> str:
     text = " " + re.sub(r"\s+", " ", text).strip(" ,.;:!?'\"-")
     for _ in range(3):
         before = text
-        text = _LEADING.sub("", text).strip()
         text = _TRAILING.sub("", text).strip(' ,.;:!?"-')
+        text = _LEADING.sub("", text).strip()
+        text = _TRAILING.sub("", " " + text).strip(' ,.;:!?"-')
         text = re.sub(r"\s+into\b.*$", "", text, flags=_I)
         # a comment after the subject: "incompleteness theorems without hand-waving", "SQL well enough for an
         # interview", "a podcast and no one has a clue"
@@ -315,7 +331,7 @@ _GREETINGS = {"hi", "hello", "hey", "ok", "okay", "so", "well", "yes", "no", "so
 _FALLBACK_DROP = _STOP | _GREETINGS | {
     "break", "down", "tasks", "task", "steps", "step", "explain", "understand", "learn", "practise", "practice",
     "improve", "better", "deeply", "really", "exam", "test", "into", "manageable", "in", "depth", "why", "is",
-    "there", "way", "there's", "help", "want", "need", "tell", "teach", "show", "give", "guide", "thing",
+    "there", "way", "there's", "help", "want", "need", "tell", "teach", "show", "give", "guide", "thing", "but",
 }  # fmt: skip
 
 

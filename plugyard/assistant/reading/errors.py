@@ -14,7 +14,14 @@ _CODES = [
     (re.compile(r"exit(?:s|ed)?\s+(?:with\s+)?(?:code|status)\s+(\d+)", re.I), "exit code {0}"),
     (re.compile(r"退出码\s*(\d+)"), "退出码{0}"),
     (re.compile(_NOT_LATIN + r"(E[A-Z]{3,}|E\d{4})(?![A-Za-z0-9_])"), "{0}"),
-    (re.compile(r"""(?:'|")error:\s*([a-z][\w-]+)(?:'|")""", re.I), "{0}"),
+    # a log line quoted: what follows its severity ('fatal: refusing to merge unrelated histories')
+    (
+        re.compile(
+            r"""['"‘“](?:error|fatal|panic|warning)(?::\s*(?:runtime )?error)?:\s*([a-z][^'"’”]{2,60}?)['"’”]""",
+            re.I,
+        ),
+        "{0}",
+    ),
     (re.compile(r"(undefined reference to [`'\"]?\w+)", re.I), "{0}"),
     # Codes by shape: a Windows stop code (IRQL_NOT_LESS_OR_EQUAL), a compiler's or database's numbered
     # error (TS2322, LNK2019, ORA-00942), an HTTP status with its reason, a spreadsheet error, a state a
@@ -26,22 +33,34 @@ _CODES = [
     (re.compile(r"\b(?:stuck in|status(?: is)?|state(?: is)?|reason:?) ([A-Z][a-z]+(?:[A-Z][a-z]+){2,})\b"), "{0}"),
     (
         re.compile(
-            r"\b(?:fails?|failed|failing|errors? out|crash(?:es|ed)?|dies|says|complains)(?: with)? "
-            r"['\"‘“]([^'\"’”]{3,60})['\"’”]",
+            r"\b(?:fails?|failed|failing|errors? out|crash(?:es|ed)?|dies|says|saying|complains|hitting|getting)"
+            r"(?: with)? [`'\"‘“]([^`'\"’”.:]{3,60})(?:[`'\"’”.]|:\s*`?\w+`?[`'\"’”])",
             re.I,
         ),
         "{0}",
     ),
 ]
 _NAMED_ZH = re.compile(
-    r"(段错误|内存泄漏|内存溢出|死循环|栈溢出错误|栈溢出|空指针异常|空指针|跨域错误|死锁|数据竞争|"
-    r"(?<!\d)\d{3,4}\s*错误|编码错误|权限错误|超时错误|语法错误|类型错误)"
+    r"(段错误|内存泄漏|内存溢出|死循环|栈溢出错误|栈溢出|空指针异常|空指针|死锁|数据竞争|"
+    r"(?<!\d)\d{3,4}\s*错误|(?:跨域|编码|权限|超时|语法|类型)(?:错误|报错))"
 )
 _NAMED_EN = re.compile(
-    r"\b(segmentation fault|segfault|memory leak|out of memory|deadlock|infinite loop|race condition|"
+    r"\b(segmentation fault|segfault|memory leak|(?:[A-Z]{2,6} )?out of memory|deadlock|infinite loop|race condition|"
     r"stack overflow(?: error)?|nil pointer dereference|null pointer(?: exception|dereference)?|bus error|"
     r"use after free|double free|data race)\b",
     re.I,
+)
+# A log line not quoted ("panic: runtime error: index out of range" in a sentence): what follows the severity.
+_LOG_LINE = re.compile(
+    r"\b(?:panic|fatal|error)(?::\s*(?:runtime )?error)?:\s*([a-z][\w'-]*(?: [a-z][\w'-]*){1,7})"
+    r"(?=\s*(?:$|[^\w\s]|[\u4e00-\u9fff]))"
+)
+# What a device or tool says, not quoted, up to a conjunction ("the printer says paper jam but"); a short code
+# it shows ("flashing E21").
+_SAYS = re.compile(
+    r"\b(?:says|shows|displays|reads|flashing|flashes|showing)\s+(?!(?:it|that|this|the|a|an|i|you|my|there|something|"
+    r"nothing|no|to|me|us|so)\b)([a-z][\w-]*(?: [a-z][\w-]*){0,3}?|[A-Z]{1,3}\d{1,4})"
+    r"(?=\s+(?:but|and|even|when|every|whenever|though|on|again)\b|\s*[,.;!?]|\s*$)"
 )
 _AN_ERROR_EN = re.compile(
     r"\b(?:getting|get|got|throws?|shows?|gives?|returns?|hit|hits|see|seeing|having)\s+"
@@ -86,7 +105,7 @@ def error_topic(message: str) -> str | None:
     for pattern, template in _CODES:
         if m := pattern.search(message):
             return template.format(m[1])
-    for pattern in (_NAMED_ZH, _NAMED_EN):
+    for pattern in (_NAMED_ZH, _NAMED_EN, _LOG_LINE, _SAYS):
         if m := pattern.search(message):
             return m[1]
     for pattern in (_AN_ERROR_EN, _AN_ERROR_ZH):

@@ -37,19 +37,25 @@ Readings = dict[tuple[str, str], str]
 """The rules' topic of a message (text, today) as first read, before the rules were revised on its set."""
 
 
-NOT_TRAINED = {
-    "assist_blind5.jsonl": (
-        "its author read the conventions differently: a topic named with a modifier is labelled by its head only"
-        " (共识机制 for 区块链的共识机制, 辩证法 for 黑格尔的辩证法, categorical imperative for Kant and the"
-        " categorical imperative), where every other set keeps the subject as written; trained on, it taught the"
-        " model the other reading. Scored once as held out (bench/RESULTS.md), kept for the next revision."
-    ),
-    "assist_blind6.jsonl": (
-        "written blind by a fifth author and scored once as held out (bench/RESULTS.md); not trained on until"
-        " its score is on record and the revision that studies it is made."
-    ),
+NOT_TRAINED: dict[str, str] = {}
+"""Labelled sets in datasets/ that the shipped model is not trained on, and why (none since 2026-12-04)."""
+
+_HEAD_ONLY = (
+    "its author labels a topic named with a modifier by its head only, against the conventions and every other set"
+    " (which keep the subject as written); trained on, such labels taught the model that reading"
+)
+LABELS_NOT_TRAINED: dict[str, dict[str, str]] = {
+    "assist_blind5.jsonl": {
+        "想搞懂区块链的共识机制，PoW和PoS到底差在哪，别只给我结论": _HEAD_ONLY,
+        "操作系统的虚拟内存到底是怎么实现的？页表、TLB这些词我都听过但串不起来": _HEAD_ONLY,
+        "黑格尔的辩证法到底在说啥？正题反题合题这种讲法是不是太简化了": _HEAD_ONLY,
+        "my philosophy prof keeps bringing up Kant and the categorical imperative and I nod along but I don't really"
+        " get it. what is it at its core?": _HEAD_ONLY,
+        "Teach me how the attention mechanism in transformers works at a level where I could implement it myself in"
+        " numpy": _HEAD_ONLY,
+    },
 }
-"""Labelled sets in datasets/ that the shipped model is not trained on, and why."""
+"""Messages of a trained set whose label the model is not trained on, and why."""
 
 
 def default_sets() -> list[Path]:
@@ -68,6 +74,11 @@ def load_readings(path: Path, sets: Iterable[str] | None = None) -> Readings:
             if wanted is None or row["set"] in wanted:
                 out[(row["text"], row["today"])] = row["topic_read"]
     return out
+
+
+def readings_for(paths: Iterable[Path]) -> Readings:
+    """The recorded readings of the sets at ``paths`` (only those: a set not trained on has none in the model)."""
+    return load_readings(DATASETS / READINGS, [p.stem.removeprefix("assist_") for p in paths])
 
 
 def load_rows(paths: Iterable[Path]) -> list[dict[str, Any]]:
@@ -89,7 +100,8 @@ def load_rows(paths: Iterable[Path]) -> list[dict[str, Any]]:
             except (ValueError, KeyError, TypeError) as exc:
                 raise ValueError(f"{path}:{number}: not a labelled message ({exc})") from None
             seen.add(key)
-            rows.append(row)
+            if row["text"] not in LABELS_NOT_TRAINED.get(path.name, {}):
+                rows.append(row)
     return rows
 
 
@@ -154,7 +166,7 @@ def main(argv: list[str] | None = None) -> int:
     paths = args.sets or default_sets()
     try:
         rows = load_rows(paths)
-        readings = load_readings(DATASETS / READINGS, [p.stem.removeprefix("assist_") for p in paths])
+        readings = readings_for(paths)
     except (OSError, ValueError, KeyError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
