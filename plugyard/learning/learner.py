@@ -26,7 +26,8 @@ The model, per (intent, tool) and per (user, intent, tool):
   and the reset re-triggers on the next calls.) Measured in tests/learning/test_pooling.py: a tool at 85%
   that dies is reset within 25 calls (12 typically), and 25,000 stationary calls raise at most one reset.
   A run of failures that the tool's record rejects (``prior.breaks_down``: an outage; ten in a row at
-  85%, fourteen at 72%) resets it at once to that run alone.
+  85%, fourteen at 72%) resets it at once to that run alone; each outage the tool has had lowers the
+  evidence the next run needs (tenfold, down to 100): outages that recur are met sooner.
 - **Recovery**: a tool the drift reset fired on may change again, so while it is out of favour its evidence
   (every user's and the total) halves in every RECOVERY_HALF_LIFE_CALLS calls of the intent's other tools:
   its posterior widens again and Thompson sampling retries it (a tool back from an outage of 60 failures,
@@ -129,6 +130,8 @@ class _Group:
     succeeds after an outage; doubled after a retry that fails (exponential back-off)."""
     outage: bool = False
     """The last reset was an outage's (a run of failures the record rejects), not a shift of the rate."""
+    outages: int = 0
+    """Outages so far: each lowers the evidence the next run of failures needs (``prior.breaks_down``)."""
 
 
 @dataclasses.dataclass(slots=True)
@@ -271,7 +274,7 @@ class BayesianLearner:
             return
         unit = self.weight(at)
         run = fast[2]
-        if run >= 2.0 and breaks_down(run, total.s / unit, max(0.0, total.f / unit - run)):
+        if run >= 2.0 and breaks_down(run, total.s / unit, max(0.0, total.f / unit - run), group.outages):
             # A run of failures the tool's record makes implausible (an outage): what it says is all
             # that is left, the successes before it go.
             fast[0], fast[1] = 0.0, (1.0 - keep**run) / (1.0 - keep)
@@ -310,6 +313,7 @@ class BayesianLearner:
             group.wait = RECOVERY_HALF_LIFE_CALLS
         group.changed = True
         group.outage = outage
+        group.outages += outage
         self._pool(key).version += 1
         self.drift_resets += 1
         log.info("tool %r (intent %s) changed: %s; older counts dropped", tool, key, why)

@@ -131,3 +131,30 @@ def test_after_a_shift_of_the_rate_a_retry_that_succeeds_does_not_restore_the_wa
         learner.observe("u2", None, "b", True, 10.0, NOW + 700 + i)
     assert faded(800) == (pytest.approx(s1 / 2, rel=1e-4), pytest.approx(f1 / 2, rel=1e-4))
     assert learner.drift_resets == 1
+
+
+def test_outages_that_recur_are_recognised_after_fewer_failures():
+    # Against a record of 90 successes / 10 failures a first outage needs 9 failures in a row (e^11.5,
+    # 100,000); each outage the tool has had divides that by 10, down to 100: 8, 6, then 5.
+    assert [min(r for r in range(1, 20) if breaks_down(r, 90, 10, k)) for k in range(5)] == [9, 8, 6, 5, 5]
+    learner = BayesianLearner()
+    at = [NOW]
+
+    def call(user: str, success: bool) -> None:
+        learner.observe(user, None, "a", success, 10.0, at[0])
+        at[0] += 1.0
+
+    def outage() -> int:
+        before, failures = learner.drift_resets, 0
+        while learner.drift_resets == before:
+            call("u1", False)
+            failures += 1
+        return failures
+
+    runs = []
+    for _ in range(4):  # 100 calls at 90% (never two failures in a row), then down
+        for i in range(100):
+            call(f"u{i % 10}", i % 10 != 0)
+        runs.append(outage())
+    # The second still needs 9: the first outage's nine failures linger in the record.
+    assert runs == [9, 9, 7, 5]
