@@ -26,13 +26,17 @@ The model, per (intent, tool) and per (user, intent, tool):
   and the reset re-triggers on the next calls.) Measured in tests/learning/test_pooling.py: a tool at 85%
   that dies is reset within 25 calls (12 typically), and 25,000 stationary calls raise at most one reset.
   A run of failures that the tool's record rejects (``prior.breaks_down``: an outage; ten in a row at
-  85%, fourteen at 72%) resets it at once to that run alone.
+  85%, fourteen at 72%) resets it at once to that run alone; each outage the tool has had lowers the
+  evidence the next run needs (tenfold, down to 100): outages that recur are met sooner.
 - **Recovery**: a tool the drift reset fired on may change again, so while it is out of favour its evidence
   (every user's and the total) halves in every RECOVERY_HALF_LIFE_CALLS calls of the intent's other tools:
   its posterior widens again and Thompson sampling retries it (a tool back from an outage of 60 failures,
   beside one at 80%, is retried within about 120 calls: tests/learning/test_recovery.py). Each retry that
-  fails doubles that wait, one that succeeds restores it (exponential back-off): a tool that stays down
-  costs retries logarithmic in the calls. A steady tool's evidence never fades this way.
+  fails doubles that wait (exponential back-off): a tool that stays down costs retries logarithmic in the
+  calls. One that succeeds restores it after an outage (a success ends a run of failures), not after a
+  shift of the rate (a tool degraded to 55% succeeds at every other retry: that is no sign it is back),
+  and a tool that shifts again while retried keeps its back-off; an outage restarts it. A steady tool's
+  evidence never fades this way.
 - **Circuit breaker** per tool: ``failure_threshold`` consecutive failures (the tool's fault: not invalid
   arguments, not vetoes) open it for ``cooldown`` seconds; then it is half-open: one trial call may go,
   a success closes it, a failure opens it again. Open tools are skipped unless every candidate is open.
@@ -89,7 +93,8 @@ DRIFT_MARGIN = 0.1
 RECOVERY_HALF_LIFE_CALLS = 20.0
 """A tool the drift reset fired on loses half its evidence in every this many calls of the intent's other
 tools while it is not called itself: a tool that failed and recovered is retried (see the module docstring).
-Each retry that fails doubles it for that tool, a retry that succeeds (or a reset) restores it."""
+Each retry that fails doubles it for that tool; after an outage a retry that succeeds restores it (see the
+module docstring)."""
 STRENGTH_REFRESH = 0.02
 """A cached pooling strength is recomputed once the intent's outcomes grew by this share (at least one),
 or this share of a half-life passed."""
@@ -121,8 +126,12 @@ class _Group:
     """The intent's outcome count (``_Pooling.calls``) at this tool's last outcome."""
     wait: float = 0.0
     """A changed tool's current recovery half-life in the intent's calls: RECOVERY_HALF_LIFE_CALLS at its
-    reset and after a retry (a call after at least one half-life idle) that succeeds, doubled after one
-    that fails (exponential back-off)."""
+    first reset, at each outage, and after a retry (a call after at least one half-life idle) that
+    succeeds after an outage; doubled after a retry that fails (exponential back-off)."""
+    outage: bool = False
+    """The last reset was an outage's (a run of failures the record rejects), not a shift of the rate."""
+    outages: int = 0
+    """Outages so far: each lowers the evidence the next run of failures needs (``prior.breaks_down``)."""
 
 
 @dataclasses.dataclass(slots=True)
@@ -224,7 +233,7 @@ class BayesianLearner:
     def _recall(self, key: str, tool: str, success: bool) -> None:
         """Before a tool's outcome counts: its evidence faded while idle (if changed) becomes its state;
         a retry that fails doubles the wait before the next one (a tool that stays down costs a number of
-        retries logarithmic in the calls, not linear), one that succeeds restores it."""
+        retries logarithmic in the calls, not linear), one that succeeds after an outage restores it."""
         pool = self._pool(key)
         pool.calls += 1
         group = self._groups.get((key, tool))
@@ -234,7 +243,10 @@ class BayesianLearner:
         if group.changed and idle > 0:
             keep = float(2.0 ** (-idle / group.wait))
             if idle >= group.wait:
-                group.wait = group.wait * 2.0 if not success else RECOVERY_HALF_LIFE_CALLS
+                if not success:
+                    group.wait *= 2.0
+                elif group.outage:
+                    group.wait = RECOVERY_HALF_LIFE_CALLS
             for cell in [group.total, *(self._users[(u, key, tool)] for u in self._group_users.get((key, tool), ()))]:
                 cell.s *= keep
                 cell.f *= keep
@@ -262,11 +274,11 @@ class BayesianLearner:
             return
         unit = self.weight(at)
         run = fast[2]
-        if run >= 2.0 and breaks_down(run, total.s / unit, max(0.0, total.f / unit - run)):
+        if run >= 2.0 and breaks_down(run, total.s / unit, max(0.0, total.f / unit - run), group.outages):
             # A run of failures the tool's record makes implausible (an outage): what it says is all
             # that is left, the successes before it go.
             fast[0], fast[1] = 0.0, (1.0 - keep**run) / (1.0 - keep)
-            self._reset(key, tool, 0.0, min(1.0, run * unit / total.f), at, f"{run:.0f} failures in a row")
+            self._reset(key, tool, 0.0, min(1.0, run * unit / total.f), at, f"{run:.0f} failures in a row", True)
             return
         n_fast = fast[0] + fast[1]
         if n_fast < DRIFT_MIN_CALLS:
@@ -281,7 +293,9 @@ class BayesianLearner:
         keep_f = min(1.0, fast[1] * unit / total.f) if total.f > 0 else 1.0
         self._reset(key, tool, keep_s, keep_f, at, f"recent success {100 * recent:.0f}% vs {100 * longrun:.0f}%")
 
-    def _reset(self, key: str, tool: str, keep_s: float, keep_f: float, at: float, why: str) -> None:
+    def _reset(
+        self, key: str, tool: str, keep_s: float, keep_f: float, at: float, why: str, outage: bool = False
+    ) -> None:
         """Scale a changed tool's successes and failures, every user's and the total alike."""
         group = self._groups[(key, tool)]
         total = group.total
@@ -295,8 +309,11 @@ class BayesianLearner:
         for user in self._group_users.get((key, tool), ()):
             self._test_departure(user, key, tool, 1.0 / unit)
         group.version += 1
+        if outage or not group.changed:  # a tool shifting again while retried keeps its back-off
+            group.wait = RECOVERY_HALF_LIFE_CALLS
         group.changed = True
-        group.wait = RECOVERY_HALF_LIFE_CALLS
+        group.outage = outage
+        group.outages += outage
         self._pool(key).version += 1
         self.drift_resets += 1
         log.info("tool %r (intent %s) changed: %s; older counts dropped", tool, key, why)

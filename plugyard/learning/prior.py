@@ -54,6 +54,9 @@ per-user test's business, not evidence that every user differs."""
 DEPART_NATS = math.log(100.0)
 OUTAGE_NATS = math.log(100_000.0)
 """The evidence a run of failures needs before the tool counts as changed (an outage); see ``breaks_down``."""
+OUTAGE_REPEAT_NATS = math.log(10.0)
+"""Each outage a tool has had divides the evidence its next run of failures needs by this factor (down to the
+departure test's 100): outages that recur are likelier than a first one."""
 
 
 def spread_terms(counts: Iterable[tuple[float, float]]) -> tuple[float, float, float]:
@@ -110,18 +113,22 @@ def departs(successes: float, failures: float, others_successes: float, others_f
     return _log_marginal(a, b, successes, failures) - _log_marginal(a0, b0, successes, failures) > DEPART_NATS
 
 
-def breaks_down(run: float, successes: float, failures: float) -> bool:
+def breaks_down(run: float, successes: float, failures: float, outages: int = 0) -> bool:
     """Whether ``run`` failures in a row reject the tool's record before them (``successes``, ``failures``):
     the Bayes factor of "the run has a rate of its own, ``Beta(KAPPA_DEPARTED m, KAPPA_DEPARTED (1 - m))``"
     against "the run's rate is the record's, ``Beta(1 + S, 1 + F)``" exceeds ``e^OUTAGE_NATS``. Each run is
     a fresh test (Ville: a run of a steady tool crosses with probability at most ``e^-OUTAGE_NATS``), and a
     tool at 80% starts about 2,000 runs of failures in 10,000 calls: hence a threshold of 100,000, about
     0.02 false alarms in 10,000 calls (1,000 raised two in ten 10,000-call runs of bench/contest.py's d and
-    h, costing 13 and 100 regret). At 72% fourteen failures in a row suffice, at 85% ten, at 90% nine."""
+    h, costing 13 and 100 regret). At 72% fourteen failures in a row suffice, at 85% ten, at 90% nine.
+    Each of the tool's ``outages`` so far divides the threshold by 10 (``OUTAGE_REPEAT_NATS``), down to the
+    departure test's 100: against 90 / 10, 9 failures, then 8, 6, 5 (bench/contest.py's j, an outage one day
+    in five: 174 -> 154 regret at 2,000 decisions x 20 seeds)."""
     a0, b0 = 1.0 + successes, 1.0 + failures
     m = a0 / (a0 + b0)
     a, b = KAPPA_DEPARTED * m, KAPPA_DEPARTED * (1.0 - m)
-    return _log_marginal(a, b, 0.0, run) - _log_marginal(a0, b0, 0.0, run) > OUTAGE_NATS
+    nats = max(DEPART_NATS, OUTAGE_NATS - outages * OUTAGE_REPEAT_NATS)
+    return _log_marginal(a, b, 0.0, run) - _log_marginal(a0, b0, 0.0, run) > nats
 
 
 def _log_marginal(a: float, b: float, s: float, f: float) -> float:

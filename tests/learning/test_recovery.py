@@ -100,3 +100,61 @@ def test_each_failed_retry_of_a_changed_tool_doubles_the_wait_before_the_next_an
     for i in range(40):  # two half-lives of 20: (1, 2) -> (0.25, 0.5)
         learner.observe("u2", None, "b", True, 10.0, NOW + 700 + i)
     assert learner.counts(None, None, "a", NOW + 800) == (pytest.approx(0.25, rel=1e-4), pytest.approx(0.5, rel=1e-4))
+
+
+def test_after_a_shift_of_the_rate_a_retry_that_succeeds_does_not_restore_the_wait():
+    # A tool that fell from 90% to a third is not back when one retry succeeds (it succeeds a third of
+    # the time): only an outage's end restores the wait; after a shift the back-off goes on.
+    learner = BayesianLearner()
+    for i in range(100):
+        learner.observe("u1", None, "a", i % 10 != 0, 10.0, NOW + i)
+    calls = 0
+    while learner.drift_resets == 0:  # one success in three: a shift the 20-call window sees, no outage
+        learner.observe("u1", None, "a", calls % 3 == 0, 10.0, NOW + 200 + calls)
+        calls += 1
+        assert calls < 60
+
+    def faded(after: float) -> tuple[float, float]:
+        return learner.counts(None, None, "a", NOW + after)
+
+    s0, f0 = faded(300)
+    for i in range(20):  # one half-life of 20
+        learner.observe("u2", None, "b", True, 10.0, NOW + 300 + i)
+    assert faded(400) == (pytest.approx(s0 / 2, rel=1e-4), pytest.approx(f0 / 2, rel=1e-4))
+    learner.observe("u1", None, "a", False, 10.0, NOW + 400)  # the retry fails: the wait doubles to 40
+    for i in range(40):
+        learner.observe("u2", None, "b", True, 10.0, NOW + 500 + i)
+    assert faded(600) == (pytest.approx(s0 / 4, rel=1e-4), pytest.approx((f0 / 2 + 1) / 2, rel=1e-4))
+    learner.observe("u1", None, "a", True, 10.0, NOW + 600)  # this one succeeds: the wait stays 40
+    s1, f1 = faded(601)
+    for i in range(40):  # one half-life of 40 (not two of 20)
+        learner.observe("u2", None, "b", True, 10.0, NOW + 700 + i)
+    assert faded(800) == (pytest.approx(s1 / 2, rel=1e-4), pytest.approx(f1 / 2, rel=1e-4))
+    assert learner.drift_resets == 1
+
+
+def test_outages_that_recur_are_recognised_after_fewer_failures():
+    # Against a record of 90 successes / 10 failures a first outage needs 9 failures in a row (e^11.5,
+    # 100,000); each outage the tool has had divides that by 10, down to 100: 8, 6, then 5.
+    assert [min(r for r in range(1, 20) if breaks_down(r, 90, 10, k)) for k in range(5)] == [9, 8, 6, 5, 5]
+    learner = BayesianLearner()
+    at = [NOW]
+
+    def call(user: str, success: bool) -> None:
+        learner.observe(user, None, "a", success, 10.0, at[0])
+        at[0] += 1.0
+
+    def outage() -> int:
+        before, failures = learner.drift_resets, 0
+        while learner.drift_resets == before:
+            call("u1", False)
+            failures += 1
+        return failures
+
+    runs = []
+    for _ in range(4):  # 100 calls at 90% (never two failures in a row), then down
+        for i in range(100):
+            call(f"u{i % 10}", i % 10 != 0)
+        runs.append(outage())
+    # The second still needs 9: the first outage's nine failures linger in the record.
+    assert runs == [9, 9, 7, 5]
