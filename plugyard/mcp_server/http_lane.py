@@ -153,7 +153,7 @@ class HttpLane:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         version = _header(scope, _PROTOCOL_HEADER) if scope["type"] == "http" and scope["method"] == "POST" else None
-        if version is None or (version not in _LEGACY and version not in _MODERN):
+        if version is None or (version not in _LEGACY and version not in _MODERN) or not self._server.lanes_open:
             await self._inner(scope, receive, send)
             return
         message = await receive()  # the SDK's body limit read the whole body and hands it over as one message

@@ -167,6 +167,8 @@ class StdioLane:
         return False
 
     def _call(self, line: bytes) -> bool:
+        if not self._server.lanes_open:
+            return False  # telemetry on: the SDK's span per request is wanted
         call = read_call(line, self._server)
         if call is None:
             return False

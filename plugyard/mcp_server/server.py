@@ -150,6 +150,8 @@ class PlugyardServer(FeatureServer):
         """What serving ``host`` needs, at start and after a live reload."""
         self.host = host
         keep_sdk_spans(self, host.config.telemetry.enabled)
+        # The lanes (lane.py, http_lane.py) answer past the SDK, so past its span per request: off when it is kept.
+        self.lanes_open = not host.config.telemetry.enabled
         # Read once: it may consult the OS user database, which costs more than the whole call path.
         self._default_user = host.config.default_user
         self._index_tools()

@@ -299,3 +299,21 @@ async def test_a_long_call_gets_keep_alive_comments(plugyard_host, monkeypatch, 
 
 def _raw(headers: dict[str, str]) -> list[tuple[bytes, bytes]]:
     return [(k.lower().encode(), v.encode()) for k, v in headers.items()]
+
+
+async def test_with_telemetry_on_every_request_goes_to_the_sdk_for_its_span(tmp_path):
+    pytest.importorskip("opentelemetry.sdk", reason="telemetry needs the OpenTelemetry SDK (the [test] extra)")
+    from plugyard.core.config import parse_config
+    from plugyard.core.host import PluginHost
+    from tests.conftest import sample_plugin
+
+    config = parse_config(
+        {"database": {"url": f"sqlite+aiosqlite:///{tmp_path / 'h.db'}"}, "telemetry": {"enabled": True}}
+    )
+    host = PluginHost(config, entry_points=False, plugins={"sample": sample_plugin()}).load()
+    async with host.running(), served(host) as lane:
+        assert not lane.server.lanes_open
+        response = await lane.post(call(1, "add", {"a": 1, "b": 2}))
+        assert lane.lane.answered == 0
+    [answer] = events(response)
+    assert answer["result"]["structuredContent"] == {"result": 3}

@@ -204,3 +204,13 @@ class SlowPlugin:
 def plugyard_plugins() -> dict[str, object]:
     SLOW_STARTED.clear()
     return {"feature": feature_plugin, "slowpoke": SlowPlugin()}
+
+
+async def test_with_the_lanes_closed_every_line_goes_to_the_sdk(plugyard_host):
+    server = PlugyardServer(plugyard_host)
+    server.lanes_open = False  # as with telemetry on: the SDK's span per request is wanted
+    async with anyio.create_task_group() as tasks:
+        lane = Lane(server, tasks)
+        lane.open()
+        assert not lane.lane.take(call(1, "weather", {"city": "Oslo"}))
+    assert lane.written == []
