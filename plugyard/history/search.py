@@ -111,10 +111,13 @@ class ToolSearch:
                     return
                 now = self.clock()
                 self._resolved(self.sequences.expired(now))
-                await self._write()
-                if now - last_poll >= POLL_SECONDS:
-                    last_poll = now
-                    await self.poll()
+                # Shielded: a query cut off by the host stopping leaks its connection (PostgreSQL's pool
+                # never gets it back); each is short, and close() runs after.
+                with anyio.CancelScope(shield=True):
+                    await self._write()
+                    if now - last_poll >= POLL_SECONDS:
+                        last_poll = now
+                        await self.poll()
 
     async def close(self) -> None:
         """Resolve every open search and write what is left (the host is stopping); the background
