@@ -29,6 +29,12 @@ def tools_cmd(state: CliState, as_json: bool, started: bool) -> None:
                 pass
 
         guard(lambda: anyio.run(start))
+    else:
+        # On stderr: what a script reads from stdout stays the list alone.
+        click.echo(
+            "note: tools a plugin registers once started (an upstream server's) are not listed; add --started",
+            err=True,
+        )
     tools = sorted(host.tools, key=lambda t: t.name)
     if as_json:
         data = [

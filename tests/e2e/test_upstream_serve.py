@@ -107,9 +107,11 @@ def test_plugyard_call_reaches_an_upstream_tool_and_upstream_list_shows_it(tmp_p
     assert json.loads(called.stdout) == {"total": 7}
     refused = _plugyard(tmp_path, "call", "fx_refuse", "reason=nope")
     assert refused.returncode == 1 and "nope" in refused.stderr
-    assert "fx_add" not in _plugyard(tmp_path, "tools").stdout
+    unstarted = _plugyard(tmp_path, "tools")
+    assert "fx_add" not in unstarted.stdout and "add --started" in unstarted.stderr  # says what it leaves out
     started = _plugyard(tmp_path, "tools", "--started")
     assert started.returncode == 0 and "fx_add  (upstream)  Add a and b." in started.stdout
+    assert "--started" not in started.stderr
     listed = _plugyard(tmp_path, "upstream", "list", "--json")
     assert listed.returncode == 0, listed.stderr
     fx = json.loads(listed.stdout)["fx"]
