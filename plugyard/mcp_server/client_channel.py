@@ -58,6 +58,19 @@ def _digest(request: InputRequest) -> str:
     return hashlib.sha256(json.dumps(dumped, sort_keys=True).encode()).hexdigest()[:16]
 
 
+def undeclared(feature: str) -> str:
+    """Why a call cannot ask its client for ``feature`` (sampling, elicitation) the client did not declare."""
+    return f"the MCP client did not declare the {feature} capability"
+
+
+def stateless_refusal(feature: str, version: str) -> str:
+    """Why a handshake-era stateless HTTP request cannot ask its client for ``feature`` mid-call."""
+    return (
+        f"stateless HTTP cannot ask the MCP client for {feature} in the middle of a call on protocol {version}; "
+        "serve with --stateful, or connect with a 2026-07-28 client"
+    )
+
+
 class McpClientChannel:
     """The client of one ``tools/call`` request."""
 
@@ -103,13 +116,10 @@ class McpClientChannel:
         if not self._modern and not self._ctx.session.can_send_request:
             # Stateless HTTP on 2025-11-25: each request is its own session (what the client declared
             # at its handshake is not known here) and its answer stream has no back-channel.
-            raise ClientFeatureUnavailable(
-                f"stateless HTTP cannot ask the MCP client for {name} in the middle of a call on protocol "
-                f"{self._ctx.protocol_version}; serve with --stateful, or connect with a 2026-07-28 client"
-            )
+            raise ClientFeatureUnavailable(stateless_refusal(name, self._ctx.protocol_version))
         capabilities = self._context.client_capabilities
         if capabilities is None or getattr(capabilities, name) is None:
-            raise ClientFeatureUnavailable(f"the MCP client did not declare the {name} capability")
+            raise ClientFeatureUnavailable(undeclared(name))
 
     async def sample(self, prompt: str, *, system: str | None, max_tokens: int, temperature: float | None) -> str:
         self._capability("sampling")

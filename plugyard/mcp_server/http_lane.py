@@ -53,6 +53,7 @@ from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from plugyard.core.client import LOG_LEVELS, LogLevel
+from plugyard.mcp_server.client_channel import stateless_refusal, undeclared
 from plugyard.mcp_server.lane import PROGRESS_ONLY, VERSIONS, Call, answer_call, call_in, read_message
 
 if TYPE_CHECKING:
@@ -70,18 +71,13 @@ _MODERN_META = frozenset(
 _PARAM_HEADER_PREFIX = "mcp-param-"
 PING_INTERVAL = 15.0
 """Seconds of silence on an SSE answer before a keep-alive comment (the SDK's interval, both eras)."""
-_LEGACY_SSE_HEADERS = [
-    (b"cache-control", b"no-cache, no-transform"),
-    (b"connection", b"keep-alive"),
-    (b"content-type", b"text/event-stream"),
-    (b"x-accel-buffering", b"no"),
-]
-_MODERN_SSE_HEADERS = [
+_SSE_HEADERS = [
     (b"content-type", b"text/event-stream"),
     (b"cache-control", b"no-cache, no-transform"),
     (b"connection", b"keep-alive"),
     (b"x-accel-buffering", b"no"),
 ]
+"""What the SDK sends with an SSE answer, in either era (through sse-starlette or its 2026 entry)."""
 
 
 class _Reply:
@@ -97,18 +93,14 @@ class _Reply:
         self.floor = floor
 
     def unavailable(self, feature: str) -> str:
-        if self._modern:  # taken only when the client declared neither (as client_channel.py says it then)
-            return f"the MCP client did not declare the {feature} capability"
-        return (  # as client_channel.py says it for a stateless request the SDK dispatched
-            f"stateless HTTP cannot ask the MCP client for {feature} in the middle of a call on protocol "
-            f"{self._version}; serve with --stateful, or connect with a 2026-07-28 client"
-        )
+        # As client_channel.py says it for a request the SDK dispatched (a 2026-07-28 call is taken only when
+        # its client declared neither feature).
+        return undeclared(feature) if self._modern else stateless_refusal(feature, self._version)
 
     async def _commit(self) -> None:
         if not self._committed:
             self._committed = True
-            headers = _MODERN_SSE_HEADERS if self._modern else _LEGACY_SSE_HEADERS
-            await self._send({"type": "http.response.start", "status": 200, "headers": headers})
+            await self._send({"type": "http.response.start", "status": 200, "headers": _SSE_HEADERS})
 
     async def open(self) -> None:
         """A handshake-era answer is an SSE stream from the start (the SDK sends its headers at once)."""
@@ -164,15 +156,12 @@ class HttpLane:
             await self._inner(scope, _replay(message, receive), send)
             return
         call, session_id, stream = reply
-        request_id, name, arguments, token, _meta = call
         await stream.open()
         answer: dict[str, Any] | None = None
         async with anyio.create_task_group() as tasks:
             tasks.start_soon(_watch, receive, stream, tasks.cancel_scope.cancel)
             try:
-                answer = await answer_call(
-                    self._server, stream, request_id, name, arguments, token, session_id, version.decode("ascii")
-                )
+                answer = await answer_call(self._server, stream, call, session_id, version.decode("ascii"))
             finally:
                 tasks.cancel_scope.cancel()
         if answer is None:
@@ -210,7 +199,7 @@ class HttpLane:
     ) -> tuple[bool, LogLevel | None]:
         """Whether the SDK's ladder admits this 2026-07-28 call and nothing in it can need the client, and the
         request's log level (None: no log messages)."""
-        _id, name, arguments, _token, meta = call
+        name, arguments, meta = call.name, call.arguments, call.meta
         capabilities = meta.get(CLIENT_CAPABILITIES_META_KEY)
         if not isinstance(capabilities, dict) or "sampling" in capabilities or "elicitation" in capabilities:
             return False, None

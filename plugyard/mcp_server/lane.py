@@ -21,7 +21,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Any, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, NamedTuple, Protocol, TypeVar
 
 import anyio
 import anyio.abc
@@ -32,6 +32,7 @@ from mcp_types.version import MODERN_PROTOCOL_VERSIONS
 
 from plugyard.core.client import LOG_LEVELS, Elicitation, LogLevel
 from plugyard.core.errors import ClientFeatureUnavailable
+from plugyard.mcp_server.client_channel import undeclared
 
 if TYPE_CHECKING:
     from plugyard.mcp_server.server import PlugyardServer
@@ -114,9 +115,9 @@ class StdioLane:
         self._write_line = write_line
         self._tasks = tasks
         self._eligible = False
+        """The client's handshake allows the lane (a version it speaks, no sampling, no elicitation)."""
         self._version = ""
         """The protocol version the client asked for at its handshake (the lane only opens for one it speaks)."""
-        """The client's handshake allows the lane (a version it speaks, no sampling, no elicitation)."""
         self.open = False
         self.floor: LogLevel = "debug"
         """The lowest level of log message the client gets (``logging/setLevel``; everything until it sets one)."""
@@ -128,7 +129,7 @@ class StdioLane:
         await self._write_line(_dumps(message))
 
     def unavailable(self, feature: str) -> str:
-        return f"the MCP client did not declare the {feature} capability"
+        return undeclared(feature)
 
     def take(self, line: bytes) -> bool:
         """Whether ``line`` is the lane's (a call it now runs, or the cancellation of one it runs); else it
@@ -172,30 +173,24 @@ class StdioLane:
         call = read_call(line, self._server)
         if call is None:
             return False
-        request_id, name, arguments, token, _meta = call
-        key = _key(request_id)
+        key = _key(call.request_id)
         if key in self._running:
             return False  # an id already in flight: the SDK's to refuse
         scope = anyio.CancelScope()
         self._running[key] = scope
-        self._tasks.start_soon(self._run, scope, key, request_id, name, arguments, token)
+        self._tasks.start_soon(self._run, scope, key, call)
         return True
 
     async def _run(
         self,
         scope: anyio.CancelScope,
         key: tuple[type, int | str],
-        request_id: int | str,
-        name: str,
-        arguments: dict[str, Any],
-        token: int | str | None,
+        call: Call,
     ) -> None:
         answer: dict[str, Any] | None = None
         try:
             with scope:
-                answer = await answer_call(
-                    self._server, self, request_id, name, arguments, token, self._server.connection_id, self._version
-                )
+                answer = await answer_call(self._server, self, call, self._server.connection_id, self._version)
         finally:
             self._running.pop(key, None)
         if answer is None:
@@ -204,8 +199,17 @@ class StdioLane:
         await self.send(answer)
 
 
-Call = tuple[int | str, str, dict[str, Any], int | str | None, dict[str, Any]]
-"""A ``tools/call`` a lane takes: its id, the tool's name, its arguments, its progress token and its ``_meta``."""
+class Call(NamedTuple):
+    """A ``tools/call`` a lane takes."""
+
+    request_id: int | str
+    name: str
+    arguments: dict[str, Any]
+    token: int | str | None
+    """Its progress token."""
+    meta: dict[str, Any]
+    """Its ``_meta`` (keys a lane allowed)."""
+
 
 PROGRESS_ONLY = frozenset({"progressToken"})
 
@@ -251,21 +255,19 @@ def call_in(message: dict[str, Any], server: PlugyardServer, meta_keys: frozense
         token = meta.get("progressToken")
         if token is not None and (isinstance(token, bool) or not isinstance(token, int | str)):
             return None
-    return request_id, name, arguments or {}, token, meta or {}
+    return Call(request_id, name, arguments or {}, token, meta or {})
 
 
 async def answer_call(
     server: PlugyardServer,
     lane: Lane,
-    request_id: int | str,
-    name: str,
-    arguments: dict[str, Any],
-    token: int | str | None,
+    call: Call,
     session_id: str | None,
     version: str,
 ) -> dict[str, Any]:
     """Run a call a lane took, through the same path as any other; its JSON-RPC answer. Progress and log
     messages go out through ``lane.send`` meanwhile. Cancelled: raises the cancellation, never answers."""
+    request_id, name, arguments, token, _meta = call
     progress = None
     if token is not None:
 

@@ -206,15 +206,12 @@ async def test_the_sdk_client_gets_progress_and_log_messages_on_the_lane(plugyar
 
 
 async def test_a_client_that_goes_away_cancels_its_call(plugyard_host, plugyard_history):
-    server = PlugyardServer(plugyard_host)
-    server.streamable_http_app(stateless_http=True)
-    limit: Any = server.session_manager.asgi_app
     started = anyio.Event()
 
-    async def slow(scope: Any, receive: Any, send: Any) -> None:
+    async def sdk(scope: Any, receive: Any, send: Any) -> None:
         raise AssertionError("the lane takes this call")
 
-    lane = HttpLane(server, slow, None)
+    lane = HttpLane(PlugyardServer(plugyard_host), sdk, None)
     body = json.dumps(call(9, "chatty", {"steps": 1000}, _meta={"progressToken": 1})).encode()
     sent: list[dict[str, Any]] = []
     messages = [{"type": "http.request", "body": body, "more_body": False}]
@@ -237,7 +234,6 @@ async def test_a_client_that_goes_away_cancels_its_call(plugyard_host, plugyard_
         "path": "/mcp",
         "headers": [(k.lower().encode(), v.encode()) for k, v in (HEADERS | {"Host": "127.0.0.1:8000"}).items()],
     }
-    del limit
     with anyio.fail_after(10):
         await lane(scope, receive, send)
     assert lane.answered == 0
@@ -265,9 +261,7 @@ async def test_a_long_call_gets_keep_alive_comments(plugyard_host, monkeypatch, 
     from plugyard.mcp_server import http_lane
 
     monkeypatch.setattr(http_lane, "PING_INTERVAL", 0.01)
-    server = PlugyardServer(plugyard_host)
-    server.streamable_http_app(stateless_http=True)
-    lane = HttpLane(server, None, None)  # type: ignore[arg-type]
+    lane = HttpLane(PlugyardServer(plugyard_host), None, None)  # type: ignore[arg-type]
     body, headers = call(3, "chatty", {"steps": 400}, _meta={"progressToken": 1}), dict(HEADERS)
     if era == "2026-07-28":
         body, extra = modern(body)
