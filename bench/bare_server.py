@@ -2,7 +2,8 @@
 
 ``python bench/bare_server.py`` serves it over stdio (``bench_pipeline.py``, ``bench_serve.py``);
 ``python bench/bare_server.py http PORT`` over stateless streamable HTTP on 127.0.0.1:PORT at ``/mcp``
-(``bench_serve.py``), with uvicorn's access log off, as ``plugyard serve`` runs it.
+(``bench_serve.py``), with uvicorn's access log off, as ``plugyard serve`` runs it; ``http-stateful PORT``
+the same with sessions (``bench_serve.py --stateful``).
 """
 
 from __future__ import annotations
@@ -23,8 +24,10 @@ def build(**kwargs: object) -> MCPServer:
 
 
 if __name__ == "__main__":
-    if sys.argv[1:2] == ["http"]:
+    if sys.argv[1:2] in (["http"], ["http-stateful"]):
         # WARNING: no access-log line per request (plugyard's uvicorn runs at "warning" too).
-        build(log_level="WARNING").run("streamable-http", host="127.0.0.1", port=int(sys.argv[2]), stateless_http=True)
+        build(log_level="WARNING").run(
+            "streamable-http", host="127.0.0.1", port=int(sys.argv[2]), stateless_http=sys.argv[1] == "http"
+        )
     else:
         build().run()

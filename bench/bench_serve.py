@@ -110,9 +110,15 @@ class Series:
 
 
 def cpu_seconds(pid: int) -> float:
-    """User + system CPU of a process so far (Linux /proc)."""
+    """User + system CPU so far of a process and of every live process it started (Linux /proc): a
+    plugyard's upstream server counts as the server's."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    own = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    kids: set[int] = set()
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        with contextlib.suppress(OSError):
+            kids.update(int(k) for k in (task / "children").read_text().split())
+    return own + sum(cpu_seconds(k) for k in kids if Path(f"/proc/{k}").exists())
 
 
 def newest_child(before: set[int]) -> int:
@@ -154,10 +160,27 @@ def free_port() -> int:
 
 
 def plugins_toml(
-    path: Path, url: str, journal: Path, extra: list[str] | None = None, *, everything: bool = False
+    path: Path,
+    url: str,
+    journal: Path,
+    extra: list[str] | None = None,
+    *,
+    everything: bool = False,
+    upstream: str | None = None,
 ) -> Path:
     """The no-op plugin and the history plugin; with ``everything``, every first-party plugin too and
-    tool search on (tools/list shows search_tools and call_tool; the no-op is called through the proxy)."""
+    tool search on (tools/list shows search_tools and call_tool; the no-op is called through the proxy);
+    with ``upstream`` (the protocol plugyard speaks to it), no no-op plugin: the no-op is the tool of
+    ``bare_server.py`` mounted over stdio as the upstream ``bare`` (``prefix = ""``)."""
+    module = [] if upstream else [str(BENCH / "noop_plugin.py")]
+    mount = [
+        "",
+        "[plugins.upstream.servers.bare]",
+        f"command = {json.dumps(sys.executable)}",
+        f"args = {json.dumps([str(BENCH / 'bare_server.py')])}",
+        'prefix = ""',
+        f"protocol = {json.dumps(upstream)}",
+    ]
     lines = [
         "[database]",
         f"url = {json.dumps(url)}",
@@ -167,12 +190,13 @@ def plugins_toml(
         *(['tool_search = "on"'] if everything else []),
         "",
         "[plugins]",
-        f"modules = [{json.dumps(str(BENCH / 'noop_plugin.py'))}]",
+        f"modules = {json.dumps(module)}",
         f"disabled = {json.dumps([] if everything else FIRST_PARTY)}",
         "",
         "[plugins.history]",
         f"journal = {json.dumps(str(journal))}",
         *(extra or []),
+        *(mount if upstream else []),
     ]
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
     return path
@@ -361,12 +385,22 @@ async def recorded_configs(
         stem = f"{tag}-everything"
         toml = plugins_toml(tmp / f"{stem}.toml", url, tmp / f"{stem}.j", everything=True)
         out.append((EVERYTHING, url, toml, None))
+    if args.upstream:
+        url = f"sqlite+aiosqlite:///{tmp / f'{tag}-upstream.db'}"
+        stem = f"{tag}-upstream"
+        toml = plugins_toml(tmp / f"{stem}.toml", url, tmp / f"{stem}.j", upstream=args.client_mode)
+        out.append((UPSTREAM, url, toml, None))
     return out
 
 
 EVERYTHING = "plugyard, everything on, SQLite"
 """Every first-party plugin enabled, tool search on: each client searches once a segment, then calls
 the no-op through ``call_tool`` (recorded as the no-op: search events and their learning included)."""
+
+
+UPSTREAM = "plugyard, an upstream's tool, SQLite"
+"""The no-op is ``bare_server.py``'s, mounted over stdio as an upstream and recorded: against the bare
+server of the same transport, which is that upstream called directly (its CPU counts as plugyard's)."""
 
 
 async def bench_stdio(tmp: Path, args: argparse.Namespace) -> TransportResult:
@@ -405,20 +439,22 @@ async def bench_http(tmp: Path, args: argparse.Namespace) -> TransportResult:
             return [await stack.enter_async_context(Client(url, mode=args.client_mode)) for _ in range(args.clients)]
 
         port = free_port()
-        bare_argv = [sys.executable, str(BENCH / "bare_server.py"), "http", str(port)]
+        mode = "http-stateful" if args.stateful else "http"
+        bare_argv = [sys.executable, str(BENCH / "bare_server.py"), mode, str(port)]
         bare_url, pid = await stack.enter_async_context(http_server(bare_argv, tmp, port, tmp / "bare-http.log"))
         configs = [Config("bare `MCPServer`", await clients(bare_url), pid)]
         counted: dict[str, Callable[[], Awaitable[int]]] = {}
         for name, db_url, toml, env in await recorded_configs(tmp, stack, args, "http"):
             port = free_port()
+            stateless = () if args.stateful else ("--stateless",)
             argv = plugyard_argv(
-                toml, "--transport", "http", "--stateless", "--port", str(port), probe=args.probe, py_spy=args.py_spy
+                toml, "--transport", "http", *stateless, "--port", str(port), probe=args.probe, py_spy=args.py_spy
             )
             url, pid = await stack.enter_async_context(http_server(argv, tmp, port, tmp / f"{toml.stem}.log", env))
             count = counted[name] = await row_counter(db_url, stack)
             configs.append(Config(name, await clients(url), pid, _unwritten(count), everything=name == EVERYTHING))
         await rotate(configs, rounds=args.rounds, calls_each=args.http_calls, warmup_each=20, label="http")
-        result = TransportResult("http", args.clients, configs)
+        result = TransportResult("http-stateful" if args.stateful else "http", args.clients, configs)
         for c in configs[1:]:
             result.rows[c.name] = (await counted[c.name](), c.made)
     return result
@@ -440,6 +476,7 @@ def per_round(res: TransportResult, c: Config) -> tuple[list[float], list[float]
 TRANSPORT_LABEL = {
     "stdio": "stdio, one client, sequential",
     "http": "streamable HTTP stateless, {clients} clients each with its own session",
+    "http-stateful": "streamable HTTP with sessions (the default), {clients} clients each with its own session",
 }
 
 
@@ -520,10 +557,16 @@ def report(results: list[TransportResult], args: argparse.Namespace, wall: float
             )
             + "`--client-mode` picks). "
             f"stdio: one client, {args.stdio_calls:,} sequential calls a round, against `bench/bare_server.py` "
-            "(the SDK's own stdio server). HTTP: stateless streamable HTTP, "
-            f"{args.clients} `Client`s at once (each its own HTTP connection and session), {args.http_calls} "
+            "(the SDK's own stdio server). HTTP: "
+            + ("streamable HTTP with sessions, " if args.stateful else "stateless streamable HTTP, ")
+            + f"{args.clients} `Client`s at once (each its own HTTP connection and session), {args.http_calls} "
             'sequential calls each a round, against the same bare server run by `MCPServer.run("streamable-http", '
-            "stateless_http=True)` (uvicorn at log level warning, as `plugyard serve` runs it; both parse HTTP "
+            + (
+                "stateless_http=False)` and plugyard without `--stateless` (sessions, both servers' default; "
+                if args.stateful
+                else "stateless_http=True)` ("
+            )
+            + "uvicorn at log level warning, as `plugyard serve` runs it; both parse HTTP "
             "with httptools, which plugyard installs and uvicorn then picks for either; the bare server runs on "
             "asyncio as `MCPServer.run` does, plugyard on uvloop). plugyard: `plugyard "
             "serve` with the no-op plugin and the history plugin (defaults: batch_size 500, flush_interval 0.2 s), "
@@ -578,7 +621,15 @@ def main() -> int:
     parser.add_argument("--only", nargs="+", choices=("stdio", "http"), default=("stdio", "http"))
     parser.add_argument("--no-postgres", dest="postgres", action="store_false")
     parser.add_argument(
+        "--stateful",
+        action="store_true",
+        help="HTTP with sessions (`plugyard serve --transport http`'s default) on both servers, not stateless",
+    )
+    parser.add_argument(
         "--everything", action="store_true", help="add plugyard with every plugin and tool search on (issue 18)"
+    )
+    parser.add_argument(
+        "--upstream", action="store_true", help="add plugyard serving the bare server's tool as a mounted upstream"
     )
     parser.add_argument("--probe", action="store_true", help="run plugyard under bench/serve_probe.py (diagnostic)")
     parser.add_argument("--before", metavar="DIR", help="also run the plugyard package in DIR (a before/after pair)")
