@@ -9,7 +9,11 @@ between the configurations of a transport, so noise on the machine hits every on
 - http: stateless streamable HTTP, 16 clients at once, each with its own ``Client`` (its own HTTP
   connection pool and session), each making sequential calls. Baseline: the same bare ``MCPServer`` served
   by its own ``run("streamable-http", stateless_http=True)``. Against it: ``plugyard serve --transport http
-  --stateless`` recording into SQLite, and into PostgreSQL.
+  --stateless`` recording into SQLite, and into PostgreSQL. ``--stateful``: both with sessions instead
+  (plugyard's HTTP default). ``--load raw``: each client a ``RawClient`` (bench/raw_client.py), requests
+  written as bytes as a load tool sends them, so the servers rather than the SDK clients set the pace.
+- ``--upstream`` adds, on each transport, plugyard serving the bare server's no-op as a mounted upstream:
+  against the bare server of that transport, the same upstream called directly.
 
 Each round reports calls/s and p99 per configuration, and their ratios against the bare server of the same
 round; the summary gives the median and the spread (min-max) of those per-round ratios. After every
@@ -17,7 +21,8 @@ segment the benchmark waits, untimed, until the recorded plugyard's history rows
 at the end it checks one row per call made.
 
     python bench/bench_serve.py [--rounds R] [--stdio-calls N] [--http-calls N] [--clients C]
-                                [--only stdio http] [--no-postgres] [--write]
+                                [--only stdio http] [--no-postgres] [--everything] [--upstream]
+                                [--stateful] [--load sdk|raw] [--client-mode legacy|auto] [--write]
 
 PostgreSQL: ``$PLUGYARD_BENCH_POSTGRES`` (default ``postgresql://postgres@127.0.0.1:5432/postgres``); each
 recorded configuration gets a freshly created, migrated database, dropped afterwards. ``--write`` replaces
@@ -43,6 +48,7 @@ import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import anyio
 import asyncpg
@@ -53,6 +59,7 @@ BENCH = Path(__file__).resolve().parent
 sys.path.insert(0, str(BENCH))
 
 from bench_pipeline import count_rows, machine, write_results
+from raw_client import RawClient
 
 from plugyard.history import migrate
 from plugyard.history.db import create_engine
@@ -141,7 +148,8 @@ class Config:
     """One server process: how to reach it and, when it records, how to count its rows."""
 
     name: str
-    clients: list[Client]
+    clients: list[Any]
+    """``Client``s, or ``RawClient``s (``--load raw``): both answer ``call_tool(name, arguments)``."""
     pid: int
     unwritten: Callable[[int], Awaitable[int]] | None = None
     made: int = 0
@@ -292,7 +300,7 @@ def plugyard_argv(toml: Path, *rest: str, probe: bool = False, py_spy: str | Non
 # -- measuring ------------------------------------------------------------------------------------
 
 
-async def client_calls(client: Client, n: int, start: int, out: list[int], everything: bool = False) -> None:
+async def client_calls(client: Any, n: int, start: int, out: list[int], everything: bool = False) -> None:
     perf = time.perf_counter_ns
     if everything:
         c0 = perf()
@@ -435,7 +443,10 @@ def _unwritten(count: Callable[[], Awaitable[int]]) -> Callable[[int], Awaitable
 async def bench_http(tmp: Path, args: argparse.Namespace) -> TransportResult:
     async with contextlib.AsyncExitStack() as stack:
 
-        async def clients(url: str) -> list[Client]:
+        async def clients(url: str) -> list[Any]:
+            if args.load_kind == "raw":
+                modern = args.client_mode == "auto"
+                return [await stack.enter_async_context(RawClient(url, modern=modern)) for _ in range(args.clients)]
             return [await stack.enter_async_context(Client(url, mode=args.client_mode)) for _ in range(args.clients)]
 
         port = free_port()
@@ -549,7 +560,8 @@ def report(results: list[TransportResult], args: argparse.Namespace, wall: float
             "",
             "A no-op async tool (`noop(x: int = 0) -> int`, the same function on every server); every server a real "
             "process, started once; the configurations of a transport take turns, the order rotating every round. "
-            f"Clients: the SDK's `Client(mode={args.client_mode!r})` on every server ("
+            + ("Clients (stdio; HTTP clients below): " if args.load_kind == "raw" else "Clients: ")
+            + f"the SDK's `Client(mode={args.client_mode!r})` on every server ("
             + (
                 "the 2025-11-25 handshake, as desktop clients speak it; "
                 if args.client_mode == "legacy"
@@ -571,7 +583,15 @@ def report(results: list[TransportResult], args: argparse.Namespace, wall: float
             "asyncio as `MCPServer.run` does, plugyard on uvloop). plugyard: `plugyard "
             "serve` with the no-op plugin and the history plugin (defaults: batch_size 500, flush_interval 0.2 s), "
             "the other first-party plugins disabled, recording into a SQLite file or a fresh PostgreSQL database "
-            f"(same machine, default settings). {args.rounds} rounds. The ratios are per round, against the bare "
+            "(same machine, default settings). "
+            + (
+                "HTTP clients: `RawClient`s (bench/raw_client.py), each one keep-alive connection sending "
+                "`tools/call` as bytes (h11) and parsing only the answer, as a load tool would; stdio keeps the "
+                "SDK client. "
+                if args.load_kind == "raw"
+                else ""
+            )
+            + f"{args.rounds} rounds. The ratios are per round, against the bare "
             "server of the same round: the median and the spread over rounds; the pooled ratios are over all the "
             "rounds' calls. After every segment the benchmark waits, untimed, until the history rows are written "
             f"(median rows not yet written when a recorded segment's last call returned: {backlog or '–'}).",
@@ -621,6 +641,13 @@ def main() -> int:
     parser.add_argument("--only", nargs="+", choices=("stdio", "http"), default=("stdio", "http"))
     parser.add_argument("--no-postgres", dest="postgres", action="store_false")
     parser.add_argument(
+        "--load",
+        dest="load_kind",
+        choices=("sdk", "raw"),
+        default="sdk",
+        help="HTTP clients: the SDK's Client (default), or raw requests as a load tool sends them (stateless only)",
+    )
+    parser.add_argument(
         "--stateful",
         action="store_true",
         help="HTTP with sessions (`plugyard serve --transport http`'s default) on both servers, not stateless",
@@ -636,6 +663,8 @@ def main() -> int:
     parser.add_argument("--py-spy", metavar="DIR", help="sample plugyard servers with py-spy into DIR (diagnostic)")
     parser.add_argument("--write", action="store_true", help="rewrite the serve section of bench/RESULTS.md")
     args = parser.parse_args()
+    if args.load_kind == "raw" and args.stateful:
+        parser.error("--load raw sends stateless requests: it cannot be used with --stateful")
     t0, load0 = time.perf_counter(), os.getloadavg()[0]
     results = anyio.run(main_async, args)
     args.load = (load0, os.getloadavg()[0])
