@@ -446,7 +446,10 @@ async def bench_http(tmp: Path, args: argparse.Namespace) -> TransportResult:
         async def clients(url: str) -> list[Any]:
             if args.load_kind == "raw":
                 modern = args.client_mode == "auto"
-                return [await stack.enter_async_context(RawClient(url, modern=modern)) for _ in range(args.clients)]
+                return [
+                    await stack.enter_async_context(RawClient(url, modern=modern, session=args.stateful))
+                    for _ in range(args.clients)
+                ]
             return [await stack.enter_async_context(Client(url, mode=args.client_mode)) for _ in range(args.clients)]
 
         port = free_port()
@@ -645,7 +648,7 @@ def main() -> int:
         dest="load_kind",
         choices=("sdk", "raw"),
         default="sdk",
-        help="HTTP clients: the SDK's Client (default), or raw requests as a load tool sends them (stateless only)",
+        help="HTTP clients: the SDK's Client (default), or raw requests as a load tool sends them",
     )
     parser.add_argument(
         "--stateful",
@@ -663,8 +666,8 @@ def main() -> int:
     parser.add_argument("--py-spy", metavar="DIR", help="sample plugyard servers with py-spy into DIR (diagnostic)")
     parser.add_argument("--write", action="store_true", help="rewrite the serve section of bench/RESULTS.md")
     args = parser.parse_args()
-    if args.load_kind == "raw" and args.stateful:
-        parser.error("--load raw sends stateless requests: it cannot be used with --stateful")
+    if args.load_kind == "raw" and args.stateful and args.client_mode != "legacy":
+        parser.error("--load raw --stateful opens 2025-11-25 sessions: use it with --client-mode legacy")
     t0, load0 = time.perf_counter(), os.getloadavg()[0]
     results = anyio.run(main_async, args)
     args.load = (load0, os.getloadavg()[0])
