@@ -11,10 +11,14 @@ name (ruff's SLF001 allows it only in this file).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import contextlib
+import math
+from collections.abc import Callable, Container, Iterator
 from typing import Any
 
+import anyio
 from mcp.server._otel import OpenTelemetryMiddleware
+from mcp.server.auth.middleware.bearer_auth import AuthenticatedUser, authorization_context
 from mcp.server.connection import Connection
 from mcp.server.context import ServerRequestContext
 from mcp.server.lowlevel.server import NotificationOptions, Server
@@ -38,6 +42,8 @@ TOUCHES = (
     "StreamableHTTPServerTransport._event_store",
     "mcp.server._otel.OpenTelemetryMiddleware",
     "StreamableHTTPSessionManager.asgi_app.app",
+    "StreamableHTTPSessionManager._server_instances/_session_owners",
+    "StreamableHTTPServerTransport._requests_in_flight/_idle_timeout",
 )
 
 
@@ -68,6 +74,55 @@ def wrap_request_handler(manager: Any, wrap: Callable[[Any], Any]) -> bool:
         return False
     limit.app = wrap(handler)
     return True
+
+
+def session_transport(manager: Any, session_id: str, user: Any) -> Any | None:
+    """The transport of ``manager``'s open session ``session_id`` if a request by ``user`` (the ASGI scope's)
+    may use it, as the manager decides it: the session is known, its owner is the request's credential, and
+    it is neither terminated nor ending after its idle time. Else None (the SDK then answers the request)."""
+    instances, owners = getattr(manager, "_server_instances", None), getattr(manager, "_session_owners", None)
+    if not isinstance(instances, dict) or not isinstance(owners, dict):
+        return None
+    transport = instances.get(session_id)
+    if transport is None or transport.is_terminated:
+        return None
+    requestor = authorization_context(user) if isinstance(user, AuthenticatedUser) else None
+    if requestor != owners.get(session_id):
+        return None
+    idle = transport.idle_scope
+    counted = isinstance(getattr(transport, "_requests_in_flight", None), int)
+    if idle is not None and (idle.cancel_called or not counted):
+        return None
+    return transport
+
+
+def session_ids(manager: Any) -> Container[str]:
+    """The ids of the sessions ``manager`` keeps open now."""
+    instances: dict[str, Any] = getattr(manager, "_server_instances", {})
+    return instances.keys()
+
+
+@contextlib.contextmanager
+def request_in_flight(transport: Any) -> Iterator[None]:
+    """What the transport's ``handle_request`` does around every request: while one is in flight the session's
+    idle countdown is suspended, and it restarts when the last one ends."""
+    idle, timeout = transport.idle_scope, getattr(transport, "_idle_timeout", None)
+    if idle is None or timeout is None:
+        yield
+        return
+    transport._requests_in_flight += 1
+    idle.deadline = math.inf
+    try:
+        yield
+    finally:
+        transport._requests_in_flight -= 1
+        if not transport._requests_in_flight:
+            idle.deadline = anyio.current_time() + timeout
+
+
+def event_store_of(transport: Any) -> Any:
+    """The event store a session's transport keeps its streams' events in (None: not resumable)."""
+    return transport._event_store
 
 
 def lowlevel_server(server: MCPServer[Any]) -> Server[Any]:

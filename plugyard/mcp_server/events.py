@@ -19,16 +19,20 @@ from __future__ import annotations
 import collections
 import logging
 import uuid
+from typing import Any
 
 from mcp.server.streamable_http import EventCallback, EventId, EventMessage, EventStore, StreamId
 from mcp.server.streamable_http_manager import StreamableHTTPSessionManager
 from mcp.types import JSONRPCMessage
+from mcp_types.jsonrpc import jsonrpc_message_adapter
 
 from plugyard.mcp_server import _sdk
 
 log = logging.getLogger("plugyard.serve")
 
 _Key = tuple[str, StreamId]
+_Stored = JSONRPCMessage | dict[str, Any] | None
+"""A message as the SDK's transport stores it, or as the session lane wrote it (JSON, validated on replay)."""
 
 
 class MemoryEventStore:
@@ -36,7 +40,7 @@ class MemoryEventStore:
 
     def __init__(self, limit: int = 10_000) -> None:
         self.limit = limit
-        self._events: collections.OrderedDict[EventId, tuple[_Key, JSONRPCMessage | None]] = collections.OrderedDict()
+        self._events: collections.OrderedDict[EventId, tuple[_Key, _Stored]] = collections.OrderedDict()
         self._streams: dict[_Key, collections.deque[EventId]] = {}
 
     def __len__(self) -> int:
@@ -45,7 +49,7 @@ class MemoryEventStore:
     def scoped(self, scope: str) -> ScopedEventStore:
         return ScopedEventStore(self, scope)
 
-    def store(self, scope: str, stream_id: StreamId, message: JSONRPCMessage | None) -> EventId:
+    def store(self, scope: str, stream_id: StreamId, message: _Stored) -> EventId:
         event_id = uuid.uuid4().hex  # unguessable: an id is what lets a client replay a stream
         key = (scope, stream_id)
         self._events[event_id] = (key, message)
@@ -66,8 +70,12 @@ class MemoryEventStore:
         key = found[0]
         stream = list(self._streams.get(key, ()))
         later = stream[stream.index(last_event_id) + 1 :]
-        messages = [(event_id, message) for event_id in later if (message := self._events[event_id][1]) is not None]
-        return key[1], messages
+        stored = [(event_id, self._events[event_id][1]) for event_id in later]
+        return key[1], [(event_id, _model(message)) for event_id, message in stored if message is not None]
+
+
+def _model(message: JSONRPCMessage | dict[str, Any]) -> JSONRPCMessage:
+    return jsonrpc_message_adapter.validate_python(message) if isinstance(message, dict) else message
 
 
 class ScopedEventStore(EventStore):
@@ -78,6 +86,10 @@ class ScopedEventStore(EventStore):
         self._scope = scope
 
     async def store_event(self, stream_id: StreamId, message: JSONRPCMessage | None) -> EventId:
+        return self._shared.store(self._scope, stream_id, message)
+
+    def store_wire(self, stream_id: StreamId, message: dict[str, Any] | None) -> EventId:
+        """``store_event`` for a message the session lane sends as JSON (a model only if it is replayed)."""
         return self._shared.store(self._scope, stream_id, message)
 
     async def replay_events_after(self, last_event_id: EventId, send_callback: EventCallback) -> StreamId | None:

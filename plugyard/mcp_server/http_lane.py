@@ -80,27 +80,41 @@ _SSE_HEADERS = [
 """What the SDK sends with an SSE answer, in either era (through sse-starlette or its 2026 entry)."""
 
 
-class _Reply:
-    """One lane call's response: the lane's ``send`` for its progress, log messages and answer."""
+class Reply:
+    """One lane call's response: the lane's ``send`` for its progress, log messages and answer. In a session
+    (``session_id``, session_lane.py) its SSE headers name the session, as the SDK's transport does."""
 
-    __slots__ = ("_committed", "_modern", "_send", "_version", "floor")
+    __slots__ = ("_committed", "_headers", "_modern", "_send", "_session", "_store", "_version", "floor")
 
-    def __init__(self, send: Send, version: str, floor: LogLevel | None) -> None:
+    def __init__(
+        self,
+        send: Send,
+        version: str,
+        floor: LogLevel | None,
+        session_id: str | None = None,
+        store: Callable[[dict[str, Any] | None], str] | None = None,
+    ) -> None:
         self._send = send
+        self._store = store
+        """Stores each message sent for replay and gives its event id (a resumable session's stream)."""
         self._version = version
         self._modern = version in MODERN_PROTOCOL_VERSIONS
         self._committed = False
+        self._session = session_id is not None
+        self._headers = _SSE_HEADERS if session_id is None else [*_SSE_HEADERS, (_SESSION_HEADER, session_id.encode())]
         self.floor = floor
 
     def unavailable(self, feature: str) -> str:
-        # As client_channel.py says it for a request the SDK dispatched (a 2026-07-28 call is taken only when
-        # its client declared neither feature).
-        return undeclared(feature) if self._modern else stateless_refusal(feature, self._version)
+        # As client_channel.py says it for a request the SDK dispatched (a 2026-07-28 call, or a session's, is
+        # taken only when its client declared neither feature).
+        if self._modern or self._session:
+            return undeclared(feature)
+        return stateless_refusal(feature, self._version)
 
     async def _commit(self) -> None:
         if not self._committed:
             self._committed = True
-            await self._send({"type": "http.response.start", "status": 200, "headers": _SSE_HEADERS})
+            await self._send({"type": "http.response.start", "status": 200, "headers": self._headers})
 
     async def open(self) -> None:
         """A handshake-era answer is an SSE stream from the start (the SDK sends its headers at once)."""
@@ -111,7 +125,16 @@ class _Reply:
         await self._commit()
         # The SDK writes 2026-07-28 events with json.dumps, handshake-era ones with pydantic (UTF-8 as is).
         data = json.dumps(message, separators=(",", ":"), ensure_ascii=self._modern)
-        body = f"event: message\r\ndata: {data}\r\n\r\n".encode()
+        event = f"event: message\r\ndata: {data}\r\n\r\n"
+        if self._store is not None:
+            event = f"id: {self._store(message)}\r\n{event}"
+        await self._send({"type": "http.response.body", "body": event.encode(), "more_body": True})
+
+    async def prime(self, retry_ms: int | None) -> None:
+        """A resumable stream's first event: its cursor, and how long a client waits before it reconnects."""
+        assert self._store is not None
+        retry = "" if retry_ms is None else f"retry: {retry_ms}\r\n"
+        body = f"id: {self._store(None)}\r\ndata: \r\n{retry}\r\n".encode()
         await self._send({"type": "http.response.body", "body": body, "more_body": True})
 
     async def ping(self) -> None:
@@ -122,7 +145,7 @@ class _Reply:
     async def finish(self, answer: dict[str, Any]) -> None:
         if self._committed:
             await self.send(answer)
-            await self._send({"type": "http.response.body", "body": b"", "more_body": False})
+            await self.end()
             return
         error = answer.get("error")
         code = error.get("code") if isinstance(error, dict) else None
@@ -131,6 +154,10 @@ class _Reply:
         headers = [(b"content-length", str(len(body)).encode()), (b"content-type", b"application/json")]
         await self._send({"type": "http.response.start", "status": status, "headers": headers})
         await self._send({"type": "http.response.body", "body": body, "more_body": False})
+
+    async def end(self) -> None:
+        """The SSE stream ended without (another) message: after the answer, or a call its client cancelled."""
+        await self._send({"type": "http.response.body", "body": b"", "more_body": False})
 
 
 class HttpLane:
@@ -144,7 +171,7 @@ class HttpLane:
         """Calls answered on the lane since the server started."""
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        version = _header(scope, _PROTOCOL_HEADER) if scope["type"] == "http" and scope["method"] == "POST" else None
+        version = header(scope, _PROTOCOL_HEADER) if scope["type"] == "http" and scope["method"] == "POST" else None
         if version is None or (version not in _LEGACY and version not in _MODERN) or not self._server.lanes_open:
             await self._inner(scope, receive, send)
             return
@@ -153,13 +180,13 @@ class HttpLane:
         if message["type"] == "http.request" and not message.get("more_body", False):
             reply = await self._taken(scope, message.get("body", b""), version.decode("ascii"), send)
         if reply is None:
-            await self._inner(scope, _replay(message, receive), send)
+            await self._inner(scope, replay(message, receive), send)
             return
         call, session_id, stream = reply
         await stream.open()
         answer: dict[str, Any] | None = None
         async with anyio.create_task_group() as tasks:
-            tasks.start_soon(_watch, receive, stream, tasks.cancel_scope.cancel)
+            tasks.start_soon(watch, receive, stream, tasks.cancel_scope.cancel)
             try:
                 answer = await answer_call(self._server, stream, call, session_id, version.decode("ascii"))
             finally:
@@ -174,7 +201,7 @@ class HttpLane:
 
     async def _taken(
         self, scope: Scope, body: bytes, version: str, send: Send
-    ) -> tuple[Call, str | None, _Reply] | None:
+    ) -> tuple[Call, str | None, Reply] | None:
         """The call in ``body`` and its reply, if the lane answers it (else None: the SDK's)."""
         message = read_message(body)
         if message is None:
@@ -190,9 +217,9 @@ class HttpLane:
         if not (has_json and has_sse):
             return None
         if not modern:
-            return call, _header_text(scope, _SESSION_HEADER), _Reply(send, version, "debug")
+            return call, header_text(scope, _SESSION_HEADER), Reply(send, version, "debug")
         admitted, floor = self._admitted_modern(request, message, call, version)
-        return (call, None, _Reply(send, version, floor)) if admitted else None
+        return (call, None, Reply(send, version, floor)) if admitted else None
 
     def _admitted_modern(
         self, request: Request, message: dict[str, Any], call: Call, version: str
@@ -220,19 +247,19 @@ class HttpLane:
         return True, floor
 
 
-def _header(scope: Scope, name: bytes) -> bytes | None:
+def header(scope: Scope, name: bytes) -> bytes | None:
     for key, value in scope["headers"]:
         if key == name:
             return bytes(value)
     return None
 
 
-def _header_text(scope: Scope, name: bytes) -> str | None:
-    value = _header(scope, name)
+def header_text(scope: Scope, name: bytes) -> str | None:
+    value = header(scope, name)
     return None if value is None else value.decode("latin-1")
 
 
-def _replay(first: Message, receive: Receive) -> Receive:
+def replay(first: Message, receive: Receive) -> Receive:
     """``receive`` with ``first`` given back first: the SDK reads the request as if the lane had not."""
     pending = [first]
 
@@ -244,7 +271,7 @@ def _replay(first: Message, receive: Receive) -> Receive:
     return replay
 
 
-async def _watch(receive: Receive, reply: _Reply, cancel: Callable[[], None]) -> None:
+async def watch(receive: Receive, reply: Reply, cancel: Callable[[], None]) -> None:
     """Until the call ends: a keep-alive comment every ``PING_INTERVAL`` (as sse-starlette pings the SDK's
     streams), and the call cancelled when the client disconnects."""
     while True:

@@ -45,6 +45,7 @@ from plugyard.mcp_server.features import FeatureServer
 from plugyard.mcp_server.hosts import is_loopback
 from plugyard.mcp_server.http_lane import HttpLane
 from plugyard.mcp_server.lane import LaneChannel
+from plugyard.mcp_server.session_lane import SessionLane
 
 log = logging.getLogger("plugyard.mcp")
 
@@ -133,13 +134,20 @@ class PlugyardServer(FeatureServer):
         self._install_features()
 
     def streamable_http_app(self, **kwargs: Any) -> Starlette:
-        """The SDK's app; in stateless mode with SSE answers, the HTTP lane in front of its request handler."""
+        """The SDK's app; with SSE answers, a lane in front of its request handler: the HTTP lane in stateless
+        mode, the session lane with sessions."""
         app: Starlette = super().streamable_http_app(**kwargs)
         manager = self.session_manager
-        if manager.stateless and not manager.json_response:
-            security = manager.security_settings
-            if not wrap_request_handler(manager, lambda handler: HttpLane(self, handler, security)):
-                log.warning("the SDK's request handler moved: every stateless request goes to the SDK")
+        if manager.json_response:
+            return app
+        security = manager.security_settings
+        if manager.stateless:
+            lane: Callable[[Any], Any] = lambda handler: HttpLane(self, handler, security)  # noqa: E731
+        else:
+            retry_ms = kwargs.get("retry_interval")
+            lane = lambda handler: SessionLane(self, handler, manager, security, retry_ms)  # noqa: E731
+        if not wrap_request_handler(manager, lane):
+            log.warning("the SDK's request handler moved: every HTTP request goes to the SDK")
         return app
 
     def use_host(self, host: PluginHost) -> None:

@@ -289,3 +289,48 @@ async def test_touch_sdk_request_spans_only_when_telemetry_is_on(telemetry, tmp_
         "mcp.server._otel.OpenTelemetryMiddleware", f"spans with telemetry={telemetry}: {names}"
     )
     provider.shutdown()
+
+
+@touch("StreamableHTTPSessionManager._server_instances/_session_owners")
+async def test_the_session_manager_keeps_its_sessions_and_their_owners_in_two_maps():
+    from mcp.server.auth.middleware.bearer_auth import AuthenticatedUser
+    from mcp.server.auth.provider import AccessToken
+    from mcp.server.streamable_http_manager import StreamableHTTPSessionManager
+
+    manager = StreamableHTTPSessionManager(app=SdkServer(name="seam").lowlevel)
+    assert isinstance(getattr(manager, "_server_instances", None), dict), moved(
+        "StreamableHTTPSessionManager._server_instances"
+    )
+    assert isinstance(getattr(manager, "_session_owners", None), dict), moved(
+        "StreamableHTTPSessionManager._session_owners"
+    )
+    alice = AuthenticatedUser(AccessToken(token="t", client_id="alice", scopes=[]))
+    transport = manager._admit_session(None)
+    assert transport is not None
+    sid = transport.mcp_session_id
+    assert sid in _sdk.session_ids(manager)
+    assert _sdk.session_transport(manager, sid, None) is transport
+    assert _sdk.session_transport(manager, sid, alice) is None  # another credential's session
+    assert _sdk.session_transport(manager, "nope", None) is None
+    owned = manager._admit_session(_sdk.authorization_context(alice))
+    assert owned is not None
+    assert _sdk.session_transport(manager, owned.mcp_session_id, alice) is owned
+    assert _sdk.session_transport(manager, owned.mcp_session_id, None) is None
+
+
+@touch("StreamableHTTPServerTransport._requests_in_flight/_idle_timeout")
+async def test_a_request_in_flight_holds_the_sessions_idle_countdown_as_the_transport_does():
+    import math
+
+    import anyio
+    from mcp.server.streamable_http import StreamableHTTPServerTransport
+
+    transport = StreamableHTTPServerTransport(mcp_session_id="s", idle_timeout=60)
+    assert transport._requests_in_flight == 0 and transport._idle_timeout == 60, moved(
+        "StreamableHTTPServerTransport._requests_in_flight"
+    )
+    transport.idle_scope = anyio.CancelScope()
+    with _sdk.request_in_flight(transport):
+        assert transport.idle_scope.deadline == math.inf and transport._requests_in_flight == 1
+    assert transport._requests_in_flight == 0
+    assert 0 < transport.idle_scope.deadline - anyio.current_time() <= 60
