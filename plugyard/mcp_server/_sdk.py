@@ -24,8 +24,10 @@ from mcp.server.context import ServerRequestContext
 from mcp.server.lowlevel.server import NotificationOptions, Server
 from mcp.server.mcpserver import Context, MCPServer
 from mcp.server.session import ServerSession
+from mcp.server.streamable_http import EventMessage
 from mcp.server.subscriptions import SubscriptionBus
 from mcp.types import CallToolRequestParams, CallToolResult, InputRequiredResult
+from mcp_types.jsonrpc import jsonrpc_message_adapter
 
 # Every private name this module uses, as "owner.name": the seam test checks this list is complete
 # (each has a test) and the SLF001 rule checks nothing else uses one.
@@ -44,6 +46,7 @@ TOUCHES = (
     "StreamableHTTPSessionManager.asgi_app.app",
     "StreamableHTTPSessionManager._server_instances/_session_owners",
     "StreamableHTTPServerTransport._requests_in_flight/_idle_timeout",
+    "StreamableHTTPServerTransport._request_streams",
 )
 
 
@@ -118,6 +121,18 @@ def request_in_flight(transport: Any) -> Iterator[None]:
         transport._requests_in_flight -= 1
         if not transport._requests_in_flight:
             idle.deadline = anyio.current_time() + timeout
+
+
+async def resumed_stream_send(transport: Any, stream_id: str, message: dict[str, Any], event_id: str) -> None:
+    """Hand ``message`` (stored as ``event_id``) to the stream a client's ``GET`` with ``Last-Event-ID`` resumed
+    for ``stream_id``, if one did: the transport forwards what reaches its request streams as the SDK's own
+    message router feeds them. Nothing when no client resumed the stream (the store keeps the message)."""
+    streams = getattr(transport, "_request_streams", None)
+    pair = streams.get(stream_id) if isinstance(streams, dict) else None
+    if pair is None:
+        return
+    with contextlib.suppress(anyio.BrokenResourceError, anyio.ClosedResourceError):
+        await pair[0].send(EventMessage(jsonrpc_message_adapter.validate_python(message), event_id))
 
 
 def event_store_of(transport: Any) -> Any:

@@ -16,7 +16,9 @@ other; the answer is what the SDK's transport writes for it:
   every event stored in the session's scope of the event store with its id, so a client whose stream broke
   replays it through the SDK's ``GET`` with ``Last-Event-ID`` as it would a stream the SDK wrote;
 - ``notifications/cancelled`` for a lane call cancels it, and its stream ends with the ``REQUEST_CANCELLED``
-  error the 2025 era answers a cancelled request with; ``DELETE`` of the session cancels its lane calls.
+  error the 2025 era answers a cancelled request with; ``DELETE`` of the session cancels its lane calls;
+- a client that disconnects does not cancel its call (as on the SDK's path): the call goes on, its messages
+  are stored, and handed to the stream the client resumes with ``GET`` and ``Last-Event-ID``.
 
 A call is the SDK's to answer whenever the manager would refuse the request (an unknown or terminated
 session, another credential's, one already ending after its idle time), for the SDK's own checks (Content-Type,
@@ -27,6 +29,7 @@ already in flight. While a lane call runs, the session's idle countdown is held 
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
 import anyio
@@ -65,6 +68,47 @@ class _Session:
         self.open = False
         self.floor: LogLevel = "debug"
         self.running: dict[_Key, anyio.CancelScope] = {}
+
+
+class _SessionReply(Reply):
+    """A session's lane stream. Its client may go away and come back: the call goes on (as the SDK's does), its
+    messages stored and handed to the stream a ``GET`` with ``Last-Event-ID`` resumed, if any."""
+
+    __slots__ = ("_resumed", "gone")
+
+    def __init__(
+        self,
+        send: Send,
+        session: _Session,
+        session_id: str,
+        store: Callable[[dict[str, Any] | None], str] | None,
+        resumed: Callable[[dict[str, Any], str], Awaitable[None]],
+    ) -> None:
+        super().__init__(send, session.version, session.floor, session_id, store)
+        self._resumed = resumed
+        self.gone = False
+        """The client disconnected from this stream."""
+
+    async def send(self, message: dict[str, Any]) -> None:
+        if not self.gone:
+            try:
+                await super().send(message)
+                return
+            except OSError:
+                self.gone = True
+                return  # stored before the write failed: a resuming client replays it
+        if self._store is not None:
+            await self._resumed(message, self._store(message))
+
+    async def ping(self) -> None:
+        if not self.gone:
+            await super().ping()
+
+    async def finish(self, answer: dict[str, Any]) -> None:
+        if self.gone:
+            await self.send(answer)
+        else:
+            await super().finish(answer)
 
 
 class SessionLane:
@@ -178,22 +222,23 @@ class SessionLane:
             return
         stream_id = str(call.request_id)
         wire = None if store is None else (lambda message: store.store_wire(stream_id, message))
-        reply = Reply(send, session.version, session.floor, session_id, wire)
+
+        async def resumed(message: dict[str, Any], event_id: str) -> None:
+            await _sdk.resumed_stream_send(transport, stream_id, message, event_id)
+
+        reply = _SessionReply(send, session, session_id, wire, resumed)
         key, cancelled = _key(call.request_id), anyio.CancelScope()
         session.running[key] = cancelled
         answer: dict[str, Any] | None = None
-        gone = False
         try:
             with _sdk.request_in_flight(transport):
                 await reply.open()
                 if wire is not None and session.version in _PRIMED:
                     await reply.prime(self._retry_ms)
                 with cancelled:
-                    answer, gone = await self._run(receive, reply, call, session_id, session.version)
+                    answer = await self._run(receive, reply, call, session_id, session.version)
         finally:
             session.running.pop(key, None)
-        if gone:
-            return  # the client went away: the call was cancelled, and there is nothing to write to
         if answer is None:  # notifications/cancelled, or the session's DELETE
             error = {"code": REQUEST_CANCELLED, "message": "Request cancelled"}
             answer = {"jsonrpc": "2.0", "id": call.request_id, "error": error}
@@ -201,20 +246,17 @@ class SessionLane:
             self.answered += 1
         try:
             await reply.finish(answer)
-        except OSError as exc:  # the client went away as the answer was written
+        except OSError as exc:  # the client went away as the answer was written (it is stored if resumable)
             log.debug("the session lane's answer was not delivered: %s", exc)
 
     async def _run(
-        self, receive: Receive, reply: Reply, call: Call, session_id: str, version: str
-    ) -> tuple[dict[str, Any] | None, bool]:
-        """The call's answer, and whether its client disconnected (the call then cancelled, no answer)."""
-        answer: dict[str, Any] | None = None
-        gone = False
+        self, receive: Receive, reply: _SessionReply, call: Call, session_id: str, version: str
+    ) -> dict[str, Any]:
+        """The call's answer. A client that disconnects does not cancel it: in a session, as on the SDK's path,
+        the call goes on and its stream can be resumed."""
 
         def disconnected() -> None:
-            nonlocal gone
-            gone = True
-            tasks.cancel_scope.cancel()
+            reply.gone = True
 
         async with anyio.create_task_group() as tasks:
             tasks.start_soon(watch, receive, reply, disconnected)
@@ -222,7 +264,7 @@ class SessionLane:
                 answer = await answer_call(self._server, reply, call, session_id, version)
             finally:
                 tasks.cancel_scope.cancel()
-        return (None if gone else answer), gone
+        return answer
 
     def _forget(self, session_id: str) -> None:
         """The session is ending (``DELETE``): its lane calls are cancelled, and it is forgotten."""

@@ -334,3 +334,23 @@ async def test_a_request_in_flight_holds_the_sessions_idle_countdown_as_the_tran
         assert transport.idle_scope.deadline == math.inf and transport._requests_in_flight == 1
     assert transport._requests_in_flight == 0
     assert 0 < transport.idle_scope.deadline - anyio.current_time() <= 60
+
+
+@touch("StreamableHTTPServerTransport._request_streams")
+async def test_a_resumed_stream_gets_what_reaches_its_request_stream():
+    import anyio
+    from mcp.server.streamable_http import EventMessage, StreamableHTTPServerTransport
+
+    transport = StreamableHTTPServerTransport(mcp_session_id="s")
+    assert isinstance(getattr(transport, "_request_streams", None), dict), moved(
+        "StreamableHTTPServerTransport._request_streams"
+    )
+    answer = {"jsonrpc": "2.0", "id": 1, "result": {"content": []}}
+    await _sdk.resumed_stream_send(transport, "1", answer, "e1")  # no client resumed it: nothing to do
+    send, receive = anyio.create_memory_object_stream[EventMessage](1)
+    transport._request_streams["1"] = (send, receive)
+    await _sdk.resumed_stream_send(transport, "1", answer, "e2")
+    got = receive.receive_nowait()
+    assert got.event_id == "e2" and got.message.model_dump(by_alias=True, exclude_none=True) == answer
+    send.close()
+    receive.close()
