@@ -26,7 +26,7 @@ _LEADING = re.compile(
     r"(?:my|the|a|an|our|your|his|her|their|some|this|that|these|those|it|its|me|us|up|about|on|of|for|to|"
     r"deeply|in depth|in-depth|really|thoroughly|properly|fully|truly|actually|finally|eli5|"
     r"with|in|into|at|all|whole|entire|upcoming|coming|first-ever|mainly|mostly|especially|particularly|"
-    r"(?:the )?(?:job|task|process|work) of|(?:get )?rid of|(?:it )?covers|differences? between|"
+    r"(?:the )?(?:job|task|process|work) of|(?:get )?rid of|(?:it )?covers|"
     r"\d+(?:-| )(?:page|word|minute|hour|day|week)s?)\s+)+",
     _I,
 )
@@ -189,7 +189,7 @@ PATTERNS: dict[str, list[Pattern]] = {
         _p(rf"\b(?:how|why) (?:does|do|did|is|are|can|could|would|will) (?P<x>.+?) (?:really |actually |even |not )?"
            rf"(?:{_VERB_FORMS})\b(?P<tail> in [A-Z][\w+#.]*)?"),
         # the verb that ends the clause first ("how BGP route selection works,": route is a verb too)
-        _p(rf"\bhow (?:come )?(?P<x>.+?) (?:really |actually )?(?:{_VERB_FORMS}){_END}"),
+        _p(rf"\bhow (?:come )?(?P<x>(?:(?!\b(?:works?|happens?)\b).)+?) (?:really |actually )?(?:{_VERB_FORMS}){_END}"),
         _p(rf"\bhow (?:come )?(?P<x>.+?) (?:really |actually )?(?:{_VERB_FORMS})\b"),
         _p(rf"\b(?:keep hearing|kept hearing|heard|hearing|read|reading|know nothing|(?:keeps?|kept) talking|"
            rf"talks?|talking) about (?P<x>.+?){_END}"),
