@@ -434,7 +434,8 @@ _NOT_DEADLINES = [
     re.compile(rf"\bfor\s+(?:the\s+(?:next|past)\s+)?(?:{_NUM_EN_RE})\s+(?:days?|weeks?|months?|years?)\b", re.I),
     re.compile(
         r"\b(?:by |before |until |in |this |next )(?:the )?(?:summer|winter|spring|autumn|fall|semester|term)\b"
-        r"|\bsoon(?:-?ish)?\b|\bsomeday\b|\beventually\b",
+        r"|\bsoon(?:-?ish)?\b|\bsomeday\b|\beventually\b|\b(?:sometime |some time )?(?:next|this) year\b"
+        r"|\b(?:over|in|within|during) the (?:next|coming) (?:few|couple of|several) (?:days|weeks|months)\b",
         re.I,
     ),
     re.compile(r"(?:每天晚上|每天早上|每天|每日|每晚|每周|每个?星期|每个?月|天天)(?:" + _NUM_ZH + r"次)?"),

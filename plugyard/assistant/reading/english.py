@@ -121,7 +121,8 @@ _VERBS = (
     "decrypt compress render parse execute interpret optimize optimise communicate connect transmit route "
     "resolve cache replicate teach trigger generate regulate digest "
     "fit win lose help affect influence lead end begin survive adapt reproduce appear "
-    "differ compare relate apply solve prove stick melt freeze boil orbit rotate spin collide glow"
+    "differ compare relate apply solve prove stick melt freeze boil orbit rotate spin collide glow "
+    "develop progress occur arise function operate"
 ).split()
 _VERB_FORMS = "|".join(
     sorted(
@@ -187,6 +188,8 @@ PATTERNS: dict[str, list[Pattern]] = {
         _p(rf"\bunder the hood of (?P<x>.+?){_END}"),
         _p(rf"\b(?:how|why) (?:does|do|did|is|are|can|could|would|will) (?P<x>.+?) (?:really |actually |even |not )?"
            rf"(?:{_VERB_FORMS})\b(?P<tail> in [A-Z][\w+#.]*)?"),
+        # the verb that ends the clause first ("how BGP route selection works,": route is a verb too)
+        _p(rf"\bhow (?:come )?(?P<x>(?:(?!\b(?:works?|happens?)\b).)+?) (?:really |actually )?(?:{_VERB_FORMS}){_END}"),
         _p(rf"\bhow (?:come )?(?P<x>.+?) (?:really |actually )?(?:{_VERB_FORMS})\b"),
         _p(rf"\b(?:keep hearing|kept hearing|heard|hearing|read|reading|know nothing|(?:keeps?|kept) talking|"
            rf"talks?|talking) about (?P<x>.+?){_END}"),
@@ -363,8 +366,9 @@ def _standing_alone(text: str) -> str | None:
 # Who the learner is, or who said what, stated first ("I'm a nurse and I want...", "My teacher said the midterm
 # covers..."): no subject there, the request follows.
 WHO_FIRST = re.compile(
-    r"^\s*(?:(?:i'?m|i am|as) an? [\w-]+(?: [\w-]+){0,3}? ?(?:,|and|but)\s+|(?:my|our) (?:teacher|boss|prof|professor|"
-    r"supervisor|manager|tutor) (?:said|says|told (?:me|us))(?: that)?\s+)",
+    r"^\s*(?:(?:hi|hello|hey)[,!]?\s+)?(?:(?:i'?m|i am|as) an? [\w-]+(?: [\w-]+){0,3}? ?(?:,|and|but)\s+|"
+    r"(?:i'?m|i am) (?:an? )?(?:[\w-]+ ){0,2}from [A-Z][\w-]*(?: [A-Z][\w-]*)?(?:,| and)\s+|"
+    r"(?:my|our) (?:teacher|boss|prof|professor|supervisor|manager|tutor) (?:said|says|told (?:me|us))(?: that)?\s+)",
     _I,
 )
 

@@ -13,7 +13,9 @@ _BARE = re.compile(_NOT_LATIN + r"(KeyboardInterrupt|StopIteration|SystemExit|Ge
 _CODES = [
     (re.compile(r"exit(?:s|ed)?\s+(?:with\s+)?(?:code|status)\s+(\d+)", re.I), "exit code {0}"),
     (re.compile(r"退出码\s*(\d+)"), "退出码{0}"),
-    (re.compile(_NOT_LATIN + r"(E[A-Z]{3,}|E\d{4})(?![A-Za-z0-9_])"), "{0}"),
+    # an errno-like code (ERESOLVE, EACCES), not the word ERROR; a numbered error (ERROR 1045, Error R10)
+    (re.compile(_NOT_LATIN + r"(?!ERRORS?\b)(E[A-Z]{3,}|E\d{4})(?![A-Za-z0-9_])"), "{0}"),
+    (re.compile(_NOT_LATIN + r"((?:ERROR|Error) [A-Z]?\d{2,5})(?![A-Za-z0-9_])"), "{0}"),
     # a log line quoted: what follows its severity ('fatal: refusing to merge unrelated histories')
     (
         re.compile(
@@ -55,11 +57,15 @@ _LOG_LINE = re.compile(
     r"\b(?:panic|fatal|error)(?::\s*(?:runtime )?error)?:\s*([a-z][\w'-]*(?: [a-z][\w'-]*){1,7})"
     r"(?=\s*(?:$|[^\w\s]|[\u4e00-\u9fff]))"
 )
+# A log line with a bracketed tag ("[Vue warn]: Maximum recursive updates exceeded"): the message after it.
+_TAGGED = re.compile(
+    r"\[[A-Za-z][\w .-]{1,20}\]:?\s*([A-Z][a-z]+(?: [a-z][\w'-]*){1,7})(?=\s*(?:$|[^\w\s]|[\u4e00-\u9fff]))"
+)
 # What a device or tool says, not quoted, up to a conjunction ("the printer says paper jam but"); a short code
 # it shows ("flashing E21").
 _SAYS = re.compile(
     r"\b(?:says|shows|displays|reads|flashing|flashes|showing)\s+(?!(?:it|that|this|the|a|an|i|you|my|there|something|"
-    r"nothing|no|to|me|us|so)\b)([a-z][\w-]*(?: [a-z][\w-]*){0,3}?|[A-Z]{1,3}\d{1,4})"
+    r"nothing|no|to|me|us|so)\b)([a-z][\w-]*(?: [a-z][\w-]*){0,3}?|[A-Z]{1,3}\d{1,4}|\d[A-Z]\d{2,3})"
     r"(?=\s+(?:but|and|even|when|every|whenever|though|on|again)\b|\s*[,.;!?]|\s*$)"
 )
 _AN_ERROR_EN = re.compile(
@@ -105,7 +111,7 @@ def error_topic(message: str) -> str | None:
     for pattern, template in _CODES:
         if m := pattern.search(message):
             return template.format(m[1])
-    for pattern in (_NAMED_ZH, _NAMED_EN, _LOG_LINE, _SAYS):
+    for pattern in (_NAMED_ZH, _NAMED_EN, _LOG_LINE, _TAGGED, _SAYS):
         if m := pattern.search(message):
             return m[1]
     for pattern in (_AN_ERROR_EN, _AN_ERROR_ZH):

@@ -3,8 +3,9 @@ over features of the span and its neighbours; the rules' answer is one more cand
 others (the model learns when to trust them).
 
 Units: a Chinese character, a Latin word (``Next.js``, ``re-renders``, ``0x80070643`` are one), a punctuation
-mark. A candidate is a run of at most ``_MAX_UNITS`` units without punctuation, read from the message with its
-times already taken out (``dates.strip_times``; where one stood is a unit of its own, a strong boundary).
+mark. A candidate is a run of at most ``_MAX_UNITS`` units without punctuation (in Chinese, nor a space that ends
+a clause), read from the message with its times already taken out (``dates.strip_times``; where one stood is a
+unit of its own, a strong boundary).
 
 The weights are an averaged perceptron ranking the labelled topic above every other candidate, trained on the
 labelled sets (``python -m plugyard.assistant.reading.fit``) and shipped as ``topic_model.json``; its
@@ -15,6 +16,7 @@ alone read the topic (one warning in the log).
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
 import logging
 import random
@@ -108,12 +110,15 @@ def candidates(
     seen: set[str] = set()
     out: list[Candidate] = []
     segment = 0
+    breaks = _clause_breaks(text, units) if language == "zh" else [False] * len(units)
     for i, unit in enumerate(units):
         if unit.punct:
             segment += 1
             continue
+        if breaks[i]:
+            segment += 1
         for j in range(i + 1, min(len(units), i + limit) + 1):
-            if units[j - 1].punct:
+            if units[j - 1].punct or (j - 1 > i and breaks[j - 1]):
                 break
             span = text[unit.start : units[j - 1].end]
             if norm(span) in seen:
@@ -168,6 +173,19 @@ def _features(
         if value:
             f += _rule_features(span, value, name)
     return f
+
+
+def _clause_breaks(text: str, units: Sequence[Unit]) -> list[bool]:
+    """Before each unit, whether a space there ends a clause: between Chinese characters, or between one and
+    a number (后天法考 民法还没刷完, 日本自由行 10天). Beside a Latin word a space may stand inside a subject
+    (Rust 的所有权, HTTPS 握手): no break."""
+    out = [False]
+    for before, unit in itertools.pairwise(units):
+        sides = (before.text[-1:], unit.text[:1])
+        cjk = [bool(_CJK.match(c)) for c in sides]
+        spaced = text[before.end : unit.start].isspace()
+        out.append(spaced and (all(cjk) or (any(cjk) and any(c.isdigit() for c in sides))))
+    return out
 
 
 def _kind(key: str, cues: frozenset[str]) -> str:
