@@ -15,6 +15,7 @@ scenario. Decisions are spread evenly over the scenario's days.
     python bench/contest.py                    # 2,000 decisions x 20 seeds (about four minutes)
     python bench/contest.py --full --write     # 10,000 decisions x 20 seeds, into bench/RESULTS.md
     python bench/contest.py --cache c.json     # baselines' regrets kept in (and read from) c.json
+    python bench/contest.py --only e,a --trace 10   # the router's pooling strength at tenths of each run
 
 --cache keeps the baselines' regrets per (scenario, policy, decisions, seed), which do not depend on the
 router: a rerun after a router change plays the router only. The router itself is never cached.
@@ -119,8 +120,11 @@ def most_popular(scenario: Scenario) -> int:
     return max(offered, key=lambda t: votes[t])
 
 
-def play(scenario: Scenario, policy: str, decisions: int, seed: int) -> float:
-    """The cumulative regret of ``policy`` on ``scenario`` (one seed)."""
+def play(scenario: Scenario, policy: str, decisions: int, seed: int, trace: list[float] | None = None) -> float:
+    """The cumulative regret of ``policy`` on ``scenario`` (one seed). With ``trace`` (the router only), the
+    pooling strength the router uses (``BayesianLearner.prior_strength``) is appended after every
+    ``decisions // len(trace)`` decisions, ``trace``'s own values replaced (reading it refreshes the
+    learner's cached strength a little sooner than an untraced run would: regrets may differ slightly)."""
     users = random.Random(seed)
     outcomes = random.Random(seed * 1_000_003 + 1)
     names = [f"tool{t}" for t in range(scenario.tools)]
@@ -140,6 +144,9 @@ def play(scenario: Scenario, policy: str, decisions: int, seed: int) -> float:
         rule = dict(BASELINES)[label]
         baseline = Baseline(rule, scope.startswith("per"), random.Random(seed + 17), most_popular(scenario))
     low, span = (-0.4, 1.8) if scenario.ratings else (0.0, 1.0)
+    every = decisions // len(trace) if trace else 0
+    if trace is not None:
+        trace.clear()
     regret = 0.0
     for k in range(decisions):
         x = k / decisions
@@ -166,6 +173,9 @@ def play(scenario: Scenario, policy: str, decisions: int, seed: int) -> float:
             baseline.update(user, chosen, reward, min(1.0, max(0.0, (reward - low) / span)))
         best = max(scenario.utility(user, t, x) for t in offered)
         regret += best - scenario.utility(user, chosen, x)
+        if router is not None and trace is not None and every and (k + 1) % every == 0:
+            router.rank(f"u{user}", names[:1])  # folds the outcomes held back into the learner
+            trace.append(router.learner.prior_strength(None, names[0], clock[0]))
     return regret
 
 
@@ -194,6 +204,18 @@ def decision_latency(candidates: int, decisions: int = 2000) -> tuple[float, flo
         router.observe(user, decision.chosen, rng.random() < 0.8, 20.0)
     timings.sort()
     return timings[len(timings) // 2], timings[int(len(timings) * 0.95)]
+
+
+def print_trace(names: set[str], args: argparse.Namespace) -> None:
+    """The router's pooling strength over each run (inf: everyone's experience in full), with its regret."""
+    for seed in range(args.seeds):
+        for scenario in scenarios(seed):
+            if scenario.name not in names:
+                continue
+            strengths = [0.0] * args.trace
+            regret = play(scenario, "router", args.decisions, 1000 + seed, strengths)
+            cells = " ".join(f"{k:.3g}" for k in strengths)
+            print(f"{scenario.name} seed {1000 + seed}: regret {regret:.1f}; strength at each 1/{args.trace}: {cells}")
 
 
 def verdict(router: float, best: float) -> str:
@@ -263,6 +285,13 @@ def main() -> None:
     parser.add_argument("--cache", default="", help="a JSON file keeping the baselines' regrets between runs")
     parser.add_argument("--baselines-only", action="store_true", help="fill the cache; play no router")
     parser.add_argument(
+        "--trace",
+        type=int,
+        default=0,
+        metavar="N",
+        help="print the router's pooling strength at N evenly spaced points of each run (router only)",
+    )
+    parser.add_argument(
         "--set",
         action="append",
         default=[],
@@ -293,6 +322,9 @@ def main() -> None:
     cache: dict[str, float] = {}
     if cache_path is not None and cache_path.exists():
         cache = json.loads(cache_path.read_text(encoding="utf-8"))
+    if args.trace:
+        print_trace(only or known, args)
+        return
     started = time.perf_counter()
     results: dict[str, dict[str, list[float]]] = {}
     for seed in range(args.seeds):
