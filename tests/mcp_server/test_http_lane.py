@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AsyncExitStack, asynccontextmanager
 from typing import Any
 
@@ -268,13 +268,7 @@ async def test_a_long_call_gets_keep_alive_comments(plugyard_host, monkeypatch, 
         headers |= extra
     pinged = anyio.Event()
     sent: list[dict[str, Any]] = []
-    messages = [{"type": "http.request", "body": json.dumps(body).encode(), "more_body": False}]
-
-    async def receive() -> dict[str, Any]:
-        if messages:
-            return messages.pop()
-        await anyio.sleep_forever()
-        raise AssertionError
+    receive = body_then_silence(json.dumps(body).encode())
 
     async def send(message: dict[str, Any]) -> None:
         sent.append(message)
@@ -283,7 +277,8 @@ async def test_a_long_call_gets_keep_alive_comments(plugyard_host, monkeypatch, 
         elif not pinged.is_set() and b"progress" in message.get("body", b""):
             await anyio.sleep(0.002)  # a slow client: the call outlasts the interval
 
-    scope = {"type": "http", "method": "POST", "path": "/mcp", "headers": _raw(headers | {"Host": "127.0.0.1:8000"})}
+    headers |= {"Host": "127.0.0.1:8000"}
+    scope = {"type": "http", "method": "POST", "path": "/mcp", "headers": raw_headers(headers)}
     with anyio.fail_after(20):
         await lane(scope, receive, send)
     assert pinged.is_set() and lane.answered == 1
@@ -291,8 +286,21 @@ async def test_a_long_call_gets_keep_alive_comments(plugyard_host, monkeypatch, 
     assert b'"id":3' in bodies and sent[-1] == {"type": "http.response.body", "body": b"", "more_body": False}
 
 
-def _raw(headers: dict[str, str]) -> list[tuple[bytes, bytes]]:
+def raw_headers(headers: dict[str, str]) -> list[tuple[bytes, bytes]]:
     return [(k.lower().encode(), v.encode()) for k, v in headers.items()]
+
+
+def body_then_silence(body: bytes) -> Callable[[], Awaitable[dict[str, Any]]]:
+    """An ASGI ``receive``: the request's body, then nothing (a client that stays, waiting for the answer)."""
+    messages = [{"type": "http.request", "body": body, "more_body": False}]
+
+    async def receive() -> dict[str, Any]:
+        if messages:
+            return messages.pop()
+        await anyio.sleep_forever()
+        raise AssertionError
+
+    return receive
 
 
 async def test_with_telemetry_on_every_request_goes_to_the_sdk_for_its_span(tmp_path):

@@ -21,7 +21,7 @@ from plugyard.mcp_server.auth import auth_options
 from plugyard.mcp_server.events import MemoryEventStore, scope_sessions
 from plugyard.mcp_server.server import CALL_ID_META, PlugyardServer
 from plugyard.mcp_server.session_lane import SessionLane
-from tests.mcp_server.test_http_lane import CALLS, HEADERS, URL, call
+from tests.mcp_server.test_http_lane import CALLS, HEADERS, URL, body_then_silence, call, raw_headers
 
 pytestmark = pytest.mark.anyio
 
@@ -229,23 +229,16 @@ async def test_a_cancelled_lane_call_ends_with_the_cancelled_error(plugyard_host
         # The long call straight into the lane (httpx's ASGI transport would buffer its stream), its client slow
         # to read; the cancellation through the app as a client sends it.
         body = json.dumps(call(7, "chatty", {"steps": 10**6}, _meta={"progressToken": 1})).encode()
-        messages = [{"type": "http.request", "body": body, "more_body": False}]
         sent: list[dict[str, Any]] = []
-
-        async def receive() -> dict[str, Any]:
-            if messages:
-                return messages.pop()
-            await anyio.sleep_forever()
-            raise AssertionError
 
         async def send(message: dict[str, Any]) -> None:
             sent.append(message)
             await anyio.sleep(0.001)
 
         headers = HEADERS | lane.headers | {"Host": "127.0.0.1:8000"}
-        scope = {"type": "http", "method": "POST", "path": "/mcp", "headers": _raw(headers)}
+        scope = {"type": "http", "method": "POST", "path": "/mcp", "headers": raw_headers(headers)}
         async with anyio.create_task_group() as tasks:
-            tasks.start_soon(lane.lane, scope, receive, send)
+            tasks.start_soon(lane.lane, scope, body_then_silence(body), send)
             with anyio.fail_after(10):
                 while not lane.lane._sessions[lane.id].running:
                     await anyio.sleep(0.01)
@@ -257,10 +250,6 @@ async def test_a_cancelled_lane_call_ends_with_the_cancelled_error(plugyard_host
     assert sent[-1] == {"type": "http.response.body", "body": b"", "more_body": False}
     row = await plugyard_history.last()
     assert row["tool_name"] == "chatty" and not row["success"]
-
-
-def _raw(headers: dict[str, str]) -> list[tuple[bytes, bytes]]:
-    return [(k.lower().encode(), v.encode()) for k, v in headers.items()]
 
 
 async def test_another_credential_cannot_use_the_session(plugyard_host):
