@@ -154,7 +154,7 @@ class SessionLane:
             await self._inner(scope, receive, self._opening(parsed, send) if opening else send)
         else:
             session = self._sessions.get(session_id)
-            call = None if session is None else self._call(scope, parsed, session_id, session)
+            call = None if session is None else self._call(scope, parsed, session)
             if call is None or session is None:
                 if session is not None:
                     self._watch(session, parsed)
@@ -194,7 +194,7 @@ class SessionLane:
             if running is not None:
                 running.cancel()
 
-    def _call(self, scope: Scope, message: dict[str, Any], session_id: str, session: _Session) -> Call | None:
+    def _call(self, scope: Scope, message: dict[str, Any], session: _Session) -> Call | None:
         """The call in ``message`` if the lane answers it, else None (the SDK's)."""
         if not (session.open and self._server.lanes_open):
             return None
