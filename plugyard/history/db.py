@@ -74,6 +74,20 @@ def require_existing(url: str) -> None:
         )
 
 
+def make_folder(path: Path) -> None:
+    """Create a SQLite file's folder. Failing is ``HistoryError`` naming the file, whatever the cause (a file
+    in the way, no permission, a read-only disk): a plain ``OSError`` from a plugin's ``startup`` would be
+    reported as a broken plugin and skipped, and the server would serve without recording."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise HistoryError(
+            f"the history database {str(path)!r} cannot be used: its folder cannot be created "
+            f"({type(exc).__name__}: {first_line(exc)}); a server refuses to start rather than answer calls it "
+            "cannot record (check [database] url / PLUGYARD_DATABASE_URL and the folder's permissions)"
+        ) from exc
+
+
 def sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor = dbapi_connection.cursor()
     # WAL lets readers (history queries, `plugyard history`) run beside the recorder's writes.
@@ -90,7 +104,7 @@ def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
     if parsed.get_backend_name() == "sqlite":
         database = parsed.database
         if database and database != ":memory:":
-            Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+            make_folder(Path(database).expanduser())
         engine = create_async_engine(parsed, **kwargs)
         sa.event.listen(engine.sync_engine, "connect", sqlite_pragmas)
         return engine

@@ -111,6 +111,17 @@ class HistoryPlugin:
         return self._start(host)
 
     async def _start(self, host: PluginHost) -> None:
+        # The host refuses to serve only on plugyard's own errors (a HistoryError); any other exception from
+        # a startup hook is a broken plugin, reported and skipped, and the server would answer calls it never
+        # records. So whatever the database or a file refuses while the history starts is a refusal too.
+        try:
+            await self._open(host)
+        except (SQLAlchemyError, sqlite3.Error, OSError) as exc:
+            if self.engine is not None:
+                await self.engine.dispose()
+            raise unusable(f"the history database {safe_url(host.config.database_url)}", exc) from exc
+
+    async def _open(self, host: PluginHost) -> None:
         self.host = host
         self._stopping = anyio.Event()
         self._evidence_lock = anyio.Lock()

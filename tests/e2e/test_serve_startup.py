@@ -139,3 +139,28 @@ def test_a_bad_port_argument_is_a_usage_error(config_file, tmp_path, port):
     )
     assert run.returncode == 2 and "Traceback" not in run.stderr
     assert "Error: Invalid value for '--port': " in run.stderr
+
+
+@pytest.mark.parametrize("command", [["serve"], ["call", "calculate", "expression=1+1"]])
+@pytest.mark.parametrize("where", ["a file in the way", "a file further up"])
+def test_a_database_folder_that_cannot_be_created_stops_with_exit_3(tmp_path, command, where):
+    # A file where the folder should be (ENOTDIR/EEXIST stop root as well as anyone): the history's startup
+    # must refuse (exit 3, one line naming the file), not be skipped as a broken plugin while the server serves.
+    blocker = tmp_path / "afile"
+    blocker.write_text("not a folder")
+    db_file = blocker / "x.db" if where == "a file in the way" else blocker / "deeper" / "x.db"
+    config_file = write_config(tmp_path / "plugins.toml", db_file)
+    run = subprocess.run(
+        _plugyard(config_file, *command),
+        stdin=subprocess.DEVNULL,
+        env=subprocess_env(tmp_path),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert run.returncode == 3, run.stderr
+    assert run.stdout == "" and "Traceback" not in run.stderr
+    [line] = run.stderr.strip().splitlines()
+    assert line.startswith("Error: the history database") and str(db_file) in line
+    assert "its folder cannot be created" in line and "refuses to start" in line
+    assert blocker.read_text() == "not a folder"
