@@ -9,6 +9,7 @@ They work on the configured database directly (no host is started). Exit codes a
 from __future__ import annotations
 
 import json
+import sqlite3
 import sys
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -16,12 +17,13 @@ from typing import Any, TypeVar
 
 import anyio
 import click
+from sqlalchemy.exc import SQLAlchemyError
 
 from plugyard.cli.context import CliState, CommandError, guard
 from plugyard.cli.output import is_terminal, progress, table
 from plugyard.core.errors import PlugyardError
 from plugyard.history import migrate
-from plugyard.history.db import create_engine, require_existing, safe_url
+from plugyard.history.db import create_engine, first_line, require_existing, safe_url, unreachable
 from plugyard.history.report import write_report
 from plugyard.history.service import open_service, parse_days
 
@@ -38,6 +40,18 @@ def db() -> None:
     """Drive the history database's migrations (shipped inside plugyard)."""
 
 
+def _run(url: str, go: Callable[[], Awaitable[T]]) -> T:
+    """``go()`` on the history database at ``url``: every ``db`` and ``history`` command runs through here, so
+    whatever the database says (unreachable, corrupt, a database or role that does not exist) is one line
+    naming it, exit 3, never a traceback."""
+    try:
+        return anyio.run(go)
+    except PlugyardError as exc:
+        raise CommandError(str(exc)) from None
+    except (SQLAlchemyError, sqlite3.Error, OSError) as exc:
+        raise CommandError(str(unreachable(url, exc))) from None
+
+
 def _with_engine(state: CliState, action: Callable[[Any], Awaitable[T]], *, create: bool = False) -> T:
     url = guard(lambda: state.config.database_url)
     if not create:
@@ -51,11 +65,11 @@ def _with_engine(state: CliState, action: Callable[[Any], Awaitable[T]], *, crea
             await engine.dispose()
 
     try:
-        return anyio.run(go)
-    except PlugyardError as exc:
-        raise CommandError(str(exc)) from None
-    except Exception as exc:  # noqa: BLE001 - the driver's or Alembic's errors: one line naming the database
-        raise CommandError(f"database {safe_url(url)}: {type(exc).__name__}: {exc}") from None
+        return _run(url, go)
+    except CommandError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - Alembic's own errors (a revision it cannot resolve): one line
+        raise CommandError(f"database {safe_url(url)}: {type(exc).__name__}: {first_line(exc)}") from None
 
 
 @db.command("upgrade")
@@ -125,10 +139,8 @@ def _with_service(state: CliState, action: Callable[[Any], Awaitable[T]], *, cre
             return await action(service)
 
     try:
-        return anyio.run(go)
-    except PlugyardError as exc:
-        raise CommandError(str(exc)) from None
-    except (OSError, ValueError) as exc:
+        return _run(config.database_url, go)
+    except ValueError as exc:  # a record of an imported file the service refuses, naming it
         raise CommandError(str(exc)) from None
 
 

@@ -59,6 +59,20 @@ def unusable(what: str, exc: BaseException) -> HistoryError:
     )
 
 
+def unreachable(url: str, exc: BaseException) -> HistoryError:
+    """What the history says when its database refuses a connection or a query (gone, corrupt, a database or
+    role that does not exist): one line naming it (password masked) and where it is configured. The server's
+    start and every ``plugyard db`` / ``plugyard history`` command say it alike."""
+    cause = getattr(exc, "orig", None) or exc
+    # asyncpg's errors reach SQLAlchemy through its adapter's generic ``Error``: the driver's own is its cause.
+    cause = cause.__cause__ if isinstance(cause.__cause__, Exception) else cause
+    reason = "cannot be reached" if isinstance(cause, OSError) else "cannot be used"
+    return HistoryError(
+        f"the history database {safe_url(url)} {reason} ({type(cause).__name__}: {first_line(exc)}); "
+        "check [database] url / PLUGYARD_DATABASE_URL"
+    )
+
+
 def require_existing(url: str) -> None:
     """For commands that only read (or trim) the history: a SQLite file that is not there is an
     error, not a new empty database. (PostgreSQL says by itself when a database does not exist.)"""

@@ -24,8 +24,8 @@ from plugyard.core.config import Config, data_dir
 from plugyard.core.hookspecs import hookimpl
 from plugyard.core.tools import CANCELLED
 from plugyard.history import migrate
-from plugyard.history.db import create_engine, first_line, is_sqlite, safe_url, unusable
-from plugyard.history.errors import HistoryError, SchemaBehind
+from plugyard.history.db import create_engine, is_sqlite, safe_url, unreachable, unusable
+from plugyard.history.errors import SchemaBehind
 from plugyard.history.history_resources import HistoryResources
 from plugyard.history.history_tools import HistoryTools
 from plugyard.history.models import tool_call_table
@@ -169,10 +169,7 @@ class HistoryPlugin:
         except (SQLAlchemyError, OSError) as exc:
             # Serving without recording would lose every call: refuse, naming the database.
             await self.engine.dispose()
-            raise HistoryError(
-                f"the history database {safe_url(url)} cannot be reached ({type(exc).__name__}: "
-                f"{first_line(exc)}); check [database] url / PLUGYARD_DATABASE_URL"
-            ) from exc
+            raise unreachable(url, exc) from exc
         head = migrate.head()
         if at != head:
             await self.engine.dispose()

@@ -8,9 +8,11 @@ from datetime import UTC, datetime, timedelta
 import anyio
 import pytest
 from click.testing import CliRunner
+from sqlalchemy.engine import make_url
 
 from plugyard.cli import main
 from plugyard.core.config import parse_config
+from plugyard.history.db import safe_url
 from plugyard.history.service import open_service, parse_days
 from tests.conftest import is_postgres, upgrade_to_head
 
@@ -166,3 +168,57 @@ def test_a_bad_import_row_names_its_line_and_field(config_file, history, tmp_pat
     assert result.exit_code == 3
     assert f"{archive}, line 3: not a plugyard call record: {problem}" in result.output
     assert "Traceback" not in result.output
+
+
+HISTORY_COMMANDS = [
+    ["db", "current"],
+    ["history", "stats"],
+    ["history", "failures"],
+    ["history", "export"],
+    ["history", "cleanup", "--dry-run"],
+    ["history", "evaluate"],
+    ["history", "report", "--html", "report.html"],
+]
+
+
+def _broken_database(tmp_path, which: str) -> tuple[str, str]:
+    """A database URL that cannot be used, and what the one line must say about it."""
+    if which == "corrupt SQLite file":
+        corrupt = tmp_path / "corrupt.db"
+        corrupt.write_text("garbage\n")
+        return f"sqlite+aiosqlite:///{corrupt}", "cannot be used (DatabaseError: file is not a database)"
+    if which == "unreachable PostgreSQL":
+        return "postgresql+asyncpg://postgres@127.0.0.1:1/x", "cannot be reached (ConnectionRefusedError"
+    from tests.conftest import POSTGRES_ADMIN_URL, postgres_unavailable
+
+    why = postgres_unavailable()
+    if why is not None:
+        pytest.skip(f"PostgreSQL unavailable: {why}")
+    url = make_url(POSTGRES_ADMIN_URL).set(drivername="postgresql+asyncpg")
+    if which == "PostgreSQL database that does not exist":
+        return url.set(database="nosuchdb_xyz").render_as_string(hide_password=False), (
+            'cannot be used (InvalidCatalogNameError: database "nosuchdb_xyz" does not exist)'
+        )
+    return url.set(username="nosuchrole_xyz").render_as_string(hide_password=False), 'role "nosuchrole_xyz"'
+
+
+@pytest.mark.parametrize(
+    "which",
+    [
+        "corrupt SQLite file",
+        "unreachable PostgreSQL",
+        "PostgreSQL database that does not exist",
+        "PostgreSQL role that does not exist",
+    ],
+)
+@pytest.mark.parametrize("command", HISTORY_COMMANDS, ids=" ".join)
+def test_every_history_command_says_in_one_line_which_database_failed(tmp_path, monkeypatch, which, command):
+    url, says = _broken_database(tmp_path, which)
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("PLUGYARD_DATABASE_URL", url)
+    result = CliRunner().invoke(main, command)
+    assert result.exit_code == 3, result.output
+    assert result.exception is None or isinstance(result.exception, SystemExit)  # no traceback
+    [line] = result.output.strip().splitlines()
+    assert line.startswith(f"Error: the history database {safe_url(url)} ") and says in line
+    assert line.endswith("check [database] url / PLUGYARD_DATABASE_URL")
