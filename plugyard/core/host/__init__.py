@@ -13,6 +13,7 @@ are ``registration``'s; ``startup``/``shutdown`` and the requests holding a host
 
 from __future__ import annotations
 
+import difflib
 import logging
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from types import ModuleType
@@ -27,7 +28,7 @@ from plugyard.core.builtins import add_builtins
 from plugyard.core.calls import ToolOutcome
 from plugyard.core.client import HostEvents, ListsChanged, ResourceUpdated
 from plugyard.core.config import Config
-from plugyard.core.errors import PluginError, UnknownTool
+from plugyard.core.errors import ConfigError, PluginError, UnknownTool
 from plugyard.core.host import registration
 from plugyard.core.host.discovery import ENTRY_POINT_GROUP, Candidate, PluginInfo, candidates, hook_names, instantiate
 from plugyard.core.host.lifetime import Lifetime, raise_single
@@ -115,11 +116,25 @@ class PluginHost(Lifetime):
                 self._drop(name, str(exc))
                 continue
             registration.add(self, self.infos[name], found)
-        for name in sorted(set(self.config.plugins.settings) - set(self.infos)):
-            log.warning("plugins.toml has settings for plugin %r, which was not found", name)
+        self._check_tables()
         add_builtins(self)
         self._build_pipeline()
         return self
+
+    def _check_tables(self) -> None:
+        """A ``[plugins.<name>]`` table naming no plugin found (a typo, an uninstalled plugin) is validated by
+        nothing: an error with ``--strict``, else a warning with the closest names."""
+        known = sorted(self.infos)
+        for name in sorted(set(self.config.plugins.settings) - set(self.infos)):
+            close = difflib.get_close_matches(name, known, n=1)
+            hint = f"; did you mean [plugins.{close[0]}]?" if close else ""
+            where = f"{self.config.source}: " if self.config.source is not None else ""
+            message = (
+                f"{where}[plugins.{name}] names no plugin that was found{hint} (the plugins are: {', '.join(known)})"
+            )
+            if self.strict:
+                raise ConfigError(message)
+            log.warning("%s; its settings are ignored (--strict makes this an error)", message)
 
     def _load_one(self, candidate: Candidate) -> None:
         info = candidate.info

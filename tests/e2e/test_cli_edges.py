@@ -1,0 +1,60 @@
+"""The edges a newcomer hits in plugins.toml and on the command line: a misspelled plugin table, an unknown key
+in a nested table, a global option after the subcommand, the README's exit codes. Each is one line on stderr
+and the documented exit code, never a traceback."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import write_config
+from tests.e2e.test_cli import plugyard
+
+pytestmark = pytest.mark.e2e
+
+
+@pytest.fixture
+def config(tmp_path: Path, db_path: Path) -> str:
+    return str(write_config(tmp_path / "plugins.toml", db_path))
+
+
+def _config_with(tmp_path: Path, db_path: Path, extra: str) -> str:
+    return str(write_config(tmp_path / "plugins.toml", db_path, extra=extra))
+
+
+def test_a_misspelled_plugin_table_warns_with_the_closest_name(tmp_path, db_path):
+    config = _config_with(tmp_path, db_path, '[plugins.histroy]\ndurability = "journal"\n')
+    run = plugyard(tmp_path, "--config", config, "tools")
+    assert run.returncode == 0, run.stderr
+    assert "[plugins.histroy] names no plugin that was found; did you mean [plugins.history]?" in run.stderr
+    assert "--strict makes this an error" in run.stderr
+
+
+def test_a_misspelled_plugin_table_is_exit_3_with_strict_naming_the_plugins_found(tmp_path, db_path):
+    config = _config_with(tmp_path, db_path, '[plugins.histroy]\ndurability = "journal"\n')
+    for command in (["tools"], ["serve"], ["call", "add", "a=1", "b=2"]):
+        run = plugyard(tmp_path, "--strict", "--config", config, *command)
+        assert run.returncode == 3, run.stderr
+        assert "Traceback" not in run.stderr
+        [line] = run.stderr.strip().splitlines()
+        assert line.startswith(f"Error: {config}: [plugins.histroy] names no plugin that was found")
+        assert "did you mean [plugins.history]?" in line and "history" in line.split("the plugins are:")[1]
+
+
+def test_a_disabled_plugins_table_is_no_typo(tmp_path, db_path):
+    # A table for a plugin that is installed but disabled names a plugin that was found: no warning.
+    config = _config_with(tmp_path, db_path, '[plugins.notes]\nroot = "somewhere"\n')
+    Path(config).write_text(Path(config).read_text().replace("[plugins]\n", '[plugins]\ndisabled = ["notes"]\n'))
+    run = plugyard(tmp_path, "--strict", "--config", config, "tools")
+    assert run.returncode == 0, run.stderr
+    assert "names no plugin" not in run.stderr
+
+
+def test_an_unknown_key_in_an_upstream_server_lists_the_server_tables_keys(tmp_path, db_path):
+    config = _config_with(tmp_path, db_path, '[plugins.upstream.servers.typo]\ncomand = "x"\n')
+    run = plugyard(tmp_path, "--config", config, "tools")
+    assert run.returncode == 3, run.stderr
+    [line] = run.stderr.strip().splitlines()
+    assert "servers.typo.comand: unknown key (the keys are: command, args, env, cwd, url, headers," in line
+    assert "restart_delay" not in line
