@@ -58,3 +58,25 @@ def test_an_unknown_key_in_an_upstream_server_lists_the_server_tables_keys(tmp_p
     [line] = run.stderr.strip().splitlines()
     assert "servers.typo.comand: unknown key (the keys are: command, args, env, cwd, url, headers," in line
     assert "restart_delay" not in line
+
+
+@pytest.mark.parametrize(
+    ("args", "option", "hint"),
+    [
+        (("serve", "--config", "x.toml"), "--config", "plugyard --config FILE serve ..."),
+        (("tools", "--config=x.toml"), "--config", "plugyard --config FILE tools ..."),
+        (("history", "stats", "--strict"), "--strict", "plugyard --strict history stats ..."),
+    ],
+)
+def test_a_global_option_after_the_subcommand_says_it_goes_before(tmp_path, config, args, option, hint):
+    run = plugyard(tmp_path, *args)
+    assert run.returncode == 2, run.stderr
+    assert "Traceback" not in run.stderr
+    last = run.stderr.strip().splitlines()[-1]
+    assert last.startswith(f"Error: No such option: {option} after `")
+    assert "is a global option and goes before the command" in last and last.endswith(hint)
+
+
+def test_an_option_no_command_has_keeps_clicks_own_message(tmp_path, config):
+    run = plugyard(tmp_path, "--config", config, "serve", "--bogus")
+    assert run.returncode == 2 and "No such option '--bogus'" in run.stderr and "global" not in run.stderr
