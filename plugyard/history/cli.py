@@ -17,6 +17,7 @@ from typing import Any, TypeVar
 
 import anyio
 import click
+from alembic.util.exc import CommandError as AlembicCommandError
 from sqlalchemy.exc import SQLAlchemyError
 
 from plugyard.cli.context import CliState, CommandError, guard
@@ -66,10 +67,22 @@ def _with_engine(state: CliState, action: Callable[[Any], Awaitable[T]], *, crea
 
     try:
         return _run(url, go)
-    except CommandError:
+    except click.ClickException:
         raise
     except Exception as exc:  # noqa: BLE001 - Alembic's own errors (a revision it cannot resolve): one line
         raise CommandError(f"database {safe_url(url)}: {type(exc).__name__}: {first_line(exc)}") from None
+
+
+async def _to_revision(move: Callable[[], Awaitable[None]]) -> None:
+    """``move()``; a REVISION Alembic cannot resolve is the caller's usage error (exit 2), naming the known ones."""
+    try:
+        await move()
+    except AlembicCommandError as exc:
+        known = ", ".join(rev for rev, _, _ in migrate.history())
+        raise click.BadParameter(
+            f"{first_line(exc)}; the revisions are {known}, head, base, or a step (+1; -1 after --)",
+            param_hint="REVISION",
+        ) from None
 
 
 @db.command("upgrade")
@@ -81,7 +94,7 @@ def db_upgrade(state: CliState, revision: str) -> None:
     async def go(engine: Any) -> str | None:
         steps = migrate.pending_revisions(await migrate.current(engine), revision)
         if steps is None:  # a revision not on the one line of history (a branch, a relative step): as asked
-            await migrate.upgrade(engine, revision)
+            await _to_revision(lambda: migrate.upgrade(engine, revision))
         else:
             with progress(len(steps), "migrating") as advance:
                 for step in steps:
@@ -100,7 +113,7 @@ def db_downgrade(state: CliState, revision: str) -> None:
     """Downgrade the schema to REVISION ('base' removes every plugyard table)."""
 
     async def go(engine: Any) -> str | None:
-        await migrate.downgrade(engine, revision)
+        await _to_revision(lambda: migrate.downgrade(engine, revision))
         return await migrate.current(engine)
 
     at = _with_engine(state, go)

@@ -80,3 +80,29 @@ def test_a_global_option_after_the_subcommand_says_it_goes_before(tmp_path, conf
 def test_an_option_no_command_has_keeps_clicks_own_message(tmp_path, config):
     run = plugyard(tmp_path, "--config", config, "serve", "--bogus")
     assert run.returncode == 2 and "No such option '--bogus'" in run.stderr and "global" not in run.stderr
+
+
+@pytest.mark.parametrize(
+    ("args", "says"),
+    [
+        (("call", "add", "a=1", "b=abc"), "b: Input should be a valid integer"),
+        (("call", "add", "a=1", "b=2", "bogus=1"), "bogus: Extra inputs are not permitted"),
+        (("call", "add", "b=1"), "a: Field required"),
+        (("new-plugin", "bad name"), "Invalid value for NAME: 'bad name' is invalid"),
+        (("db", "upgrade", "nosuchrev"), "Can't locate revision identified by 'nosuchrev'; the revisions are 0001"),
+        (("db", "downgrade", "nosuchrev"), "Invalid value for REVISION: Can't locate revision"),
+        (("db", "upgrade", "+99"), "Invalid value for REVISION: Relative revision +99"),
+    ],
+)
+def test_a_bad_argument_is_a_usage_error_exit_2(tmp_path, config, args, says):
+    if args[:2] == ("db", "downgrade"):
+        assert plugyard(tmp_path, "--config", config, "db", "upgrade").returncode == 0  # a database to downgrade
+    run = plugyard(tmp_path, "--config", config, *args)
+    assert run.returncode == 2, run.stderr
+    assert "Traceback" not in run.stderr and says in run.stderr
+    assert not (tmp_path / "plugyard-bad name").exists()
+
+
+def test_a_tool_that_fails_is_still_exit_1(tmp_path, config):
+    run = plugyard(tmp_path, "--config", config, "call", "explode", "message=bad day")
+    assert run.returncode == 1 and "RuntimeError: bad day" in run.stderr
