@@ -24,7 +24,7 @@ from plugyard.cli.context import CliState, CommandError, guard
 from plugyard.cli.output import is_terminal, progress, table
 from plugyard.core.errors import PlugyardError
 from plugyard.history import migrate
-from plugyard.history.db import create_engine, first_line, require_existing, safe_url, unreachable
+from plugyard.history.db import create_engine, first_line, not_started, require_existing, safe_url, unreachable
 from plugyard.history.report import write_report
 from plugyard.history.service import open_service, parse_days
 
@@ -140,11 +140,20 @@ def history() -> None:
     """Ask the recorded history: statistics, failures; export, clean up and re-import it."""
 
 
-def _with_service(state: CliState, action: Callable[[Any], Awaitable[T]], *, create: bool = False) -> T:
+def _with_service(state: CliState, action: Callable[[Any], Awaitable[T]], *, create: bool = False) -> T | None:
     """``action`` on the history service. Only commands that write calls in (``import``) may make a
-    new database; the others say when the configured one does not exist (a typo in its URL)."""
+    new database; for the others, a history that has not started yet (no server has run here) is "no calls
+    recorded yet" on stderr and None, and a configured one that does not exist at all is an error (a typo)."""
     config = guard(lambda: state.config)
     if not create:
+        fresh = guard(lambda: not_started(config.database_url, configured=config.database.url is not None))
+        if fresh is not None:
+            click.echo(
+                f"no calls recorded yet: the history database {str(fresh)!r} does not exist yet (a server "
+                "creates it on its first start)",
+                err=True,
+            )
+            return None
         guard(lambda: require_existing(config.database_url))
 
     async def go() -> T:
@@ -184,7 +193,12 @@ def history_stats(state: CliState, tool: str | None, days: int, user: str | None
         found = await search_figures(service.engine, days, user_id=user)
         return await service.get_tool_statistics(tool, days, user_id=user), found
 
-    stats, searches = _with_service(state, go)
+    found = _with_service(state, go)
+    if found is None:
+        if as_json:
+            click.echo("[]")
+        return
+    stats, searches = found
     if as_json:
         click.echo(json.dumps([s.as_dict() for s in stats], indent=2))
         return
@@ -222,9 +236,16 @@ def history_stats(state: CliState, tool: str | None, days: int, user: str | None
 @click.pass_obj
 def history_failures(state: CliState, user: str | None, limit: int, days: int | None, as_json: bool) -> None:
     """The most recent failed calls, newest first."""
-    failures = _with_service(state, lambda s: s.get_recent_failed_tools(user, limit, days))
+    found = _with_service(state, lambda s: s.get_recent_failed_tools(user, limit, days))
+    failures = found or []
     if as_json:
         click.echo(json.dumps([f.as_dict() for f in failures], indent=2))
+        return
+    if found is None:
+        return
+    if not failures:
+        who = f" by {user}" if user else ""
+        click.echo(f"no failed calls{who}" + (f" in the last {days} day(s)" if days else ""))
         return
     if is_terminal() and failures:
         rows = [
@@ -262,6 +283,8 @@ def history_export(state: CliState, output: Path | None, user: str | None, days:
                 return int(await service.export(fh, user_id=user, days=days, progress=advance))
 
     count = _with_service(state, go)
+    if count is None:
+        return
     click.echo(f"exported {count} call(s)" + (f" to {output}" if output else ""), err=True)
 
 
@@ -298,7 +321,10 @@ def history_cleanup(state: CliState, older_than: str, archive: Path | None, chun
         searches = 0 if dry_run else await SearchStore(service.engine).delete_before(result.cutoff)
         return result, searches
 
-    result, searches = _with_service(state, go_and_searches)
+    found = _with_service(state, go_and_searches)
+    if found is None:
+        return
+    result, searches = found
     if dry_run:
         click.echo(f"would delete {result.deleted} call(s) from before {result.cutoff:%Y-%m-%d}")
         return
@@ -325,7 +351,9 @@ def history_import(state: CliState, file: Path) -> None:
             read, inserted = await service.import_records(file, progress=advance)
             return int(read), int(inserted)
 
-    read, inserted = _with_service(state, go, create=True)
+    done = _with_service(state, go, create=True)
+    assert done is not None  # import may create the database
+    read, inserted = done
     click.echo(f"read {read} call(s), imported {inserted}, {read - inserted} already present")
 
 
@@ -345,6 +373,9 @@ def history_report(state: CliState, html_file: Path, days: int, users: int, titl
     """Charts of the history: calls and success rate per tool per day, latency distribution, and each
     user's preferred tools."""
     summary = _with_service(state, lambda s: write_report(s, html_file, days=days, users=users, title=title))
+    if summary is None:
+        click.echo(f"no report written to {html_file}", err=True)
+        return
     click.echo(
         f"wrote {summary.path}: {summary.calls} call(s) of {summary.tools} tool(s), "
         f"{summary.users} user(s), last {summary.days} day(s)",
@@ -386,7 +417,7 @@ def history_evaluate(
     }
     setting = dataclasses.replace(Setting(), **{k: v for k, v in given.items() if v is not None})
     timeout = guard(lambda: state.config.tools.timeout)
-    calls = _with_service(state, lambda s: s.logged_calls(days))
+    calls = _with_service(state, lambda s: s.logged_calls(days)) or []
     result = evaluate(calls, setting, timeout_s=timeout)
     if as_json:
         click.echo(json.dumps(result.as_dict(), indent=2))

@@ -73,6 +73,20 @@ def unreachable(url: str, exc: BaseException) -> HistoryError:
     )
 
 
+def not_started(url: str, *, configured: bool) -> Path | None:
+    """The SQLite file a history that has simply not started yet would be in (a fresh machine: no server has
+    run): missing at the default place, or where a configured URL says inside a folder that exists. None
+    otherwise, and for a configured file whose folder is missing too (more likely a typo: see
+    ``require_existing``)."""
+    parsed = check_url(url)
+    if parsed.get_backend_name() != "sqlite" or parsed.database in (None, "", ":memory:"):
+        return None
+    path = Path(parsed.database).expanduser()
+    if path.exists() or (configured and not path.parent.is_dir()):
+        return None
+    return path
+
+
 def require_existing(url: str) -> None:
     """For commands that only read (or trim) the history: a SQLite file that is not there is an
     error, not a new empty database. (PostgreSQL says by itself when a database does not exist.)"""

@@ -222,3 +222,44 @@ def test_every_history_command_says_in_one_line_which_database_failed(tmp_path, 
     [line] = result.output.strip().splitlines()
     assert line.startswith(f"Error: the history database {safe_url(url)} ") and says in line
     assert line.endswith("check [database] url / PLUGYARD_DATABASE_URL")
+
+
+READ_ONLY = [
+    ["history", "stats"],
+    ["history", "stats", "--json"],
+    ["history", "failures"],
+    ["history", "failures", "--json"],
+    ["history", "export"],
+    ["history", "cleanup", "--dry-run"],
+    ["history", "evaluate"],
+    ["history", "report", "--html", "report.html"],
+]
+
+
+@pytest.mark.parametrize("where", ["the default place", "a configured file in a folder that exists"])
+@pytest.mark.parametrize("command", READ_ONLY, ids=" ".join)
+def test_a_history_not_started_yet_is_no_calls_recorded_yet_exit_0(tmp_path, where, command):
+    # A fresh machine: no server has run, so there is no database yet; nothing is created by asking.
+    if where == "the default place":
+        expected = tmp_path / "data" / "plugyard.db"  # PLUGYARD_DATA_DIR (conftest), not made yet
+        args = command
+    else:
+        expected = tmp_path / "history.db"
+        config = tmp_path / "plugins.toml"
+        config.write_text(f'[database]\nurl = "sqlite+aiosqlite:///{expected}"\n', encoding="utf-8")
+        args = ["--config", str(config), *command]
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code == 0, result.output
+    assert f"no calls recorded yet: the history database '{expected}' does not exist yet" in result.stderr
+    assert "Error" not in result.output
+    if "--json" in command:
+        assert json.loads(result.stdout) == []
+    assert not expected.exists() and not (tmp_path / "report.html").exists()
+
+
+def test_failures_says_when_there_are_none(config_file, history):
+    assert run(config_file, "failures", "--user", "nobody").output.strip() == "no failed calls by nobody"
+    assert run(config_file, "failures", "--user", "bob", "--days", "7").output.strip() == (
+        "no failed calls by bob in the last 7 day(s)"
+    )
+    assert "no index" in run(config_file, "failures", "--user", "ada").output
