@@ -49,7 +49,11 @@ def _run(url: str, go: Callable[[], Awaitable[T]]) -> T:
         return anyio.run(go)
     except PlugyardError as exc:
         raise CommandError(str(exc)) from None
-    except (SQLAlchemyError, sqlite3.Error, OSError) as exc:
+    except OSError as exc:
+        if exc.filename is not None:  # a file the command reads or writes (an export, a report), not the database
+            raise CommandError(f"cannot use {exc.filename!r}: {exc.strerror or exc} ({type(exc).__name__})") from None
+        raise CommandError(str(unreachable(url, exc))) from None
+    except (SQLAlchemyError, sqlite3.Error) as exc:
         raise CommandError(str(unreachable(url, exc))) from None
 
 
@@ -279,6 +283,7 @@ def history_export(state: CliState, output: Path | None, user: str | None, days:
         with progress(total, "exporting") as advance:
             if output is None:
                 return int(await service.export(sys.stdout, user_id=user, days=days, progress=advance))
+            output.parent.mkdir(parents=True, exist_ok=True)  # as report --html and cleanup --archive do
             with output.open("w", encoding="utf-8") as fh:
                 return int(await service.export(fh, user_id=user, days=days, progress=advance))
 

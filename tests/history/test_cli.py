@@ -263,3 +263,17 @@ def test_failures_says_when_there_are_none(config_file, history):
         "no failed calls by bob in the last 7 day(s)"
     )
     assert "no index" in run(config_file, "failures", "--user", "ada").output
+
+
+def test_export_makes_the_output_folder_and_names_a_file_in_the_way(config_file, history, tmp_path):
+    nested = tmp_path / "missing" / "dir" / "calls.jsonl"
+    done = run(config_file, "export", "-o", str(nested))
+    assert done.exit_code == 0, done.output
+    assert len(nested.read_text(encoding="utf-8").splitlines()) == 4
+    blocker = tmp_path / "afile"
+    blocker.write_text("in the way")
+    for args in (["export", "-o", str(blocker / "x.jsonl")], ["report", "--html", str(blocker / "r.html")]):
+        refused = run(config_file, *args)
+        assert refused.exit_code == 3
+        [line] = refused.output.strip().splitlines()
+        assert line == f"Error: cannot use '{blocker}': File exists (FileExistsError)"  # the file, not the database
