@@ -106,3 +106,19 @@ def test_a_bad_argument_is_a_usage_error_exit_2(tmp_path, config, args, says):
 def test_a_tool_that_fails_is_still_exit_1(tmp_path, config):
     run = plugyard(tmp_path, "--config", config, "call", "explode", "message=bad day")
     assert run.returncode == 1 and "RuntimeError: bad day" in run.stderr
+
+
+def test_an_unreachable_database_is_the_same_line_for_serve_and_history(tmp_path):
+    from tests.conftest import subprocess_env
+
+    env = subprocess_env(tmp_path, PLUGYARD_DATABASE_URL="postgresql+asyncpg://postgres:s3cret@127.0.0.1:1/x")
+    lines = []
+    for command in (["serve"], ["history", "stats"], ["db", "current"]):
+        run = plugyard(tmp_path, *command, env=env)
+        assert run.returncode == 3, run.stderr
+        lines.append(run.stderr.strip().splitlines()[-1])
+    # The same words, the driver's own message inside the brackets (serve's uvloop words a refusal differently).
+    said = [(line.partition(" (")[0], line.rpartition(")")[2]) for line in lines]
+    assert said[0] == said[1] == said[2] and "(ConnectionRefusedError: " in lines[0]
+    assert lines[0].startswith("Error: the history database postgresql+asyncpg://postgres:***@127.0.0.1:1/x cannot be")
+    assert "check [database] url / PLUGYARD_DATABASE_URL" in lines[0] and "s3cret" not in lines[0]

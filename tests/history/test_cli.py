@@ -188,7 +188,7 @@ def _broken_database(tmp_path, which: str) -> tuple[str, str]:
         corrupt.write_text("garbage\n")
         return f"sqlite+aiosqlite:///{corrupt}", "cannot be used (DatabaseError: file is not a database)"
     if which == "unreachable PostgreSQL":
-        return "postgresql+asyncpg://postgres@127.0.0.1:1/x", "cannot be reached (ConnectionRefusedError"
+        return "postgresql+asyncpg://postgres:s3cret@127.0.0.1:1/x", "cannot be reached (ConnectionRefusedError"
     from tests.conftest import POSTGRES_ADMIN_URL, postgres_unavailable
 
     why = postgres_unavailable()
@@ -222,6 +222,7 @@ def test_every_history_command_says_in_one_line_which_database_failed(tmp_path, 
     [line] = result.output.strip().splitlines()
     assert line.startswith(f"Error: the history database {safe_url(url)} ") and says in line
     assert line.endswith("check [database] url / PLUGYARD_DATABASE_URL")
+    assert "s3cret" not in result.output  # the URL is named with its password masked
 
 
 READ_ONLY = [
