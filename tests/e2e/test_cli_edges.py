@@ -27,7 +27,7 @@ def test_a_misspelled_plugin_table_warns_with_the_closest_name(tmp_path, db_path
     config = _config_with(tmp_path, db_path, '[plugins.histroy]\ndurability = "journal"\n')
     run = plugyard(tmp_path, "--config", config, "tools")
     assert run.returncode == 0, run.stderr
-    assert "[plugins.histroy] names no plugin that was found; did you mean [plugins.history]?" in run.stderr
+    assert "[plugins.histroy] names no plugin found or installed; did you mean [plugins.history]?" in run.stderr
     assert "--strict makes this an error" in run.stderr
 
 
@@ -38,7 +38,7 @@ def test_a_misspelled_plugin_table_is_exit_3_with_strict_naming_the_plugins_foun
         assert run.returncode == 3, run.stderr
         assert "Traceback" not in run.stderr
         [line] = run.stderr.strip().splitlines()
-        assert line.startswith(f"Error: {config}: [plugins.histroy] names no plugin that was found")
+        assert line.startswith(f"Error: {config}: [plugins.histroy] names no plugin found or installed")
         assert "did you mean [plugins.history]?" in line and "history" in line.split("the plugins are:")[1]
 
 

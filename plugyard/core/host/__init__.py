@@ -14,6 +14,7 @@ are ``registration``'s; ``startup``/``shutdown`` and the requests holding a host
 from __future__ import annotations
 
 import difflib
+import importlib.metadata
 import logging
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from types import ModuleType
@@ -122,16 +123,17 @@ class PluginHost(Lifetime):
         return self
 
     def _check_tables(self) -> None:
-        """A ``[plugins.<name>]`` table naming no plugin found (a typo, an uninstalled plugin) is validated by
-        nothing: an error with ``--strict``, else a warning with the closest names."""
-        known = sorted(self.infos)
-        for name in sorted(set(self.config.plugins.settings) - set(self.infos)):
+        """A ``[plugins.<name>]`` table naming no plugin found or installed (a typo, an uninstalled plugin) is
+        validated by nothing: an error with ``--strict``, else a warning with the closest names. (A host built
+        with only some plugins may be given a table for another installed one, as the test kit does.)"""
+        installed = {ep.name for ep in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP)}
+        known = sorted(set(self.infos) | installed)
+        for name in sorted(set(self.config.plugins.settings) - set(known)):
             close = difflib.get_close_matches(name, known, n=1)
             hint = f"; did you mean [plugins.{close[0]}]?" if close else ""
             where = f"{self.config.source}: " if self.config.source is not None else ""
-            message = (
-                f"{where}[plugins.{name}] names no plugin that was found{hint} (the plugins are: {', '.join(known)})"
-            )
+            message = f"{where}[plugins.{name}] names no plugin found or installed{hint}"
+            message += f" (the plugins are: {', '.join(known)})"
             if self.strict:
                 raise ConfigError(message)
             log.warning("%s; its settings are ignored (--strict makes this an error)", message)
