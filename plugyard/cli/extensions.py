@@ -158,7 +158,7 @@ def _global_option_hint(group: click.Group, ctx: click.Context, exc: click.NoSuc
     """For a global option given after a subcommand: say where it goes."""
     name = exc.option_name.partition("=")[0]
     for param in group.params:
-        if isinstance(param, click.Option) and name in param.opts and name not in ("-h", "--help"):
+        if isinstance(param, click.Option) and name in param.opts and not param.is_eager:  # not --help, --version
             break
     else:
         return None
