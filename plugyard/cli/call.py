@@ -11,9 +11,9 @@ from typing import Any
 import anyio
 import click
 
-from plugyard.cli.context import EXIT_TOOL_FAILED, CliState, CommandError, guard
+from plugyard.cli.context import EXIT_TOOL_FAILED, EXIT_USAGE, CliState, CommandError, guard
 from plugyard.core.content import RawResult
-from plugyard.core.errors import PlugyardError
+from plugyard.core.errors import InvalidArguments, PlugyardError
 from plugyard.core.host import PluginHost
 
 _STRUCTURED = frozenset({"integer", "number", "boolean", "array", "object", "null"})
@@ -125,4 +125,5 @@ def call_cmd(state: CliState, tool: str, arguments: tuple[str, ...], json_args: 
             click.echo(pydantic_core.to_json(result, indent=2).decode())
         return
     click.echo(f"error ({outcome.error_type}): {outcome.message}", err=True)
-    sys.exit(EXIT_TOOL_FAILED)
+    # Arguments the tool's schema refuses (a wrong type, an unknown or missing one) are the caller's usage error.
+    sys.exit(EXIT_USAGE if outcome.error_type == InvalidArguments.kind else EXIT_TOOL_FAILED)

@@ -1,7 +1,8 @@
 """What every ``plugyard`` command shares: the configuration ``--config`` chose, the host factory,
 exit codes, and turning plugyard's errors into one line on stderr.
 
-Exit codes: 0 success; 1 a tool call failed; 2 usage error; 3 configuration, plugin or database error.
+Exit codes: 0 success; 1 a tool call failed; 2 usage error (arguments a tool refuses too); 3 configuration, plugin or
+database error.
 A command a plugin contributes (``register_commands``) reaches this through ``@click.pass_obj``
 (``state.config``) or ``click.get_current_context().obj``.
 """

@@ -142,3 +142,31 @@ class PlugyardGroup(click.Group):
             if absent is not None:
                 raise absent
         return super().resolve_command(ctx, args)
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except click.NoSuchOption as exc:
+            # `plugyard serve --config x.toml`: click only says the subcommand has no such option.
+            hint = _global_option_hint(self, ctx, exc)
+            if hint is None:
+                raise
+            raise click.NoSuchOption(exc.option_name, message=hint, ctx=exc.ctx) from None
+
+
+def _global_option_hint(group: click.Group, ctx: click.Context, exc: click.NoSuchOption) -> str | None:
+    """For a global option given after a subcommand: say where it goes."""
+    name = exc.option_name.partition("=")[0]
+    for param in group.params:
+        if isinstance(param, click.Option) and name in param.opts and not param.is_eager:  # not --help, --version
+            break
+    else:
+        return None
+    if exc.ctx is None or exc.ctx is ctx:
+        return None
+    value = "" if param.is_flag or param.count else f" {param.metavar or 'FILE'}"
+    subcommand = exc.ctx.command_path.removeprefix(ctx.command_path).strip()
+    return (
+        f"No such option: {name} after `{subcommand}`; it is a global option and goes before the command: "
+        f"plugyard {name}{value} {subcommand} ..."
+    )

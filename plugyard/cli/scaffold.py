@@ -157,12 +157,14 @@ def tool_name(name: str) -> str:
     return name.replace("-", "_") + "_count_words"
 
 
+def _invalid(name: str) -> str:
+    return f"{name!r} is invalid: use lower-case letters, digits, '-' and '_', starting with a letter"
+
+
 def create_plugin(name: str, directory: Path) -> Path:
     """Write the package for plugin ``name`` under ``directory``; returns its folder."""
     if not NAME.fullmatch(name):
-        raise ScaffoldError(
-            f"plugin name {name!r} is invalid: use lower-case letters, digits, '-' and '_', starting with a letter"
-        )
+        raise ScaffoldError(f"plugin name {_invalid(name)}")
     dist = name.replace("_", "-")
     module = "plugyard_" + name.replace("-", "_")
     title = name.replace("-", " ").replace("_", " ").capitalize()
@@ -196,6 +198,8 @@ def new_plugin(name: str, directory: Path) -> None:
 
     The folder and the distribution are named plugyard-NAME (the module plugyard_NAME); the plugin
     itself is NAME, and its example tool NAME_count_words."""
+    if not NAME.fullmatch(name):  # the argument as typed: a usage error (exit 2), as for any bad argument
+        raise click.BadParameter(_invalid(name), param_hint="NAME")
     root = guard(lambda: create_plugin(name, directory))
     module = "plugyard_" + name.replace("-", "_")
     click.echo(f"created {root}: distribution {root.name}, module {module}, plugin {name!r}, tool {tool_name(name)!r}")

@@ -31,6 +31,39 @@ my_plugin = "my_package.plugin"
 during the test); choose the plugins under test by overriding the `plugyard_plugins` fixture, and
 their settings with `plugyard_settings`.
 
+The fixtures are async: mark async tests for anyio (`pytestmark = pytest.mark.anyio` at the top of the module;
+anyio's pytest plugin comes with plugyard and runs them on asyncio); without it they are not run. By default only
+the history plugin (the recorder) is loaded, not your plugin, even installed: name it in `plugyard_plugins`
+(`{"<name>": module_or_object}`, loaded under that name), or set `plugyard_entry_points` to `True` to load every
+installed plugyard plugin through its entry point, yours under the name it is installed as (as `plugyard serve`
+would; the host is strict, so one that fails to load fails the test). `plugyard_settings` is plugins.toml as a
+dict, merged over the kit's (a temporary SQLite database, fast flushes): `{"plugins": {"<name>": {"<key>": value}}}`,
+one table per plugin, validated against its `plugin_settings` model as at start-up. Override a fixture in a module
+or conftest.py, or per test with `@pytest.mark.parametrize("plugyard_settings", [{...}])`:
+
+```python
+import pytest
+import my_package.plugin
+
+pytestmark = pytest.mark.anyio
+
+
+@pytest.fixture
+def plugyard_plugins():
+    return {"my_plugin": my_package.plugin}
+
+
+@pytest.fixture
+def plugyard_settings(tmp_path):
+    return {"plugins": {"my_plugin": {"root": str(tmp_path)}}}
+
+
+async def test_a_call_is_answered_and_recorded(plugyard_client, plugyard_history):
+    result = await plugyard_client.call_tool("my_tool", {"text": "hi"})
+    assert not result.is_error
+    assert (await plugyard_history.last())["plugin_name"] == "my_plugin"
+```
+
 Everything a plugin imports comes from the public face, `plugyard`: `hookimpl`, `ToolContext`, `ToolCall`,
 `ToolOutcome`, `Veto`, `IntentResult`, `Workflow`, the content types (`Text`, `Image`, `Audio`,
 `EmbeddedResource`, `ResourceLink`, `ToolResult`, `PromptMessage`), `Elicitation` and the errors.

@@ -9,6 +9,7 @@ They work on the configured database directly (no host is started). Exit codes a
 from __future__ import annotations
 
 import json
+import sqlite3
 import sys
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -16,12 +17,14 @@ from typing import Any, TypeVar
 
 import anyio
 import click
+from alembic.util.exc import CommandError as AlembicCommandError
+from sqlalchemy.exc import SQLAlchemyError
 
 from plugyard.cli.context import CliState, CommandError, guard
 from plugyard.cli.output import is_terminal, progress, table
 from plugyard.core.errors import PlugyardError
 from plugyard.history import migrate
-from plugyard.history.db import create_engine, require_existing, safe_url
+from plugyard.history.db import create_engine, first_line, not_started, require_existing, safe_url, unreachable
 from plugyard.history.report import write_report
 from plugyard.history.service import open_service, parse_days
 
@@ -38,6 +41,22 @@ def db() -> None:
     """Drive the history database's migrations (shipped inside plugyard)."""
 
 
+def _run(url: str, go: Callable[[], Awaitable[T]]) -> T:
+    """``go()`` on the history database at ``url``: every ``db`` and ``history`` command runs through here, so
+    whatever the database says (unreachable, corrupt, a database or role that does not exist) is one line
+    naming it, exit 3, never a traceback."""
+    try:
+        return anyio.run(go)
+    except PlugyardError as exc:
+        raise CommandError(str(exc)) from None
+    except OSError as exc:
+        if exc.filename is not None:  # a file the command reads or writes (an export, a report), not the database
+            raise CommandError(f"cannot use {exc.filename!r}: {exc.strerror or exc} ({type(exc).__name__})") from None
+        raise CommandError(str(unreachable(url, exc))) from None
+    except (SQLAlchemyError, sqlite3.Error) as exc:
+        raise CommandError(str(unreachable(url, exc))) from None
+
+
 def _with_engine(state: CliState, action: Callable[[Any], Awaitable[T]], *, create: bool = False) -> T:
     url = guard(lambda: state.config.database_url)
     if not create:
@@ -51,11 +70,23 @@ def _with_engine(state: CliState, action: Callable[[Any], Awaitable[T]], *, crea
             await engine.dispose()
 
     try:
-        return anyio.run(go)
-    except PlugyardError as exc:
-        raise CommandError(str(exc)) from None
-    except Exception as exc:  # noqa: BLE001 - the driver's or Alembic's errors: one line naming the database
-        raise CommandError(f"database {safe_url(url)}: {type(exc).__name__}: {exc}") from None
+        return _run(url, go)
+    except click.ClickException:
+        raise
+    except Exception as exc:  # noqa: BLE001 - Alembic's own errors (a revision it cannot resolve): one line
+        raise CommandError(f"database {safe_url(url)}: {type(exc).__name__}: {first_line(exc)}") from None
+
+
+async def _to_revision(move: Callable[[], Awaitable[None]]) -> None:
+    """``move()``; a REVISION Alembic cannot resolve is the caller's usage error (exit 2), naming the known ones."""
+    try:
+        await move()
+    except AlembicCommandError as exc:
+        known = ", ".join(rev for rev, _, _ in migrate.history())
+        raise click.BadParameter(
+            f"{first_line(exc)}; the revisions are {known}, head, base, or a step (+1; -1 after --)",
+            param_hint="REVISION",
+        ) from None
 
 
 @db.command("upgrade")
@@ -67,7 +98,7 @@ def db_upgrade(state: CliState, revision: str) -> None:
     async def go(engine: Any) -> str | None:
         steps = migrate.pending_revisions(await migrate.current(engine), revision)
         if steps is None:  # a revision not on the one line of history (a branch, a relative step): as asked
-            await migrate.upgrade(engine, revision)
+            await _to_revision(lambda: migrate.upgrade(engine, revision))
         else:
             with progress(len(steps), "migrating") as advance:
                 for step in steps:
@@ -86,7 +117,7 @@ def db_downgrade(state: CliState, revision: str) -> None:
     """Downgrade the schema to REVISION ('base' removes every plugyard table)."""
 
     async def go(engine: Any) -> str | None:
-        await migrate.downgrade(engine, revision)
+        await _to_revision(lambda: migrate.downgrade(engine, revision))
         return await migrate.current(engine)
 
     at = _with_engine(state, go)
@@ -113,11 +144,20 @@ def history() -> None:
     """Ask the recorded history: statistics, failures; export, clean up and re-import it."""
 
 
-def _with_service(state: CliState, action: Callable[[Any], Awaitable[T]], *, create: bool = False) -> T:
+def _with_service(state: CliState, action: Callable[[Any], Awaitable[T]], *, create: bool = False) -> T | None:
     """``action`` on the history service. Only commands that write calls in (``import``) may make a
-    new database; the others say when the configured one does not exist (a typo in its URL)."""
+    new database; for the others, a history that has not started yet (no server has run here) is "no calls
+    recorded yet" on stderr and None, and a configured one that does not exist at all is an error (a typo)."""
     config = guard(lambda: state.config)
     if not create:
+        fresh = guard(lambda: not_started(config.database_url, configured=config.database.url is not None))
+        if fresh is not None:
+            click.echo(
+                f"no calls recorded yet: the history database {str(fresh)!r} does not exist yet (a server "
+                "creates it on its first start)",
+                err=True,
+            )
+            return None
         guard(lambda: require_existing(config.database_url))
 
     async def go() -> T:
@@ -125,10 +165,8 @@ def _with_service(state: CliState, action: Callable[[Any], Awaitable[T]], *, cre
             return await action(service)
 
     try:
-        return anyio.run(go)
-    except PlugyardError as exc:
-        raise CommandError(str(exc)) from None
-    except (OSError, ValueError) as exc:
+        return _run(config.database_url, go)
+    except ValueError as exc:  # a record of an imported file the service refuses, naming it
         raise CommandError(str(exc)) from None
 
 
@@ -159,7 +197,12 @@ def history_stats(state: CliState, tool: str | None, days: int, user: str | None
         found = await search_figures(service.engine, days, user_id=user)
         return await service.get_tool_statistics(tool, days, user_id=user), found
 
-    stats, searches = _with_service(state, go)
+    found = _with_service(state, go)
+    if found is None:
+        if as_json:
+            click.echo("[]")
+        return
+    stats, searches = found
     if as_json:
         click.echo(json.dumps([s.as_dict() for s in stats], indent=2))
         return
@@ -197,9 +240,16 @@ def history_stats(state: CliState, tool: str | None, days: int, user: str | None
 @click.pass_obj
 def history_failures(state: CliState, user: str | None, limit: int, days: int | None, as_json: bool) -> None:
     """The most recent failed calls, newest first."""
-    failures = _with_service(state, lambda s: s.get_recent_failed_tools(user, limit, days))
+    found = _with_service(state, lambda s: s.get_recent_failed_tools(user, limit, days))
+    failures = found or []
     if as_json:
         click.echo(json.dumps([f.as_dict() for f in failures], indent=2))
+        return
+    if found is None:
+        return
+    if not failures:
+        who = f" by {user}" if user else ""
+        click.echo(f"no failed calls{who}" + (f" in the last {days} day(s)" if days else ""))
         return
     if is_terminal() and failures:
         rows = [
@@ -233,10 +283,13 @@ def history_export(state: CliState, output: Path | None, user: str | None, days:
         with progress(total, "exporting") as advance:
             if output is None:
                 return int(await service.export(sys.stdout, user_id=user, days=days, progress=advance))
+            output.parent.mkdir(parents=True, exist_ok=True)  # as report --html and cleanup --archive do
             with output.open("w", encoding="utf-8") as fh:
                 return int(await service.export(fh, user_id=user, days=days, progress=advance))
 
     count = _with_service(state, go)
+    if count is None:
+        return
     click.echo(f"exported {count} call(s)" + (f" to {output}" if output else ""), err=True)
 
 
@@ -273,7 +326,10 @@ def history_cleanup(state: CliState, older_than: str, archive: Path | None, chun
         searches = 0 if dry_run else await SearchStore(service.engine).delete_before(result.cutoff)
         return result, searches
 
-    result, searches = _with_service(state, go_and_searches)
+    found = _with_service(state, go_and_searches)
+    if found is None:
+        return
+    result, searches = found
     if dry_run:
         click.echo(f"would delete {result.deleted} call(s) from before {result.cutoff:%Y-%m-%d}")
         return
@@ -300,7 +356,9 @@ def history_import(state: CliState, file: Path) -> None:
             read, inserted = await service.import_records(file, progress=advance)
             return int(read), int(inserted)
 
-    read, inserted = _with_service(state, go, create=True)
+    done = _with_service(state, go, create=True)
+    assert done is not None  # import may create the database
+    read, inserted = done
     click.echo(f"read {read} call(s), imported {inserted}, {read - inserted} already present")
 
 
@@ -320,6 +378,9 @@ def history_report(state: CliState, html_file: Path, days: int, users: int, titl
     """Charts of the history: calls and success rate per tool per day, latency distribution, and each
     user's preferred tools."""
     summary = _with_service(state, lambda s: write_report(s, html_file, days=days, users=users, title=title))
+    if summary is None:
+        click.echo(f"no report written to {html_file}", err=True)
+        return
     click.echo(
         f"wrote {summary.path}: {summary.calls} call(s) of {summary.tools} tool(s), "
         f"{summary.users} user(s), last {summary.days} day(s)",
@@ -361,7 +422,7 @@ def history_evaluate(
     }
     setting = dataclasses.replace(Setting(), **{k: v for k, v in given.items() if v is not None})
     timeout = guard(lambda: state.config.tools.timeout)
-    calls = _with_service(state, lambda s: s.logged_calls(days))
+    calls = _with_service(state, lambda s: s.logged_calls(days)) or []
     result = evaluate(calls, setting, timeout_s=timeout)
     if as_json:
         click.echo(json.dumps(result.as_dict(), indent=2))

@@ -59,6 +59,34 @@ def unusable(what: str, exc: BaseException) -> HistoryError:
     )
 
 
+def unreachable(url: str, exc: BaseException) -> HistoryError:
+    """What the history says when its database refuses a connection or a query (gone, corrupt, a database or
+    role that does not exist): one line naming it (password masked) and where it is configured. The server's
+    start and every ``plugyard db`` / ``plugyard history`` command say it alike."""
+    cause = getattr(exc, "orig", None) or exc
+    # asyncpg's errors reach SQLAlchemy through its adapter's generic ``Error``: the driver's own is its cause.
+    cause = cause.__cause__ if isinstance(cause.__cause__, Exception) else cause
+    reason = "cannot be reached" if isinstance(cause, OSError) else "cannot be used"
+    return HistoryError(
+        f"the history database {safe_url(url)} {reason} ({type(cause).__name__}: {first_line(exc)}); "
+        "check [database] url / PLUGYARD_DATABASE_URL"
+    )
+
+
+def not_started(url: str, *, configured: bool) -> Path | None:
+    """The SQLite file a history that has simply not started yet would be in (a fresh machine: no server has
+    run): missing at the default place, or where a configured URL says inside a folder that exists. None
+    otherwise, and for a configured file whose folder is missing too (more likely a typo: see
+    ``require_existing``)."""
+    parsed = check_url(url)
+    if parsed.get_backend_name() != "sqlite" or parsed.database in (None, "", ":memory:"):
+        return None
+    path = Path(parsed.database).expanduser()
+    if path.exists() or (configured and not path.parent.is_dir()):
+        return None
+    return path
+
+
 def require_existing(url: str) -> None:
     """For commands that only read (or trim) the history: a SQLite file that is not there is an
     error, not a new empty database. (PostgreSQL says by itself when a database does not exist.)"""
@@ -72,6 +100,20 @@ def require_existing(url: str) -> None:
             f"the history database {str(path)!r} does not exist ({where}); check [database] url in plugins.toml "
             "or PLUGYARD_DATABASE_URL (a server creates it on its first start; `plugyard db upgrade` does too)"
         )
+
+
+def make_folder(path: Path) -> None:
+    """Create a SQLite file's folder. Failing is ``HistoryError`` naming the file, whatever the cause (a file
+    in the way, no permission, a read-only disk): a plain ``OSError`` from a plugin's ``startup`` would be
+    reported as a broken plugin and skipped, and the server would serve without recording."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise HistoryError(
+            f"the history database {str(path)!r} cannot be used: its folder cannot be created "
+            f"({type(exc).__name__}: {first_line(exc)}); a server refuses to start rather than answer calls it "
+            "cannot record (check [database] url / PLUGYARD_DATABASE_URL and the folder's permissions)"
+        ) from exc
 
 
 def sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -90,7 +132,7 @@ def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
     if parsed.get_backend_name() == "sqlite":
         database = parsed.database
         if database and database != ":memory:":
-            Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+            make_folder(Path(database).expanduser())
         engine = create_async_engine(parsed, **kwargs)
         sa.event.listen(engine.sync_engine, "connect", sqlite_pragmas)
         return engine

@@ -24,8 +24,8 @@ from plugyard.core.config import Config, data_dir
 from plugyard.core.hookspecs import hookimpl
 from plugyard.core.tools import CANCELLED
 from plugyard.history import migrate
-from plugyard.history.db import create_engine, first_line, is_sqlite, safe_url, unusable
-from plugyard.history.errors import HistoryError, SchemaBehind
+from plugyard.history.db import create_engine, is_sqlite, safe_url, unreachable, unusable
+from plugyard.history.errors import SchemaBehind
 from plugyard.history.history_resources import HistoryResources
 from plugyard.history.history_tools import HistoryTools
 from plugyard.history.models import tool_call_table
@@ -111,6 +111,17 @@ class HistoryPlugin:
         return self._start(host)
 
     async def _start(self, host: PluginHost) -> None:
+        # The host refuses to serve only on plugyard's own errors (a HistoryError); any other exception from
+        # a startup hook is a broken plugin, reported and skipped, and the server would answer calls it never
+        # records. So whatever the database or a file refuses while the history starts is a refusal too.
+        try:
+            await self._open(host)
+        except (SQLAlchemyError, sqlite3.Error, OSError) as exc:
+            if self.engine is not None:
+                await self.engine.dispose()
+            raise unusable(f"the history database {safe_url(host.config.database_url)}", exc) from exc
+
+    async def _open(self, host: PluginHost) -> None:
         self.host = host
         self._stopping = anyio.Event()
         self._evidence_lock = anyio.Lock()
@@ -158,10 +169,7 @@ class HistoryPlugin:
         except (SQLAlchemyError, OSError) as exc:
             # Serving without recording would lose every call: refuse, naming the database.
             await self.engine.dispose()
-            raise HistoryError(
-                f"the history database {safe_url(url)} cannot be reached ({type(exc).__name__}: "
-                f"{first_line(exc)}); check [database] url / PLUGYARD_DATABASE_URL"
-            ) from exc
+            raise unreachable(url, exc) from exc
         head = migrate.head()
         if at != head:
             await self.engine.dispose()

@@ -300,3 +300,20 @@ async def test_a_failing_startup_is_reported_and_the_host_still_serves(make_host
 def test_hosts_are_independent(make_host):
     first, second = make_host(), make_host()
     assert first.pm is not second.pm and first.tools is not second.tools
+
+
+def test_a_table_naming_no_plugin_found_or_installed_is_an_error_when_strict(db_url):
+    cfg = parse_config({"database": {"url": db_url}, "plugins": {"greter": {"greeting": "hi"}}})
+    with pytest.raises(ConfigError) as caught:
+        PluginHost(cfg, strict=True, entry_points=False, plugins={"greeter": Greeter()}).load()
+    message = str(caught.value)
+    assert "[plugins.greter] names no plugin found or installed; did you mean [plugins.greeter]?" in message
+    assert "greeter" in message.partition("the plugins are: ")[2] and "\n" not in message
+    # Without --strict: a warning, and the plugins load.
+    assert PluginHost(cfg, entry_points=False, plugins={"greeter": Greeter()}).load().tools.get("greet") is not None
+
+
+def test_a_table_for_an_installed_plugin_this_host_did_not_load_is_no_typo(db_url):
+    # The test kit gives the recorder's table to hosts built with other plugins only.
+    cfg = parse_config({"database": {"url": db_url}, "plugins": {"history": {"batch_size": 9}}})
+    PluginHost(cfg, strict=True, entry_points=False, plugins={"greeter": Greeter()}).load()

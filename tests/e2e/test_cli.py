@@ -109,7 +109,7 @@ def test_call_runs_a_tool_through_the_pipeline_and_records_it(tmp_path, db_path)
     expected = "error (RuntimeError): tool 'explode' of plugin 'sample_plugin' failed: RuntimeError: bad day"
     assert failed.returncode == 1 and expected in failed.stderr
     invalid = plugyard(tmp_path, "--config", str(config), "call", "add", "a=two")
-    assert invalid.returncode == 1 and "invalid arguments for tool 'add'" in invalid.stderr
+    assert invalid.returncode == 2 and "invalid arguments for tool 'add'" in invalid.stderr  # a usage error
     unknown = plugyard(tmp_path, "--config", str(config), "call", "nope")
     assert unknown.returncode == 2 and "unknown tool 'nope'" in unknown.stderr  # a usage error
     typo = plugyard(tmp_path, "--config", str(config), "call", "ad", "a=1")

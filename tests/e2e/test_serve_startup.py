@@ -15,6 +15,7 @@ import httpx2 as httpx
 import pytest
 
 from tests.conftest import subprocess_env, write_config
+from tests.reliability.rawstdio import mount, umount
 
 pytestmark = [pytest.mark.e2e]
 
@@ -139,3 +140,45 @@ def test_a_bad_port_argument_is_a_usage_error(config_file, tmp_path, port):
     )
     assert run.returncode == 2 and "Traceback" not in run.stderr
     assert "Error: Invalid value for '--port': " in run.stderr
+
+
+@pytest.mark.parametrize("command", [["serve"], ["call", "calculate", "expression=1+1"]])
+@pytest.mark.parametrize(
+    "where", ["a file in the way", "a file further up", "in a read-only folder", "inside a read-only folder"]
+)
+def test_a_database_folder_that_cannot_be_created_stops_with_exit_3(tmp_path, command, where):
+    # A file where the folder should be (ENOTDIR/EEXIST stop root as well as anyone), or a read-only folder (a bind
+    # mount binds root too): the history's startup must refuse (exit 3, one line naming the file), not be skipped
+    # as a broken plugin while the server serves.
+    blocker = tmp_path / "afile"
+    if where.startswith("a file"):
+        blocker.write_text("not a folder")
+        db_file = blocker / "x.db" if where == "a file in the way" else blocker / "deeper" / "x.db"
+    else:
+        blocker.mkdir()
+        why = mount("--bind", "-o", "ro", str(blocker), str(blocker))
+        if why is not None:
+            pytest.skip(f"a read-only folder is made with a bind mount: {why}")
+        db_file = blocker / "x.db" if where == "in a read-only folder" else blocker / "deeper" / "x.db"
+    config_file = write_config(tmp_path / "plugins.toml", db_file)
+    try:
+        run = subprocess.run(
+            _plugyard(config_file, *command),
+            stdin=subprocess.DEVNULL,
+            env=subprocess_env(tmp_path),
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+    finally:
+        if not where.startswith("a file"):
+            umount(blocker)
+    assert run.returncode == 3, run.stderr
+    assert run.stdout == "" and "Traceback" not in run.stderr
+    [line] = run.stderr.strip().splitlines()
+    assert line.startswith("Error: the history database") and str(db_file) in line and "refuses to start" in line
+    if where == "in a read-only folder":  # the folder is there; SQLite cannot create the file in it
+        assert "unable to open database file" in line
+    else:
+        assert "its folder cannot be created" in line
+    assert not db_file.exists()

@@ -8,9 +8,11 @@ from datetime import UTC, datetime, timedelta
 import anyio
 import pytest
 from click.testing import CliRunner
+from sqlalchemy.engine import make_url
 
 from plugyard.cli import main
 from plugyard.core.config import parse_config
+from plugyard.history.db import safe_url
 from plugyard.history.service import open_service, parse_days
 from tests.conftest import is_postgres, upgrade_to_head
 
@@ -166,3 +168,113 @@ def test_a_bad_import_row_names_its_line_and_field(config_file, history, tmp_pat
     assert result.exit_code == 3
     assert f"{archive}, line 3: not a plugyard call record: {problem}" in result.output
     assert "Traceback" not in result.output
+
+
+HISTORY_COMMANDS = [
+    ["db", "current"],
+    ["history", "stats"],
+    ["history", "failures"],
+    ["history", "export"],
+    ["history", "cleanup", "--dry-run"],
+    ["history", "evaluate"],
+    ["history", "report", "--html", "report.html"],
+]
+
+
+def _broken_database(tmp_path, which: str) -> tuple[str, str]:
+    """A database URL that cannot be used, and what the one line must say about it."""
+    if which == "corrupt SQLite file":
+        corrupt = tmp_path / "corrupt.db"
+        corrupt.write_text("garbage\n")
+        return f"sqlite+aiosqlite:///{corrupt}", "cannot be used (DatabaseError: file is not a database)"
+    if which == "unreachable PostgreSQL":
+        return "postgresql+asyncpg://postgres:s3cret@127.0.0.1:1/x", "cannot be reached (ConnectionRefusedError"
+    from tests.conftest import POSTGRES_ADMIN_URL, postgres_unavailable
+
+    why = postgres_unavailable()
+    if why is not None:
+        pytest.skip(f"PostgreSQL unavailable: {why}")
+    url = make_url(POSTGRES_ADMIN_URL).set(drivername="postgresql+asyncpg")
+    if which == "PostgreSQL database that does not exist":
+        return url.set(database="nosuchdb_xyz").render_as_string(hide_password=False), (
+            'cannot be used (InvalidCatalogNameError: database "nosuchdb_xyz" does not exist)'
+        )
+    return url.set(username="nosuchrole_xyz").render_as_string(hide_password=False), 'role "nosuchrole_xyz"'
+
+
+@pytest.mark.parametrize(
+    "which",
+    [
+        "corrupt SQLite file",
+        "unreachable PostgreSQL",
+        "PostgreSQL database that does not exist",
+        "PostgreSQL role that does not exist",
+    ],
+)
+@pytest.mark.parametrize("command", HISTORY_COMMANDS, ids=" ".join)
+def test_every_history_command_says_in_one_line_which_database_failed(tmp_path, monkeypatch, which, command):
+    url, says = _broken_database(tmp_path, which)
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("PLUGYARD_DATABASE_URL", url)
+    result = CliRunner().invoke(main, command)
+    assert result.exit_code == 3, result.output
+    assert result.exception is None or isinstance(result.exception, SystemExit)  # no traceback
+    [line] = result.output.strip().splitlines()
+    assert line.startswith(f"Error: the history database {safe_url(url)} ") and says in line
+    assert line.endswith("check [database] url / PLUGYARD_DATABASE_URL")
+    assert "s3cret" not in result.output  # the URL is named with its password masked
+
+
+READ_ONLY = [
+    ["history", "stats"],
+    ["history", "stats", "--json"],
+    ["history", "failures"],
+    ["history", "failures", "--json"],
+    ["history", "export"],
+    ["history", "cleanup", "--dry-run"],
+    ["history", "evaluate"],
+    ["history", "report", "--html", "report.html"],
+]
+
+
+@pytest.mark.parametrize("where", ["the default place", "a configured file in a folder that exists"])
+@pytest.mark.parametrize("command", READ_ONLY, ids=" ".join)
+def test_a_history_not_started_yet_is_no_calls_recorded_yet_exit_0(tmp_path, where, command):
+    # A fresh machine: no server has run, so there is no database yet; nothing is created by asking.
+    if where == "the default place":
+        expected = tmp_path / "data" / "plugyard.db"  # PLUGYARD_DATA_DIR (conftest), not made yet
+        args = command
+    else:
+        expected = tmp_path / "history.db"
+        config = tmp_path / "plugins.toml"
+        config.write_text(f'[database]\nurl = "sqlite+aiosqlite:///{expected}"\n', encoding="utf-8")
+        args = ["--config", str(config), *command]
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code == 0, result.output
+    assert f"no calls recorded yet: the history database '{expected}' does not exist yet" in result.stderr
+    assert "Error" not in result.output
+    if "--json" in command:
+        assert json.loads(result.stdout) == []
+    assert not expected.exists() and not (tmp_path / "report.html").exists()
+
+
+def test_failures_says_when_there_are_none(config_file, history):
+    assert run(config_file, "failures", "--user", "nobody").output.strip() == "no failed calls by nobody"
+    assert run(config_file, "failures", "--user", "bob", "--days", "7").output.strip() == (
+        "no failed calls by bob in the last 7 day(s)"
+    )
+    assert "no index" in run(config_file, "failures", "--user", "ada").output
+
+
+def test_export_makes_the_output_folder_and_names_a_file_in_the_way(config_file, history, tmp_path):
+    nested = tmp_path / "missing" / "dir" / "calls.jsonl"
+    done = run(config_file, "export", "-o", str(nested))
+    assert done.exit_code == 0, done.output
+    assert len(nested.read_text(encoding="utf-8").splitlines()) == 4
+    blocker = tmp_path / "afile"
+    blocker.write_text("in the way")
+    for args in (["export", "-o", str(blocker / "x.jsonl")], ["report", "--html", str(blocker / "r.html")]):
+        refused = run(config_file, *args)
+        assert refused.exit_code == 3
+        [line] = refused.output.strip().splitlines()
+        assert line == f"Error: cannot use '{blocker}': File exists (FileExistsError)"  # the file, not the database

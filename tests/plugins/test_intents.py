@@ -170,3 +170,15 @@ def test_intents_fit_retrains_and_the_plugin_uses_the_new_model(tmp_path):
         check=False,
     )
     assert bad.returncode == 2
+
+
+def test_intents_fit_names_the_file_and_line_that_is_not_json(tmp_path):
+    from click.testing import CliRunner
+
+    from plugyard.cli import main
+
+    data = tmp_path / "garbage.jsonl"
+    data.write_text('{"text": "what is 2+2", "intent": "quick_task"}\n\ngarbage\n', encoding="utf-8")
+    result = CliRunner().invoke(main, ["intents", "fit", str(data)])
+    assert result.exit_code == 2
+    assert f"Invalid value for FILE: {data}:3: not JSON (Expecting value)" in result.output

@@ -13,6 +13,8 @@ are ``registration``'s; ``startup``/``shutdown`` and the requests holding a host
 
 from __future__ import annotations
 
+import difflib
+import importlib.metadata
 import logging
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from types import ModuleType
@@ -27,7 +29,7 @@ from plugyard.core.builtins import add_builtins
 from plugyard.core.calls import ToolOutcome
 from plugyard.core.client import HostEvents, ListsChanged, ResourceUpdated
 from plugyard.core.config import Config
-from plugyard.core.errors import PluginError, UnknownTool
+from plugyard.core.errors import ConfigError, PluginError, UnknownTool
 from plugyard.core.host import registration
 from plugyard.core.host.discovery import ENTRY_POINT_GROUP, Candidate, PluginInfo, candidates, hook_names, instantiate
 from plugyard.core.host.lifetime import Lifetime, raise_single
@@ -115,11 +117,26 @@ class PluginHost(Lifetime):
                 self._drop(name, str(exc))
                 continue
             registration.add(self, self.infos[name], found)
-        for name in sorted(set(self.config.plugins.settings) - set(self.infos)):
-            log.warning("plugins.toml has settings for plugin %r, which was not found", name)
+        self._check_tables()
         add_builtins(self)
         self._build_pipeline()
         return self
+
+    def _check_tables(self) -> None:
+        """A ``[plugins.<name>]`` table naming no plugin found or installed (a typo, an uninstalled plugin) is
+        validated by nothing: an error with ``--strict``, else a warning with the closest names. (A host built
+        with only some plugins may be given a table for another installed one, as the test kit does.)"""
+        installed = {ep.name for ep in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP)}
+        known = sorted(set(self.infos) | installed)
+        for name in sorted(set(self.config.plugins.settings) - set(known)):
+            close = difflib.get_close_matches(name, known, n=1)
+            hint = f"; did you mean [plugins.{close[0]}]?" if close else ""
+            where = f"{self.config.source}: " if self.config.source is not None else ""
+            message = f"{where}[plugins.{name}] names no plugin found or installed{hint}"
+            message += f" (the plugins are: {', '.join(known)})"
+            if self.strict:
+                raise ConfigError(message)
+            log.warning("%s; its settings are ignored (--strict makes this an error)", message)
 
     def _load_one(self, candidate: Candidate) -> None:
         info = candidate.info

@@ -11,7 +11,9 @@ import dataclasses
 import inspect
 import logging
 import re
-from collections.abc import Callable, Sequence
+import types
+import typing
+from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 import pluggy
@@ -91,12 +93,44 @@ def validate_settings(config: Config, name: str, impl: pluggy.HookImpl | None) -
     except pydantic.ValidationError as exc:
         # The plugin is fine; the user's settings for it are not. Serving without it would turn
         # every one of its tools into "unknown tool": stop and say which key breaks which rule.
-        known = ", ".join(model.model_fields)
         problems = "; ".join(
-            setting_problem(f"plugins.{name}", ".".join(str(p) for p in e["loc"]), e, known)
+            setting_problem(
+                f"plugins.{name}", ".".join(str(p) for p in e["loc"]), e, ", ".join(fields_at(model, e["loc"][:-1]))
+            )
             for e in exc.errors(include_url=False)
         )
         raise ConfigError(f"{where}: {problems}") from None
+
+
+def fields_at(model: Any, loc: Sequence[Any]) -> list[str]:
+    """The keys of the table at ``loc`` inside ``model`` (``servers.typo`` in an upstream's settings: a
+    server's keys, not the plugin's), so an unknown key is answered with its own table's keys; [] when the
+    path leads to no model."""
+    kind: Any = model
+    for part in loc:
+        kind = _required(kind)
+        if inspect.isclass(kind) and issubclass(kind, pydantic.BaseModel):
+            field = kind.model_fields.get(part) if isinstance(part, str) else None
+            if field is None:
+                return []
+            kind = field.annotation
+        elif typing.get_origin(kind) in (dict, list, tuple, Mapping, Sequence):
+            # A table of tables (``servers``) or a list: the part is a key or an index; go to the value's type.
+            args = typing.get_args(kind)
+            kind = args[-1] if args else None
+        else:
+            return []
+    kind = _required(kind)
+    return list(kind.model_fields) if inspect.isclass(kind) and issubclass(kind, pydantic.BaseModel) else []
+
+
+def _required(kind: Any) -> Any:
+    """``X`` for ``X | None``; anything else as it is."""
+    if typing.get_origin(kind) in (typing.Union, types.UnionType):
+        given = [arg for arg in typing.get_args(kind) if arg is not type(None)]
+        if len(given) == 1:
+            return given[0]
+    return kind
 
 
 _SECRET_KEY = re.compile(r"secret|token|passw|pwd|api_?key|credential|auth|cookie|private", re.IGNORECASE)

@@ -107,7 +107,10 @@ def read_jsonl(path: str | Path) -> list[dict[str, Any]]:
     for number, line in enumerate(Path(path).read_text(encoding="utf-8").splitlines(), 1):
         if not line.strip():
             continue
-        row = json.loads(line)
+        try:
+            row = json.loads(line)
+        except ValueError as exc:  # the file and line, not only json's "line 1 column 1" of the line alone
+            raise ValueError(f"{path}:{number}: not JSON ({getattr(exc, 'msg', exc)})") from None
         if not isinstance(row, dict) or not row.get("text") or not row.get("intent"):
             raise ValueError(f"{path}:{number}: each line needs 'text' and 'intent'")
         row.setdefault("lang", language(row["text"]))
