@@ -171,11 +171,18 @@ async def test_everything_else_goes_to_the_sdk_unchanged(plugyard_host, case):
     async with served(plugyard_host) as lane, served(plugyard_host, sdk_only=True) as sdk:
         ours, theirs = await lane.post(body, **headers), await sdk.post(body, **headers)
         assert lane.lane.answered == 0
+    assert_the_same_answer(ours, theirs, events)
+
+
+def assert_the_same_answer(
+    ours: httpx.Response, theirs: httpx.Response, read: Callable[[httpx.Response], list[dict[str, Any]]]
+) -> None:
+    """The lane's answer is the SDK's: status, content type, and the messages (``read``) or the body."""
     assert ours.status_code == theirs.status_code
     kind = ours.headers.get("content-type", "")
     assert kind == theirs.headers.get("content-type", "")
     if kind.startswith("text/event-stream") or (kind == "application/json" and ours.status_code == 200):
-        assert events(ours) == events(theirs)
+        assert read(ours) == read(theirs)
     else:
         assert ours.text == theirs.text
 

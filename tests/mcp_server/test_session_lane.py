@@ -21,7 +21,15 @@ from plugyard.mcp_server.auth import auth_options
 from plugyard.mcp_server.events import MemoryEventStore, scope_sessions
 from plugyard.mcp_server.server import CALL_ID_META, PlugyardServer
 from plugyard.mcp_server.session_lane import SessionLane
-from tests.mcp_server.test_http_lane import CALLS, HEADERS, URL, body_then_silence, call, raw_headers
+from tests.mcp_server.test_http_lane import (
+    CALLS,
+    HEADERS,
+    URL,
+    assert_the_same_answer,
+    body_then_silence,
+    call,
+    raw_headers,
+)
 
 pytestmark = pytest.mark.anyio
 
@@ -176,12 +184,7 @@ async def test_everything_else_goes_to_the_sdk_unchanged(plugyard_host, case):
     async with session(plugyard_host) as lane, session(plugyard_host, sdk_only=True) as sdk:
         ours, theirs = await lane.post(body, **headers), await sdk.post(body, **headers)
         assert lane.lane.answered == 0
-    assert ours.status_code == theirs.status_code
-    assert ours.headers.get("content-type") == theirs.headers.get("content-type")
-    if ours.headers.get("content-type") == "text/event-stream":
-        assert events(ours) == events(theirs)
-    else:
-        assert ours.text == theirs.text
+    assert_the_same_answer(ours, theirs, events)
 
 
 async def test_before_initialized_the_sdk_answers(plugyard_host):
