@@ -180,7 +180,10 @@ def _error_text(error_type: str | None, message: str | None) -> str:
 
 
 def _ms(value: float | None) -> str:
-    return "-" if value is None else f"{value:.1f}"
+    """A latency for a table: tenths of a millisecond, three significant digits below one (0.0495 -> 0.0495)."""
+    if value is None:
+        return "-"
+    return f"{value:.1f}" if value >= 1 or value == 0 else f"{value:.3g}"
 
 
 @history.command("stats")

@@ -11,7 +11,7 @@ import pytest
 from plugyard.history import migrate
 from plugyard.history.db import create_engine
 from plugyard.history.errors import UnknownCall
-from plugyard.history.service import ToolHistoryService
+from plugyard.history.service import ToolHistoryService, queries
 from tests.conftest import query
 
 pytestmark = pytest.mark.anyio
@@ -62,7 +62,8 @@ async def test_success_rate_for_everyone_and_for_one_user(service, known):
     assert await service.get_tool_success_rate("nothing", days=30) is None
 
 
-async def test_statistics_for_everyone_come_from_the_rollup_histogram(service, known):
+async def test_statistics_for_everyone_come_from_the_rollup_histogram(service, known, monkeypatch):
+    monkeypatch.setattr(queries, "EXACT_UP_TO", 6)  # the window holds 8 calls: more than the raw rows are read for
     search, calc = await service.get_tool_statistics(days=30)
     assert (search.tool_name, search.calls, search.successes, search.failures) == ("search", 7, 4, 3)
     assert search.avg_ms == pytest.approx(310 / 7)
@@ -74,6 +75,34 @@ async def test_statistics_for_everyone_come_from_the_rollup_histogram(service, k
     assert (calc.calls, calc.success_rate, calc.p50_ms) == (1, 1.0, 1.0)
     [only] = await service.get_tool_statistics("search", days=90)
     assert only.calls == 8 and only.top_errors == [("Boom", 3), ("Timeout", 1)]
+
+
+async def test_a_small_windows_percentiles_for_everyone_are_exact(service, known):
+    # 8 calls in the window (at most EXACT_UP_TO): p50 and p95 from the rows, the counts from the rollups.
+    search, calc = await service.get_tool_statistics(days=30)
+    assert (search.calls, search.successes, search.avg_ms, search.max_ms) == (7, 4, pytest.approx(310 / 7), 100.0)
+    # 10 20 30 40 50 60 100: p50 is rank 4 -> 40; p95 is rank 7 -> 100.
+    assert (search.p50_ms, search.p95_ms, search.percentiles) == (40.0, 100.0, "exact")
+    assert search.top_errors == [("Boom", 2), ("Timeout", 1)]
+    assert (calc.p50_ms, calc.percentiles) == (1.0, "exact")
+
+
+async def test_sub_millisecond_percentiles_are_not_a_bucket_bound(service):
+    # The histogram's first bucket is (0, 1] ms: estimated, 0.05 ms calls read as about 0.1-1 ms.
+    for ms in (0.05, 0.05, 0.06, 60.0):
+        await service.record_tool_execution("ada", "shout", True, ms, created_at=NOW)
+    [shout] = await service.get_tool_statistics(days=30)
+    assert (shout.p50_ms, shout.p95_ms, shout.percentiles) == (0.05, 60.0, "exact")
+
+
+async def test_statistics_of_a_window_whose_rows_were_cleaned_up_stay_the_histograms(service, known):
+    import sqlalchemy as sa
+
+    async with service.engine.begin() as connection:
+        await connection.execute(sa.text("DELETE FROM tool_call WHERE tool_name = 'search' AND execution_time_ms = 60"))
+    search, calc = await service.get_tool_statistics(days=30)
+    assert (search.calls, search.percentiles) == (7, "histogram")  # the rollup counts a call with no row now
+    assert calc.percentiles == "exact"
 
 
 async def test_statistics_for_one_user_are_exact_and_only_theirs(service, known):

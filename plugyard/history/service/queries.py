@@ -4,7 +4,9 @@ The study assistant's read methods keep their names. Windows are whole UTC days:
 today and the 29 days before it. Everyone's figures come from the rollups (``tool_daily``,
 ``tool_error_daily``, ``user_tool_stats``); one user's figures come from raw rows through indexes that
 cover them (a user's rows in a window are few). Percentiles are exact from raw rows and estimated from
-the latency histogram of the rollup otherwise (``ToolStatistics.percentiles`` says which).
+the latency histogram of the rollup otherwise (``ToolStatistics.percentiles`` says which), unless the window holds
+at most ``EXACT_UP_TO`` calls: then everyone's percentiles are read from the raw rows too (the histogram's first
+bucket is a whole millisecond wide, where most in-process tools answer).
 """
 
 from __future__ import annotations
@@ -31,11 +33,33 @@ from plugyard.history.service.base import ServiceBase, as_utc
 from plugyard.learning.counts import HALF_LIFE_DAYS, decay_weight
 
 TOP_ERRORS = 3
+EXACT_UP_TO = 10_000
+"""Calls in a window up to which everyone's percentiles are read from the raw rows (tens of milliseconds)."""
 _NOT_SUCCESS = sa.text("NOT success")  # exactly the partial index's predicate, so SQLite uses it
 
 
 def _rate(successes: int, calls: int) -> float:
     return successes / calls if calls else 0.0
+
+
+def _exact_statistics(
+    tool: str, days: int, successes: int, ms: list[float], errors: list[tuple[str, int]]
+) -> ToolStatistics:
+    """A tool's figures from its calls' latencies (sorted), every percentile exact."""
+    return ToolStatistics(
+        tool_name=tool,
+        days=days,
+        calls=len(ms),
+        successes=successes,
+        failures=len(ms) - successes,
+        success_rate=_rate(successes, len(ms)),
+        avg_ms=sum(ms) / len(ms),
+        p50_ms=_exact_percentile(ms, 0.50),
+        p95_ms=_exact_percentile(ms, 0.95),
+        max_ms=ms[-1],
+        top_errors=_top(errors),
+        percentiles="exact",
+    )
 
 
 def _exact_percentile(sorted_ms: list[float], q: float) -> float | None:
@@ -174,9 +198,15 @@ class Queries(ServiceBase):
         errors: dict[str, list[tuple[str, int]]] = {}
         for tool, error_type, count in await connection.execute(errors_q):
             errors.setdefault(tool, []).append((error_type, int(count)))
+        rows = list(await connection.execute(statement))
+        exact = await self._exact_latencies(connection, tool_name, since, sum(int(row[1]) for row in rows))
         result = []
-        for row in await connection.execute(statement):
+        for row in rows:
             tool, calls, successes, total_ms, max_ms = row[0], int(row[1]), int(row[2]), float(row[3]), float(row[4])
+            ms = exact.get(tool)
+            if ms is not None and len(ms) == calls:  # every call still has its row (none archived or cleaned up)
+                result.append(_exact_statistics(tool, days, successes, ms, errors.get(tool, [])))
+                continue
             buckets = [int(v) for v in row[5:]]
             result.append(
                 ToolStatistics(
@@ -196,6 +226,23 @@ class Queries(ServiceBase):
             )
         result.sort(key=lambda s: (-s.calls, s.tool_name))
         return result
+
+    async def _exact_latencies(
+        self, connection: AsyncConnection, tool_name: str | None, since: datetime, calls: int
+    ) -> dict[str, list[float]]:
+        """Each tool's latencies in the window from the raw rows, sorted, if the window holds at most
+        ``EXACT_UP_TO`` calls (the rollups say how many); else nothing (the histogram answers)."""
+        if not 0 < calls <= EXACT_UP_TO:
+            return {}
+        t = tool_call_table
+        statement = sa.select(t.c.tool_name, t.c.execution_time_ms, t.c.error_type).where(t.c.created_at >= since)
+        if tool_name is not None:
+            statement = statement.where(t.c.tool_name == tool_name)
+        latencies: dict[str, list[float]] = {}
+        for tool, ms, error_type in await connection.execute(statement):
+            if not is_round(error_type):  # an input-required round: the call's final round counts
+                latencies.setdefault(tool, []).append(float(ms))
+        return {tool: sorted(ms) for tool, ms in latencies.items()}
 
     async def _statistics_of_user(
         self, connection: AsyncConnection, tool_name: str | None, days: int, since: datetime, user_id: str
@@ -220,22 +267,7 @@ class Queries(ServiceBase):
         for tool, calls in per_tool.items():
             ms = sorted(m for _, m in calls)
             successes = sum(1 for ok, _ in calls if ok)
-            result.append(
-                ToolStatistics(
-                    tool_name=tool,
-                    days=days,
-                    calls=len(calls),
-                    successes=successes,
-                    failures=len(calls) - successes,
-                    success_rate=_rate(successes, len(calls)),
-                    avg_ms=sum(ms) / len(ms),
-                    p50_ms=_exact_percentile(ms, 0.50),
-                    p95_ms=_exact_percentile(ms, 0.95),
-                    max_ms=ms[-1],
-                    top_errors=_top(errors.get(tool, [])),
-                    percentiles="exact",
-                )
-            )
+            result.append(_exact_statistics(tool, days, successes, ms, errors.get(tool, [])))
         result.sort(key=lambda s: (-s.calls, s.tool_name))
         return result
 
