@@ -468,6 +468,9 @@ class ToolPipeline:
             # asyncio.CancelledError raised by the tool itself, nobody cancelled it: the tool's fault.
             raise ToolFailed(_fatal_text(tool, exc)) from exc
         except Exception as exc:
+            # Where the plugin's code raised, for its author (`plugyard -vv`); the call's answer and row carry the
+            # message only.
+            log.debug("tool %r of plugin %r raised:", tool.name, tool.plugin, exc_info=exc)
             raise ToolFailed(_error_text(exc)) from exc
         except BaseException as exc:  # sys.exit(), KeyboardInterrupt...: a tool must not stop the server
             raise ToolFailed(_fatal_text(tool, exc)) from exc

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 from typing import Annotated, Any
 
@@ -51,6 +52,15 @@ async def test_a_tool_that_raises_becomes_a_failed_outcome_with_its_message(runn
     assert "disk on fire" in outcome.error_message
     [row] = await recorded(db_url)
     assert row["error_type"] == "RuntimeError" and "disk on fire" in row["error_message"]
+
+
+async def test_where_a_tool_raised_is_logged_at_debug_for_its_author(running_host, caplog):
+    with caplog.at_level(logging.DEBUG, logger="plugyard.tools"):
+        async with running_host() as host:
+            await host.call_tool("explode", {"message": "disk on fire"})
+    [record] = [r for r in caplog.records if r.name == "plugyard.tools" and r.exc_info]
+    assert record.levelno == logging.DEBUG and "tool 'explode' of plugin" in record.getMessage()
+    assert "sample_plugin.py" in caplog.text and "raise RuntimeError(message)" in caplog.text  # file and line
 
 
 async def test_an_unknown_tool_is_refused_and_nothing_is_recorded(running_host, db_url):
