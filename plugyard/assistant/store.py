@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from plugyard.assistant.cards import normalise_title
 from plugyard.assistant.models import action_card_table, workflow_run_table
 from plugyard.history import migrate
-from plugyard.history.db import create_engine, is_sqlite, safe_url, unusable
+from plugyard.history.db import create_engine, is_sqlite, safe_url, settle_sqlite_workers, sqlite_workers, unusable
 
 CARD_FIELDS = ("title", "description", "kind", "estimated_minutes", "priority", "due_date", "suggested_tool")
 
@@ -75,12 +75,14 @@ class WorkflowStore:
     @classmethod
     async def open(cls, url: str) -> WorkflowStore:
         """An engine for ``url``; an embedded SQLite database is brought to head (dev mode)."""
+        before = sqlite_workers()
         engine = create_engine(url)
         if is_sqlite(url):
             try:
                 await migrate.upgrade(engine)
             except (SQLAlchemyError, sqlite3.Error, OSError) as exc:  # a corrupt or unreadable file: refuse to start
                 await engine.dispose()
+                await settle_sqlite_workers(before)
                 raise unusable(f"the history database {safe_url(url)}", exc) from exc
         return cls(engine)
 

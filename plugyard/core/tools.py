@@ -1,8 +1,7 @@
 """Tools: what a plugin registers, the registry of names, and the call pipeline.
 
-The pipeline is the journey of every call: validate -> before hooks -> run under a timeout
--> after hooks. It never raises for a tool's fault: it returns a ``ToolOutcome``.
-Cancellation is always re-raised.
+The pipeline is the journey of every call: validate -> before hooks -> run under a timeout -> after hooks.
+It never raises for a tool's fault: it returns a ``ToolOutcome``. Cancellation is always re-raised.
 """
 
 from __future__ import annotations
@@ -468,9 +467,7 @@ class ToolPipeline:
             # asyncio.CancelledError raised by the tool itself, nobody cancelled it: the tool's fault.
             raise ToolFailed(_fatal_text(tool, exc)) from exc
         except Exception as exc:
-            # Where the plugin's code raised, for its author (`plugyard -vv`); the call's answer and row carry the
-            # message only.
-            log.debug("tool %r of plugin %r raised:", tool.name, tool.plugin, exc_info=exc)
+            log.debug("tool %r of plugin %r raised:", tool.name, tool.plugin, exc_info=exc)  # -vv: file and line
             raise ToolFailed(_error_text(exc)) from exc
         except BaseException as exc:  # sys.exit(), KeyboardInterrupt...: a tool must not stop the server
             raise ToolFailed(_fatal_text(tool, exc)) from exc

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 from typing import Any
 
+import anyio
 import sqlalchemy as sa
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
@@ -47,6 +49,24 @@ def first_line(exc: BaseException) -> str:
     statement and parameters), for one-line messages."""
     lines = str(getattr(exc, "orig", None) or exc).splitlines()
     return lines[0] if lines else repr(exc)
+
+
+_AIOSQLITE_WORKER = "(_connection_worker_thread)"
+
+
+def sqlite_workers() -> set[threading.Thread]:
+    """The threads aiosqlite runs its connections on, now."""
+    return {t for t in threading.enumerate() if t.name.endswith(_AIOSQLITE_WORKER)}
+
+
+async def settle_sqlite_workers(before: set[threading.Thread]) -> None:
+    """Wait (at most 2 s each, shielded) for the aiosqlite threads started since ``before`` to end. After a failed
+    connect aiosqlite tells its thread to stop without waiting for it, and the thread then hands its result to the
+    event loop: when a refusal ends the process at once, the loop may be closed by then, and the thread prints a
+    traceback. Called once the engine is disposed, so every such thread is ending."""
+    with anyio.CancelScope(shield=True):
+        for thread in sqlite_workers() - before:
+            await anyio.to_thread.run_sync(thread.join, 2.0)
 
 
 def unusable(what: str, exc: BaseException) -> HistoryError:

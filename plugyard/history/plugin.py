@@ -24,8 +24,16 @@ from plugyard.core.config import Config, data_dir
 from plugyard.core.hookspecs import hookimpl
 from plugyard.core.tools import CANCELLED
 from plugyard.history import migrate
-from plugyard.history.db import create_engine, is_sqlite, safe_url, unreachable, unusable
-from plugyard.history.errors import SchemaBehind
+from plugyard.history.db import (
+    create_engine,
+    is_sqlite,
+    safe_url,
+    settle_sqlite_workers,
+    sqlite_workers,
+    unreachable,
+    unusable,
+)
+from plugyard.history.errors import HistoryError, SchemaBehind
 from plugyard.history.history_resources import HistoryResources
 from plugyard.history.history_tools import HistoryTools
 from plugyard.history.models import tool_call_table
@@ -114,12 +122,17 @@ class HistoryPlugin:
         # The host refuses to serve only on plugyard's own errors (a HistoryError); any other exception from
         # a startup hook is a broken plugin, reported and skipped, and the server would answer calls it never
         # records. So whatever the database or a file refuses while the history starts is a refusal too.
+        before = sqlite_workers()
         try:
             await self._open(host)
         except (SQLAlchemyError, sqlite3.Error, OSError) as exc:
             if self.engine is not None:
                 await self.engine.dispose()
+            await settle_sqlite_workers(before)
             raise unusable(f"the history database {safe_url(host.config.database_url)}", exc) from exc
+        except HistoryError:
+            await settle_sqlite_workers(before)
+            raise
 
     async def _open(self, host: PluginHost) -> None:
         self.host = host
