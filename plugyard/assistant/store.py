@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from plugyard.assistant.cards import normalise_title
 from plugyard.assistant.models import action_card_table, workflow_run_table
 from plugyard.history import migrate
-from plugyard.history.db import create_engine, is_sqlite, safe_url, settle_sqlite_workers, sqlite_workers, unusable
+from plugyard.history.db import create_engine, is_sqlite, refusal, safe_url, sqlite_workers
 
 CARD_FIELDS = ("title", "description", "kind", "estimated_minutes", "priority", "due_date", "suggested_tool")
 
@@ -81,9 +81,7 @@ class WorkflowStore:
             try:
                 await migrate.upgrade(engine)
             except (SQLAlchemyError, sqlite3.Error, OSError) as exc:  # a corrupt or unreadable file: refuse to start
-                await engine.dispose()
-                await settle_sqlite_workers(before)
-                raise unusable(f"the history database {safe_url(url)}", exc) from exc
+                raise await refusal(f"the history database {safe_url(url)}", exc, engine, before) from exc
         return cls(engine)
 
     async def close(self) -> None:

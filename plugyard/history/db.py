@@ -69,6 +69,17 @@ async def settle_sqlite_workers(before: set[threading.Thread]) -> None:
             await anyio.to_thread.run_sync(thread.join, 2.0)
 
 
+async def refusal(
+    what: str, exc: BaseException, engine: AsyncEngine | None, before: set[threading.Thread]
+) -> HistoryError:
+    """``unusable(what, exc)``, once ``engine`` is disposed and the aiosqlite threads started since ``before`` have
+    ended: what a plugin's startup raises when the database it opened cannot be used."""
+    if engine is not None:
+        await engine.dispose()
+    await settle_sqlite_workers(before)
+    return unusable(what, exc)
+
+
 def unusable(what: str, exc: BaseException) -> HistoryError:
     """The error a plugin raises at start when ``what`` (a database, a journal) cannot be used: the host
     refuses to start (exit 3) rather than answer calls it could not record."""

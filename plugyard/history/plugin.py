@@ -27,6 +27,7 @@ from plugyard.history import migrate
 from plugyard.history.db import (
     create_engine,
     is_sqlite,
+    refusal,
     safe_url,
     settle_sqlite_workers,
     sqlite_workers,
@@ -126,10 +127,8 @@ class HistoryPlugin:
         try:
             await self._open(host)
         except (SQLAlchemyError, sqlite3.Error, OSError) as exc:
-            if self.engine is not None:
-                await self.engine.dispose()
-            await settle_sqlite_workers(before)
-            raise unusable(f"the history database {safe_url(host.config.database_url)}", exc) from exc
+            what = f"the history database {safe_url(host.config.database_url)}"
+            raise await refusal(what, exc, self.engine, before) from exc
         except HistoryError:
             await settle_sqlite_workers(before)
             raise
